@@ -1,0 +1,97 @@
+"""Where a board keeps its parts: read once from ``[tool.ftbench]`` in the board's pyproject.toml."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from ftbench.errors import FtbenchError
+
+DEFAULTS = {
+    "data_dir": "data",
+    "tasks_dir": "tasks",
+    "submissions_dir": "submissions",
+    "results_dir": "results",
+    "site_dir": "site",
+    "templates_dir": "templates",
+    "pages_dir": "pages",
+    "base_url": "/",
+    "title": "ftbench leaderboard",
+}
+
+
+@dataclass(frozen=True)
+class BoardConfig:
+    """Resolved, absolute locations of one leaderboard repository."""
+
+    root: Path
+    """The board's root folder (holds pyproject.toml, submissions/, tasks/)."""
+    data_dir: Path
+    """Held-out and training data, laid out as ``<dataset>/<split>.jsonl`` plus ``meta.json``."""
+    tasks_dir: Path
+    """Task definitions, one YAML file per task."""
+    submissions_dir: Path
+    """One folder per submission."""
+    results_dir: Path
+    """Result records, ``<submission id>/<task>.json``."""
+    site_dir: Path
+    """Where ``ftbench build`` writes the static site."""
+    templates_dir: Path
+    """Jinja2 templates of the site."""
+    pages_dir: Path
+    """Markdown pages (about, how to submit) rendered into the site."""
+    base_url: str = "/"
+    """URL prefix the site is served under (``/ftbench/`` on a GitHub Pages project site)."""
+    title: str = DEFAULTS["title"]
+    """Site title."""
+    local_models: dict[str, str] = field(default_factory=dict)
+    """``"hub id@revision"`` -> local folder (or ``package:module/sub``) holding the same files."""
+
+    def with_overrides(self, **paths: str | Path | None) -> BoardConfig:
+        """Return a copy with the given locations replaced (``None`` keeps the current one)."""
+        changes = {k: Path(v).resolve() for k, v in paths.items() if v is not None}
+        return replace(self, **changes)
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The nearest folder at or above ``start`` whose pyproject.toml has ``[tool.ftbench]``."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file() and "tool" in (t := _read_toml(candidate)) and "ftbench" in t["tool"]:
+            return folder
+    raise FtbenchError(
+        f"no ftbench board found at or above {here}: expected a pyproject.toml with a "
+        "[tool.ftbench] table (run inside the leaderboard repository, or pass --root)"
+    )
+
+
+def load_config(root: Path | None = None) -> BoardConfig:
+    """Read the board configuration; ``FTBENCH_DATA_DIR`` overrides the data directory."""
+    root = find_root(root) if root is None else root.resolve()
+    pyproject = root / "pyproject.toml"
+    table = _read_toml(pyproject).get("tool", {}).get("ftbench", {}) if pyproject.is_file() else {}
+    unknown = sorted(set(table) - set(DEFAULTS) - {"local_models"})
+    if unknown:
+        raise FtbenchError(f"{pyproject}:tool.ftbench.{unknown[0]}: unknown setting")
+    values = {**DEFAULTS, **table}
+    if os.environ.get("FTBENCH_DATA_DIR"):
+        values["data_dir"] = os.environ["FTBENCH_DATA_DIR"]
+    paths = {k: (root / str(values[k])).resolve() for k in DEFAULTS if k.endswith("_dir")}
+    base_url = str(values["base_url"])
+    return BoardConfig(
+        root=root,
+        base_url=base_url if base_url.endswith("/") else base_url + "/",
+        title=str(values["title"]),
+        local_models=dict(table.get("local_models", {})),
+        **paths,
+    )
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise FtbenchError(f"{path}:-: invalid TOML: {exc}") from None

@@ -1,0 +1,50 @@
+"""Content keys: a hash over everything that can change a (submission, task) result.
+
+Computed from files on disk and the pinned revisions, without loading a model, so that
+``plan`` can tell current records from stale ones in seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from ftbench import EVAL_LOGIC_VERSION
+from ftbench.spec import WeightsRef
+from ftbench.tasks import Task, file_sha256
+
+
+def weights_fingerprint(ref: WeightsRef | None, submission_folder: Path) -> str | None:
+    """``hub:<id>@<revision>`` for Hub weights, else a hash over the folder's files."""
+    if ref is None:
+        return None
+    if ref.hub is not None:
+        return f"hub:{ref.hub}@{ref.revision}"
+    folder = (submission_folder / str(ref.path)).resolve()
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(f"{path.relative_to(folder).as_posix()}\0{file_sha256(path)}\n".encode())
+    return f"files:{digest.hexdigest()}"
+
+
+def content_key(
+    base: WeightsRef,
+    adapter: WeightsRef | None,
+    submission_folder: Path,
+    task: Task,
+    precision: str,
+    batch_size: int,
+) -> str:
+    """sha256 of the weights, task definition, data, precision, batch size and logic version."""
+    parts = {
+        "base": weights_fingerprint(base, submission_folder),
+        "adapter": weights_fingerprint(adapter, submission_folder),
+        "task_definition": task.definition_sha256,
+        "data_sha256": task.data_sha256,
+        "precision": precision,
+        "batch_size": batch_size,
+        "eval_logic_version": EVAL_LOGIC_VERSION,
+    }
+    canonical = json.dumps(parts, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()

@@ -1,0 +1,151 @@
+"""Metrics: one small function each, registered once with its direction.
+
+Quality metrics are computed with scikit-learn from gold and predicted label ids.
+Efficiency figures are registered here too (no function: the runner measures them)
+so that the leaderboard reads every column's direction from one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from ftbench.registry import Registry
+
+Labels = Sequence[int]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A named score with a declared direction."""
+
+    name: str
+    """Key in a record's ``metrics`` or ``efficiency`` map."""
+    label: str
+    """Column heading on the site."""
+    higher_is_better: bool
+    """Direction, used by every ranking."""
+    kind: str
+    """``quality`` (from predictions) or ``efficiency`` (measured while running)."""
+    description: str
+    """One sentence on what it means, shown on the site."""
+    unit: str = ""
+    """Unit of the value (``ms``, ``MiB``), empty for ratios."""
+    compute: Callable[[Labels, Labels, int], float] | None = None
+    """``compute(y_true, y_pred, n_labels)``; None for efficiency figures."""
+
+
+METRICS: Registry[Metric] = Registry("metric")
+
+
+def accuracy(y_true: Labels, y_pred: Labels, n_labels: int) -> float:
+    """Fraction of examples predicted correctly.
+
+    >>> accuracy([0, 1, 1, 0], [0, 1, 0, 0], 2)
+    0.75
+    """
+    from sklearn.metrics import accuracy_score
+
+    return float(accuracy_score(y_true, y_pred))
+
+
+def _macro_score(score_name: str, y_true: Labels, y_pred: Labels, n_labels: int) -> float:
+    import sklearn.metrics as skm
+
+    score = getattr(skm, f"{score_name}_score")
+    labels = list(range(n_labels))
+    return float(score(y_true, y_pred, labels=labels, average="macro", zero_division=0))
+
+
+def precision_macro(y_true: Labels, y_pred: Labels, n_labels: int) -> float:
+    """Unweighted mean of per-label precision over all task labels (0 where undefined).
+
+    >>> round(precision_macro([0, 0, 1, 1], [0, 1, 1, 1], 2), 4)
+    0.8333
+    """
+    return _macro_score("precision", y_true, y_pred, n_labels)
+
+
+def recall_macro(y_true: Labels, y_pred: Labels, n_labels: int) -> float:
+    """Unweighted mean of per-label recall (balanced accuracy).
+
+    >>> recall_macro([0, 0, 1, 1], [0, 1, 1, 1], 2)
+    0.75
+    """
+    return _macro_score("recall", y_true, y_pred, n_labels)
+
+
+def f1_macro(y_true: Labels, y_pred: Labels, n_labels: int) -> float:
+    """Unweighted mean of per-label F1.
+
+    >>> round(f1_macro([0, 0, 1, 1], [0, 1, 1, 1], 2), 4)
+    0.7333
+    """
+    return _macro_score("f1", y_true, y_pred, n_labels)
+
+
+def per_class_scores(y_true: Labels, y_pred: Labels, labels: Sequence[str]) -> dict[str, dict]:
+    """Precision, recall, F1 and support of every label, keyed by label name.
+
+    >>> per_class_scores([0, 1, 1], [0, 1, 0], ["neg", "pos"])["pos"]["recall"]
+    0.5
+    """
+    from sklearn.metrics import precision_recall_fscore_support
+
+    p, r, f, s = precision_recall_fscore_support(
+        y_true, y_pred, labels=list(range(len(labels))), zero_division=0
+    )
+    return {
+        name: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
+        for i, name in enumerate(labels)
+    }
+
+
+def confusion(y_true: Labels, y_pred: Labels, n_labels: int) -> list[list[int]]:
+    """Confusion matrix: row = gold label, column = predicted label.
+
+    >>> confusion([0, 1, 1], [0, 1, 0], 2)
+    [[1, 0], [1, 1]]
+    """
+    from sklearn.metrics import confusion_matrix
+
+    return confusion_matrix(y_true, y_pred, labels=list(range(n_labels))).tolist()
+
+
+def quality_metrics(names: Sequence[str], y_true: Labels, y_pred: Labels, n_labels: int) -> dict:
+    """Compute the named quality metrics; returns ``{name: value}`` in ``names`` order."""
+    out = {}
+    for name in names:
+        fn = METRICS[name].compute
+        if fn is None:
+            raise ValueError(f"{name} is an efficiency figure, not computed from predictions")
+        out[name] = fn(y_true, y_pred, n_labels)
+    return out
+
+
+def _register() -> None:
+    quality = [
+        ("accuracy", "Accuracy", "Share of held-out examples whose predicted label is the gold label.", accuracy),
+        ("f1_macro", "Macro F1", "Mean over labels of the harmonic mean of precision and recall; every label counts equally.", f1_macro),
+        ("precision_macro", "Macro precision", "Mean over labels of the share of predictions of that label that are right.", precision_macro),
+        ("recall_macro", "Macro recall", "Mean over labels of the share of that label's examples found (balanced accuracy).", recall_macro),
+    ]
+    for name, label, text, fn in quality:
+        METRICS.add(name, Metric(name, label, True, "quality", text, "", fn))
+    efficiency = [
+        ("latency_ms", "Latency", False, "ms", "Mean wall time per example at the recorded batch size."),
+        ("latency_ms_single", "Latency (batch 1)", False, "ms", "Median wall time for one example alone, as a single request would see it."),
+        ("examples_per_s", "Throughput", True, "ex/s", "Held-out examples scored per second, model loading excluded."),
+        ("tokens_per_s", "Tokens/s", True, "tok/s", "Non-padding tokens processed per second."),
+        ("peak_memory_mb", "Peak memory", False, "MiB", "Peak memory while evaluating: process RSS on CPU, allocated device memory on GPU."),
+        ("parameters_total", "Parameters", False, "", "Parameters of the model as evaluated (base plus adapter)."),
+        ("parameters_trainable", "Trained parameters", False, "", "Parameters the fine-tune changed, as declared by the adapter or the submission."),
+        ("adapter_size_bytes", "Adapter size", False, "B", "Bytes of the adapter files (0 for a full model)."),
+        ("model_size_bytes", "Model size", False, "B", "Bytes of every weight file loaded (base and adapter)."),
+        ("wall_time_s", "Wall time", False, "s", "Time to score the whole split, model loading excluded."),
+    ]
+    for name, label, hib, unit, text in efficiency:
+        METRICS.add(name, Metric(name, label, hib, "efficiency", text, unit))
+
+
+_register()

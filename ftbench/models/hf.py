@@ -1,0 +1,170 @@
+"""Sequence-classification models through transformers, with optional PEFT adapters.
+
+Safety: only safetensors weights are loaded (``use_safetensors=True``), remote code is never
+enabled, and every load is ``local_files_only`` (files were fetched, pinned, by ``resolve``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+
+from ftbench.errors import FtbenchError
+from ftbench.models.base import ModelInfo
+
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+def pick_device(requested: str = "auto") -> torch.device:
+    """``auto`` picks the first CUDA device when there is one, else the CPU."""
+    if requested == "auto":
+        return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
+    device = torch.device(requested)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise FtbenchError(f"--device {requested}: no CUDA device is available")
+    return device
+
+
+class HFClassifier:
+    """A transformers sequence classifier (base checkpoint, optionally + merged adapter)."""
+
+    def __init__(self, model: torch.nn.Module, tokenizer, device: torch.device, info: ModelInfo):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.device = device
+        self.info = info
+
+    def token_lengths(self, texts: Sequence[str]) -> list[int]:
+        enc = self.tokenizer(list(texts), truncation=True, max_length=self.info.max_length)
+        return [len(ids) for ids in enc["input_ids"]]
+
+    @torch.inference_mode()
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        enc = self.tokenizer(list(texts), padding=True, truncation=True,
+                             max_length=self.info.max_length, return_tensors="pt").to(self.device)
+        logits = self.model(**enc).logits
+        probs = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        return probs
+
+    def peak_device_memory_mb(self) -> float | None:
+        if self.device.type != "cuda":
+            return None
+        return torch.cuda.max_memory_allocated(self.device) / 2**20
+
+
+def load_classifier(
+    base_dir: Path,
+    adapter_dir: Path | None,
+    labels: Sequence[str],
+    precision: str = "fp32",
+    device: str = "auto",
+    seed: int = 0,
+) -> HFClassifier:
+    """Load ``base_dir`` as a classifier over ``labels``, apply and merge ``adapter_dir``."""
+    dev = pick_device(device)
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
+    config = AutoConfig.from_pretrained(base_dir, trust_remote_code=False, local_files_only=True)
+    notes = _head_notes(config, labels, adapter_dir, seed)
+    torch.manual_seed(seed)  # a head missing from the checkpoint starts the same every run
+    model = AutoModelForSequenceClassification.from_pretrained(
+        base_dir,
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={name: i for i, name in enumerate(labels)},
+        use_safetensors=True,
+        trust_remote_code=False,
+        local_files_only=True,
+        **_dtype_kwargs(precision, dev),
+    )
+    trainable = None
+    if adapter_dir is not None:
+        model, trainable, merged = _apply_adapter(model, adapter_dir)
+        notes.append("adapter merged into the base weights for inference" if merged
+                     else "adapter applied unmerged")
+    model.to(dev).eval()
+    tokenizer = AutoTokenizer.from_pretrained(base_dir, local_files_only=True)
+    info = ModelInfo(
+        backend="transformers+peft" if adapter_dir else "transformers",
+        parameters_total=sum(p.numel() for p in model.parameters()),
+        parameters_trainable=trainable,
+        dtype=str(next(model.parameters()).dtype).removeprefix("torch."),
+        device=str(dev),
+        max_length=_max_length(config, tokenizer),
+        notes=tuple(notes),
+    )
+    return HFClassifier(model, tokenizer, dev, info)
+
+
+def _dtype_kwargs(precision: str, device: torch.device) -> dict:
+    if precision in DTYPES:
+        if precision == "fp16" and device.type == "cpu":
+            raise FtbenchError("precision fp16 needs a CUDA device (use fp32 or bf16 on CPU)")
+        return {"dtype": DTYPES[precision]}
+    if device.type != "cuda":
+        raise FtbenchError(f"precision {precision} (quantised base) needs a CUDA device")
+    try:
+        from transformers import BitsAndBytesConfig
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise FtbenchError(f"precision {precision} needs bitsandbytes: pip install bitsandbytes") from exc
+    quant = (BitsAndBytesConfig(load_in_8bit=True) if precision == "int8" else
+             BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                                bnb_4bit_compute_dtype=torch.bfloat16))
+    return {"quantization_config": quant}
+
+
+def _head_notes(config, labels: Sequence[str], adapter_dir: Path | None, seed: int) -> list[str]:
+    archs = config.architectures or []
+    has_head = any(a.endswith("ForSequenceClassification") for a in archs)
+    if has_head and getattr(config, "num_labels", len(labels)) != len(labels):
+        raise FtbenchError(f"checkpoint has {config.num_labels} labels, the task has {len(labels)}")
+    if not has_head and adapter_dir is None:
+        return [f"classification head not in the checkpoint: initialised randomly (seed {seed})"]
+    return []
+
+
+def _apply_adapter(model, adapter_dir: Path):
+    from peft import PeftConfig, PeftModel
+
+    config = PeftConfig.from_pretrained(str(adapter_dir))
+    if config.task_type not in (None, "SEQ_CLS"):
+        raise FtbenchError(f"{adapter_dir}/adapter_config.json: task_type {config.task_type} "
+                           "is not SEQ_CLS (a sequence-classification adapter is needed)")
+    peft_model = PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=False)
+    trainable = adapter_parameter_count(adapter_dir / "adapter_model.safetensors")
+    if hasattr(peft_model, "merge_and_unload"):
+        try:
+            return peft_model.merge_and_unload(), trainable, True
+        except (ValueError, NotImplementedError, AttributeError):
+            pass
+    return peft_model, trainable, False
+
+
+def adapter_parameter_count(path: Path) -> int:
+    """Parameters stored in an adapter file: the LoRA/IA3 weights plus any saved heads."""
+    from safetensors import safe_open
+
+    total = 0
+    with safe_open(str(path), framework="pt") as handle:
+        for key in handle.keys():  # noqa: SIM118 - safe_open is not a mapping
+            total += int(np.prod(handle.get_slice(key).get_shape()))
+    return total
+
+
+def _max_length(config, tokenizer) -> int:
+    limits = [512, getattr(config, "max_position_embeddings", 512)]
+    if 0 < getattr(tokenizer, "model_max_length", 0) < 100_000:
+        limits.append(tokenizer.model_max_length)
+    return int(min(limits))
+
+
+def read_adapter_config(adapter_dir: Path) -> dict:
+    """adapter_config.json as a dict (for provenance)."""
+    return json.loads((adapter_dir / "adapter_config.json").read_text(encoding="utf-8"))

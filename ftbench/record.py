@@ -1,0 +1,201 @@
+"""Result records: one schema-versioned JSON file per (submission, task), written atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ftbench.errors import FtbenchError, InvalidInput
+from ftbench.spec import pydantic_issues
+
+RECORD_SCHEMA_VERSION = 1
+_STRICT = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+class SubmissionRef(BaseModel):
+    """The submission as it was when evaluated (enough to show it without its folder)."""
+
+    model_config = _STRICT
+    id: str
+    """Submission id."""
+    name: str
+    """Display name."""
+    method: str
+    """Fine-tuning method."""
+    base: str
+    """Base checkpoint: ``hub@revision`` or ``./path``."""
+    adapter: str | None
+    """Adapter evaluated on this task, if any."""
+    precision: str
+    """Declared precision."""
+
+
+class TaskRef(BaseModel):
+    """The task as it was when evaluated."""
+
+    model_config = _STRICT
+    name: str
+    """Task id."""
+    split: str
+    """Held-out split scored."""
+    num_examples: int
+    """Examples scored (fewer than the split when ``limit`` is set)."""
+    primary_metric: str
+    """Metric that ranks this task."""
+    labels: list[str]
+    """Label names, index = label id."""
+    definition_sha256: str
+    """Hash of the task definition."""
+    data_sha256: str
+    """sha256 of the held-out data file."""
+
+
+class Predictions(BaseModel):
+    """Every example's prediction, so intervals and paired comparisons can be computed later."""
+
+    model_config = _STRICT
+    idx: list[int]
+    """Row id of each example in the data file."""
+    pred: list[int]
+    """Predicted label id, aligned with ``idx``."""
+    prob: list[float]
+    """Probability the model gave its predicted label (4 decimals)."""
+
+
+class WeightsProvenance(BaseModel):
+    """One set of weights that was loaded."""
+
+    model_config = _STRICT
+    role: Literal["base", "adapter"]
+    """Base checkpoint or adapter."""
+    ref: str
+    """What the submission named."""
+    origin: str
+    """Where the files were found (submission folder, local mirror, Hub)."""
+    files: list[dict[str, Any]]
+    """``{file, sha256, bytes}`` of each weight file."""
+
+
+class Provenance(BaseModel):
+    """Everything needed to trust and reproduce the numbers."""
+
+    model_config = _STRICT
+    ftbench_version: str
+    """Version of ftbench."""
+    eval_logic_version: str
+    """Version of the evaluation logic (part of the content key)."""
+    git: dict[str, Any]
+    """Commit and dirty flag of the board repository."""
+    packages: dict[str, str]
+    """Python and library versions."""
+    hardware: dict[str, Any]
+    """CPU, cores, memory, GPU."""
+    weights: list[WeightsProvenance]
+    """Hashes of every weight file loaded."""
+    model: dict[str, Any]
+    """Loader, dtype, device, truncation length, notes."""
+    seed: int
+    """Seed set before loading and running."""
+    command: str
+    """Command line that produced the record."""
+    started_at: str
+    """UTC start time, ISO 8601."""
+    finished_at: str
+    """UTC end time, ISO 8601."""
+
+
+class ResultRecord(BaseModel):
+    """The result of evaluating one submission on one task."""
+
+    model_config = _STRICT
+    schema_version: Literal[1] = RECORD_SCHEMA_VERSION
+    """Version of this record format."""
+    content_key: str
+    """Hash of everything that can change the numbers; a stale key means re-evaluate."""
+    complete: bool
+    """True when the whole held-out split was scored (``limit`` unset)."""
+    limit: int | None = None
+    """Examples scored when a ``--limit`` was given."""
+    submission: SubmissionRef
+    """What was evaluated."""
+    task: TaskRef
+    """On what."""
+    metrics: dict[str, float]
+    """Quality metrics, name -> value."""
+    per_class: dict[str, dict[str, float]]
+    """Label name -> precision, recall, f1, support."""
+    confusion_matrix: list[list[int]]
+    """Row = gold label, column = predicted label."""
+    efficiency: dict[str, float | int | str | None]
+    """Latency, throughput, memory, parameters, sizes, batch size, device."""
+    predictions: Predictions
+    """Per-example predictions."""
+    provenance: Provenance
+    """Versions, hashes, hardware, times."""
+    extra: dict[str, Any] = Field(default_factory=dict)
+    """Room for later stages (confidence intervals) without a format change."""
+
+
+def record_path(results_dir: Path, submission_id: str, task: str, limit: int | None = None) -> Path:
+    """``<results>/<submission>/<task>.json``; a ``--limit`` run gets its own file so that it
+    can never replace a complete record."""
+    suffix = f".limit{limit}" if limit is not None else ""
+    return results_dir / submission_id / f"{task}{suffix}.json"
+
+
+def dumps(record: ResultRecord) -> str:
+    """Canonical JSON text of a record (sorted keys, 1-space indent, trailing newline)."""
+    return json.dumps(record.model_dump(mode="json"), sort_keys=True, indent=1, ensure_ascii=False) + "\n"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_record(path: Path, record: ResultRecord) -> None:
+    """Validate and atomically write one record."""
+    write_atomic(path, dumps(ResultRecord.model_validate(record.model_dump())))
+
+
+def read_record(path: Path) -> ResultRecord:
+    """Read and validate one record; problems are reported with the file and field."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise FtbenchError(f"{path}:-: cannot read result record: {exc}") from None
+    try:
+        return ResultRecord.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidInput(pydantic_issues(str(path), exc)) from None
+
+
+def iter_record_paths(results_dir: Path, include_partial: bool = False) -> list[Path]:
+    """Record files under ``results_dir``, sorted; partial (``--limit``) ones only if asked."""
+    if not results_dir.is_dir():
+        return []
+    paths = sorted(results_dir.glob("*/*.json"))
+    return paths if include_partial else [p for p in paths if ".limit" not in p.name]
+
+
+def record_json_schema() -> dict:
+    """JSON Schema of a result record."""
+    schema = ResultRecord.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://ftbench.dev/schema/record-v1.json"
+    return schema

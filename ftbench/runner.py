@@ -1,0 +1,132 @@
+"""Run a classifier over held-out texts: length-sorted batches, timings, progress.
+
+The runner itself imports no torch: it drives any ``Classifier`` and measures it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ftbench.efficiency import PeakMemory, median, percentile
+from ftbench.models.base import Classifier
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Predictions and timings of one pass over a task's texts."""
+
+    probs: np.ndarray
+    """Class probabilities, shape ``(n_examples, n_labels)``, in the texts' order."""
+    wall_time_s: float
+    """Seconds for the timed pass (tokenising, batching and forward passes; loading excluded)."""
+    n_tokens: int
+    """Non-padding tokens processed."""
+    batch_size: int
+    """Examples per batch."""
+    batch_latency_ms: tuple[float, ...]
+    """Wall time of each batch."""
+    single_latency_ms: tuple[float, ...]
+    """Wall time of a few examples scored alone (batch size 1)."""
+    peak_memory_mb: float
+    """Peak memory during the pass (device memory on GPU, process RSS on CPU)."""
+    memory_kind: str
+    """``cuda`` (allocated device memory) or ``rss`` (resident process memory)."""
+
+    @property
+    def predictions(self) -> list[int]:
+        """Predicted label id per example."""
+        return self.probs.argmax(axis=1).tolist()
+
+    def efficiency(self) -> dict[str, float]:
+        """Throughput and latency figures derived from the timings."""
+        n = len(self.probs)
+        return {
+            "wall_time_s": self.wall_time_s,
+            "examples_per_s": n / self.wall_time_s if self.wall_time_s else 0.0,
+            "tokens_per_s": self.n_tokens / self.wall_time_s if self.wall_time_s else 0.0,
+            "latency_ms": 1000 * self.wall_time_s / n if n else 0.0,
+            "latency_ms_single": median(self.single_latency_ms),
+            "batch_latency_ms_p50": percentile(self.batch_latency_ms, 50),
+            "batch_latency_ms_p95": percentile(self.batch_latency_ms, 95),
+            "peak_memory_mb": self.peak_memory_mb,
+        }
+
+
+def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Indices grouped into batches of similar length, longest first (padding is wasted work,
+    and a memory problem shows up in the first batch rather than the last).
+
+    >>> length_sorted_batches([3, 9, 1, 7], 2)
+    [[1, 3], [0, 2]]
+    """
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def run_classifier(
+    model: Classifier,
+    texts: Sequence[str],
+    batch_size: int = 64,
+    progress: bool = True,
+    single_latency_samples: int = 16,
+    description: str = "evaluating",
+) -> RunResult:
+    """Score ``texts`` with ``model`` and time it; one warm-up batch is run first, untimed."""
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    texts = list(texts)
+    warmup = sorted(texts[: min(len(texts), batch_size)], key=len)
+    model.predict_proba(warmup)  # first call pays one-off costs (kernels, allocator)
+    with PeakMemory() as memory:
+        start = time.perf_counter()
+        lengths = model.token_lengths(texts)
+        batches = length_sorted_batches(lengths, batch_size)
+        probs, batch_ms = _score_batches(model, texts, batches, progress, description)
+        wall = time.perf_counter() - start
+    single_ms = _single_latencies(model, texts, single_latency_samples)
+    device_peak = model.peak_device_memory_mb()
+    return RunResult(
+        probs=probs,
+        wall_time_s=wall,
+        n_tokens=int(sum(lengths)),
+        batch_size=batch_size,
+        batch_latency_ms=tuple(batch_ms),
+        single_latency_ms=tuple(single_ms),
+        peak_memory_mb=device_peak if device_peak is not None else memory.peak_mb,
+        memory_kind="cuda" if device_peak is not None else "rss",
+    )
+
+
+def _score_batches(model: Classifier, texts: list[str], batches: list[list[int]],
+                   progress: bool, description: str) -> tuple[np.ndarray, list[float]]:
+    probs: np.ndarray | None = None
+    batch_ms = []
+    with tqdm(total=len(texts), desc=description, unit="ex", disable=not progress,
+              leave=False, dynamic_ncols=True) as bar:
+        for batch in batches:
+            t0 = time.perf_counter()
+            out = model.predict_proba([texts[i] for i in batch])
+            batch_ms.append(1000 * (time.perf_counter() - t0))
+            if probs is None:
+                probs = np.zeros((len(texts), out.shape[1]), dtype=np.float64)
+            probs[batch] = out
+            bar.update(len(batch))
+    assert probs is not None, "no texts to score"
+    return probs, batch_ms
+
+
+def _single_latencies(model: Classifier, texts: list[str], samples: int) -> list[float]:
+    if samples <= 0 or not texts:
+        return []
+    step = max(1, len(texts) // samples)
+    out = []
+    for i in range(0, len(texts), step)[:samples]:
+        t0 = time.perf_counter()
+        model.predict_proba([texts[i]])
+        out.append(1000 * (time.perf_counter() - t0))
+    return out

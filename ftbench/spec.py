@@ -1,0 +1,190 @@
+"""The submission format: frozen pydantic models, one docstring per field (they become the
+JSON Schema's descriptions, so editors can show them while a contributor writes YAML)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from ftbench.errors import Issue
+
+SPEC_VERSION = 1
+_STRICT = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+_ID = r"^[a-z0-9][a-z0-9._\-]{1,79}$"
+_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*/[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+
+Method = Literal["full", "lora", "qlora", "ia3", "prefix", "head-only", "prompting", "other"]
+Precision = Literal["fp32", "fp16", "bf16", "int8", "int4"]
+
+
+class WeightsRef(BaseModel):
+    """Where weights live: a Hub repository pinned at a commit, or a folder in the submission."""
+
+    model_config = _STRICT
+    hub: str | None = None
+    """Hugging Face Hub repository id (``owner/name``)."""
+    revision: str | None = None
+    """Commit hash (40 hex digits) that pins ``hub``; branches and tags can move."""
+    path: str | None = None
+    """Folder relative to the submission folder (must stay inside it)."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> WeightsRef:
+        if (self.hub is None) == (self.path is None):
+            raise ValueError("give exactly one of 'hub' (with 'revision') or 'path'")
+        if self.hub is not None:
+            if not _HUB_ID.match(self.hub):
+                raise ValueError(f"'hub' must look like owner/name, got {self.hub!r}")
+            if self.revision is None or not _COMMIT.match(self.revision):
+                raise ValueError("'revision' must be a full 40-hex commit hash pinning 'hub'")
+        elif self.revision is not None:
+            raise ValueError("'revision' only goes with 'hub'")
+        return self
+
+    @property
+    def label(self) -> str:
+        """``owner/name@abcdef1`` or ``./path``, for display."""
+        return f"{self.hub}@{self.revision[:7]}" if self.hub and self.revision else f"./{self.path}"
+
+
+class ModelSpec(BaseModel):
+    """The model that is evaluated: a base checkpoint, optionally with an adapter on top."""
+
+    model_config = _STRICT
+    base: WeightsRef
+    """The base (or fully fine-tuned) checkpoint, in safetensors."""
+    adapter: WeightsRef | None = None
+    """A PEFT adapter (``adapter_config.json`` + ``adapter_model.safetensors``) applied to ``base``."""
+    precision: Precision = "fp32"
+    """Weights' precision at evaluation. int8/int4 describe a quantised base (QLoRA-style)."""
+
+
+class TaskEntry(BaseModel):
+    """Per-task settings: empty to use the submission's model, or another adapter/checkpoint."""
+
+    model_config = _STRICT
+    adapter: WeightsRef | None = None
+    """Adapter for this task (task-specific fine-tunes), replacing ``model.adapter``."""
+    base: WeightsRef | None = None
+    """Checkpoint for this task, replacing ``model.base``."""
+
+
+class DataRef(BaseModel):
+    """A dataset split used for training."""
+
+    model_config = _STRICT
+    dataset: str
+    """Dataset name (as in the data directory, or a Hub id)."""
+    split: str = "train"
+    """Split used."""
+
+
+class FineTuning(BaseModel):
+    """How the model was fine-tuned, as the submitter declares it."""
+
+    model_config = _STRICT
+    method: Method
+    """full, lora, qlora, ia3, prefix, head-only, prompting or other."""
+    trainable_parameters: int | None = Field(default=None, ge=0)
+    """Parameters updated by training (adapter + trained heads)."""
+    training_data: tuple[DataRef, ...] = ()
+    """Every dataset split the model was trained on (checked against known overlaps)."""
+    hyperparameters: dict[str, str | int | float | bool | list[str]] = Field(default_factory=dict)
+    """Key settings: learning rate, epochs, batch size, LoRA rank/alpha/targets, seed."""
+    script: str | None = None
+    """Command or script that produced the weights, for reproduction."""
+
+
+class Submitter(BaseModel):
+    """Who submitted the model."""
+
+    model_config = _STRICT
+    name: str = Field(min_length=1)
+    """Person or organisation."""
+    github: str | None = Field(default=None, pattern=r"^[A-Za-z0-9-]{1,39}$")
+    """GitHub handle, without @."""
+
+
+class Submission(BaseModel):
+    """One leaderboard entry: ``submissions/<id>/submission.yaml``."""
+
+    model_config = _STRICT
+    spec_version: Literal[1] = SPEC_VERSION
+    """Version of this format."""
+    id: str = Field(pattern=_ID)
+    """Unique id, lower-case; must equal the folder name."""
+    name: str = Field(min_length=1, max_length=120)
+    """Display name on the board."""
+    description: str = Field(default="", max_length=500)
+    """One or two sentences shown under the name."""
+    submitter: Submitter
+    """Who submitted it."""
+    date: dt.date
+    """Submission date (YYYY-MM-DD)."""
+    license: str = Field(min_length=1)
+    """License of the submitted weights (SPDX id where there is one)."""
+    model_card: str = "README.md"
+    """Markdown model card, relative to the submission folder."""
+    model: ModelSpec
+    """The model evaluated on every task unless a task entry overrides it."""
+    fine_tuning: FineTuning
+    """How it was trained."""
+    tasks: dict[str, TaskEntry] = Field(min_length=1)
+    """Task name -> settings (``{}`` for defaults). Only these tasks are evaluated."""
+
+    @field_validator("tasks", mode="before")
+    @classmethod
+    def _none_is_empty(cls, v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: ({} if e is None else e) for k, e in v.items()}
+        return v
+
+    def weights_for(self, task: str) -> tuple[WeightsRef, WeightsRef | None]:
+        """The (base, adapter) pair evaluated on ``task``."""
+        entry = self.tasks[task]
+        base = entry.base or self.model.base
+        adapter = entry.adapter if entry.adapter is not None else self.model.adapter
+        if entry.base is not None and entry.adapter is None:
+            adapter = None  # a task-specific checkpoint does not inherit the default adapter
+        return base, adapter
+
+
+def pydantic_issues(path: str, exc: ValidationError, prefix: str = "") -> list[Issue]:
+    """Turn a pydantic ValidationError into ``path:field: message`` issues."""
+    issues = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-")) or "-"
+        field = f"{prefix}{loc}" if loc != "-" else (prefix.rstrip(".") or "-")
+        issues.append(Issue(path, field, _message(err)))
+    return issues
+
+
+def _message(err: Any) -> str:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return "unknown key (check spelling; `ftbench schema submission` lists the allowed keys)"
+    if kind == "missing":
+        return "required key missing"
+    if kind == "literal_error":
+        return f"must be one of {err['ctx']['expected']}, got {err.get('input')!r}"
+    msg = str(err["msg"])
+    return msg.removeprefix("Value error, ")
+
+
+def submission_json_schema() -> dict:
+    """JSON Schema of ``submission.yaml``."""
+    schema = Submission.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://ftbench.dev/schema/submission-v1.json"
+    return schema

@@ -1,0 +1,250 @@
+"""Reading and checking submission folders. Everything in them is untrusted (it arrives by pull
+request), so the checks here run before any file in the folder is opened by a model loader."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from ftbench.errors import InvalidInput, Issue
+from ftbench.registry import Registry
+from ftbench.spec import Submission, WeightsRef, pydantic_issues
+from ftbench.tasks import Task
+
+SPEC_FILE = "submission.yaml"
+# Formats that can execute code when loaded (pickle and friends).
+UNSAFE_SUFFIXES = {".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib", ".npy", ".npz"}
+CODE_SUFFIXES = {".py", ".pyc", ".so", ".sh", ".js"}
+MAX_FOLDER_BYTES = 64 * 1024 * 1024
+ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
+ADAPTER_METHODS = {"lora", "qlora", "ia3", "prefix"}
+
+
+@dataclass(frozen=True)
+class LoadedSubmission:
+    """A validated submission and the folder it came from."""
+
+    spec: Submission
+    """The parsed, frozen spec."""
+    folder: Path
+    """Its folder (absolute)."""
+    warnings: tuple[Issue, ...] = ()
+    """Problems that do not block it (contamination, mismatched adapter metadata)."""
+
+    def resolve(self, ref: WeightsRef) -> Path | None:
+        """Absolute folder of a ``path`` reference (None for a Hub reference)."""
+        return None if ref.path is None else (self.folder / ref.path).resolve()
+
+    @property
+    def model_card_path(self) -> Path:
+        """The model card file."""
+        return self.folder / self.spec.model_card
+
+
+def discover(submissions_dir: Path) -> list[Path]:
+    """Every submission folder (one holding submission.yaml), sorted by name."""
+    if not submissions_dir.is_dir():
+        return []
+    return sorted(p.parent for p in submissions_dir.glob(f"*/{SPEC_FILE}"))
+
+
+def load_submission(folder: Path, tasks: Registry[Task]) -> LoadedSubmission:
+    """Parse and check one submission folder; raises InvalidInput with every error found."""
+    folder = folder.resolve()
+    spec_path = folder / SPEC_FILE
+    shown = _shown(spec_path)
+    if not spec_path.is_file():
+        raise InvalidInput([Issue(_shown(folder), "-", f"no {SPEC_FILE} in this folder")])
+    raw, issues = _read_yaml(spec_path, shown)
+    if raw is None:
+        raise InvalidInput(issues)
+    issues += list(_remote_code_keys(raw, shown))
+    issues += list(_folder_content_issues(folder))
+    try:
+        spec = Submission.model_validate(raw)
+    except ValidationError as exc:
+        raise InvalidInput(issues + pydantic_issues(shown, exc)) from None
+    issues += _spec_issues(spec, folder, shown, tasks)
+    errors = [i for i in issues if i.severity == "error"]
+    if errors:
+        raise InvalidInput(issues)
+    return LoadedSubmission(spec, folder, tuple(i for i in issues if i.severity != "error"))
+
+
+def load_all(
+    folders: Iterable[Path], tasks: Registry[Task]
+) -> tuple[list[LoadedSubmission], list[Issue]]:
+    """Load many folders, collecting every issue (duplicate ids across folders included)."""
+    loaded: list[LoadedSubmission] = []
+    issues: list[Issue] = []
+    seen: dict[str, Path] = {}
+    for folder in folders:
+        try:
+            sub = load_submission(folder, tasks)
+        except InvalidInput as exc:
+            issues.extend(exc.issues)
+            continue
+        issues.extend(sub.warnings)
+        if sub.spec.id in seen:
+            msg = f"duplicate id {sub.spec.id!r}, also used by {_shown(seen[sub.spec.id])}"
+            issues.append(Issue(_shown(folder / SPEC_FILE), "id", msg))
+            continue
+        seen[sub.spec.id] = folder
+        loaded.append(sub)
+    return loaded, issues
+
+
+def _read_yaml(path: Path, shown: str) -> tuple[Any, list[Issue]]:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        return None, [Issue(shown, "-", f"not valid YAML: {exc}".replace("\n", " "))]
+    if not isinstance(raw, dict):
+        return None, [Issue(shown, "-", "must be a YAML mapping of keys to values")]
+    return raw, []
+
+
+def _remote_code_keys(node: Any, shown: str, where: str = "") -> Iterator[Issue]:
+    """Any ``trust_remote_code`` key, at any depth, is refused with a specific message."""
+    if isinstance(node, Mapping):
+        for key, value in node.items():
+            field = f"{where}{key}"
+            if str(key) == "trust_remote_code":
+                yield Issue(shown, field, "remote code is never run on this board; remove this key")
+            yield from _remote_code_keys(value, shown, field + ".")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _remote_code_keys(value, shown, f"{where}{i}.")
+
+
+def _folder_content_issues(folder: Path) -> list[Issue]:
+    issues: list[Issue] = []
+    total = 0
+    for path in sorted(folder.rglob("*")):
+        shown = _shown(path)
+        if path.is_symlink():
+            issues.append(Issue(shown, "-", "symbolic links are not allowed in a submission"))
+            continue
+        if not path.is_file():
+            continue
+        total += path.stat().st_size
+        suffix = path.suffix.lower()
+        if suffix in UNSAFE_SUFFIXES:
+            issues.append(Issue(shown, "-", f"{suffix} files can run code when loaded (pickle); "
+                                "convert the weights to .safetensors"))
+        elif suffix in CODE_SUFFIXES:
+            issues.append(Issue(shown, "-", "code files are not allowed; models run through "
+                                "ftbench's own loaders, never submitted code"))
+        elif suffix == ".json":
+            issues.extend(_json_config_issues(path, shown))
+    if total > MAX_FOLDER_BYTES:
+        issues.append(Issue(_shown(folder), "-", f"folder holds {total / 2**20:.1f} MiB, over the "
+                            f"{MAX_FOLDER_BYTES // 2**20} MiB limit; host large weights on the Hub "
+                            "and reference them with hub + revision"))
+    return issues
+
+
+def _json_config_issues(path: Path, shown: str) -> list[Issue]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        return [Issue(shown, "-", f"not valid JSON: {exc}")]
+    if isinstance(data, dict) and "auto_map" in data:
+        return [Issue(shown, "auto_map", "points to remote code, which is never run; remove it")]
+    return []
+
+
+def _spec_issues(spec: Submission, folder: Path, shown: str, tasks: Registry[Task]) -> list[Issue]:
+    issues: list[Issue] = []
+    if spec.id != folder.name:
+        issues.append(Issue(shown, "id", f"must equal the folder name {folder.name!r}"))
+    issues += _model_card_issues(spec, folder, shown)
+    for field, ref, kind in _weight_refs(spec):
+        issues += _path_issues(ref, kind, folder, shown, field)
+    for name in spec.tasks:
+        if name not in tasks:
+            known = ", ".join(tasks.names())
+            issues.append(Issue(shown, f"tasks.{name}", f"unknown task (known: {known})"))
+        else:
+            issues += _contamination_issues(spec, tasks[name], shown)
+    uses_adapter = spec.model.adapter or any(e.adapter for e in spec.tasks.values())
+    if spec.fine_tuning.method in ADAPTER_METHODS and not uses_adapter:
+        issues.append(Issue(shown, "fine_tuning.method", f"{spec.fine_tuning.method} needs an "
+                            "adapter (model.adapter or tasks.<name>.adapter)"))
+    return issues
+
+
+def _model_card_issues(spec: Submission, folder: Path, shown: str) -> list[Issue]:
+    card = (folder / spec.model_card).resolve()
+    if not card.is_relative_to(folder):
+        return [Issue(shown, "model_card", "path leaves the submission folder")]
+    if not card.is_file():
+        return [Issue(shown, "model_card", f"file {spec.model_card!r} not found in the folder")]
+    if card.suffix.lower() != ".md":
+        return [Issue(shown, "model_card", "must be a markdown (.md) file")]
+    if not card.read_text(encoding="utf-8", errors="replace").strip():
+        return [Issue(shown, "model_card", "model card is empty")]
+    return []
+
+
+def _weight_refs(spec: Submission) -> Iterator[tuple[str, WeightsRef, str]]:
+    yield "model.base", spec.model.base, "base"
+    if spec.model.adapter:
+        yield "model.adapter", spec.model.adapter, "adapter"
+    for name, entry in spec.tasks.items():
+        if entry.base:
+            yield f"tasks.{name}.base", entry.base, "base"
+        if entry.adapter:
+            yield f"tasks.{name}.adapter", entry.adapter, "adapter"
+
+
+def _path_issues(ref: WeightsRef, kind: str, folder: Path, shown: str, field: str) -> list[Issue]:
+    if ref.path is None:
+        return []
+    where = f"{field}.path"
+    target = (folder / ref.path).resolve()
+    if ref.path.startswith(("/", "~")) or not target.is_relative_to(folder) or target == folder:
+        return [Issue(shown, where, f"{ref.path!r} leaves the submission folder; give a "
+                      "sub-folder of it (or hub + revision)")]
+    if not target.is_dir():
+        return [Issue(shown, where, f"folder {ref.path!r} not found in the submission")]
+    if kind == "adapter":
+        missing = [f for f in ADAPTER_FILES if not (target / f).is_file()]
+        if missing:
+            return [Issue(shown, where, f"adapter folder lacks {', '.join(missing)}")]
+        return []
+    problems = []
+    if not (target / "config.json").is_file():
+        problems.append(Issue(shown, where, "model folder lacks config.json"))
+    if not any(target.glob("*.safetensors")):
+        problems.append(Issue(shown, where, "model folder has no .safetensors weights"))
+    return problems
+
+
+def _contamination_issues(spec: Submission, task: Task, shown: str) -> list[Issue]:
+    issues = []
+    for i, data in enumerate(spec.fine_tuning.training_data):
+        field = f"fine_tuning.training_data.{i}"
+        if data.dataset == task.dataset and data.split == task.split:
+            issues.append(Issue(shown, field, f"trains on {task.dataset}/{task.split}, the "
+                                f"held-out split of task {task.name!r}"))
+        for overlap in task.overlaps:
+            if (overlap.dataset, overlap.split) == (data.dataset, data.split):
+                issues.append(Issue(shown, field, f"{data.dataset}/{data.split} overlaps the "
+                                    f"held-out split of task {task.name!r}: {overlap.note}",
+                                    severity="warning"))
+    return issues
+
+
+def _shown(path: Path) -> str:
+    """A path as the user would write it: relative to the working folder when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

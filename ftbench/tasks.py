@@ -1,0 +1,280 @@
+"""Tasks: fixed held-out data declared as YAML, one file per task, pinned by sha256.
+
+Adding a classification task needs no code: drop ``tasks/<name>.yaml`` next to the others
+and put its data under the data directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ftbench.errors import DataIntegrityError, InvalidInput, Issue
+from ftbench.metrics import METRICS
+from ftbench.registry import Registry
+from ftbench.spec import pydantic_issues
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataSource(BaseModel):
+    """Where the data came from (a public repository pinned at a commit)."""
+
+    model_config = _STRICT
+    repository: str
+    """Public repository the raw files were taken from (``owner/name``)."""
+    commit: str
+    """Commit of that repository."""
+    paths: tuple[str, ...] = ()
+    """Files inside it that were converted."""
+
+
+class HubEquivalent(BaseModel):
+    """The same data on the Hugging Face Hub, for users who fetch it online."""
+
+    model_config = _STRICT
+    dataset: str
+    """Hub dataset id."""
+    config: str | None = None
+    """Dataset configuration name, if any."""
+    split: str
+    """Split on the Hub that corresponds to ``Task.split``."""
+    revision: str | None = None
+    """Pinned Hub revision, when known; verify any download against ``data_sha256``."""
+    note: str = ""
+    """Differences between the Hub copy and ours (ordering, text normalisation)."""
+
+
+class Overlap(BaseModel):
+    """A known overlap between this task's held-out split and another split (contamination)."""
+
+    model_config = _STRICT
+    dataset: str
+    """Dataset whose split shares examples with this task's held-out split."""
+    split: str
+    """That split."""
+    note: str
+    """How large the overlap is and how it was measured."""
+
+
+class Task(BaseModel):
+    """One benchmark task: a dataset, its held-out split and how it is scored."""
+
+    model_config = _STRICT
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]*$")
+    """Unique task id; also the file name (``tasks/<name>.yaml``)."""
+    title: str
+    """Human-readable name."""
+    type: Literal["classification"] = "classification"
+    """Task family; decides which runner evaluates it."""
+    description: str = ""
+    """What the task measures, in a sentence or two (shown on the site)."""
+    dataset: str
+    """Folder under the data directory."""
+    split: str = "test"
+    """The held-out split that is scored."""
+    data_file: str
+    """File of the split, relative to the dataset folder."""
+    data_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    """sha256 of ``data_file``; a mismatch stops the evaluation."""
+    num_examples: int = Field(gt=0)
+    """Rows in the held-out split."""
+    text_field: str = "text"
+    """JSON key of the input text."""
+    label_field: str = "label"
+    """JSON key of the integer label."""
+    labels: tuple[str, ...]
+    """Label names; index = label id."""
+    primary_metric: str = "accuracy"
+    """Metric that ranks the leaderboard (its direction is declared on the metric)."""
+    metrics: tuple[str, ...] = ("accuracy", "f1_macro", "precision_macro", "recall_macro")
+    """Metrics reported for this task."""
+    train_split: str | None = None
+    """Split that submissions may train on, if the data directory has one."""
+    license: str = ""
+    """License of the data."""
+    citation: str = ""
+    """Reference to cite."""
+    source: DataSource | None = None
+    """Provenance of the converted files."""
+    hub: HubEquivalent | None = None
+    """The Hugging Face Hub copy of the same split."""
+    overlaps: tuple[Overlap, ...] = ()
+    """Known overlaps with other splits: training on those contaminates this task."""
+
+    @field_validator("labels")
+    @classmethod
+    def _two_or_more_labels(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if len(v) < 2 or len(set(v)) != len(v):
+            raise ValueError("needs at least two distinct label names")
+        return v
+
+    @field_validator("primary_metric")
+    @classmethod
+    def _known_primary(cls, v: str) -> str:
+        if v not in METRICS:
+            raise ValueError(f"unknown metric {v!r} (known: {', '.join(METRICS.names())})")
+        return v
+
+    @field_validator("metrics")
+    @classmethod
+    def _known_metrics(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [m for m in v if m not in METRICS]
+        if unknown:
+            raise ValueError(f"unknown metric {unknown[0]!r} (known: {', '.join(METRICS.names())})")
+        return v
+
+    @cached_property
+    def definition_sha256(self) -> str:
+        """Hash of the task definition's canonical JSON: changes whenever the task changes."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    @property
+    def higher_is_better(self) -> bool:
+        """Direction of the primary metric."""
+        return METRICS[self.primary_metric].higher_is_better
+
+    def data_path(self, data_dir: Path) -> Path:
+        """Location of the held-out file under ``data_dir``."""
+        return data_dir / self.dataset / self.data_file
+
+
+@dataclass(frozen=True)
+class Examples:
+    """The held-out examples of a task, in file order."""
+
+    idx: tuple[int, ...]
+    """Row ids as stored in the data file."""
+    texts: tuple[str, ...]
+    """Input texts."""
+    labels: tuple[int, ...]
+    """Gold label ids."""
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def head(self, n: int | None) -> Examples:
+        """The first ``n`` examples (all when ``n`` is None)."""
+        if n is None or n >= len(self):
+            return self
+        return Examples(self.idx[:n], self.texts[:n], self.labels[:n])
+
+
+def load_task_file(path: Path) -> Task:
+    """Parse and validate one task definition; every problem is reported as an Issue."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise InvalidInput([Issue(str(path), "-", f"invalid YAML: {exc}")]) from None
+    if not isinstance(raw, dict):
+        raise InvalidInput([Issue(str(path), "-", "a task definition must be a mapping")])
+    try:
+        task = Task.model_validate(raw)
+    except ValidationError as exc:
+        raise InvalidInput(pydantic_issues(str(path), exc)) from None
+    if task.name != path.stem:
+        raise InvalidInput([Issue(str(path), "name", f"must match the file name {path.stem!r}")])
+    return task
+
+
+def load_tasks(tasks_dir: Path) -> Registry[Task]:
+    """All task definitions in ``tasks_dir``, sorted by name."""
+    if not tasks_dir.is_dir():
+        raise InvalidInput([Issue(str(tasks_dir), "-", "tasks folder not found")])
+    registry: Registry[Task] = Registry("task")
+    issues: list[Issue] = []
+    for path in sorted(tasks_dir.glob("*.yaml")):
+        try:
+            task = load_task_file(path)
+        except InvalidInput as exc:
+            issues.extend(exc.issues)
+            continue
+        registry.add(task.name, task)
+    if issues:
+        raise InvalidInput(issues)
+    return registry
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_data(task: Task, data_dir: Path) -> Path:
+    """Return the held-out file's path after checking it exists and matches ``data_sha256``."""
+    path = task.data_path(data_dir)
+    if not path.is_file():
+        raise DataIntegrityError(
+            f"{path}: data file of task {task.name!r} not found (data directory: {data_dir}; "
+            "set FTBENCH_DATA_DIR or --data-dir to the folder holding the datasets)"
+        )
+    actual = file_sha256(path)
+    if actual != task.data_sha256:
+        raise DataIntegrityError(
+            f"{path}: sha256 {actual} does not match data_sha256 {task.data_sha256} of task "
+            f"{task.name!r}; the data changed, so results would not be comparable"
+        )
+    return path
+
+
+def load_examples(task: Task, data_dir: Path) -> Examples:
+    """Read a task's held-out examples after verifying the file's checksum."""
+    path = verify_data(task, data_dir)
+    rows = read_jsonl(path)
+    if len(rows) != task.num_examples:
+        raise DataIntegrityError(f"{path}: {len(rows)} rows, task says {task.num_examples}")
+    return _rows_to_examples(task, path, rows)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """One JSON object per line. Split on "\\n" only: texts may hold other Unicode line breaks."""
+    with path.open(encoding="utf-8", newline="\n") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def _rows_to_examples(task: Task, path: Path, rows: Sequence[dict]) -> Examples:
+    n_labels = len(task.labels)
+    for i, row in enumerate(rows):
+        label = row.get(task.label_field)
+        if not isinstance(row.get(task.text_field), str):
+            raise DataIntegrityError(f"{path}: row {i} has no text field {task.text_field!r}")
+        if not isinstance(label, int) or not 0 <= label < n_labels:
+            raise DataIntegrityError(f"{path}: row {i} label {label!r} not in 0..{n_labels - 1}")
+    return Examples(
+        idx=tuple(int(row.get("idx", i)) for i, row in enumerate(rows)),
+        texts=tuple(row[task.text_field] for row in rows),
+        labels=tuple(row[task.label_field] for row in rows),
+    )
+
+
+def load_split(data_dir: Path, dataset: str, split: str) -> Examples:
+    """Read any split of a dataset (e.g. for training), verified against its ``meta.json``."""
+    meta_path = data_dir / dataset / "meta.json"
+    if not meta_path.is_file():
+        raise DataIntegrityError(f"{meta_path}: not found (data directory: {data_dir})")
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    entry = meta.get("splits", {}).get(split)
+    if entry is None:
+        raise DataIntegrityError(f"{meta_path}:splits: dataset {dataset!r} has no split {split!r}")
+    path = data_dir / dataset / entry["file"]
+    if not path.is_file() or file_sha256(path) != entry["sha256"]:
+        raise DataIntegrityError(f"{path}: missing or its sha256 differs from {meta_path}")
+    rows = read_jsonl(path)
+    return Examples(
+        idx=tuple(int(r.get("idx", i)) for i, r in enumerate(rows)),
+        texts=tuple(r["text"] for r in rows),
+        labels=tuple(int(r["label"]) for r in rows),
+    )

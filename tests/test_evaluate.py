@@ -1,0 +1,106 @@
+"""The evaluation path: data -> weights -> model -> predictions -> scores -> record."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import valid_spec
+from ftbench.config import load_config
+from ftbench.evaluate import EvalSettings, evaluate_job, plan_jobs
+from ftbench.models.dummy import DummyClassifier
+from ftbench.record import ResultRecord, read_record, write_record
+from ftbench.runner import length_sorted_batches, run_classifier
+from ftbench.submissions import load_submission
+from ftbench.tasks import load_examples, load_tasks
+
+
+def dummy_loader(keywords):
+    def load(base, adapter, labels, precision, device):
+        return DummyClassifier(len(labels), keywords)
+
+    return load
+
+
+def test_batches_cover_every_index_once():
+    lengths = [5, 1, 9, 3, 3, 7, 2]
+    batches = length_sorted_batches(lengths, 3)
+    assert sorted(i for b in batches for i in b) == list(range(7))
+    assert [lengths[i] for i in batches[0]] == [9, 7, 5]
+
+
+def test_runner_keeps_example_order():
+    texts = ["good film", "a b c d e f", "bad", "good", "x y"]
+    model = DummyClassifier(2, {"good": 1, "bad": 0})
+    run = run_classifier(model, texts, batch_size=2, progress=False, single_latency_samples=2)
+    expected = model.predict_proba(texts).argmax(1).tolist()
+    assert run.predictions == expected
+    assert run.predictions[0] == 1 and run.predictions[2] == 0
+    assert run.n_tokens == 2 + 6 + 1 + 1 + 2
+    assert len(run.batch_latency_ms) == 3 and len(run.single_latency_ms) == 2
+    eff = run.efficiency()
+    assert eff["examples_per_s"] == pytest.approx(5 / run.wall_time_s)
+
+
+def _job(board, folder, only=("sst2",), limit=None):
+    config = load_config(board)
+    tasks = load_tasks(config.tasks_dir)
+    sub = load_submission(folder, tasks)
+    settings = EvalSettings(batch_size=32, limit=limit, progress=False)
+    [job] = plan_jobs([sub], {n: tasks[n] for n in tasks}, config, settings, only)
+    return config, settings, job
+
+
+def test_dummy_pipeline_writes_a_consistent_record(board, make_submission):
+    config, settings, job = _job(board, make_submission(), limit=300)
+    record = evaluate_job(job, config, settings, load_model=dummy_loader({"bad": 0, "good": 1}))
+    assert job.output.name == "sst2.limit300.json"
+    write_record(job.output, record)
+    back = read_record(job.output)
+    assert back == record
+    assert back.complete is False and back.task.num_examples == 300
+    # the recorded metrics follow from the recorded predictions
+    gold = load_examples(job.task, config.data_dir).head(300).labels
+    pred = back.predictions.pred
+    assert back.metrics["accuracy"] == pytest.approx(np.mean(np.array(gold) == np.array(pred)))
+    assert sum(map(sum, back.confusion_matrix)) == 300
+    prov = back.provenance
+    assert prov.packages["ftbench"] and prov.hardware["cpu_cores_logical"] >= 1
+    assert prov.weights[1].role == "adapter" and len(prov.weights[1].files[0]["sha256"]) == 64
+    assert back.efficiency["adapter_size_bytes"] > 0
+
+
+def test_plan_marks_current_and_stale(board, make_submission):
+    folder = make_submission()
+    config, settings, job = _job(board, folder, limit=50)
+    assert job.reason == "missing"
+    write_record(job.output, evaluate_job(job, config, settings, load_model=dummy_loader({})))
+    _, _, again = _job(board, folder, limit=50)
+    assert again.reason == "current"
+    adapter_file = job.submission.folder / "adapter" / "adapter_config.json"
+    adapter_file.write_text(json.dumps({"peft_type": "LORA", "task_type": "SEQ_CLS", "r": 4}))
+    _, _, changed = _job(board, folder, limit=50)
+    assert changed.reason == "stale"
+
+
+def test_failed_write_keeps_the_good_record(board, make_submission, monkeypatch):
+    config, settings, job = _job(board, make_submission(), limit=20)
+    record = evaluate_job(job, config, settings, load_model=dummy_loader({}))
+    write_record(job.output, record)
+    before = job.output.read_bytes()
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("ftbench.record.os.replace", crash)
+    changed = ResultRecord.model_validate({**record.model_dump(), "metrics": {"accuracy": 0.0}})
+    with pytest.raises(KeyboardInterrupt):
+        write_record(job.output, changed)
+    assert job.output.read_bytes() == before
+    assert [p.name for p in job.output.parent.iterdir()] == [job.output.name]
+
+
+def test_spec_helper_is_valid():
+    assert valid_spec()["tasks"] == {"sst2": {}}
