@@ -127,7 +127,7 @@ def evaluate_job(
                        job.submission.spec.model.precision, settings.device)
     run = run_classifier(model, examples.texts, settings.batch_size, settings.progress,
                          description=f"{job.submission.spec.id}/{job.task.name}")
-    return assemble_record(job, settings, examples, run, model, base, adapter,
+    return assemble_record(job, config, settings, examples, run, model, base, adapter,
                            loading.seconds, started)
 
 
@@ -150,6 +150,7 @@ def score(task: Task, gold: Sequence[int], pred: Sequence[int]) -> dict:
 
 def assemble_record(
     job: EvalJob,
+    config: BoardConfig,
     settings: EvalSettings,
     examples: Examples,
     run: RunResult,
@@ -181,7 +182,7 @@ def assemble_record(
                                 prob=[round(float(run.probs[i, p]), 4) for i, p in enumerate(pred)]),
         provenance=Provenance(
             ftbench_version=ftbench.__version__, eval_logic_version=ftbench.EVAL_LOGIC_VERSION,
-            git=git_state(job.submission.folder), packages=package_versions(), hardware=hardware(),
+            git=git_state(config.root), packages=package_versions(), hardware=hardware(),
             weights=weights, model=_model_provenance(model), seed=SEED,
             command=shlex.join(["ftbench", *sys.argv[1:]]), started_at=started, finished_at=_now()),
     )

@@ -127,7 +127,7 @@ class ResultRecord(BaseModel):
     """On what."""
     metrics: dict[str, float]
     """Quality metrics, name -> value."""
-    per_class: dict[str, dict[str, float]]
+    per_class: dict[str, dict[str, int | float]]
     """Label name -> precision, recall, f1, support."""
     confusion_matrix: list[list[int]]
     """Row = gold label, column = predicted label."""

@@ -69,7 +69,8 @@ def load_submission(folder: Path, tasks: Registry[Task]) -> LoadedSubmission:
     try:
         spec = Submission.model_validate(raw)
     except ValidationError as exc:
-        raise InvalidInput(issues + pydantic_issues(shown, exc)) from None
+        names = raw.get("tasks") if isinstance(raw.get("tasks"), dict) else {}
+        raise InvalidInput(issues + pydantic_issues(shown, exc) + _unknown_tasks(names, shown, tasks)) from None
     issues += _spec_issues(spec, folder, shown, tasks)
     errors = [i for i in issues if i.severity == "error"]
     if errors:
@@ -167,17 +168,20 @@ def _spec_issues(spec: Submission, folder: Path, shown: str, tasks: Registry[Tas
     issues += _model_card_issues(spec, folder, shown)
     for field, ref, kind in _weight_refs(spec):
         issues += _path_issues(ref, kind, folder, shown, field)
+    issues += _unknown_tasks(spec.tasks, shown, tasks)
     for name in spec.tasks:
-        if name not in tasks:
-            known = ", ".join(tasks.names())
-            issues.append(Issue(shown, f"tasks.{name}", f"unknown task (known: {known})"))
-        else:
+        if name in tasks:
             issues += _contamination_issues(spec, tasks[name], shown)
     uses_adapter = spec.model.adapter or any(e.adapter for e in spec.tasks.values())
     if spec.fine_tuning.method in ADAPTER_METHODS and not uses_adapter:
         issues.append(Issue(shown, "fine_tuning.method", f"{spec.fine_tuning.method} needs an "
                             "adapter (model.adapter or tasks.<name>.adapter)"))
     return issues
+
+
+def _unknown_tasks(names: Iterable[str], shown: str, tasks: Registry[Task]) -> list[Issue]:
+    known = ", ".join(tasks.names())
+    return [Issue(shown, f"tasks.{n}", f"unknown task (known: {known})") for n in names if n not in tasks]
 
 
 def _model_card_issues(spec: Submission, folder: Path, shown: str) -> list[Issue]:

@@ -65,7 +65,7 @@ RECIPES = {
     for r in [
         Recipe("minilm-lora-r8", "MiniLM-L6 + LoRA r=8", "lora", "lora",
                ("sst2", "rotten_tomatoes", "trec", "banking77", "tweet_eval_emotion"),
-               lr=1e-3, epochs=2, epochs_per_task={"banking77": 4, "trec": 3, "tweet_eval_emotion": 3}),
+               lr=1e-3, epochs=2, epochs_per_task={"sst2": 4, "banking77": 4, "trec": 3, "tweet_eval_emotion": 3}),
         Recipe("minilm-lora-r32-all", "MiniLM-L6 + LoRA r=32, all linear layers", "lora", "lora",
                ("sst2",), lr=5e-4, epochs=2, r=32, alpha=32,
                targets=("query", "key", "value", "attention.output.dense", "intermediate.dense", "output.dense")),

@@ -7,15 +7,23 @@ enabled, and every load is ``local_files_only`` (files were fetched, pinned, by 
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+from transformers.utils import logging as hf_logging
 
 from ftbench.errors import FtbenchError
 from ftbench.models.base import ModelInfo
+
+# The load report lists the classification head as "missing" before the adapter supplies it;
+# what matters for the user is in ModelInfo.notes and the record, not in library chatter.
+hf_logging.set_verbosity_error()
+hf_logging.disable_progress_bar()
+warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 

@@ -1,0 +1,5 @@
+"""``python -m ftbench`` runs the CLI."""
+
+from ftbench.cli import main
+
+main()

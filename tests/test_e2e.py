@@ -1,0 +1,86 @@
+"""End to end with real weights: the bundled MiniLM LoRA submission, evaluated through the CLI."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+import yaml
+from click.testing import CliRunner
+from sklearn.metrics import accuracy_score, f1_score
+
+from conftest import DATA_DIR, ROOT
+from ftbench.cli import main
+from ftbench.record import iter_record_paths, read_record
+from ftbench.tasks import load_examples, load_tasks
+
+pytestmark = pytest.mark.slow
+BUNDLED = ROOT / "submissions" / "minilm-lora-r8"
+
+
+def test_real_adapter_on_a_limit_slice(tmp_path):
+    results = tmp_path / "results"
+    args = ["--root", str(ROOT), "evaluate", str(BUNDLED), "--task", "sst2", "--limit", "96",
+            "--results-dir", str(results), "--no-progress"]
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    record = read_record(results / "minilm-lora-r8" / "sst2.limit96.json")
+    assert record.complete is False and len(record.predictions.pred) == 96
+    gold = load_examples(load_tasks(ROOT / "tasks")["sst2"], DATA_DIR).head(96).labels
+    assert record.metrics["accuracy"] == pytest.approx(accuracy_score(gold, record.predictions.pred))
+    assert record.metrics["accuracy"] > 0.75  # a trained adapter, far above chance on this slice
+    assert record.efficiency["parameters_total"] > 22_000_000
+    assert record.provenance.model["notes"] == ["adapter merged into the base weights for inference"]
+    base = record.provenance.weights[0].files[0]
+    assert base["sha256"] == "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+    # the same command again finds the record current and evaluates nothing
+    again = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert "1 pair(s): 0 to evaluate, 1 current" in again.stderr
+
+
+def test_new_task_needs_no_code(board, tmp_path):
+    """A task added as one YAML file (plus its data) is evaluated by the unchanged CLI."""
+    from ftbench.tasks import file_sha256
+
+    data = tmp_path / "data"
+    shutil.copytree(DATA_DIR / "tweet_eval_sentiment", data / "tweet_eval_sentiment")
+    task = {
+        "name": "tweet_sentiment_val", "title": "TweetEval sentiment (validation)",
+        "dataset": "tweet_eval_sentiment", "split": "validation", "data_file": "validation.jsonl",
+        "data_sha256": file_sha256(data / "tweet_eval_sentiment" / "validation.jsonl"),
+        "num_examples": 2000, "labels": ["negative", "neutral", "positive"], "primary_metric": "f1_macro",
+    }
+    (board / "tasks" / "tweet_sentiment_val.yaml").write_text(yaml.safe_dump(task))
+    sub = board / "submissions" / "minilm-base"
+    sub.mkdir()
+    (sub / "README.md").write_text("# MiniLM, untrained head\n")
+    (sub / "submission.yaml").write_text(yaml.safe_dump({
+        "id": "minilm-base", "name": "MiniLM base", "submitter": {"name": "t"}, "date": "2026-01-01",
+        "license": "apache-2.0", "fine_tuning": {"method": "prompting"},
+        "model": {"base": {"hub": "sentence-transformers/all-MiniLM-L6-v2",
+                           "revision": "c9745ed1d9f207416be6d2e6f8de32d1f16199bf"}},
+        "tasks": {"tweet_sentiment_val": {}},
+    }))
+    result = CliRunner().invoke(main, ["--root", str(board), "evaluate", "--limit", "40", "--data-dir",
+                                       str(data), "--no-progress"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    record = read_record(board / "results" / "minilm-base" / "tweet_sentiment_val.limit40.json")
+    assert record.task.primary_metric == "f1_macro" and len(record.confusion_matrix) == 3
+    assert "initialised randomly" in record.provenance.model["notes"][0]
+
+
+def test_bundled_records_recompute_from_predictions():
+    """Every committed record's accuracy and macro-F1 follow from its stored predictions."""
+    tasks = load_tasks(ROOT / "tasks")
+    paths = iter_record_paths(ROOT / "results")
+    assert paths, "the board ships evaluated records"
+    for path in paths:
+        record = read_record(path)
+        task = tasks[record.task.name]
+        examples = load_examples(task, DATA_DIR)
+        assert record.complete and record.predictions.idx == list(examples.idx), path
+        gold, pred = np.array(examples.labels), np.array(record.predictions.pred)
+        assert record.metrics["accuracy"] == pytest.approx(accuracy_score(gold, pred), abs=1e-12), path
+        f1 = f1_score(gold, pred, average="macro", labels=list(range(len(task.labels))), zero_division=0)
+        assert record.metrics["f1_macro"] == pytest.approx(f1, abs=1e-12), path
