@@ -138,6 +138,24 @@ def schema(which: str) -> None:
     click.echo(json.dumps(schemas[which](), indent=2, sort_keys=True))
 
 
+def _load_board(config: BoardConfig, paths: tuple[Path, ...] = ()):
+    """Tasks and valid submissions (all of submissions/ when ``paths`` is empty); bad input raises."""
+    from ftbench.submissions import discover, load_all
+    from ftbench.tasks import load_tasks
+
+    registry = load_tasks(config.tasks_dir)
+    loaded, issues = load_all(list(paths) or discover(config.submissions_dir), registry)
+    if any(i.severity == "error" for i in issues):
+        raise InvalidInput(issues)
+    return registry, loaded
+
+
+def _check_tasks(registry, names: tuple[str, ...]) -> None:
+    unknown = [t for t in names if t not in registry]
+    if unknown:
+        raise FtbenchError(f"--task {unknown[0]}: unknown task (known: {', '.join(registry.names())})")
+
+
 @main.command()
 @click.argument("submissions", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--task", "only_tasks", multiple=True, help="Evaluate only this task (repeatable).")
@@ -149,49 +167,193 @@ def schema(which: str) -> None:
               help="Data directory (default: [tool.ftbench] data_dir or FTBENCH_DATA_DIR).")
 @click.option("--batch-size", default=64, show_default=True, type=click.IntRange(min=1))
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--changed", is_flag=True, help="Only pairs that `ftbench plan` lists (missing or stale); "
+              "this is also what happens without --force.")
 @click.option("--force", is_flag=True, help="Re-evaluate even when the record is current.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 @click.pass_context
 @_fail_cleanly
 def evaluate(ctx: click.Context, submissions: tuple[Path, ...], only_tasks: tuple[str, ...],
              limit: int | None, results_dir: Path | None, data_dir: Path | None, batch_size: int,
-             device: str, force: bool, no_progress: bool) -> None:
+             device: str, changed: bool, force: bool, no_progress: bool) -> None:
     """Evaluate submissions on their tasks and write one JSON record per (submission, task).
 
     With no SUBMISSIONS, evaluates every submission of the board. Pairs whose record is
-    current (same content key) are skipped unless --force.
+    current (same content key) are skipped and load no model, unless --force.
 
     \b
     Example:
       ftbench evaluate submissions/minilm-lora-r8 --task sst2 --limit 100
-      ftbench evaluate                      # everything missing or stale
+      ftbench evaluate --changed            # everything missing or stale
     """
-    from ftbench.evaluate import EvalSettings, evaluate_job, plan_jobs
+    from ftbench.evaluate import EvalSettings, evaluate_job
+    from ftbench.plan import plan_jobs
     from ftbench.record import write_record
-    from ftbench.submissions import discover, load_all
-    from ftbench.tasks import load_tasks
 
+    if changed and force:
+        raise FtbenchError("--changed and --force contradict each other")
     config = _config(ctx, data_dir=data_dir, results_dir=results_dir)
-    registry = load_tasks(config.tasks_dir)
-    unknown = [t for t in only_tasks if t not in registry]
-    if unknown:
-        raise FtbenchError(f"--task {unknown[0]}: unknown task (known: {', '.join(registry.names())})")
-    folders = list(submissions) or discover(config.submissions_dir)
-    loaded, issues = load_all(folders, registry)
-    if any(i.severity == "error" for i in issues):
-        raise InvalidInput(issues)
+    registry, loaded = _load_board(config, submissions)
+    _check_tasks(registry, only_tasks)
     settings = EvalSettings(batch_size=batch_size, device=device, limit=limit, progress=not no_progress)
-    jobs = plan_jobs(loaded, {n: registry[n] for n in registry}, config, settings, only_tasks, force)
-    todo = [j for j in jobs if j.reason != "current"]
+    jobs = plan_jobs(loaded, dict(registry.items()), config, batch_size, limit, only_tasks, force)
+    todo = [j for j in jobs if j.pending]
     click.echo(f"{len(jobs)} pair(s): {len(todo)} to evaluate, {len(jobs) - len(todo)} current", err=True)
     for job in todo:
         record = evaluate_job(job, config, settings)
         write_record(job.output, record)
         m, e = record.metrics, record.efficiency
-        click.echo(f"{job.submission.spec.id}/{job.task.name} ({job.reason}): "
-                   f"{job.task.primary_metric}={m[job.task.primary_metric]:.4f} "
-                   f"n={record.task.num_examples} {e['examples_per_s']:.0f} ex/s "
-                   f"-> {_shown(job.output)}")
+        click.echo(f"{job.name} ({job.status}): {job.task.primary_metric}={m[job.task.primary_metric]:.4f} "
+                   f"n={record.task.num_examples} {e['examples_per_s']:.0f} ex/s -> {_shown(job.output)}")
+
+
+@main.command()
+@click.option("--site-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where the site goes (default: [tool.ftbench] site_dir).")
+@click.option("--base-url", help="URL prefix the site is served under, e.g. /ftbench/ on a GitHub "
+              "Pages project site (default: [tool.ftbench] base_url). Links are relative either way.")
+@click.option("--force", is_flag=True, help="Rebuild even when no input changed since the last build.")
+@click.pass_context
+@_fail_cleanly
+def build(ctx: click.Context, site_dir: Path | None, base_url: str | None, force: bool) -> None:
+    """Render the static site from the tasks, submissions, result records and pages.
+
+    Only current records are ranked; stale ones are shown on their model page as pending
+    re-evaluation. Files are written only when their bytes change, and the build is skipped
+    when no input changed since the last one. SOURCE_DATE_EPOCH fixes the build date.
+
+    \b
+    Example:
+      ftbench build
+      ftbench build --site-dir /tmp/site --base-url /ftbench/
+    """
+    from dataclasses import replace
+
+    from ftbench.site import build_site
+
+    config = _config(ctx).with_overrides(site_dir=site_dir)
+    if base_url is not None:
+        config = replace(config, base_url=base_url.rstrip("/") + "/")
+    report = build_site(config, force=force)
+    for note in report.notes:
+        click.echo(f"note: {note}", err=True)
+    click.echo(f"{report.summary()} -> {_shown(config.site_dir)}")
+
+
+@main.command()
+@click.argument("submissions", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--task", "only_tasks", multiple=True, help="Only this task (repeatable).")
+@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(min=1))
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "github-matrix"]), default="text",
+              show_default=True)
+@click.option("--all", "show_all", is_flag=True, help="Also list pairs whose record is current.")
+@click.pass_context
+@_fail_cleanly
+def plan(ctx: click.Context, submissions: tuple[Path, ...], only_tasks: tuple[str, ...], batch_size: int,
+         fmt: str, show_all: bool) -> None:
+    """List the (submission, task) pairs whose record is missing or stale, and why.
+
+    Reads no model: the content key is computed from the files on disk.
+
+    \b
+    Example:
+      ftbench plan
+      ftbench plan --format github-matrix   # for a CI job matrix
+    """
+    from ftbench.plan import github_matrix, plan_jobs
+
+    config = _config(ctx)
+    registry, loaded = _load_board(config, submissions)
+    _check_tasks(registry, only_tasks)
+    jobs = plan_jobs(loaded, dict(registry.items()), config, batch_size, None, only_tasks)
+    shown = jobs if show_all else [j for j in jobs if j.pending]
+    if fmt == "github-matrix":
+        click.echo(github_matrix(jobs))
+    elif fmt == "json":
+        rows = [{"submission": j.submission.spec.id, "task": j.task.name, "status": j.status, "why": j.why,
+                 "record": _shown(j.output), "content_key": j.content_key} for j in shown]
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        for j in shown:
+            click.echo(f"{j.status:8} {j.name:45} {j.why}")
+        pending = sum(j.pending for j in jobs)
+        click.echo(f"{pending} of {len(jobs)} pair(s) to evaluate", err=True)
+
+
+@main.command()
+@click.option("--allow-missing", is_flag=True, help="Report pairs without a record as warnings (pull requests).")
+@click.pass_context
+@_fail_cleanly
+def check(ctx: click.Context, allow_missing: bool) -> None:
+    """Check the repository as a whole before building: records, submissions, tasks.
+
+    Every record must match an existing submission and task, validate against its schema and
+    be current; every requested pair needs a record; no duplicate ids; nothing orphaned.
+
+    \b
+    Example:
+      ftbench check
+    """
+    from ftbench.check import check_board
+
+    issues = check_board(_config(ctx), allow_missing)
+    for issue in issues:
+        click.echo(str(issue), err=True)
+    errors = sum(i.severity == "error" for i in issues)
+    click.echo(f"board check: {errors} error(s), {len(issues) - errors} warning(s)")
+    if errors:
+        sys.exit(2)
+
+
+@main.command()
+@click.argument("record", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--sample", default=64, show_default=True, type=click.IntRange(min=1), help="Examples to re-run.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the sample.")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--tolerance", default=1e-3, show_default=True, help="Largest allowed probability difference.")
+@click.pass_context
+@_fail_cleanly
+def verify(ctx: click.Context, record: Path, sample: int, seed: int, device: str, tolerance: float) -> None:
+    """Re-run a random sample of a record's examples and report agreement and drift.
+
+    Exits 1 when any sampled prediction changed or a probability moved beyond --tolerance.
+
+    \b
+    Example:
+      ftbench verify results/minilm-lora-r8/sst2.json --sample 100
+    """
+    from ftbench.verify import verify_record
+
+    result = verify_record(record, _config(ctx), sample, seed, device)
+    click.echo(f"{_shown(record)}: {result.sampled} examples re-run, label agreement {result.agreement:.2%}, "
+               f"max probability difference {result.max_prob_diff:.2e}; accuracy on the sample "
+               f"{result.recorded_accuracy:.4f} recorded, {result.rerun_accuracy:.4f} now")
+    if result.stale:
+        click.echo("note: the record is stale; the re-run used the current files", err=True)
+    if result.differing_idx:
+        click.echo(f"changed predictions at idx {', '.join(map(str, result.differing_idx[:20]))}", err=True)
+    if result.drifted(tolerance):
+        click.echo("DRIFT: the record does not reproduce", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.pass_context
+@_fail_cleanly
+def collect(ctx: click.Context, sources: tuple[Path, ...]) -> None:
+    """Merge records made by separate CI jobs into results/ (current, complete records only).
+
+    Collecting the same pair twice is harmless: the record that finished first is kept.
+
+    \b
+    Example:
+      ftbench collect artifacts/records-*
+    """
+    from ftbench.check import collect_records
+
+    for line in collect_records(sources, _config(ctx)):
+        click.echo(line)
 
 
 def _shown(path: Path) -> str:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
+
+import tomllib
 
 from ftbench.errors import FtbenchError
 
@@ -51,7 +53,7 @@ class BoardConfig:
 
     def with_overrides(self, **paths: str | Path | None) -> BoardConfig:
         """Return a copy with the given locations replaced (``None`` keeps the current one)."""
-        changes = {k: Path(v).resolve() for k, v in paths.items() if v is not None}
+        changes: dict[str, Any] = {k: Path(v).resolve() for k, v in paths.items() if v is not None}
         return replace(self, **changes)
 
 

@@ -18,11 +18,10 @@ from pathlib import Path
 import ftbench
 from ftbench.config import BoardConfig
 from ftbench.efficiency import Stopwatch
-from ftbench.errors import FtbenchError
-from ftbench.keys import content_key
 from ftbench.metrics import confusion, per_class_scores, quality_metrics
 from ftbench.models.base import Classifier
 from ftbench.models.resolve import ResolvedWeights, resolve
+from ftbench.plan import DEFAULT_BATCH_SIZE, EvalJob
 from ftbench.provenance import git_state, hardware, package_versions
 from ftbench.record import (
     Predictions,
@@ -31,12 +30,8 @@ from ftbench.record import (
     SubmissionRef,
     TaskRef,
     WeightsProvenance,
-    read_record,
-    record_path,
 )
 from ftbench.runner import RunResult, run_classifier
-from ftbench.spec import WeightsRef
-from ftbench.submissions import LoadedSubmission
 from ftbench.tasks import Examples, Task, load_examples
 
 SEED = 0
@@ -47,7 +42,7 @@ ModelLoader = Callable[[Path, "Path | None", Sequence[str], str, str], Classifie
 class EvalSettings:
     """How to run an evaluation."""
 
-    batch_size: int = 64
+    batch_size: int = DEFAULT_BATCH_SIZE
     """Examples per forward pass (part of the content key)."""
     device: str = "auto"
     """``auto``, ``cpu``, ``cuda`` or ``cuda:N``."""
@@ -55,59 +50,6 @@ class EvalSettings:
     """Score only the first N examples (the record is then marked incomplete)."""
     progress: bool = True
     """Show a progress bar."""
-
-
-@dataclass(frozen=True)
-class EvalJob:
-    """One (submission, task) pair to evaluate, and why."""
-
-    submission: LoadedSubmission
-    """The submission."""
-    task: Task
-    """The task."""
-    base: WeightsRef
-    """Base weights for this task."""
-    adapter: WeightsRef | None
-    """Adapter for this task."""
-    content_key: str
-    """Hash of everything that can change the result."""
-    output: Path
-    """Where the record goes."""
-    reason: str
-    """``missing``, ``stale``, ``forced`` or ``current``."""
-
-
-def plan_jobs(
-    submissions: Sequence[LoadedSubmission],
-    tasks: dict[str, Task],
-    config: BoardConfig,
-    settings: EvalSettings,
-    only_tasks: Sequence[str] = (),
-    force: bool = False,
-) -> list[EvalJob]:
-    """Every pair the submissions ask for (filtered by ``only_tasks``), each with its status."""
-    jobs = []
-    for sub in submissions:
-        for name in sub.spec.tasks:
-            if only_tasks and name not in only_tasks:
-                continue
-            task = tasks[name]
-            base, adapter = sub.spec.weights_for(name)
-            key = content_key(base, adapter, sub.folder, task, sub.spec.model.precision,
-                              settings.batch_size)
-            out = record_path(config.results_dir, sub.spec.id, name, settings.limit)
-            reason = "forced" if force else _status(out, key)
-            jobs.append(EvalJob(sub, task, base, adapter, key, out, reason))
-    return jobs
-
-
-def _status(path: Path, key: str) -> str:
-    if not path.is_file():
-        return "missing"
-    try:
-        return "current" if read_record(path).content_key == key else "stale"
-    except FtbenchError:
-        return "stale"
 
 
 def evaluate_job(
@@ -121,7 +63,7 @@ def evaluate_job(
     examples = load_examples(job.task, config.data_dir).head(settings.limit)
     base = resolve(job.base, job.submission.folder, config.local_models)
     adapter = resolve(job.adapter, job.submission.folder, config.local_models) if job.adapter else None
-    loader = load_model or _default_loader
+    loader = load_model or default_loader
     with Stopwatch() as loading:
         model = loader(base.folder, adapter.folder if adapter else None, job.task.labels,
                        job.submission.spec.model.precision, settings.device)
@@ -131,7 +73,7 @@ def evaluate_job(
                            loading.seconds, started)
 
 
-def _default_loader(base: Path, adapter: Path | None, labels: Sequence[str],
+def default_loader(base: Path, adapter: Path | None, labels: Sequence[str],
                     precision: str, device: str) -> Classifier:
     from ftbench.models.hf import load_classifier
 
@@ -168,6 +110,7 @@ def assemble_record(
         weights.append(_weights_provenance("adapter", adapter))
     return ResultRecord(
         content_key=job.content_key,
+        content_key_parts=job.key_parts,
         complete=settings.limit is None or settings.limit >= job.task.num_examples,
         limit=settings.limit,
         submission=SubmissionRef(id=spec.id, name=spec.name, method=spec.fine_tuning.method,

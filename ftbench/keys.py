@@ -28,16 +28,17 @@ def weights_fingerprint(ref: WeightsRef | None, submission_folder: Path) -> str 
     return f"files:{digest.hexdigest()}"
 
 
-def content_key(
+def key_parts(
     base: WeightsRef,
     adapter: WeightsRef | None,
     submission_folder: Path,
     task: Task,
     precision: str,
     batch_size: int,
-) -> str:
-    """sha256 of the weights, task definition, data, precision, batch size and logic version."""
-    parts = {
+) -> dict[str, str | int | None]:
+    """The inputs a result depends on: weights, task definition, data, precision, batch size,
+    and the version of ftbench's evaluation logic."""
+    return {
         "base": weights_fingerprint(base, submission_folder),
         "adapter": weights_fingerprint(adapter, submission_folder),
         "task_definition": task.definition_sha256,
@@ -46,5 +47,18 @@ def content_key(
         "batch_size": batch_size,
         "eval_logic_version": EVAL_LOGIC_VERSION,
     }
+
+
+def content_key(parts: dict[str, str | int | None]) -> str:
+    """sha256 of the canonical JSON of ``key_parts``."""
     canonical = json.dumps(parts, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def changed_parts(old: dict, new: dict) -> list[str]:
+    """Names of the parts that differ, for telling a user why a record is stale.
+
+    >>> changed_parts({"base": "a", "batch_size": 64}, {"base": "a", "batch_size": 32})
+    ['batch_size']
+    """
+    return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))

@@ -92,9 +92,7 @@ def per_class_scores(y_true: Labels, y_pred: Labels, labels: Sequence[str]) -> d
     """
     from sklearn.metrics import precision_recall_fscore_support
 
-    p, r, f, s = precision_recall_fscore_support(
-        y_true, y_pred, labels=list(range(len(labels))), zero_division=0
-    )
+    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=list(range(len(labels))), zero_division=0)
     return {
         name: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
         for i, name in enumerate(labels)
@@ -126,20 +124,53 @@ def quality_metrics(names: Sequence[str], y_true: Labels, y_pred: Labels, n_labe
 def _register() -> None:
     quality = [
         ("accuracy", "Accuracy", "Share of held-out examples whose predicted label is the gold label.", accuracy),
-        ("f1_macro", "Macro F1", "Mean over labels of the harmonic mean of precision and recall; every label counts equally.", f1_macro),
-        ("precision_macro", "Macro precision", "Mean over labels of the share of predictions of that label that are right.", precision_macro),
-        ("recall_macro", "Macro recall", "Mean over labels of the share of that label's examples found (balanced accuracy).", recall_macro),
+        (
+            "f1_macro",
+            "Macro F1",
+            "Mean over labels of the harmonic mean of precision and recall; every label counts equally.",
+            f1_macro,
+        ),
+        (
+            "precision_macro",
+            "Macro precision",
+            "Mean over labels of the share of predictions of that label that are right.",
+            precision_macro,
+        ),
+        (
+            "recall_macro",
+            "Macro recall",
+            "Mean over labels of the share of that label's examples found (balanced accuracy).",
+            recall_macro,
+        ),
     ]
     for name, label, text, fn in quality:
         METRICS.add(name, Metric(name, label, True, "quality", text, "", fn))
     efficiency = [
         ("latency_ms", "Latency", False, "ms", "Mean wall time per example at the recorded batch size."),
-        ("latency_ms_single", "Latency (batch 1)", False, "ms", "Median wall time for one example alone, as a single request would see it."),
+        (
+            "latency_ms_single",
+            "Latency (batch 1)",
+            False,
+            "ms",
+            "Median wall time for one example alone, as a single request would see it.",
+        ),
         ("examples_per_s", "Throughput", True, "ex/s", "Held-out examples scored per second, model loading excluded."),
         ("tokens_per_s", "Tokens/s", True, "tok/s", "Non-padding tokens processed per second."),
-        ("peak_memory_mb", "Peak memory", False, "MiB", "Peak memory while evaluating: process RSS on CPU, allocated device memory on GPU."),
+        (
+            "peak_memory_mb",
+            "Peak memory",
+            False,
+            "MiB",
+            "Peak memory while evaluating: process RSS on CPU, allocated device memory on GPU.",
+        ),
         ("parameters_total", "Parameters", False, "", "Parameters of the model as evaluated (base plus adapter)."),
-        ("parameters_trainable", "Trained parameters", False, "", "Parameters the fine-tune changed, as declared by the adapter or the submission."),
+        (
+            "parameters_trainable",
+            "Trained parameters",
+            False,
+            "",
+            "Parameters the fine-tune changed, as declared by the adapter or the submission.",
+        ),
         ("adapter_size_bytes", "Adapter size", False, "B", "Bytes of the adapter files (0 for a full model)."),
         ("model_size_bytes", "Model size", False, "B", "Bytes of every weight file loaded (base and adapter)."),
         ("wall_time_s", "Wall time", False, "s", "Time to score the whole split, model loading excluded."),

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ftbench.errors import FtbenchError, InvalidInput
 from ftbench.spec import pydantic_issues
 
-RECORD_SCHEMA_VERSION = 1
+RECORD_SCHEMA_VERSION: Literal[1] = 1
 _STRICT = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
@@ -117,6 +117,8 @@ class ResultRecord(BaseModel):
     """Version of this record format."""
     content_key: str
     """Hash of everything that can change the numbers; a stale key means re-evaluate."""
+    content_key_parts: dict[str, str | int | None] = Field(default_factory=dict)
+    """The hashed inputs (weights, task definition, data, precision, batch size, logic version)."""
     complete: bool
     """True when the whole held-out split was scored (``limit`` unset)."""
     limit: int | None = None

@@ -47,6 +47,10 @@ class Registry(Generic[T]):
         """Registered names in registration order."""
         return list(self._entries)
 
+    def items(self) -> list[tuple[str, T]]:
+        """(name, entry) pairs in registration order."""
+        return list(self._entries.items())
+
     def values(self) -> list[T]:
         """Registered entries in registration order."""
         return list(self._entries.values())

@@ -63,12 +63,28 @@ class Recipe:
 RECIPES = {
     r.id: r
     for r in [
-        Recipe("minilm-lora-r8", "MiniLM-L6 + LoRA r=8", "lora", "lora",
-               ("sst2", "rotten_tomatoes", "trec", "banking77", "tweet_eval_emotion"),
-               lr=1e-3, epochs=2, epochs_per_task={"sst2": 4, "banking77": 4, "trec": 3, "tweet_eval_emotion": 3}),
-        Recipe("minilm-lora-r32-all", "MiniLM-L6 + LoRA r=32, all linear layers", "lora", "lora",
-               ("sst2",), lr=5e-4, epochs=2, r=32, alpha=32,
-               targets=("query", "key", "value", "attention.output.dense", "intermediate.dense", "output.dense")),
+        Recipe(
+            "minilm-lora-r8",
+            "MiniLM-L6 + LoRA r=8",
+            "lora",
+            "lora",
+            ("sst2", "rotten_tomatoes", "trec", "banking77", "tweet_eval_emotion"),
+            lr=1e-3,
+            epochs=2,
+            epochs_per_task={"sst2": 4, "banking77": 4, "trec": 3, "tweet_eval_emotion": 3},
+        ),
+        Recipe(
+            "minilm-lora-r32-all",
+            "MiniLM-L6 + LoRA r=32, all linear layers",
+            "lora",
+            "lora",
+            ("sst2",),
+            lr=5e-4,
+            epochs=2,
+            r=32,
+            alpha=32,
+            targets=("query", "key", "value", "attention.output.dense", "intermediate.dense", "output.dense"),
+        ),
         Recipe("minilm-ia3", "MiniLM-L6 + IA3", "ia3", "ia3", ("sst2",), lr=5e-3, epochs=2),
     ]
 }
@@ -83,10 +99,16 @@ def seed_everything(seed: int) -> None:
 
 def peft_config(recipe: Recipe):
     if recipe.peft == "lora":
-        return LoraConfig(task_type="SEQ_CLS", r=recipe.r, lora_alpha=recipe.alpha, lora_dropout=0.1,
-                          target_modules=list(recipe.targets))
-    return IA3Config(task_type="SEQ_CLS", target_modules=["key", "value", "output.dense"],
-                     feedforward_modules=["output.dense"])
+        return LoraConfig(
+            task_type="SEQ_CLS",
+            r=recipe.r,
+            lora_alpha=recipe.alpha,
+            lora_dropout=0.1,
+            target_modules=list(recipe.targets),
+        )
+    return IA3Config(
+        task_type="SEQ_CLS", target_modules=["key", "value", "output.dense"], feedforward_modules=["output.dense"]
+    )
 
 
 def batches(data: Examples, size: int, rng: random.Random):
@@ -123,8 +145,13 @@ def train_task(recipe: Recipe, task_name: str, base_dir: Path, data_dir: Path, o
     seed_everything(recipe.seed)
     tok = AutoTokenizer.from_pretrained(base_dir, local_files_only=True)
     model = AutoModelForSequenceClassification.from_pretrained(
-        base_dir, num_labels=len(task.labels), id2label=dict(enumerate(task.labels)),
-        label2id={n: i for i, n in enumerate(task.labels)}, use_safetensors=True, local_files_only=True)
+        base_dir,
+        num_labels=len(task.labels),
+        id2label=dict(enumerate(task.labels)),
+        label2id={n: i for i, n in enumerate(task.labels)},
+        use_safetensors=True,
+        local_files_only=True,
+    )
     model = get_peft_model(model, peft_config(recipe))
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     epochs = recipe.epochs_per_task.get(task_name, recipe.epochs)
@@ -135,24 +162,34 @@ def train_task(recipe: Recipe, task_name: str, base_dir: Path, data_dir: Path, o
     model.train()
     started = time.perf_counter()
     for epoch in range(epochs):
-        total = 0.0
-        for n, (texts, labels) in enumerate(batches(train, recipe.batch_size, rng), start=1):
+        losses = []
+        for texts, labels in batches(train, recipe.batch_size, rng):
             enc = tok(texts, padding=True, truncation=True, max_length=recipe.max_length, return_tensors="pt")
             loss = model(**enc, labels=labels).loss
             loss.backward()
             opt.step()
             sched.step()
             opt.zero_grad()
-            total += loss.item()
-        print(f"  {recipe.id}/{task_name} epoch {epoch + 1}/{epochs} loss {total / n:.4f} "
-              f"({time.perf_counter() - started:.0f} s)", flush=True)
+            losses.append(loss.item())
+        print(
+            f"  {recipe.id}/{task_name} epoch {epoch + 1}/{epochs} loss {sum(losses) / len(losses):.4f} "
+            f"({time.perf_counter() - started:.0f} s)",
+            flush=True,
+        )
     seconds = time.perf_counter() - started
     val = None
     if (data_dir / task.dataset / "validation.jsonl").exists():
         val = evaluate(model, tok, load_split(data_dir, task.dataset, "validation"), recipe.max_length)
     model.save_pretrained(out_dir / "adapters" / task_name, safe_serialization=True)
-    return {"task": task_name, "trainable": trainable, "steps": steps, "epochs": epochs,
-            "seconds": round(seconds), "train_rows": len(train), "validation_accuracy": val}
+    return {
+        "task": task_name,
+        "trainable": trainable,
+        "steps": steps,
+        "epochs": epochs,
+        "seconds": round(seconds),
+        "train_rows": len(train),
+        "validation_accuracy": val,
+    }
 
 
 def write_submission(recipe: Recipe, out_dir: Path, runs: list[dict]) -> None:
@@ -161,13 +198,16 @@ def write_submission(recipe: Recipe, out_dir: Path, runs: list[dict]) -> None:
         "id": recipe.id,
         "name": recipe.name,
         "description": f"all-MiniLM-L6-v2 fine-tuned with {recipe.method.upper()} "
-                       f"({'one adapter per task' if len(runs) > 1 else 'on ' + first}); produced by scripts/finetune.py.",
+        f"({'one adapter per task' if len(runs) > 1 else 'on ' + first}); produced by scripts/finetune.py.",
         "submitter": {"name": "ftbench maintainers", "github": "ftbench"},
         "date": dt.date.today().isoformat(),
         "license": "apache-2.0",
         "model_card": "README.md",
-        "model": {"base": {"hub": BASE_HUB, "revision": BASE_REVISION},
-                  "adapter": {"path": f"adapters/{first}"}, "precision": "fp32"},
+        "model": {
+            "base": {"hub": BASE_HUB, "revision": BASE_REVISION},
+            "adapter": {"path": f"adapters/{first}"},
+            "precision": "fp32",
+        },
         "fine_tuning": {
             "method": recipe.method,
             "trainable_parameters": max(r["trainable"] for r in runs),
@@ -175,23 +215,38 @@ def write_submission(recipe: Recipe, out_dir: Path, runs: list[dict]) -> None:
             "hyperparameters": _hyperparameters(recipe),
             "script": f"python scripts/finetune.py {recipe.id}",
         },
-        "tasks": {r["task"]: ({} if r["task"] == first else {"adapter": {"path": f"adapters/{r['task']}"}})
-                  for r in runs},
+        "tasks": {
+            r["task"]: ({} if r["task"] == first else {"adapter": {"path": f"adapters/{r['task']}"}}) for r in runs
+        },
     }
     (out_dir / "submission.yaml").write_text(
         "# Written by scripts/finetune.py; edit the recipe there, not this file.\n"
-        + yaml.safe_dump(spec, sort_keys=False, width=100), encoding="utf-8")
+        + yaml.safe_dump(spec, sort_keys=False, width=100),
+        encoding="utf-8",
+    )
     (out_dir / "README.md").write_text(model_card(recipe, runs), encoding="utf-8")
 
 
 def _hyperparameters(recipe: Recipe) -> dict:
-    hp = {"learning_rate": recipe.lr, "epochs": recipe.epochs, "batch_size": recipe.batch_size,
-          "max_length": recipe.max_length, "seed": recipe.seed, "optimizer": "AdamW (wd 0.01), linear decay, 6% warm-up"}
+    hp = {
+        "learning_rate": recipe.lr,
+        "epochs": recipe.epochs,
+        "batch_size": recipe.batch_size,
+        "max_length": recipe.max_length,
+        "seed": recipe.seed,
+        "optimizer": "AdamW (wd 0.01), linear decay, 6% warm-up",
+    }
     if recipe.epochs_per_task:
         hp["epochs_per_task"] = [f"{k}={v}" for k, v in sorted(recipe.epochs_per_task.items())]
     if recipe.peft == "lora":
-        hp.update({"lora_r": recipe.r, "lora_alpha": recipe.alpha, "lora_dropout": 0.1,
-                   "target_modules": list(recipe.targets)})
+        hp.update(
+            {
+                "lora_r": recipe.r,
+                "lora_alpha": recipe.alpha,
+                "lora_dropout": 0.1,
+                "target_modules": list(recipe.targets),
+            }
+        )
     else:
         hp.update({"target_modules": ["key", "value", "output.dense"]})
     return hp
@@ -205,7 +260,8 @@ def model_card(recipe: Recipe, runs: list[dict]) -> str:
     rows = "\n".join(
         f"| {r['task']} | {r['train_rows']:,} | {r['epochs']} | {r['trainable']:,} | {r['seconds']} s | "
         f"{_fmt(r['validation_accuracy'])} |"
-        for r in runs)
+        for r in runs
+    )
     return f"""# {recipe.name}
 
 [all-MiniLM-L6-v2](https://huggingface.co/{BASE_HUB}) (22.7 M parameters, revision `{BASE_REVISION[:7]}`)

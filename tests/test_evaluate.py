@@ -6,10 +6,11 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import valid_spec
+
 from ftbench.config import load_config
-from ftbench.evaluate import EvalSettings, evaluate_job, plan_jobs
+from ftbench.evaluate import EvalSettings, evaluate_job
+from ftbench.plan import plan_jobs
 from ftbench.models.dummy import DummyClassifier
 from ftbench.record import ResultRecord, read_record, write_record
 from ftbench.runner import length_sorted_batches, run_classifier
@@ -49,7 +50,7 @@ def _job(board, folder, only=("sst2",), limit=None):
     tasks = load_tasks(config.tasks_dir)
     sub = load_submission(folder, tasks)
     settings = EvalSettings(batch_size=32, limit=limit, progress=False)
-    [job] = plan_jobs([sub], {n: tasks[n] for n in tasks}, config, settings, only)
+    [job] = plan_jobs([sub], dict(tasks.items()), config, 32, limit, only)
     return config, settings, job
 
 
@@ -75,14 +76,14 @@ def test_dummy_pipeline_writes_a_consistent_record(board, make_submission):
 def test_plan_marks_current_and_stale(board, make_submission):
     folder = make_submission()
     config, settings, job = _job(board, folder, limit=50)
-    assert job.reason == "missing"
+    assert job.status == "missing"
     write_record(job.output, evaluate_job(job, config, settings, load_model=dummy_loader({})))
     _, _, again = _job(board, folder, limit=50)
-    assert again.reason == "current"
+    assert again.status == "current"
     adapter_file = job.submission.folder / "adapter" / "adapter_config.json"
     adapter_file.write_text(json.dumps({"peft_type": "LORA", "task_type": "SEQ_CLS", "r": 4}))
     _, _, changed = _job(board, folder, limit=50)
-    assert changed.reason == "stale"
+    assert (changed.status, changed.why) == ("stale", "changed: adapter")
 
 
 def test_failed_write_keeps_the_good_record(board, make_submission, monkeypatch):

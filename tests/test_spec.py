@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import valid_spec
+
 from ftbench.errors import InvalidInput
 from ftbench.spec import Submission, submission_json_schema
 from ftbench.submissions import load_all, load_submission
@@ -57,37 +57,69 @@ _DELETE = object()
 # (case name, change to the valid spec, the exact "field: message" expected among the issues)
 SPEC_CASES = [
     ("missing license", _set("license", _DELETE), "license: required key missing"),
-    ("unknown key", _set("colour", "blue"),
-     "colour: unknown key (check spelling; `ftbench schema submission` lists the allowed keys)"),
-    ("bad method", _set("fine_tuning.method", "magic"),
-     "fine_tuning.method: must be one of 'full', 'lora', 'qlora', 'ia3', 'prefix', 'head-only', "
-     "'prompting' or 'other', got 'magic'"),
-    ("revision missing", _set("model.base", {"hub": "sentence-transformers/all-MiniLM-L6-v2"}),
-     f"model.base: {REV_MSG}"),
+    (
+        "unknown key",
+        _set("colour", "blue"),
+        "colour: unknown key (check spelling; `ftbench schema submission` lists the allowed keys)",
+    ),
+    (
+        "bad method",
+        _set("fine_tuning.method", "magic"),
+        "fine_tuning.method: must be one of 'full', 'lora', 'qlora', 'ia3', 'prefix', 'head-only', "
+        "'prompting' or 'other', got 'magic'",
+    ),
+    (
+        "revision missing",
+        _set("model.base", {"hub": "sentence-transformers/all-MiniLM-L6-v2"}),
+        f"model.base: {REV_MSG}",
+    ),
     ("revision is a branch", _set("model.base.revision", "main"), f"model.base: {REV_MSG}"),
-    ("hub and path", _set("model.base", {"hub": "a/b", "revision": "0" * 40, "path": "x"}),
-     "model.base: give exactly one of 'hub' (with 'revision') or 'path'"),
-    ("malformed hub id", _set("model.base", {"hub": "not a repo", "revision": "0" * 40}),
-     "model.base: 'hub' must look like owner/name, got 'not a repo'"),
+    (
+        "hub and path",
+        _set("model.base", {"hub": "a/b", "revision": "0" * 40, "path": "x"}),
+        "model.base: give exactly one of 'hub' (with 'revision') or 'path'",
+    ),
+    (
+        "malformed hub id",
+        _set("model.base", {"hub": "not a repo", "revision": "0" * 40}),
+        "model.base: 'hub' must look like owner/name, got 'not a repo'",
+    ),
     ("adapter path escapes", _set("model.adapter.path", "../other"), f"model.adapter.path: '../other' {ESCAPE}"),
     ("absolute adapter path", _set("model.adapter.path", "/etc"), f"model.adapter.path: '/etc' {ESCAPE}"),
-    ("adapter folder missing", _set("model.adapter.path", "nowhere"),
-     "model.adapter.path: folder 'nowhere' not found in the submission"),
-    ("unknown task", _set("tasks", {"sst3": {}}),
-     "tasks.sst3: unknown task (known: ag_news, banking77, rotten_tomatoes, sst2, trec, tweet_eval_emotion)"),
+    (
+        "adapter folder missing",
+        _set("model.adapter.path", "nowhere"),
+        "model.adapter.path: folder 'nowhere' not found in the submission",
+    ),
+    (
+        "unknown task",
+        _set("tasks", {"sst3": {}}),
+        "tasks.sst3: unknown task (known: ag_news, banking77, rotten_tomatoes, sst2, trec, tweet_eval_emotion)",
+    ),
     ("no tasks", _set("tasks", {}), "tasks: Dictionary should have at least 1 item after validation, not 0"),
-    ("remote code requested", _set("model.trust_remote_code", True),
-     "model.trust_remote_code: remote code is never run on this board; remove this key"),
+    (
+        "remote code requested",
+        _set("model.trust_remote_code", True),
+        "model.trust_remote_code: remote code is never run on this board; remove this key",
+    ),
     ("id is not the folder name", _set("id", "another-name"), "id: must equal the folder name 'my-model'"),
     ("id with capitals", _set("id", "My Model"), "id: String should match pattern '^[a-z0-9][a-z0-9._\\-]{1,79}$'"),
-    ("bad date", _set("date", "yesterday"),
-     "date: Input should be a valid date or datetime, input is too short"),
-    ("trains on the held-out split", _set("fine_tuning.training_data", [{"dataset": "sst2", "split": "test"}]),
-     "fine_tuning.training_data.0: trains on sst2/test, the held-out split of task 'sst2'"),
-    ("lora without adapter", _set("model.adapter", _DELETE),
-     "fine_tuning.method: lora needs an adapter (model.adapter or tasks.<name>.adapter)"),
-    ("negative trainable parameters", _set("fine_tuning.trainable_parameters", -5),
-     "fine_tuning.trainable_parameters: Input should be greater than or equal to 0"),
+    ("bad date", _set("date", "yesterday"), "date: Input should be a valid date or datetime, input is too short"),
+    (
+        "trains on the held-out split",
+        _set("fine_tuning.training_data", [{"dataset": "sst2", "split": "test"}]),
+        "fine_tuning.training_data.0: trains on sst2/test, the held-out split of task 'sst2'",
+    ),
+    (
+        "lora without adapter",
+        _set("model.adapter", _DELETE),
+        "fine_tuning.method: lora needs an adapter (model.adapter or tasks.<name>.adapter)",
+    ),
+    (
+        "negative trainable parameters",
+        _set("fine_tuning.trainable_parameters", -5),
+        "fine_tuning.trainable_parameters: Input should be greater than or equal to 0",
+    ),
     ("model card outside", _set("model_card", "../../README.md"), "model_card: path leaves the submission folder"),
 ]
 
@@ -132,7 +164,9 @@ def test_pickle_weights_refused(make_submission, tasks):
 def test_code_files_refused(make_submission, tasks):
     folder = make_submission()
     (folder / "modeling_evil.py").write_text("import os\n")
-    assert "-: code files are not allowed; models run through ftbench's own loaders, never submitted code" in _issues(folder, tasks)
+    assert "-: code files are not allowed; models run through ftbench's own loaders, never submitted code" in _issues(
+        folder, tasks
+    )
 
 
 def test_auto_map_refused(make_submission, tasks):
@@ -197,8 +231,7 @@ def test_contamination_is_a_warning(make_submission, tasks):
 
 def test_task_specific_adapter(make_submission, tasks):
     spec = valid_spec()
-    spec["tasks"] = {"sst2": None, "trec": {"adapter": {"path": "adapter"}},
-                     "banking77": {"base": {"path": "adapter"}}}
+    spec["tasks"] = {"sst2": None, "trec": {"adapter": {"path": "adapter"}}, "banking77": {"base": {"path": "adapter"}}}
     folder = make_submission(spec)
     (folder / "adapter" / "config.json").write_text("{}")
     sub = load_submission(folder, tasks)

@@ -80,7 +80,7 @@ def _snapshot(ref: WeightsRef) -> Path:
     except ImportError as exc:  # pragma: no cover - a hard dependency
         raise FtbenchError("huggingface_hub is needed to fetch Hub models") from exc
     try:
-        path = snapshot_download(repo_id=ref.hub, revision=ref.revision, allow_patterns=SAFE_PATTERNS)
+        path = snapshot_download(repo_id=str(ref.hub), revision=ref.revision, allow_patterns=SAFE_PATTERNS)
     except Exception as exc:  # network, auth, missing revision: all end the same way for a user
         raise FtbenchError(
             f"could not get {ref.hub}@{ref.revision} from the Hugging Face Hub or its local cache "

@@ -1,0 +1,116 @@
+"""Whole-repository checks a maintainer relies on before building the site (no torch).
+
+Every record must belong to an existing submission and task, validate against its schema,
+sit at the path its content says, and be current; every requested pair must have a record;
+no submission id may repeat; nothing in results/ may be orphaned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from ftbench.config import BoardConfig
+from ftbench.errors import FtbenchError, InvalidInput, Issue
+from ftbench.plan import EvalJob, plan_jobs
+from ftbench.record import ResultRecord, read_record, record_path, write_record
+from ftbench.submissions import discover, load_all
+from ftbench.tasks import Task, load_tasks
+
+
+def check_board(config: BoardConfig, allow_missing: bool = False) -> list[Issue]:
+    """Every problem of the board; warnings for what does not block a build."""
+    try:
+        tasks = load_tasks(config.tasks_dir)
+    except InvalidInput as exc:
+        return list(exc.issues)
+    loaded, issues = load_all(discover(config.submissions_dir), tasks)
+    jobs = plan_jobs(loaded, dict(tasks.items()), config)
+    expected = {job.output: job for job in jobs}
+    issues += _record_issues(config.results_dir, expected, {s.spec.id for s in loaded}, dict(tasks.items()))
+    for job in jobs:
+        if job.status == "missing":
+            severity = "warning" if allow_missing else "error"
+            issues.append(Issue(_rel(job.output, config), "-", f"no record for {job.name}: run "
+                                f"`ftbench evaluate {_rel(job.submission.folder, config)} --task {job.task.name}`",
+                                severity))
+    return issues
+
+
+def _record_issues(results_dir: Path, expected: dict[Path, EvalJob], ids: set[str],
+                   tasks: dict[str, Task]) -> list[Issue]:
+    issues: list[Issue] = []
+    if not results_dir.is_dir():
+        return issues
+    for path in sorted(p for p in results_dir.rglob("*") if p.is_file()):
+        shown = str(path)
+        if path.suffix != ".json" or path.parent.parent != results_dir:
+            issues.append(Issue(shown, "-", "stray file in the results folder"))
+        elif ".limit" in path.name:
+            issues.append(Issue(shown, "-", "partial (--limit) record; only complete records belong on the board"))
+        elif path.parent.name not in ids:
+            issues.append(Issue(shown, "-", f"orphaned: no submission {path.parent.name!r}"))
+        elif path not in expected:
+            issues.append(Issue(shown, "-", f"orphaned: submission {path.parent.name!r} does not list task "
+                                f"{path.stem!r}" + ("" if path.stem in tasks else " (and no such task exists)")))
+        else:
+            issues += _one_record(path, expected[path])
+    return issues
+
+
+def _one_record(path: Path, job: EvalJob) -> list[Issue]:
+    try:
+        record = read_record(path)
+    except InvalidInput as exc:
+        return list(exc.issues)
+    except FtbenchError as exc:
+        return [Issue(str(path), "-", str(exc))]
+    problems = []
+    if (record.submission.id, record.task.name) != (job.submission.spec.id, job.task.name):
+        problems.append(Issue(str(path), "submission.id", "record content does not match its path"))
+    if not record.complete:
+        problems.append(Issue(str(path), "complete", "record does not cover the whole held-out split"))
+    if job.status == "stale":
+        problems.append(Issue(str(path), "content_key", f"stale ({job.why}): re-run `ftbench evaluate --changed`"))
+    return problems
+
+
+def collect_records(sources: Iterable[Path], config: BoardConfig) -> list[str]:
+    """Merge records produced elsewhere (CI matrix jobs) into the board's results folder.
+
+    Only complete records whose content key is current are taken; a pair collected twice
+    keeps the record that finished first, so re-running a job is harmless.
+    """
+    tasks = load_tasks(config.tasks_dir)
+    loaded, _ = load_all(discover(config.submissions_dir), tasks)
+    current = {(j.submission.spec.id, j.task.name): j for j in plan_jobs(loaded, dict(tasks.items()), config)}
+    taken: dict[Path, ResultRecord] = {}
+    log = []
+    for source in sorted(_record_files(sources)):
+        record = read_record(source)
+        job = current.get((record.submission.id, record.task.name))
+        if job is None or not record.complete or record.content_key != job.content_key:
+            log.append(f"skipped {source}: not a complete, current record of this board")
+            continue
+        target = record_path(config.results_dir, record.submission.id, record.task.name)
+        kept = taken.get(target)
+        if kept is None or record.provenance.finished_at < kept.provenance.finished_at:
+            taken[target] = record
+    for target, record in sorted(taken.items()):
+        write_record(target, record)
+        log.append(f"collected {target}")
+    return log
+
+
+def _record_files(sources: Iterable[Path]) -> list[Path]:
+    files = []
+    for source in sources:
+        files += [source] if source.is_file() else sorted(source.rglob("*.json"))
+    return files
+
+
+def _rel(path: Path, config: BoardConfig) -> str:
+    try:
+        return path.relative_to(config.root).as_posix()
+    except ValueError:
+        return str(path)

@@ -1,0 +1,78 @@
+"""Reproducibility check: re-run a random sample of a record's examples and compare."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from ftbench.config import BoardConfig
+from ftbench.errors import FtbenchError
+from ftbench.evaluate import ModelLoader, default_loader
+from ftbench.models.resolve import resolve
+from ftbench.plan import plan_jobs
+from ftbench.record import read_record
+from ftbench.runner import run_classifier
+from ftbench.submissions import load_submission
+from ftbench.tasks import load_examples, load_tasks
+
+
+@dataclass(frozen=True)
+class Verification:
+    """How a re-run of sampled examples compares with the stored predictions."""
+
+    record: Path
+    """The record checked."""
+    sampled: int
+    """Examples re-run."""
+    agreement: float
+    """Share of sampled examples with the same predicted label."""
+    max_prob_diff: float
+    """Largest absolute difference in the predicted label's probability."""
+    differing_idx: tuple[int, ...]
+    """Row ids whose label changed."""
+    recorded_accuracy: float
+    """Accuracy of the stored predictions on the sample."""
+    rerun_accuracy: float
+    """Accuracy of the re-run on the sample."""
+    stale: bool
+    """True when the record's content key no longer matches the files (re-run uses current files)."""
+
+    def drifted(self, tolerance: float) -> bool:
+        """True when any label changed or a probability moved more than ``tolerance``."""
+        return self.agreement < 1.0 or self.max_prob_diff > tolerance
+
+
+def verify_record(path: Path, config: BoardConfig, sample: int = 64, seed: int = 0,
+                  device: str = "auto", load_model: ModelLoader | None = None) -> Verification:
+    """Re-run ``sample`` randomly chosen examples of the record at ``path``."""
+    record = read_record(path)
+    tasks = load_tasks(config.tasks_dir)
+    if record.task.name not in tasks:
+        raise FtbenchError(f"{path}: task {record.task.name!r} no longer exists")
+    task = tasks[record.task.name]
+    sub = load_submission(config.submissions_dir / record.submission.id, tasks)
+    batch_size = int(record.efficiency.get("batch_size") or 64)
+    [job] = plan_jobs([sub], {task.name: task}, config, batch_size, only_tasks=[task.name])
+    examples = load_examples(task, config.data_dir)
+    row_of = {idx: i for i, idx in enumerate(examples.idx)}
+    stored = dict(zip(record.predictions.idx, zip(record.predictions.pred, record.predictions.prob, strict=True),
+                      strict=True))
+    chosen = sorted(random.Random(seed).sample(sorted(stored), min(sample, len(stored))))
+    base = resolve(job.base, sub.folder, config.local_models)
+    adapter = resolve(job.adapter, sub.folder, config.local_models) if job.adapter else None
+    model = (load_model or default_loader)(base.folder, adapter.folder if adapter else None, task.labels,
+                                           sub.spec.model.precision, device)
+    run = run_classifier(model, [examples.texts[row_of[i]] for i in chosen], batch_size, progress=False,
+                         single_latency_samples=0)
+    new_pred = run.predictions
+    gold = [examples.labels[row_of[i]] for i in chosen]
+    differing = tuple(i for i, p in zip(chosen, new_pred, strict=True) if p != stored[i][0])
+    prob_diff = max(abs(float(run.probs[k, p]) - stored[i][1]) for k, (i, p) in enumerate(zip(chosen, new_pred,
+                                                                                                strict=True)))
+    return Verification(
+        record=path, sampled=len(chosen), agreement=1 - len(differing) / len(chosen), max_prob_diff=prob_diff,
+        differing_idx=differing,
+        recorded_accuracy=sum(stored[i][0] == g for i, g in zip(chosen, gold, strict=True)) / len(chosen),
+        rerun_accuracy=sum(p == g for p, g in zip(new_pred, gold, strict=True)) / len(chosen),
+        stale=job.status != "current")
