@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from ftbench.errors import InvalidInput, Issue
+from ftbench.errors import InvalidInput, Issue, display_path
 from ftbench.registry import Registry
 from ftbench.spec import Submission, WeightsRef, pydantic_issues
 from ftbench.tasks import Task
@@ -58,9 +58,9 @@ def load_submission(folder: Path, tasks: Registry[Task]) -> LoadedSubmission:
     """Parse and check one submission folder; raises InvalidInput with every error found."""
     folder = folder.resolve()
     spec_path = folder / SPEC_FILE
-    shown = _shown(spec_path)
+    shown = display_path(spec_path)
     if not spec_path.is_file():
-        raise InvalidInput([Issue(_shown(folder), "-", f"no {SPEC_FILE} in this folder")])
+        raise InvalidInput([Issue(display_path(folder), "-", f"no {SPEC_FILE} in this folder")])
     raw, issues = _read_yaml(spec_path, shown)
     if raw is None:
         raise InvalidInput(issues)
@@ -93,8 +93,8 @@ def load_all(
             continue
         issues.extend(sub.warnings)
         if sub.spec.id in seen:
-            msg = f"duplicate id {sub.spec.id!r}, also used by {_shown(seen[sub.spec.id])}"
-            issues.append(Issue(_shown(folder / SPEC_FILE), "id", msg))
+            msg = f"duplicate id {sub.spec.id!r}, also used by {display_path(seen[sub.spec.id])}"
+            issues.append(Issue(display_path(folder / SPEC_FILE), "id", msg))
             continue
         seen[sub.spec.id] = folder
         loaded.append(sub)
@@ -128,7 +128,7 @@ def _folder_content_issues(folder: Path) -> list[Issue]:
     issues: list[Issue] = []
     total = 0
     for path in sorted(folder.rglob("*")):
-        shown = _shown(path)
+        shown = display_path(path)
         if path.is_symlink():
             issues.append(Issue(shown, "-", "symbolic links are not allowed in a submission"))
             continue
@@ -145,7 +145,7 @@ def _folder_content_issues(folder: Path) -> list[Issue]:
         elif suffix == ".json":
             issues.extend(_json_config_issues(path, shown))
     if total > MAX_FOLDER_BYTES:
-        issues.append(Issue(_shown(folder), "-", f"folder holds {total / 2**20:.1f} MiB, over the "
+        issues.append(Issue(display_path(folder), "-", f"folder holds {total / 2**20:.1f} MiB, over the "
                             f"{MAX_FOLDER_BYTES // 2**20} MiB limit; host large weights on the Hub "
                             "and reference them with hub + revision"))
     return issues
@@ -244,11 +244,3 @@ def _contamination_issues(spec: Submission, task: Task, shown: str) -> list[Issu
                                     f"held-out split of task {task.name!r}: {overlap.note}",
                                     severity="warning"))
     return issues
-
-
-def _shown(path: Path) -> str:
-    """A path as the user would write it: relative to the working folder when inside it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
