@@ -39,6 +39,7 @@ def main() -> None:
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--reference", type=Path, help="CPU record to compare with (default: the board's)")
+    parser.add_argument("--cpu-reference", action="store_true", help="compute the CPU fp32 predictions here instead")
     parser.add_argument("--limit", type=int, help="first N examples only (a quick dry run)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -53,21 +54,27 @@ def main() -> None:
     adapter = resolve(adapter_ref, sub.folder, config.local_models).folder if adapter_ref else None
     ref_path = args.reference or record_path(Path("results").resolve(), sub.spec.id, task.name)
     cpu_pred = read_record(ref_path).predictions.pred[: len(examples)] if ref_path.is_file() else None
+    if args.cpu_reference:
+        cpu = load_classifier(base, adapter, task.labels, "fp32", "cpu")
+        cpu_pred = run_classifier(cpu, examples.texts, args.batch_size, progress=False).predictions
+        del cpu
 
     figures: dict = {"device_name": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
                      "torch": torch.__version__, "examples": len(examples), "runs": {}}
     preds = {}
-    for precision in ("fp32", "bf16"):
-        clf = load_classifier(base, adapter, task.labels, precision, args.device)
+    variants = [("fp32", False), ("bf16", False), ("bf16+cudnn-attention", True)]
+    for name, cudnn in variants:
+        precision = name.split("+")[0]
+        clf = load_classifier(base, adapter, task.labels, precision, args.device, cudnn_attention=cudnn)
         run = run_classifier(clf, examples.texts, args.batch_size, progress=False)
-        preds[precision] = run.predictions
+        preds[name] = run.predictions
         acc = agreement(run.predictions, list(examples.labels))
-        figures["runs"][precision] = {
+        figures["runs"][name] = {
             "dtype": clf.info.dtype, "accuracy": round(acc, 4), **{k: round(v, 3) for k, v in run.efficiency().items()},
             "memory_kind": run.memory_kind,
             "agreement_with_cpu_record": None if cpu_pred is None else round(agreement(run.predictions, cpu_pred), 4),
         }
-        if precision == "fp32":
+        if name == "fp32":
             figures["pipeline_vs_runner"] = _pipeline_ratio(clf, list(examples.texts), run.wall_time_s, task.labels)
         del clf
         if torch.cuda.is_available():

@@ -70,16 +70,6 @@ class ModelSpec(BaseModel):
     """Weights' precision at evaluation. int8/int4 describe a quantised base (QLoRA-style)."""
 
 
-class TaskEntry(BaseModel):
-    """Per-task settings: empty to use the submission's model, or another adapter/checkpoint."""
-
-    model_config = _STRICT
-    adapter: WeightsRef | None = None
-    """Adapter for this task (task-specific fine-tunes), replacing ``model.adapter``."""
-    base: WeightsRef | None = None
-    """Checkpoint for this task, replacing ``model.base``."""
-
-
 class DataRef(BaseModel):
     """A dataset split used for training."""
 
@@ -88,6 +78,18 @@ class DataRef(BaseModel):
     """Dataset name (as in the data directory, or a Hub id)."""
     split: str = "train"
     """Split used."""
+
+
+class TaskEntry(BaseModel):
+    """Per-task settings: empty to use the submission's model, or another adapter/checkpoint."""
+
+    model_config = _STRICT
+    adapter: WeightsRef | None = None
+    """Adapter for this task (task-specific fine-tunes), replacing ``model.adapter``."""
+    base: WeightsRef | None = None
+    """Checkpoint for this task, replacing ``model.base``."""
+    training_data: tuple[DataRef, ...] | None = None
+    """Data this task's adapter/checkpoint was trained on, replacing ``fine_tuning.training_data``."""
 
 
 class FineTuning(BaseModel):
@@ -149,6 +151,11 @@ class Submission(BaseModel):
         if isinstance(v, dict):
             return {k: ({} if e is None else e) for k, e in v.items()}
         return v
+
+    def training_data_for(self, task: str) -> tuple[DataRef, ...]:
+        """The data the model evaluated on ``task`` was trained on."""
+        own = self.tasks[task].training_data
+        return own if own is not None else self.fine_tuning.training_data
 
     def weights_for(self, task: str) -> tuple[WeightsRef, WeightsRef | None]:
         """The (base, adapter) pair evaluated on ``task``."""

@@ -233,8 +233,10 @@ def _path_issues(ref: WeightsRef, kind: str, folder: Path, shown: str, field: st
 
 def _contamination_issues(spec: Submission, task: Task, shown: str) -> list[Issue]:
     issues = []
-    for i, data in enumerate(spec.fine_tuning.training_data):
-        field = f"fine_tuning.training_data.{i}"
+    own = spec.tasks[task.name].training_data is not None
+    prefix = f"tasks.{task.name}.training_data" if own else "fine_tuning.training_data"
+    for i, data in enumerate(spec.training_data_for(task.name)):
+        field = f"{prefix}.{i}"
         if data.dataset == task.dataset and data.split == task.split:
             issues.append(Issue(shown, field, f"trains on {task.dataset}/{task.split}, the "
                                 f"held-out split of task {task.name!r}"))

@@ -71,7 +71,7 @@ RECIPES = {
             ("sst2", "rotten_tomatoes", "trec", "banking77", "tweet_eval_emotion"),
             lr=1e-3,
             epochs=2,
-            epochs_per_task={"sst2": 4, "banking77": 4, "trec": 3, "tweet_eval_emotion": 3},
+            epochs_per_task={"banking77": 4, "trec": 3, "tweet_eval_emotion": 3},
         ),
         Recipe(
             "minilm-lora-r32-all",
@@ -197,7 +197,7 @@ def write_submission(recipe: Recipe, out_dir: Path, runs: list[dict]) -> None:
     spec = {
         "id": recipe.id,
         "name": recipe.name,
-        "description": f"all-MiniLM-L6-v2 fine-tuned with {recipe.method.upper()} "
+        "description": f"all-MiniLM-L6-v2 fine-tuned with {METHOD_NAMES.get(recipe.method, recipe.method)} "
         f"({'one adapter per task' if len(runs) > 1 else 'on ' + first}); produced by scripts/finetune.py.",
         "submitter": {"name": "ftbench maintainers", "github": "ftbench"},
         "date": dt.date.today().isoformat(),
@@ -215,9 +215,7 @@ def write_submission(recipe: Recipe, out_dir: Path, runs: list[dict]) -> None:
             "hyperparameters": _hyperparameters(recipe),
             "script": f"python scripts/finetune.py {recipe.id}",
         },
-        "tasks": {
-            r["task"]: ({} if r["task"] == first else {"adapter": {"path": f"adapters/{r['task']}"}}) for r in runs
-        },
+        "tasks": {r["task"]: _task_entry(r["task"], first, len(runs) > 1) for r in runs},
     }
     (out_dir / "submission.yaml").write_text(
         "# Written by scripts/finetune.py; edit the recipe there, not this file.\n"
@@ -225,6 +223,16 @@ def write_submission(recipe: Recipe, out_dir: Path, runs: list[dict]) -> None:
         encoding="utf-8",
     )
     (out_dir / "README.md").write_text(model_card(recipe, runs), encoding="utf-8")
+
+
+def _task_entry(task: str, first: str, several: bool) -> dict:
+    entry: dict = {} if task == first else {"adapter": {"path": f"adapters/{task}"}}
+    if several:  # each adapter saw only its own task's data (matters for contamination checks)
+        entry["training_data"] = [{"dataset": task, "split": "train"}]
+    return entry
+
+
+METHOD_NAMES = {"lora": "LoRA", "ia3": "IA3", "qlora": "QLoRA", "full": "full fine-tuning"}
 
 
 def _hyperparameters(recipe: Recipe) -> dict:
@@ -265,7 +273,7 @@ def model_card(recipe: Recipe, runs: list[dict]) -> str:
     return f"""# {recipe.name}
 
 [all-MiniLM-L6-v2](https://huggingface.co/{BASE_HUB}) (22.7 M parameters, revision `{BASE_REVISION[:7]}`)
-with a sequence-classification head, fine-tuned with **{recipe.method.upper()}** through PEFT.
+with a sequence-classification head, fine-tuned with **{METHOD_NAMES.get(recipe.method, recipe.method)}** through PEFT.
 Only the adapter weights and the classification head are trained; the encoder stays frozen.
 
 ## Training
@@ -294,6 +302,8 @@ def main() -> None:
     parser.add_argument("--task", action="append", help="train only these tasks of the recipe")
     parser.add_argument("--out", type=Path, help="output folder (default submissions/<recipe>)")
     parser.add_argument("--list", action="store_true", help="list the recipes")
+    parser.add_argument("--write-only", action="store_true",
+                        help="rewrite submission.yaml and the model card from training_log.json, no training")
     args = parser.parse_args()
     if args.list or not args.recipe:
         for r in RECIPES.values():
@@ -305,7 +315,7 @@ def main() -> None:
     base_dir = mirror_folder(config.local_models[f"{BASE_HUB}@{BASE_REVISION}"])
     out_dir = args.out or config.submissions_dir / recipe.id
     runs = []
-    for task in args.task or recipe.tasks:
+    for task in [] if args.write_only else args.task or recipe.tasks:
         runs.append(train_task(recipe, task, base_dir, config.data_dir, out_dir))
         print(json.dumps(runs[-1]), flush=True)
     log = out_dir / "training_log.json"

@@ -259,3 +259,14 @@ def test_bundled_submissions_are_valid(tasks):
     assert [i for i in issues if i.severity == "error"] == []
     assert all(isinstance(s.spec, Submission) for s in loaded)
     assert yaml  # the bundled folders are YAML, read by the same loader
+
+
+def test_per_task_training_data_replaces_the_submission_wide_list(make_submission, tasks):
+    spec = valid_spec()
+    spec["fine_tuning"]["training_data"] = [{"dataset": "rotten_tomatoes", "split": "train"}]
+    spec["tasks"] = {"sst2": {"training_data": [{"dataset": "sst2", "split": "train"}]}}
+    sub = load_submission(make_submission(spec), tasks)
+    assert sub.warnings == ()
+    spec["tasks"] = {"sst2": {"training_data": [{"dataset": "sst2", "split": "test"}]}}
+    assert "tasks.sst2.training_data.0: trains on sst2/test, the held-out split of task 'sst2'" in _issues(
+        make_submission(spec), tasks)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 from transformers.utils import logging as hf_logging
 
@@ -25,6 +26,7 @@ hf_logging.set_verbosity_error()
 hf_logging.disable_progress_bar()
 warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
 
+SDPA_BACKENDS = (SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH)
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
@@ -39,13 +41,23 @@ def pick_device(requested: str = "auto") -> torch.device:
 
 
 class HFClassifier:
-    """A transformers sequence classifier (base checkpoint, optionally + merged adapter)."""
+    """A transformers sequence classifier (base checkpoint, optionally + merged adapter).
 
-    def __init__(self, model: torch.nn.Module, tokenizer, device: torch.device, info: ModelInfo):
+    On CUDA, batches are padded to a multiple of 8 tokens and cuDNN's attention backend is left
+    out: it builds an execution plan for every new (batch, length) shape, which made bf16
+    evaluation of length-sorted batches an order of magnitude slower than fp32 on an H200.
+    """
+
+    def __init__(self, model: torch.nn.Module, tokenizer, device: torch.device, info: ModelInfo,
+                 cudnn_attention: bool = False):
         self.model = model
         self.tokenizer = tokenizer
         self.device = device
         self.info = info
+        self.pad_multiple = 8 if device.type == "cuda" else None
+        self.backends = list(SDPA_BACKENDS)
+        if cudnn_attention:
+            self.backends.append(SDPBackend.CUDNN_ATTENTION)
 
     def token_lengths(self, texts: Sequence[str]) -> list[int]:
         enc = self.tokenizer(list(texts), truncation=True, max_length=self.info.max_length)
@@ -53,9 +65,10 @@ class HFClassifier:
 
     @torch.inference_mode()
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        enc = self.tokenizer(list(texts), padding=True, truncation=True,
-                             max_length=self.info.max_length, return_tensors="pt").to(self.device)
-        logits = self.model(**enc).logits
+        enc = self.tokenizer(list(texts), padding=True, truncation=True, max_length=self.info.max_length,
+                             pad_to_multiple_of=self.pad_multiple, return_tensors="pt").to(self.device)
+        with sdpa_kernel(self.backends):
+            logits = self.model(**enc).logits
         probs = torch.softmax(logits.float(), dim=-1).cpu().numpy()
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
@@ -74,6 +87,7 @@ def load_classifier(
     precision: str = "fp32",
     device: str = "auto",
     seed: int = 0,
+    cudnn_attention: bool = False,
 ) -> HFClassifier:
     """Load ``base_dir`` as a classifier over ``labels``, apply and merge ``adapter_dir``."""
     dev = pick_device(device)
@@ -108,7 +122,7 @@ def load_classifier(
         max_length=_max_length(config, tokenizer),
         notes=tuple(notes),
     )
-    return HFClassifier(model, tokenizer, dev, info)
+    return HFClassifier(model, tokenizer, dev, info, cudnn_attention)
 
 
 def _dtype_kwargs(precision: str, device: torch.device) -> dict:
