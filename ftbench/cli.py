@@ -17,7 +17,7 @@ import click
 
 import ftbench
 from ftbench.config import BoardConfig, load_config
-from ftbench.errors import FtbenchError, InvalidInput
+from ftbench.errors import FtbenchError, InvalidInput, display_path
 
 
 def _fail_cleanly(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -204,7 +204,7 @@ def evaluate(ctx: click.Context, submissions: tuple[Path, ...], only_tasks: tupl
         write_record(job.output, record)
         m, e = record.metrics, record.efficiency
         click.echo(f"{job.name} ({job.status}): {job.task.primary_metric}={m[job.task.primary_metric]:.4f} "
-                   f"n={record.task.num_examples} {e['examples_per_s']:.0f} ex/s -> {_shown(job.output)}")
+                   f"n={record.task.num_examples} {e['examples_per_s']:.0f} ex/s -> {display_path(job.output)}")
 
 
 @main.command()
@@ -237,7 +237,7 @@ def build(ctx: click.Context, site_dir: Path | None, base_url: str | None, force
     report = build_site(config, force=force)
     for note in report.notes:
         click.echo(f"note: {note}", err=True)
-    click.echo(f"{report.summary()} -> {_shown(config.site_dir)}")
+    click.echo(f"{report.summary()} -> {display_path(config.site_dir)}")
 
 
 @main.command()
@@ -271,7 +271,7 @@ def plan(ctx: click.Context, submissions: tuple[Path, ...], only_tasks: tuple[st
         click.echo(github_matrix(jobs))
     elif fmt == "json":
         rows = [{"submission": j.submission.spec.id, "task": j.task.name, "status": j.status, "why": j.why,
-                 "record": _shown(j.output), "content_key": j.content_key} for j in shown]
+                 "record": display_path(j.output), "content_key": j.content_key} for j in shown]
         click.echo(json.dumps(rows, indent=2))
     else:
         for j in shown:
@@ -325,7 +325,7 @@ def verify(ctx: click.Context, record: Path, sample: int, seed: int, device: str
     from ftbench.verify import verify_record
 
     result = verify_record(record, _config(ctx), sample, seed, device)
-    click.echo(f"{_shown(record)}: {result.sampled} examples re-run, label agreement {result.agreement:.2%}, "
+    click.echo(f"{display_path(record)}: {result.sampled} examples re-run, label agreement {result.agreement:.2%}, "
                f"max probability difference {result.max_prob_diff:.2e}; accuracy on the sample "
                f"{result.recorded_accuracy:.4f} recorded, {result.rerun_accuracy:.4f} now")
     if result.stale:
@@ -356,11 +356,42 @@ def collect(ctx: click.Context, sources: tuple[Path, ...]) -> None:
         click.echo(line)
 
 
-def _shown(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
+@main.command()
+@click.option("--base", default="origin/main", show_default=True,
+              help="Git ref the pull request is compared with, to find changed submissions.")
+@click.option("--submission", "ids", multiple=True, help="Report on these submission ids instead (repeatable).")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
+@click.pass_context
+@_fail_cleanly
+def report(ctx: click.Context, base: str, ids: tuple[str, ...], output: Path | None) -> None:
+    """Write markdown for a pull-request comment: new or changed submissions, their scores,
+    the rank each would take, the current leaders, efficiency, and validation problems.
+
+    \b
+    Example:
+      ftbench report --base origin/main --output report.md
+    """
+    from ftbench.report import changed_files, changed_submissions, render_report
+    from ftbench.site_context import task_tables
+    from ftbench.site_read import read_board
+    from ftbench.submissions import discover, load_all
+    from ftbench.tasks import load_tasks
+
+    config = _config(ctx)
+    changed = list(ids) or changed_submissions(config.root, config.submissions_dir, base)
+    if changed is None:
+        raise FtbenchError(f"cannot compare with git ref {base!r}; pass --base or --submission")
+    _, issues = load_all(discover(config.submissions_dir), load_tasks(config.tasks_dir))
+    board = read_board(config).board
+    edited = [] if ids else changed_files(config.root, config.results_dir, base) or []
+    text = render_report(board, task_tables(board), changed, issues, edited)
+    if output:
+        from ftbench.record import write_atomic
+
+        write_atomic(output, text)
+        click.echo(f"report written to {output}", err=True)
+    else:
+        click.echo(text, nl=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,6 +6,7 @@ Computed from files on disk and the pinned revisions, without loading a model, s
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from pathlib import Path
@@ -24,8 +25,17 @@ def weights_fingerprint(ref: WeightsRef | None, submission_folder: Path) -> str 
     folder = (submission_folder / str(ref.path)).resolve()
     digest = hashlib.sha256()
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        digest.update(f"{path.relative_to(folder).as_posix()}\0{file_sha256(path)}\n".encode())
+        stat = path.stat()
+        sha = _cached_sha256(str(path), stat.st_size, stat.st_mtime_ns)
+        digest.update(f"{path.relative_to(folder).as_posix()}\0{sha}\n".encode())
     return f"files:{digest.hexdigest()}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_sha256(path: str, size: int, mtime_ns: int) -> str:
+    """sha256 of a file, remembered while its size and modification time stay the same (a
+    board's adapter is fingerprinted once per task it serves; one build hashes it once)."""
+    return file_sha256(Path(path))
 
 
 def key_parts(

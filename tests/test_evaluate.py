@@ -6,12 +6,12 @@ import json
 
 import numpy as np
 import pytest
-from conftest import valid_spec
 
+from conftest import valid_spec
 from ftbench.config import load_config
 from ftbench.evaluate import EvalSettings, evaluate_job
-from ftbench.plan import plan_jobs
 from ftbench.models.dummy import DummyClassifier
+from ftbench.plan import plan_jobs
 from ftbench.record import ResultRecord, read_record, write_record
 from ftbench.runner import length_sorted_batches, run_classifier
 from ftbench.submissions import load_submission

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import valid_spec
 
+from conftest import valid_spec
 from ftbench.errors import InvalidInput
 from ftbench.spec import Submission, submission_json_schema
 from ftbench.submissions import load_all, load_submission

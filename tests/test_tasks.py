@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 import yaml
-from conftest import DATA_DIR, ROOT
 
+from conftest import DATA_DIR, ROOT
 from ftbench.errors import DataIntegrityError, InvalidInput
 from ftbench.tasks import load_examples, load_split, load_task_file, load_tasks
 

@@ -1,0 +1,187 @@
+"""How long does ``ftbench build`` take on a large board?
+
+Writes a synthetic board of N submissions x M tasks (default 1,000 x 10 = 10,000 result records
+of 1,000-2,000 per-example predictions each, written exactly as ``ftbench evaluate`` writes
+them) into a temporary folder, then times, through the real command line:
+
+- a full build into an empty site folder,
+- a rebuild with nothing changed (the input stamp matches: nothing is read or written),
+- a rebuild after one record was replaced (everything re-read and re-rendered, only the
+  files whose bytes changed are written).
+
+    python benchmarks/bench_build.py                     # 1,000 x 10
+    python benchmarks/bench_build.py --submissions 100   # a quick run
+
+Prints the figures; asserts nothing (timings depend on the machine and its load).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from ftbench.record import dumps
+from ftbench.testing import (
+    current_key,
+    submission_ref,
+    submission_spec,
+    synthetic_efficiency,
+    synthetic_provenance,
+    synthetic_record,
+    write_submission,
+    write_task,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+LABEL_COUNTS = (2, 3, 4, 6, 2, 5, 14, 20, 2, 77)
+METHODS = ("lora", "full", "ia3", "qlora", "head-only")
+PATTERNS = 8  # distinct prediction sets per task, shared by many records (only setup cost)
+CARD = """# {name}
+
+A synthetic submission for the build benchmark.
+
+## Training
+
+| setting | value |
+|---|---|
+| learning rate | 1e-3 |
+| epochs | 3 |
+
+- trained on the task's train split
+- evaluated on the held-out split
+
+```
+python scripts/finetune.py {id}
+```
+"""
+
+
+def make_board(root: Path, n_subs: int, n_tasks: int) -> int:
+    """Write tasks, data, submissions and records; returns the number of records."""
+    (root / "pyproject.toml").write_text(
+        f'[tool.ftbench]\ntemplates_dir = "{(ROOT / "templates").as_posix()}"\n'
+        f'pages_dir = "{(ROOT / "pages").as_posix()}"\ntitle = "Benchmark board"\n')
+    tasks = []
+    for t in range(n_tasks):
+        n_labels = LABEL_COUNTS[t % len(LABEL_COUNTS)]
+        size = 1000 + (1000 * t) // max(n_tasks - 1, 1)
+        gold = [(i * 7 + i // 3) % n_labels for i in range(size)]
+        task = write_task(root, f"task{t:02d}", [f"label_{k}" for k in range(n_labels)], gold)
+        tasks.append((task, gold, _patterns(task, gold)))
+    count = 0
+    for i in range(n_subs):
+        sub_id = f"sub-{i:04d}"
+        spec = write_submission(root, submission_spec(sub_id, [t.name for t, _, _ in tasks],
+                                                      method=METHODS[i % len(METHODS)]),
+                                card=CARD.format(name=sub_id, id=sub_id))
+        for j, (task, gold, patterns) in enumerate(tasks):
+            _write_record(root, spec, task, len(gold), patterns[(i + j) % PATTERNS], seed=i * 100 + j)
+            count += 1
+    return count
+
+
+def _patterns(task, gold) -> list[tuple[dict, str]]:
+    """Record bodies (without the per-submission parts) and their predictions' JSON text."""
+    out = []
+    for k in range(PATTERNS):
+        record = synthetic_record(submission_ref_stub(), task, gold, accuracy=0.6 + 0.05 * k,
+                                  seed=k, content_key="0" * 64, provenance=synthetic_provenance())
+        body = record.model_dump(mode="json")
+        predictions = json.dumps(body.pop("predictions"), sort_keys=True, indent=1, ensure_ascii=False)
+        out.append((body, predictions.replace("\n", "\n ")))
+    return out
+
+
+def submission_ref_stub():
+    """A placeholder submission block, replaced per record."""
+    from ftbench.record import SubmissionRef
+
+    return SubmissionRef(id="x", name="x", method="lora", base="x", adapter=None, precision="fp32")
+
+
+def _write_record(root: Path, spec, task, n: int, pattern: tuple[dict, str], seed: int) -> None:
+    # json.dumps with indent is slow in pure Python, so the predictions' text is rendered once
+    # per pattern and spliced in; the bytes equal record.dumps() (checked once in main).
+    body, predictions = pattern
+    key, parts = current_key(spec, root / "submissions" / spec.id, task, 32)
+    doc = {**body, "content_key": key, "content_key_parts": parts,
+           "submission": submission_ref(spec, task.name).model_dump(mode="json"),
+           "efficiency": synthetic_efficiency(seed, n, 32), "predictions": "\0PREDICTIONS\0"}
+    text = json.dumps(doc, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
+    path = root / "results" / spec.id / f"{task.name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text.replace('"\\u0000PREDICTIONS\\u0000"', predictions))
+
+
+def check_splice(root: Path) -> None:
+    """The spliced files are byte-identical to what ``ftbench evaluate`` would write."""
+    from ftbench.record import read_record
+
+    path = next((root / "results").glob("*/*.json"))
+    assert dumps(read_record(path)) == path.read_text(), "spliced record differs from record.dumps"
+
+
+def timed_build(root: Path, *args: str) -> tuple[float, float, str]:
+    """Run ``ftbench build`` in a fresh process: (wall seconds, CPU seconds of it and its
+    workers, its output). CPU time shows the cost when other work shares the machine."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    out = subprocess.run([sys.executable, "-m", "ftbench", "--root", str(root), "build", *args],
+                         capture_output=True, text=True, check=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, out.stdout.strip().split(" -> ")[0]
+
+
+def _touch_one_record(root: Path) -> None:
+    """Replace one record by a copy with a different latency (as a re-evaluation would)."""
+    path = next((root / "results").glob("*/*.json"))
+    text = path.read_text()
+    marker = '"latency_ms": '
+    at = text.index(marker) + len(marker)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text[:at] + "1" + text[at:])  # 3.2 -> 13.2: still valid, now slower
+    tmp.replace(path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--submissions", type=int, default=1000)
+    parser.add_argument("--tasks", type=int, default=10)
+    parser.add_argument("--keep", action="store_true", help="Keep the temporary board.")
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="ftbench-bench-"))
+    try:
+        start = time.perf_counter()
+        n = make_board(root, args.submissions, args.tasks)
+        check_splice(root)
+        size = sum(p.stat().st_size for p in (root / "results").glob("*/*.json"))
+        print(f"board: {args.submissions} submissions x {args.tasks} tasks = {n} records, "
+              f"{size / 2**20:.0f} MiB of records, written in {time.perf_counter() - start:.1f} s")
+        print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} before the builds")
+        wall, cpu, out = timed_build(root)
+        print(f"full build:            {wall:6.2f} s wall, {cpu:6.2f} s CPU, "
+              f"{1000 * wall / n:.2f} ms per record  [{out}]")
+        wall, cpu, out = timed_build(root)
+        print(f"rebuild, no change:    {wall:6.2f} s wall, {cpu:6.2f} s CPU  [{out}]")
+        _touch_one_record(root)
+        wall, cpu, out = timed_build(root)
+        print(f"rebuild, 1 record new: {wall:6.2f} s wall, {cpu:6.2f} s CPU  [{out}]")
+    finally:
+        if args.keep:
+            print(f"board kept in {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

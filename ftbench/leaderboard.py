@@ -1,0 +1,225 @@
+"""Rankings as pure functions: current results in, ranked tables out (no I/O).
+
+Every direction comes from the metric's declaration in ``ftbench.metrics.METRICS``; nothing
+here knows whether a column is "better" high or low on its own.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ftbench.metrics import METRICS, quality_metrics
+
+# Costs a quality-versus-cost front is drawn against (keys of a record's efficiency map).
+PARETO_COSTS = ("latency_ms", "peak_memory_mb")
+# Rounding before comparing scores, so that float noise does not split a tie.
+_TIE_DECIMALS = 12
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One current result: a submission's numbers on one task, as the tables need them."""
+
+    submission: str
+    """Submission id."""
+    name: str
+    """Display name (contributor text: escape or sanitise before showing)."""
+    method: str
+    """Fine-tuning method."""
+    base: str
+    """Base checkpoint, as a display label."""
+    date: str
+    """Submission date, ISO 8601."""
+    metrics: Mapping[str, float]
+    """Quality metrics of the record."""
+    efficiency: Mapping[str, float | int | str | None]
+    """Efficiency figures of the record."""
+    hardware: str = ""
+    """Device the efficiency figures were measured on (only comparable on the same one)."""
+
+    def value(self, metric: str) -> float | None:
+        """The metric's value from either map; None when missing or not a finite number."""
+        raw: object = self.metrics.get(metric)
+        if raw is None:
+            raw = self.efficiency.get(metric)
+        # exact type checks: bool is an int subclass, and this runs for every table cell
+        if (type(raw) is float or type(raw) is int) and math.isfinite(raw):
+            return float(raw)
+        return None
+
+
+@dataclass(frozen=True)
+class RankedRow:
+    """An entry with its rank on a task and the quality-cost fronts it lies on."""
+
+    rank: int
+    """Competition rank ("1224"): tied entries share a rank, the next rank skips."""
+    entry: Entry
+    """The result."""
+    pareto: tuple[str, ...] = ()
+    """Costs (from ``PARETO_COSTS``) against which no other entry beats it on both axes."""
+
+
+@dataclass(frozen=True)
+class OverallRow:
+    """A submission's standing across the tasks it has current results on."""
+
+    rank: int
+    """Competition rank by mean win rate."""
+    submission: str
+    """Submission id."""
+    tasks: tuple[str, ...]
+    """Tasks it has a current result on."""
+    mean_win_rate: float
+    """Mean over those tasks of the share of other entries it beats (ties count half)."""
+    task_ranks: Mapping[str, int] = field(default_factory=dict)
+    """Its rank on each task."""
+
+
+def better_first_key(value: float | None, higher_is_better: bool) -> tuple[int, float]:
+    """Sort key that puts the best value first and missing values last.
+
+    >>> sorted([0.2, None, 0.9], key=lambda v: better_first_key(v, True))
+    [0.9, 0.2, None]
+    """
+    if value is None:
+        return (1, 0.0)
+    rounded = round(value, _TIE_DECIMALS)
+    return (0, -rounded if higher_is_better else rounded)
+
+
+def competition_ranks(keys: Sequence[object]) -> list[int]:
+    """Ranks of already-sorted sort keys; equal keys share the rank of the first of them.
+
+    >>> competition_ranks([1, 2, 2, 3])
+    [1, 2, 2, 4]
+    """
+    ranks: list[int] = []
+    for i, key in enumerate(keys):
+        ranks.append(ranks[-1] if i and key == keys[i - 1] else i + 1)
+    return ranks
+
+
+def rank_entries(entries: Sequence[Entry], metric: str) -> list[RankedRow]:
+    """Entries ranked by ``metric`` in its declared direction; ties keep the earlier submission
+    first (then the id, so the order never depends on input order). Entries without the
+    metric are left out."""
+    hib = METRICS[metric].higher_is_better
+    scored = [e for e in entries if e.value(metric) is not None]
+    scored.sort(key=lambda e: (better_first_key(e.value(metric), hib), e.date, e.submission))
+    ranks = competition_ranks([better_first_key(e.value(metric), hib) for e in scored])
+    return [RankedRow(rank, entry) for rank, entry in zip(ranks, scored, strict=True)]
+
+
+def pareto_front(
+    points: Sequence[tuple[float, float]], *, higher_quality: bool = True, lower_cost: bool = True
+) -> set[int]:
+    """Indices of the (quality, cost) points that no other point beats on both axes.
+
+    A point is dominated when another is at least as good on both and strictly better on
+    one; exact duplicates of a front point are on the front too. O(n log n).
+
+    >>> sorted(pareto_front([(0.9, 10.0), (0.8, 5.0), (0.7, 8.0), (0.9, 12.0)]))
+    [0, 1]
+    """
+    keys = [(c if lower_cost else -c, -q if higher_quality else q) for q, c in points]
+    front: set[int] = set()
+    best_quality, best_key = math.inf, None
+    # Sweep from cheapest to dearest: a point is on the front iff it beats every cheaper one.
+    for i in sorted(range(len(keys)), key=keys.__getitem__):
+        quality = keys[i][1]
+        if quality < best_quality:
+            front.add(i)
+            best_quality, best_key = quality, keys[i]
+        elif keys[i] == best_key:
+            front.add(i)
+    return front
+
+
+def mark_pareto(rows: Sequence[RankedRow], metric: str, costs: Sequence[str] = PARETO_COSTS) -> list[RankedRow]:
+    """The rows with ``pareto`` set for every cost they are on the front of (vs ``metric``)."""
+    hib = METRICS[metric].higher_is_better
+    badges: dict[int, list[str]] = {i: [] for i in range(len(rows))}
+    for cost in costs:
+        usable = [
+            i for i, r in enumerate(rows) if r.entry.value(metric) is not None and r.entry.value(cost) is not None
+        ]
+        points = [(float(rows[i].entry.value(metric) or 0.0), float(rows[i].entry.value(cost) or 0.0)) for i in usable]
+        front = pareto_front(points, higher_quality=hib, lower_cost=not METRICS[cost].higher_is_better)
+        for j in front:
+            badges[usable[j]].append(cost)
+    return [RankedRow(r.rank, r.entry, tuple(badges[i])) for i, r in enumerate(rows)]
+
+
+def task_table(entries: Sequence[Entry], metric: str) -> list[RankedRow]:
+    """The full ranking of one task: ranked by ``metric``, Pareto fronts marked."""
+    return mark_pareto(rank_entries(entries, metric), metric)
+
+
+def win_rates(rows: Sequence[RankedRow]) -> dict[str, float]:
+    """Share of the other entries each submission beats (ties count half); a task with a
+    single entry gives no win rate, as there is nobody to beat.
+
+    >>> e = lambda s: Entry(s, s, "lora", "b", "2026-01-01", {}, {})
+    >>> win_rates([RankedRow(1, e("a")), RankedRow(1, e("b")), RankedRow(3, e("c"))])
+    {'a': 0.75, 'b': 0.75, 'c': 0.0}
+    """
+    n = len(rows)
+    if n < 2:
+        return {}
+    ties = Counter(r.rank for r in rows)
+    rates = {}
+    for r in rows:
+        beaten = n - (r.rank - 1) - ties[r.rank]
+        rates[r.entry.submission] = (beaten + 0.5 * (ties[r.rank] - 1)) / (n - 1)
+    return rates
+
+
+def overall_ranking(tables: Mapping[str, Sequence[RankedRow]], min_tasks: int = 2) -> list[OverallRow]:
+    """Submissions with current results on at least ``min_tasks`` tasks, ranked by mean win
+    rate over the tasks that have at least two entries (HELM's aggregate)."""
+    covered: dict[str, dict[str, int]] = {}
+    rates: dict[str, list[float]] = {}
+    for task in sorted(tables):
+        for sub, rate in win_rates(tables[task]).items():
+            rates.setdefault(sub, []).append(rate)
+        for row in tables[task]:
+            covered.setdefault(row.entry.submission, {})[task] = row.rank
+    eligible = [s for s in covered if len(covered[s]) >= min_tasks and s in rates]
+    mean = {s: float(np.mean(rates[s])) for s in eligible}
+    eligible.sort(key=lambda s: (better_first_key(mean[s], True), -len(covered[s]), s))
+    ranks = competition_ranks([better_first_key(mean[s], True) for s in eligible])
+    return [
+        OverallRow(rank, s, tuple(covered[s]), mean[s], covered[s]) for rank, s in zip(ranks, eligible, strict=True)
+    ]
+
+
+def label_distribution(gold: Sequence[int], labels: Sequence[str]) -> list[tuple[str, int, float]]:
+    """``(label, count, share)`` for every label, in label-id order.
+
+    >>> label_distribution([0, 1, 1, 1], ["neg", "pos"])
+    [('neg', 1, 0.25), ('pos', 3, 0.75)]
+    """
+    counts = Counter(gold)
+    total = max(len(gold), 1)
+    return [(name, counts[i], counts[i] / total) for i, name in enumerate(labels)]
+
+
+def majority_baseline(gold: Sequence[int], n_labels: int, metrics: Sequence[str]) -> dict[str, float]:
+    """Scores of always predicting the most frequent gold label (the lowest id on a tie)."""
+    counts = Counter(gold)
+    majority = min(range(n_labels), key=lambda i: (-counts[i], i))
+    return quality_metrics(metrics, gold, [majority] * len(gold), n_labels)
+
+
+def uniform_random_baseline(
+    gold: Sequence[int], n_labels: int, metrics: Sequence[str], seed: int = 0
+) -> dict[str, float]:
+    """Scores of predicting a uniformly random label per example (seeded, so reproducible)."""
+    pred = np.random.default_rng(seed).integers(0, n_labels, len(gold)).tolist()
+    return quality_metrics(metrics, gold, pred, n_labels)

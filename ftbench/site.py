@@ -1,0 +1,241 @@
+"""``ftbench build``: render the board into a static site, writing only files that changed.
+
+Fast path first: a stamp over every input's path, size and modification time (plus the
+settings that shape the output) is kept in the site folder; when it matches and every file
+the last build wrote is still there, nothing is read or rendered. Only then are the heavy
+modules (pydantic models, Jinja2, markdown) imported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import ftbench
+from ftbench.config import BoardConfig
+
+if TYPE_CHECKING:  # imported for real only when a build runs (see the module docstring)
+    import jinja2
+
+    from ftbench.site_context import Board, Page
+
+MANIFEST = ".ftbench-build.json"
+"""Stamp of the inputs and the list of files the last build wrote (not part of the output)."""
+
+
+@dataclass
+class BuildReport:
+    """What a build did."""
+
+    skipped: bool = False
+    """True when the inputs had not changed since the last build."""
+    written: int = 0
+    """Files whose bytes changed (or that were new)."""
+    unchanged: int = 0
+    """Files left as they were: same bytes."""
+    removed: int = 0
+    """Files of the previous build that are no longer part of the site."""
+    pages: int = 0
+    """HTML pages in the site."""
+    records: int = 0
+    """Raw result records published."""
+    notes: list[str] = field(default_factory=list)
+    """Inputs skipped or incomplete, for the console."""
+
+    def summary(self) -> str:
+        """One line for the console."""
+        if self.skipped:
+            return "site is up to date (no input changed; --force rebuilds)"
+        return (
+            f"{self.pages} pages, {self.records} records: {self.written} file(s) written, "
+            f"{self.unchanged} unchanged, {self.removed} removed"
+        )
+
+
+def build_site(config: BoardConfig, force: bool = False, workers: int | None = None) -> BuildReport:
+    """Build ``config.site_dir`` from the board; a no-op when nothing changed (unless ``force``).
+    ``workers``: processes for large boards (default: one per CPU; 1 runs everything here)."""
+    stamp = input_stamp(config)
+    previous = _read_manifest(config.site_dir)
+    if not force and previous.get("stamp") == stamp and _all_present(config.site_dir, previous):
+        return BuildReport(skipped=True)
+    from ftbench.site_read import read_board
+
+    files = read_board(config, workers)
+    outputs = render_site(files.board, config.templates_dir, workers)
+    report = write_site(config.site_dir, outputs, files.record_sources, previous.get("files", []))
+    report.pages = sum(1 for p in outputs if p.endswith(".html"))
+    report.records = len(files.record_sources)
+    report.notes = list(files.board.notes)
+    _write_manifest(config.site_dir, stamp, sorted([*outputs, *files.record_sources]))
+    return report
+
+
+def input_stamp(config: BoardConfig) -> str:
+    """sha256 over (path, size, mtime) of every input file and the output-shaping settings."""
+    digest = hashlib.sha256()
+    settings = [ftbench.__version__, config.base_url, config.title, os.environ.get("SOURCE_DATE_EPOCH", "")]
+    digest.update(json.dumps(settings).encode())
+    roots = [
+        config.tasks_dir,
+        config.submissions_dir,
+        config.results_dir,
+        config.templates_dir,
+        config.pages_dir,
+        config.data_dir,
+        Path(ftbench.__file__).parent,
+    ]
+    for path, size, mtime in _walk_files([config.root / "pyproject.toml"], roots, config.site_dir):
+        digest.update(f"{path}\0{size}\0{mtime}\n".encode())
+    return digest.hexdigest()
+
+
+def _walk_files(files: list[Path], roots: list[Path], skip: Path) -> Iterator[tuple[str, int, int]]:
+    for path in files:
+        if path.is_file():
+            st = path.stat()
+            yield str(path), st.st_size, st.st_mtime_ns
+    stack = [str(r) for r in roots if r.is_dir()]
+    while stack:
+        top = stack.pop()
+        if Path(top) == skip or os.path.basename(top) == "__pycache__":
+            continue
+        with os.scandir(top) as entries:
+            for entry in sorted(entries, key=lambda e: e.name):
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                elif entry.is_file(follow_symlinks=False):
+                    st = entry.stat(follow_symlinks=False)
+                    yield entry.path, st.st_size, st.st_mtime_ns
+
+
+def render_site(board: Board, templates_dir: Path, workers: int | None = None) -> dict[str, bytes]:
+    """Every generated file of the site (pages, downloads, static assets) as bytes."""
+    from ftbench.downloads import leaderboard_csv, leaderboard_json
+    from ftbench.parallel import fork_map
+    from ftbench.site_pages import build_pages, task_tables
+
+    tables = task_tables(board)
+    pages = build_pages(board, tables)
+    html = fork_map(_render_page, range(len(pages)), (_environment(templates_dir), pages), workers=workers)
+    out = {page.path: data for page, data in zip(pages, html, strict=True)}
+    hrefs = {(r.record.submission.id, r.record.task.name): r.href for r in board.records}
+    for task in board.tasks:
+        rows = tables[task.name]
+        records = {r.entry.submission: hrefs[r.entry.submission, task.name] for r in rows}
+        out[f"downloads/{task.name}/leaderboard.json"] = leaderboard_json(task, rows, records, board.build_date)
+        out[f"downloads/{task.name}/leaderboard.csv"] = leaderboard_csv(task, rows, records)
+    static = templates_dir / "static"
+    for path in sorted(static.rglob("*")) if static.is_dir() else []:
+        if path.is_file():
+            out[f"static/{path.relative_to(static).as_posix()}"] = path.read_bytes()
+    out[".nojekyll"] = b""  # GitHub Pages: serve the files as they are
+    return out
+
+
+def _environment(templates_dir: Path) -> jinja2.Environment:
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(templates_dir),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def _render_page(state: tuple[jinja2.Environment, list[Page]], index: int) -> bytes:
+    env, pages = state
+    page = pages[index]
+    return env.get_template(page.template).render(page.make_context()).encode()
+
+
+def write_site(
+    site_dir: Path, outputs: dict[str, bytes], record_sources: dict[str, Path], previous: list[str]
+) -> BuildReport:
+    """Write changed outputs, link or copy changed records, remove files no longer built."""
+    report = BuildReport()
+    for rel, data in sorted(outputs.items()):
+        changed = write_if_changed(site_dir / rel, data)
+        report.written += changed
+        report.unchanged += not changed
+    for rel, source in sorted(record_sources.items()):
+        changed = link_if_changed(source, site_dir / rel)
+        report.written += changed
+        report.unchanged += not changed
+    current = set(outputs) | set(record_sources)
+    for rel in sorted(set(previous) - current):
+        target = site_dir / rel
+        # only files this builder wrote, and only inside the site folder
+        if not Path(rel).is_absolute() and ".." not in Path(rel).parts and target.is_file():
+            target.unlink()
+            report.removed += 1
+            _remove_empty_parents(target.parent, site_dir)
+    return report
+
+
+def write_if_changed(path: Path, data: bytes) -> bool:
+    """Replace ``path`` atomically with ``data`` unless it already holds exactly those bytes."""
+    try:
+        if path.stat().st_size == len(data) and path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+    return True
+
+
+def link_if_changed(source: Path, target: Path) -> bool:
+    """Put a copy of a record at ``target``: a hard link where the file system allows (records
+    are replaced, never edited in place, so the link is a snapshot), else a copy."""
+    src = source.stat()
+    try:
+        dst = target.stat()
+        if os.path.samestat(src, dst) or (dst.st_size, dst.st_mtime_ns) == (src.st_size, src.st_mtime_ns):
+            return False
+    except FileNotFoundError:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(source, tmp)
+    except OSError:
+        shutil.copy2(source, tmp)
+    os.replace(tmp, target)
+    return True
+
+
+def _remove_empty_parents(folder: Path, site_dir: Path) -> None:
+    while folder != site_dir and folder.is_relative_to(site_dir) and not any(folder.iterdir()):
+        folder.rmdir()
+        folder = folder.parent
+
+
+def _read_manifest(site_dir: Path) -> dict:
+    try:
+        data = json.loads((site_dir / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _all_present(site_dir: Path, manifest: dict) -> bool:
+    return all(os.path.exists(site_dir / rel) for rel in manifest.get("files", []))
+
+
+def _write_manifest(site_dir: Path, stamp: str, files: list[str]) -> None:
+    text = json.dumps({"stamp": stamp, "files": files}, indent=0, sort_keys=True) + "\n"
+    write_if_changed(site_dir / MANIFEST, text.encode())

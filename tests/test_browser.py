@@ -1,0 +1,236 @@
+"""The built site in a real browser: headless Chromium driven by playwright, opened from disk
+(file://) and served under a sub-path by a local HTTP server, as on a GitHub Pages project site.
+
+Skipped when Chromium or playwright is missing, unless CI=true (then they fail instead).
+Screenshots go to artifacts/screenshots/ (kept by CI).
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import threading
+from dataclasses import replace
+from pathlib import Path
+from urllib.parse import unquote, urldefrag, urlparse
+
+import pytest
+
+from ftbench.config import load_config
+from ftbench.site import build_site
+from site_fixtures import ROOT, make_site_board
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = os.environ.get("FTBENCH_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+SUB_PATH = "/ftbench/"
+
+
+def _unavailable() -> str | None:
+    if not Path(CHROMIUM).is_file():
+        return f"Chromium not found at {CHROMIUM} (bash .ci/install-browser, or set FTBENCH_CHROMIUM)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright package is not installed (pip install -e '.[dev]')"
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser():
+    reason = _unavailable()
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"browser tests cannot run in CI: {reason}")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    root = make_site_board(tmp_path_factory.mktemp("browser") / "board")
+    config = replace(load_config(root), base_url=SUB_PATH)
+    build_site(config)
+    return config.site_dir
+
+
+@pytest.fixture(scope="module")
+def served(site, tmp_path_factory) -> str:
+    """The site served by http.server at http://127.0.0.1:<port>/ftbench/."""
+    docroot = tmp_path_factory.mktemp("www")
+    shutil.copytree(site, docroot / SUB_PATH.strip("/"))
+    handler = functools.partial(_QuietHandler, directory=str(docroot))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}{SUB_PATH}"
+    server.shutdown()
+    server.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+def _pages(site: Path) -> list[str]:
+    return sorted(p.relative_to(site).as_posix() for p in site.rglob("*.html"))
+
+
+def crawl(browser, base: str, pages: list[str]) -> dict:
+    """Open every page; collect console errors, failed requests, element ids and links."""
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
+    page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url}"))
+    page.on("response", lambda r: errors.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
+    ids, links = {}, {}
+    for rel in pages:
+        before = len(errors)
+        page.goto(base + rel, wait_until="networkidle")
+        errors[before:] = [f"{rel}: {e}" for e in errors[before:]]
+        ids[rel] = set(page.eval_on_selector_all("[id]", "els => els.map(e => e.id)"))
+        links[rel] = page.eval_on_selector_all(
+            "a[href], link[href], script[src]",
+            "els => els.map(e => new URL(e.getAttribute('href') ?? e.getAttribute('src'), document.baseURI).href)")
+    page.close()
+    return {"errors": errors, "ids": ids, "links": links}
+
+
+@pytest.fixture(scope="module", params=["file", "http"])
+def crawled(request, browser, site, served):
+    if request.param == "file":
+        # 404.html is for a web server (it links from the base URL); every other page opens from disk
+        base = site.as_uri() + "/"
+        pages = [p for p in _pages(site) if p != "404.html"]
+    else:
+        base, pages = served, _pages(site)
+    return request.param, base, site, crawl(browser, base, pages)
+
+
+def test_every_page_loads_without_console_errors(crawled):
+    mode, _, site, result = crawled
+    assert len(result["ids"]) >= len(_pages(site)) - (mode == "file")
+    assert result["errors"] == []
+
+
+def test_every_internal_link_and_asset_resolves(crawled, browser):
+    mode, base, site, result = crawled
+    checked = 0
+    for rel, urls in result["links"].items():
+        for url in urls:
+            target, fragment = urldefrag(url)
+            if not target.startswith(base):
+                assert urlparse(url).scheme in {"http", "https", "mailto"}, f"{rel}: {url} leaves the site"
+                continue
+            path = unquote(target[len(base):])
+            assert (site / path).is_file(), f"{rel}: {url} does not resolve"
+            if fragment:
+                assert fragment in result["ids"][path or "index.html"], f"{rel}: no #{fragment} in {path}"
+            checked += 1
+    assert checked > 100
+    if mode == "http":  # and the server really serves the downloads under the sub-path
+        page = browser.new_page()
+        response = page.request.get(base + "downloads/sentiment/leaderboard.csv")
+        assert response.status == 200 and response.text().startswith("rank,submission")
+        page.close()
+
+
+def _column(page, index: int) -> list[str]:
+    """The visible rows' values in one column (its data-sort value, else its text)."""
+    script = ("(rows, i) => rows.filter(r => !r.hidden)"
+              ".map(r => r.cells[i].dataset.sort ?? r.cells[i].textContent.trim())")
+    return page.eval_on_selector_all("#ranking tbody tr", script, index)
+
+
+def _header_index(page, label: str) -> int:
+    script = "(ths, label) => ths.findIndex(t => t.textContent.trim().startsWith(label))"
+    return page.eval_on_selector_all("#ranking thead th", script, label)
+
+
+def _click_header(page, index: int) -> None:
+    page.click(f"#ranking thead th >> nth={index} >> button")
+
+
+def test_sorting_by_any_numeric_column(browser, served):
+    page = browser.new_page()
+    page.goto(served + "tasks/sentiment.html")
+    latency = _header_index(page, "Latency (ms)")
+    _click_header(page, latency)
+    values = [float(v) for v in _column(page, latency)]
+    assert values == sorted(values) and len(values) == 4  # lower is better: ascending first
+    assert page.get_attribute(f"#ranking thead th >> nth={latency}", "aria-sort") == "ascending"
+    _click_header(page, latency)
+    assert [float(v) for v in _column(page, latency)] == sorted(values, reverse=True)
+    throughput = _header_index(page, "Throughput")
+    _click_header(page, throughput)
+    speeds = [float(v) for v in _column(page, throughput)]
+    assert speeds == sorted(speeds, reverse=True)  # higher is better: descending first
+    page.close()
+
+
+def test_filtering_by_method_and_base_model(browser, served):
+    page = browser.new_page()
+    page.goto(served + "tasks/sentiment.html")
+    assert page.is_visible(".filters")
+    page.select_option("select[data-filter=method]", "lora")
+    method = _header_index(page, "Method")
+    assert _column(page, method) == ["lora"]
+    assert page.inner_text(".filters .count") == "1 of 4 shown"
+    page.select_option("select[data-filter=method]", "")
+    page.select_option("select[data-filter=base]", "./model")
+    assert _column(page, _header_index(page, "Model")) == ["Beta Full memory"]
+    page.close()
+
+
+def test_without_javascript_the_table_is_complete_and_ranked(browser, site):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(site.as_uri() + "/tasks/sentiment.html")
+    ranks = page.eval_on_selector_all("#ranking tbody tr", "rows => rows.map(r => r.cells[0].textContent)")
+    assert ranks == ["1", "1", "3", "4"]
+    assert not page.is_visible(".filters")
+    assert page.locator("svg.chart").count() == 2  # the charts need no script either
+    context.close()
+
+
+def test_dark_mode_print_and_small_screens(browser, site):
+    context = browser.new_context(color_scheme="dark", viewport={"width": 375, "height": 800})
+    page = context.new_page()
+    page.goto(site.as_uri() + "/index.html")
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(17, 20, 24)"
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.emulate_media(media="print")
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(255, 255, 255)"
+    assert not page.is_visible(".site-header nav")
+    context.close()
+
+
+@pytest.mark.parametrize("name, path, scheme, width", [
+    ("home", "index.html", "light", 1280),
+    ("task", "tasks/sentiment.html", "light", 1280),
+    ("model", "models/alpha-lora.html", "light", 1280),
+    ("home-dark", "index.html", "dark", 1280),
+    ("task-mobile", "tasks/sentiment.html", "light", 390),
+])
+def test_screenshots(browser, served, name, path, scheme, width):
+    context = browser.new_context(color_scheme=scheme, viewport={"width": width, "height": 900})
+    page = context.new_page()
+    page.goto(served + path)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    out = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(out), full_page=True)
+    context.close()
+    assert out.stat().st_size > 10_000

@@ -1,0 +1,160 @@
+"""Rankings, Pareto fronts, the overall ranking and baselines, on tables small enough to check
+by hand."""
+
+from __future__ import annotations
+
+import doctest
+
+import pytest
+
+from ftbench import charts, downloads, leaderboard, parallel, sanitize, site_context, site_pages, site_results
+from ftbench.leaderboard import (
+    Entry,
+    RankedRow,
+    competition_ranks,
+    label_distribution,
+    majority_baseline,
+    mark_pareto,
+    overall_ranking,
+    pareto_front,
+    rank_entries,
+    task_table,
+    uniform_random_baseline,
+    win_rates,
+)
+
+
+def entry(sub: str, date: str = "2026-01-01", **values: float) -> Entry:
+    """An entry whose quality metrics and efficiency figures are given by keyword."""
+    quality = {k: v for k, v in values.items() if k in {"accuracy", "f1_macro"}}
+    cost = {k: v for k, v in values.items() if k not in quality}
+    return Entry(sub, sub.upper(), "lora", "base", date, quality, cost)
+
+
+def test_competition_ranks_share_and_skip():
+    assert competition_ranks(["a", "b", "b", "c", "c", "c", "d"]) == [1, 2, 2, 4, 4, 4, 7]
+    assert competition_ranks([]) == []
+
+
+def test_higher_is_better_metric_ranks_best_first_with_ties():
+    rows = rank_entries([entry("a", accuracy=0.8), entry("b", accuracy=0.9),
+                         entry("c", accuracy=0.8), entry("d", accuracy=0.7)], "accuracy")
+    assert [(r.rank, r.entry.submission) for r in rows] == [(1, "b"), (2, "a"), (2, "c"), (4, "d")]
+
+
+def test_lower_is_better_metric_ranks_smallest_first():
+    # latency_ms is declared lower-is-better on the metric; nothing else says so
+    rows = rank_entries([entry("slow", latency_ms=9.0), entry("fast", latency_ms=1.5),
+                         entry("mid", latency_ms=4.0)], "latency_ms")
+    assert [r.entry.submission for r in rows] == ["fast", "mid", "slow"]
+    assert [r.rank for r in rows] == [1, 2, 3]
+
+
+def test_ties_list_the_earlier_submission_first_whatever_the_input_order():
+    late, early = entry("late", "2026-05-01", accuracy=0.9), entry("early", "2026-02-01", accuracy=0.9)
+    for order in ([late, early], [early, late]):
+        rows = rank_entries(order, "accuracy")
+        assert [(r.rank, r.entry.submission) for r in rows] == [(1, "early"), (1, "late")]
+
+
+def test_float_noise_does_not_split_a_tie():
+    rows = rank_entries([entry("a", accuracy=0.1 + 0.2), entry("b", accuracy=0.3)], "accuracy")
+    assert [r.rank for r in rows] == [1, 1]
+
+
+def test_entries_without_the_metric_or_with_nan_are_not_ranked():
+    rows = rank_entries([entry("a", accuracy=0.5), entry("b"), entry("c", accuracy=float("nan"))],
+                        "accuracy")
+    assert [r.entry.submission for r in rows] == ["a"]
+
+
+def test_pareto_front_by_hand():
+    # (quality, cost): B dominates D (better and cheaper); C is cheapest; A is best
+    points = [(0.95, 10.0), (0.90, 5.0), (0.70, 1.0), (0.85, 6.0), (0.70, 2.0)]
+    assert pareto_front(points) == {0, 1, 2}
+
+
+def test_pareto_front_keeps_exact_duplicates_and_drops_equal_quality_dearer():
+    assert pareto_front([(0.9, 2.0), (0.9, 2.0), (0.9, 3.0)]) == {0, 1}
+    assert pareto_front([]) == set()
+
+
+def test_pareto_front_follows_the_declared_directions():
+    # quality lower-is-better (e.g. an error rate), cost higher-is-better (e.g. throughput)
+    points = [(0.1, 100.0), (0.2, 300.0), (0.3, 200.0)]
+    assert pareto_front(points, higher_quality=False, lower_cost=False) == {0, 1}
+
+
+def test_task_table_badges_each_cost_front_separately():
+    rows = task_table([
+        entry("fast", accuracy=0.80, latency_ms=1.0, peak_memory_mb=900.0),
+        entry("best", accuracy=0.95, latency_ms=8.0, peak_memory_mb=800.0),
+        entry("worse", accuracy=0.70, latency_ms=9.0, peak_memory_mb=950.0),
+        entry("nomem", accuracy=0.90, latency_ms=2.0),
+    ], "accuracy")
+    badges = {r.entry.submission: r.pareto for r in rows}
+    assert badges == {"best": ("latency_ms", "peak_memory_mb"), "nomem": ("latency_ms",),
+                      "fast": ("latency_ms",), "worse": ()}
+
+
+def test_mark_pareto_uses_the_metric_direction():
+    rows = rank_entries([entry("a", latency_ms=1.0, peak_memory_mb=500.0),
+                         entry("b", latency_ms=2.0, peak_memory_mb=100.0)], "latency_ms")
+    marked = mark_pareto(rows, "latency_ms", costs=("peak_memory_mb",))
+    assert [r.pareto for r in marked] == [("peak_memory_mb",), ("peak_memory_mb",)]
+
+
+def test_win_rates_by_hand():
+    rows = [RankedRow(1, entry("a")), RankedRow(2, entry("b")), RankedRow(2, entry("c")),
+            RankedRow(4, entry("d"))]
+    # a beats 3 of 3; b beats d and ties c: (1 + 0.5) / 3; d beats nobody
+    assert win_rates(rows) == {"a": 1.0, "b": 0.5, "c": 0.5, "d": 0.0}
+    assert win_rates(rows[:1]) == {}
+
+
+def test_overall_ranking_by_hand():
+    t1 = rank_entries([entry("a", accuracy=0.9), entry("b", accuracy=0.8), entry("c", accuracy=0.7)],
+                      "accuracy")
+    t2 = rank_entries([entry("b", accuracy=0.9), entry("a", accuracy=0.5)], "accuracy")
+    t3 = rank_entries([entry("c", accuracy=0.9)], "accuracy")
+    overall = overall_ranking({"t1": t1, "t2": t2, "t3": t3})
+    # a: (1.0 + 0.0) / 2 = 0.5; b: (0.5 + 1.0) / 2 = 0.75; c covers t1 and t3 but t3 has no
+    # opponent, so its mean is over t1 only: 0.0
+    assert [(o.rank, o.submission, o.mean_win_rate) for o in overall] == [
+        (1, "b", 0.75), (2, "a", 0.5), (3, "c", 0.0)]
+    assert overall[2].tasks == ("t1", "t3") and overall[2].task_ranks == {"t1": 3, "t3": 1}
+
+
+def test_overall_ranking_needs_two_tasks():
+    t1 = rank_entries([entry("a", accuracy=0.9), entry("b", accuracy=0.8)], "accuracy")
+    assert overall_ranking({"t1": t1}) == []
+    assert [o.submission for o in overall_ranking({"t1": t1}, min_tasks=1)] == ["a", "b"]
+
+
+def test_label_distribution_and_majority_baseline_by_hand():
+    gold = [0, 1, 1, 1]
+    assert label_distribution(gold, ["neg", "pos"]) == [("neg", 1, 0.25), ("pos", 3, 0.75)]
+    scores = majority_baseline(gold, 2, ["accuracy", "precision_macro", "recall_macro", "f1_macro"])
+    # always "pos": precision pos = 3/4, neg = 0; recall pos = 1, neg = 0; F1 pos = 6/7
+    assert scores["accuracy"] == 0.75
+    assert scores["precision_macro"] == pytest.approx(0.375)
+    assert scores["recall_macro"] == 0.5
+    assert scores["f1_macro"] == pytest.approx(3 / 7)
+
+
+def test_majority_baseline_tie_takes_the_lowest_label():
+    assert majority_baseline([2, 1, 2, 1], 3, ["accuracy"]) == {"accuracy": 0.5}
+
+
+def test_uniform_random_baseline_is_seeded():
+    gold = [0, 1, 2] * 100
+    first = uniform_random_baseline(gold, 3, ["accuracy"])
+    assert first == uniform_random_baseline(gold, 3, ["accuracy"])
+    assert 0.2 < first["accuracy"] < 0.45
+
+
+@pytest.mark.parametrize("module", [leaderboard, charts, sanitize, downloads, parallel,
+                                    site_context, site_pages, site_results])
+def test_docstring_examples(module):
+    result = doctest.testmod(module)
+    assert result.failed == 0 and result.attempted > 0

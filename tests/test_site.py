@@ -1,0 +1,471 @@
+"""The static site: golden output, hostile input, reproducibility, incremental builds, CLI."""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urldefrag, urlparse
+
+import pytest
+from click.testing import CliRunner
+
+from ftbench.cli import main
+from ftbench.config import load_config
+from ftbench.site import MANIFEST, build_site
+from ftbench.submissions import load_submission
+from ftbench.tasks import load_examples, load_tasks
+from site_fixtures import ROOT, make_site_board, write_record
+
+GOLDEN = Path(__file__).parent / "golden" / "site"
+# Not golden: copies of inputs (checked byte for byte against their sources instead).
+NOT_GOLDEN = ("records/", "static/", MANIFEST)
+
+
+@pytest.fixture
+def site_board(tmp_path: Path, monkeypatch) -> Path:
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    return make_site_board(tmp_path / "board")
+
+
+def build(root: Path, **overrides):
+    config = load_config(root).with_overrides(**overrides)
+    return build_site(config), config.site_dir
+
+
+def site_files(site: Path) -> dict[str, bytes]:
+    """Every file of a built site, by relative path (the build manifest left out)."""
+    return {p.relative_to(site).as_posix(): p.read_bytes()
+            for p in sorted(site.rglob("*")) if p.is_file() and p.name != MANIFEST}
+
+
+def test_golden_site(site_board):
+    _, site = build(site_board)
+    built = {k: v for k, v in site_files(site).items() if not k.startswith(NOT_GOLDEN)}
+    if os.environ.get("FTBENCH_UPDATE_GOLDEN") == "1":
+        shutil.rmtree(GOLDEN, ignore_errors=True)
+        for rel, data in built.items():
+            (GOLDEN / rel).parent.mkdir(parents=True, exist_ok=True)
+            (GOLDEN / rel).write_bytes(data)
+    expected = site_files(GOLDEN) if GOLDEN.is_dir() else {}
+    assert sorted(built) == sorted(expected), "set of files differs (FTBENCH_UPDATE_GOLDEN=1 regenerates)"
+    diffs = [_diff(rel, expected[rel], built[rel]) for rel in sorted(built) if built[rel] != expected[rel]]
+    assert not diffs, "\n".join(diffs)[:6000] + "\n(FTBENCH_UPDATE_GOLDEN=1 regenerates tests/golden)"
+
+
+def _diff(rel: str, old: bytes, new: bytes) -> str:
+    lines = difflib.unified_diff(old.decode().splitlines(), new.decode().splitlines(),
+                                 f"golden/{rel}", f"built/{rel}", lineterm="", n=1)
+    return "\n".join(list(lines)[:40])
+
+
+def test_copies_are_exact(site_board):
+    _, site = build(site_board)
+    for record in (site_board / "results").glob("*/*.json"):
+        copy = site / "records" / record.parent.name / record.name
+        if record.parent.name == "ghost":
+            assert not copy.exists()  # withdrawn submission: not published
+        else:
+            assert copy.read_bytes() == record.read_bytes()
+    for asset in (ROOT / "templates" / "static").iterdir():
+        assert (site / "static" / asset.name).read_bytes() == asset.read_bytes()
+
+
+def test_ranking_follows_the_primary_metric_and_leaves_out_stale_records(site_board):
+    _, site = build(site_board)
+    rows = json.loads((site / "downloads/topics/leaderboard.json").read_text())["rows"]
+    # topics ranks by f1_macro; gamma-ia3's record there is stale (and best): not ranked
+    assert [r["submission"] for r in rows] == ["beta-full", "alpha-lora"]
+    assert rows[0]["metrics"]["f1_macro"] > rows[1]["metrics"]["f1_macro"]
+    sentiment = json.loads((site / "downloads/sentiment/leaderboard.json").read_text())["rows"]
+    # alpha and beta tie: same rank, the earlier submission first
+    assert [(r["rank"], r["submission"]) for r in sentiment][:2] == [(1, "beta-full"), (1, "alpha-lora")]
+    page = (site / "tasks/topics.html").read_text()
+    assert "Gamma Ia3" not in page
+
+
+def test_stale_missing_and_withdrawn_results_are_explained(site_board):
+    _, site = build(site_board)
+    gamma = (site / "models/gamma-ia3.html").read_text()
+    assert "stale result, re-evaluation pending (adapter changed since it was evaluated)" in gamma
+    assert "Not evaluated yet: topics." in (site / "models/delta-head.html").read_text()
+    assert not any("ghost" in name for name in site_files(site))
+    assert "ghost" not in (site / "index.html").read_text().lower()
+
+
+def test_task_without_data_omits_baselines_with_a_note(site_board):
+    _, site = build(site_board)
+    intents = (site / "tasks/intents.html").read_text()
+    assert "held-out data was not available" in intents and "Majority class" not in intents
+    assert "Most frequent confusions" in (site / "models/alpha-lora.html").read_text()
+    assert "Majority class" in (site / "tasks/sentiment.html").read_text()
+
+
+def test_downloads_are_complete_and_csv_matches_json(site_board):
+    _, site = build(site_board)
+    doc = json.loads((site / "downloads/sentiment/leaderboard.json").read_text())
+    text = (site / "downloads/sentiment/leaderboard.json").read_text()
+    assert text == json.dumps(doc, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
+    assert doc["higher_is_better"] is True and doc["primary_metric"] == "accuracy"
+    for row in doc["rows"]:
+        assert (site / row["record_path"]).is_file()
+    table = list(csv.DictReader(io.StringIO((site / "downloads/sentiment/leaderboard.csv").read_text())))
+    assert [r["submission"] for r in table] == [r["submission"] for r in doc["rows"]]
+    assert float(table[0]["accuracy"]) == doc["rows"][0]["metrics"]["accuracy"]
+
+
+# ---------------------------------------------------------------- links
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            if name in {"href", "src"} and value is not None:
+                self.urls.append(value)
+            if name == "id" and value:
+                self.ids.add(value)
+
+
+def _parse(path: Path) -> _Links:
+    parser = _Links()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser
+
+
+def check_links(site: Path) -> int:
+    """Assert that every relative link of every page (but 404.html) resolves, fragments
+    included; returns how many were checked."""
+    pages = {p: _parse(p) for p in site.rglob("*.html") if p.name != "404.html"}
+    checked = 0
+    for page, links in pages.items():
+        for url in links.urls:
+            if urlparse(url).scheme in {"http", "https", "mailto"}:
+                continue
+            assert not url.startswith("/"), f"{page.name}: absolute link {url} breaks under a sub-path"
+            path, fragment = urldefrag(url)
+            target = (page.parent / unquote(path)).resolve() if path else page
+            assert target.is_file(), f"{page.relative_to(site)}: {url} does not resolve"
+            if fragment and target.suffix == ".html":
+                assert unquote(fragment) in pages[target].ids, f"{page.name}: no #{fragment} in {path}"
+            checked += 1
+    return checked
+
+
+def test_every_internal_link_resolves_relatively(site_board):
+    _, site = build(site_board)
+    assert check_links(site) > 100
+
+
+def test_not_found_page_uses_the_base_url(site_board):
+    _, site = build(site_board, site_dir=site_board / "out")
+    config = load_config(site_board)
+    result = CliRunner().invoke(main, ["--root", str(site_board), "build", "--site-dir",
+                                       str(site_board / "sub"), "--base-url", "/ftbench"])
+    assert result.exit_code == 0, result.output
+    page = (site_board / "sub/404.html").read_text()
+    assert 'href="/ftbench/static/style.css"' in page and config.base_url == "/"
+    # every other page is identical whatever the base URL: links are relative
+    assert (site_board / "sub/index.html").read_bytes() == (site / "index.html").read_bytes()
+
+
+# ---------------------------------------------------------------- reproducibility
+
+
+def test_same_inputs_give_byte_identical_output_anywhere(site_board, tmp_path):
+    _, first = build(site_board)
+    _, second = build(site_board, site_dir=tmp_path / "second")
+    moved = shutil.copytree(site_board, tmp_path / "elsewhere", ignore=shutil.ignore_patterns("site"))
+    os.utime(moved / "results" / "alpha-lora" / "topics.json", (1, 1))
+    _, third = build(moved)
+    reference = site_files(first)
+    assert site_files(second) == reference
+    assert site_files(third) == reference
+
+
+def test_build_date_comes_from_source_date_epoch_or_the_inputs(site_board, monkeypatch):
+    _, site = build(site_board)
+    assert "Built 2026-03-02" in (site / "index.html").read_text()  # newest submission date
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    report, site = build(site_board)
+    assert not report.skipped  # the setting is part of the stamp
+    assert "Built 2023-11-14" in (site / "index.html").read_text()
+    assert json.loads((site / "downloads/topics/leaderboard.json").read_text())["build_date"] == "2023-11-14"
+
+
+# ---------------------------------------------------------------- incremental builds
+
+
+def test_unchanged_inputs_skip_the_build_and_force_rewrites_nothing(site_board):
+    first, site = build(site_board)
+    assert first.written > 20 and not first.skipped
+    before = {p: p.stat().st_mtime_ns for p in site.rglob("*") if p.is_file() and p.name != MANIFEST}
+    again, _ = build(site_board)
+    assert again.skipped
+    forced = build_site(load_config(site_board), force=True)
+    assert forced.written == 0 and forced.unchanged == first.written
+    assert {p: p.stat().st_mtime_ns for p in before} == before
+
+
+def test_a_changed_record_rewrites_only_what_shows_it(site_board):
+    _, site = build(site_board)
+    before = site_files(site)
+    config = load_config(site_board)
+    tasks = load_tasks(config.tasks_dir)
+    delta = load_submission(site_board / "submissions" / "delta-head", tasks).spec
+    gold = list(load_examples(tasks["sentiment"], config.data_dir).labels)
+    write_record(site_board, delta, tasks["sentiment"], gold, 0.75, 16, latency_ms=9.0,
+                 peak_memory_mb=2000.0)
+    report, _ = build(site_board)
+    after = site_files(site)
+    changed = {rel for rel in after if after[rel] != before.get(rel)}
+    # delta-head (0.53 -> 0.77) overtakes gamma-ia3, whose page shows its rank
+    assert changed == {"index.html", "tasks/sentiment.html", "models/delta-head.html",
+                       "models/gamma-ia3.html", "downloads/sentiment/leaderboard.json",
+                       "downloads/sentiment/leaderboard.csv", "records/delta-head/sentiment.json"}
+    assert report.written == len(changed)
+    assert after["records/delta-head/sentiment.json"] == \
+        (site_board / "results/delta-head/sentiment.json").read_bytes()
+
+
+def test_removed_submission_and_deleted_outputs(site_board):
+    _, site = build(site_board)
+    (site / "about.html").unlink()
+    report, _ = build(site_board)
+    assert not report.skipped and (site / "about.html").is_file()  # a missing output rebuilds
+    shutil.rmtree(site_board / "submissions" / "delta-head")
+    report, _ = build(site_board)
+    assert report.removed == 2  # its page and its record copy
+    assert not (site / "models/delta-head.html").exists() and not (site / "records/delta-head").exists()
+    assert (site / "models/alpha-lora.html").is_file()
+
+
+# ---------------------------------------------------------------- command line and imports
+
+
+def test_build_command_help_and_summary(site_board):
+    runner = CliRunner()
+    assert "Example:" in runner.invoke(main, ["build", "--help"]).output
+    result = runner.invoke(main, ["--root", str(site_board), "build"])
+    assert result.exit_code == 0
+    assert "11 pages, 8 records" in result.stdout
+    assert "no submission 'ghost' for these records" in result.stderr
+    assert "site is up to date" in runner.invoke(main, ["--root", str(site_board), "build"]).stdout
+
+
+def test_build_does_not_import_torch(site_board):
+    code = ("import sys; from ftbench.cli import main\n"
+            "try:\n    main(['--root', sys.argv[1], 'build'])\nexcept SystemExit as e:\n    assert not e.code\n"
+            "heavy = [m for m in ('torch', 'transformers', 'peft') if m in sys.modules]\n"
+            "assert not heavy, heavy\nprint('ok')")
+    out = subprocess.run([sys.executable, "-c", code, str(site_board)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert (site_board / "site" / "index.html").is_file()
+
+
+# ---------------------------------------------------------------- hostile input
+
+HOSTILE = [
+    "<script>alert(1)</script>",
+    "<img src=x onerror=alert(1)>",
+    '<a href="javascript:alert(1)">x</a>',
+    '<a href="JaVaScRiPt:alert(1)">x</a>',
+    '<a href="&#106;avascript:alert(1)">entity</a>',
+    "[md link](javascript:alert(1))",
+    '<a href="data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==">data</a>',
+    "![pixel](data:image/svg+xml;base64,PHN2ZyBvbmxvYWQ9YWxlcnQoMSk+)",
+    "<svg onload=alert(1)><circle r=5></circle></svg>",
+    '<svg><a xlink:href="javascript:alert(1)"><text>t</text></a></svg>',
+    '<p style="background:url(javascript:alert(1))">styled</p>',
+    "<style>body{display:none}</style>",
+    '<iframe src="https://evil.example"></iframe>',
+    '<object data="x.swf"></object><embed src="x.swf">',
+    '<form action="https://evil.example"><input name=q></form>',
+    '<meta http-equiv="refresh" content="0;url=https://evil.example">',
+    '<base href="https://evil.example/">',
+    '<link rel=stylesheet href="https://evil.example/x.css">',
+    '"><script>alert(1)</script>',
+    "'><svg/onload=alert(1)>",
+    "<details open ontoggle=alert(1)>x</details>",
+    '<div onmouseover="alert(1)">hover</div>',
+    "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>",
+    "</title><script>alert(1)</script>",
+    "<!--<script>alert(1)//-->",
+    '=HYPERLINK("https://evil.example","x")',
+]
+ALLOWED_META = {"charset", "viewport", "Content-Security-Policy", "color-scheme", "generator"}
+FORBIDDEN_TAGS = {"iframe", "object", "embed", "img", "form", "input", "base", "style", "math",
+                  "template", "frame", "frameset", "audio", "video", "source", "textarea", "button"}
+
+
+class _Audit(HTMLParser):
+    """Collects every way a page could run contributor code or load something foreign."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.problems: list[str] = []
+        self.scripts = 0
+        self.in_script = False
+
+    def handle_starttag(self, tag, attrs):
+        values = dict(attrs)
+        for name, value in attrs:
+            if name.startswith("on") or name in {"style", "srcdoc", "formaction"}:
+                self.problems.append(f"<{tag} {name}=...>")
+            if name in {"href", "src", "xlink:href", "action", "data"}:
+                url = "".join(ch for ch in (value or "") if ch.isprintable() and not ch.isspace())
+                if url.lower().startswith(("javascript:", "data:", "vbscript:")):
+                    self.problems.append(f"<{tag} {name}={value!r}>")
+        if tag in FORBIDDEN_TAGS:
+            self.problems.append(f"<{tag}>")
+        if tag == "script":
+            self.scripts += 1
+            self.in_script = True
+            if not (values.get("src") or "").endswith("static/table.js"):
+                self.problems.append("inline <script>")
+        if tag == "svg" and values.get("class") != "chart":
+            self.problems.append("<svg> not drawn by ftbench")
+        if tag == "link" and (values.get("rel"), (values.get("href") or "").rsplit("/", 1)[-1]) not in {
+                ("stylesheet", "style.css"), ("icon", "favicon.svg")}:
+            self.problems.append(f"<link {values}>")
+        if tag == "meta" and _meta_kind(values) not in ALLOWED_META:
+            self.problems.append(f"<meta {values}>")
+
+    def handle_data(self, data):
+        if self.in_script and data.strip():
+            self.problems.append("script content")
+
+    def handle_endtag(self, tag):
+        if tag == "script":
+            self.in_script = False
+
+
+def _meta_kind(values: dict) -> str | None:
+    if "charset" in values:
+        return "charset"
+    return values.get("name") or values.get("http-equiv")
+
+
+def _hostile_board(root: Path) -> Path:
+    from ftbench.testing import submission_spec, synthetic_provenance, write_submission, write_task
+    from site_fixtures import write_record
+
+    make_site_board(root)
+    labels = [f"{p[:30]} #{i}" for i, p in enumerate(HOSTILE[:6])]
+    task = write_task(root, "hostile", labels, [i % len(labels) for i in range(36)],
+                      title=HOSTILE[0], description=HOSTILE[1], citation=HOSTILE[2])
+    gold = [i % len(labels) for i in range(36)]
+    for i, payload in enumerate(HOSTILE):
+        spec = submission_spec(
+            f"hostile-{i:02d}", ["hostile"], name=payload[:120], description=payload,
+            license=payload, submitter={"name": payload, "github": "ada"},
+            fine_tuning={"method": "lora", "hyperparameters": {payload[:40]: payload},
+                         "script": payload, "training_data": [{"dataset": payload}]})
+        sub = write_submission(root, spec, card=f"# Card {i}\n\n{payload}\n\n[click](javascript:alert({i}))\n")
+        path = write_record(root, sub, task, gold, 0.5 + i / 100, i)
+        record = json.loads(path.read_text())
+        prov = synthetic_provenance(cpu=payload).model_dump(mode="json")
+        prov.update(command=payload, packages={"torch": payload}, model={"notes": [payload]})
+        record.update(provenance=prov)
+        path.write_text(json.dumps(record, sort_keys=True, indent=1))
+    # a record file whose name (and task) is markup: shown as "not ranked" on its model page
+    odd = HOSTILE[1]
+    record["task"]["name"] = odd
+    (path.parent / f"{odd}.json").write_text(json.dumps(record, sort_keys=True, indent=1))
+    return root
+
+
+@pytest.fixture(scope="module")
+def hostile_site(tmp_path_factory) -> Path:
+    config = load_config(_hostile_board(tmp_path_factory.mktemp("hostile") / "board"))
+    build_site(config)
+    return config.site_dir
+
+
+@pytest.mark.parametrize("html", [
+    '<a href=" JAVASCRIPT:x">a</a>', '<a href="&#100;ata:text/html,x">a</a>', "<p onclick=x>p</p>",
+    '<p style="color:red">p</p>', "<script>x()</script>", "<svg><circle/></svg>", "<iframe></iframe>",
+    '<meta http-equiv="refresh" content="0">', '<link rel="preload" href="x">',
+])
+def test_the_audit_catches_what_it_looks_for(html):
+    audit = _Audit()
+    audit.feed(html)
+    assert audit.problems
+
+
+def test_hostile_input_never_becomes_markup(hostile_site):
+    pages = sorted(hostile_site.rglob("*.html"))
+    assert len(pages) == 4 + 4 + len(HOSTILE) + 4  # home, about, submit, 404; tasks; models
+    for page in pages:
+        audit = _Audit()
+        audit.feed(page.read_text(encoding="utf-8"))
+        assert audit.problems == [], f"{page.relative_to(hostile_site)}: {audit.problems}"
+        assert audit.scripts == 1
+
+
+@pytest.mark.parametrize("index", range(len(HOSTILE)))
+def test_hostile_names_are_shown_as_text(hostile_site, index):
+    from markupsafe import escape
+
+    payload = HOSTILE[index]
+    page = (hostile_site / f"models/hostile-{index:02d}.html").read_text()
+    assert f"<h1>{escape(payload)}</h1>" in page
+    assert f"<title>{escape(payload)} · Test board</title>" in page
+    rows = json.loads((hostile_site / "downloads/hostile/leaderboard.json").read_text())["rows"]
+    assert payload in {r["name"] for r in rows}
+
+
+def test_hostile_file_names_are_escaped_and_linked(hostile_site):
+    from markupsafe import escape
+
+    page = (hostile_site / f"models/hostile-{len(HOSTILE) - 1:02d}.html").read_text()
+    assert f"<h2 id=\"task-{escape(HOSTILE[1])}-h\">{escape(HOSTILE[1])}</h2>" in page
+    assert "no longer part of this submission" in page
+    assert check_links(hostile_site) > 100
+
+
+def test_hostile_names_cannot_inject_spreadsheet_formulas(hostile_site):
+    table = list(csv.DictReader(io.StringIO((hostile_site / "downloads/hostile/leaderboard.csv").read_text())))
+    names = {r["name"] for r in table}
+    assert "'" + HOSTILE[-1] in names and HOSTILE[-1] not in names
+
+
+# ---------------------------------------------------------------- parallel builds
+
+
+def _offset(state: int, item: int) -> tuple[int, int]:
+    return item + state, os.getpid()
+
+
+def test_fork_map_keeps_order_and_shares_state(monkeypatch):
+    from ftbench import parallel
+
+    monkeypatch.setattr(parallel, "MIN_ITEMS", 1)
+    results = parallel.fork_map(_offset, list(range(50)), 1000, workers=2)
+    assert [value for value, _ in results] == list(range(1000, 1050))
+    if "fork" in __import__("multiprocessing").get_all_start_methods():
+        assert os.getpid() not in {pid for _, pid in results}  # it really ran in workers
+    serial = parallel.fork_map(_offset, [1, 2], 5, workers=1)
+    assert serial == [(6, os.getpid()), (7, os.getpid())]
+
+
+def test_parallel_build_gives_the_same_site(site_board, tmp_path, monkeypatch):
+    from ftbench import parallel
+
+    _, serial = build(site_board)
+    monkeypatch.setattr(parallel, "MIN_ITEMS", 1)
+    config = load_config(site_board).with_overrides(site_dir=tmp_path / "parallel")
+    report = build_site(config, workers=2)
+    assert report.pages == 11 and report.records == 8
+    assert site_files(config.site_dir) == site_files(serial)
