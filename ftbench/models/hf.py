@@ -58,21 +58,31 @@ class HFClassifier:
         self.backends = list(SDPA_BACKENDS)
         if cudnn_attention:
             self.backends.append(SDPBackend.CUDNN_ATTENTION)
+        self._features: dict[str, dict] = {}  # tokenised by token_lengths, reused by predict_proba
 
     def token_lengths(self, texts: Sequence[str]) -> list[int]:
         enc = self.tokenizer(list(texts), truncation=True, max_length=self.info.max_length)
+        keys = list(enc.keys())
+        self._features = {t: {k: enc[k][i] for k in keys} for i, t in enumerate(texts)}
         return [len(ids) for ids in enc["input_ids"]]
 
     @torch.inference_mode()
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        enc = self.tokenizer(list(texts), padding=True, truncation=True, max_length=self.info.max_length,
-                             pad_to_multiple_of=self.pad_multiple, return_tensors="pt").to(self.device)
+        enc = self._encode(texts).to(self.device)
         with sdpa_kernel(self.backends):
             logits = self.model(**enc).logits
         probs = torch.softmax(logits.float(), dim=-1).cpu().numpy()
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         return probs
+
+    def _encode(self, texts: Sequence[str]):
+        """Padded tensors for a batch; texts seen by ``token_lengths`` are not tokenised again."""
+        if all(t in self._features for t in texts):
+            return self.tokenizer.pad([self._features[t] for t in texts], padding=True,
+                                      pad_to_multiple_of=self.pad_multiple, return_tensors="pt")
+        return self.tokenizer(list(texts), padding=True, truncation=True, max_length=self.info.max_length,
+                              pad_to_multiple_of=self.pad_multiple, return_tensors="pt")
 
     def peak_device_memory_mb(self) -> float | None:
         if self.device.type != "cuda":

@@ -1,0 +1,70 @@
+// Progressive enhancement for the ranking tables: sortable columns and filters.
+// Without JavaScript the tables are complete and already in ranking order.
+(function () {
+  "use strict";
+
+  function sortValue(row, index, numeric) {
+    const cell = row.cells[index];
+    const raw = cell.hasAttribute("data-sort") ? cell.getAttribute("data-sort") : cell.textContent.trim();
+    if (!numeric) return raw;
+    const value = parseFloat(raw);
+    return Number.isFinite(value) ? value : null;
+  }
+
+  function compare(a, b, numeric) {
+    if (a === null || b === null) return a === b ? 0 : (a === null ? 1 : -1);
+    return numeric ? a - b : a.localeCompare(b);
+  }
+
+  function sortBy(table, header, index) {
+    const numeric = header.dataset.sortType === "number";
+    const now = header.getAttribute("aria-sort");
+    const direction = now ? (now === "ascending" ? "descending" : "ascending")
+      : (header.dataset.sortDefault || "ascending");
+    for (const th of table.tHead.rows[0].cells) th.removeAttribute("aria-sort");
+    header.setAttribute("aria-sort", direction);
+    const sign = direction === "ascending" ? 1 : -1;
+    const body = table.tBodies[0];
+    const rows = Array.from(body.rows).map((row, i) => ({ row, i, v: sortValue(row, index, numeric) }));
+    rows.sort((x, y) => {
+      // missing values always last; ties keep the ranking order
+      if (x.v === null || y.v === null) return compare(x.v, y.v, numeric) || x.i - y.i;
+      return sign * compare(x.v, y.v, numeric) || x.i - y.i;
+    });
+    for (const r of rows) body.appendChild(r.row);
+  }
+
+  function makeSortable(table) {
+    Array.from(table.tHead.rows[0].cells).forEach((th, index) => {
+      if (!th.dataset.sortType) return;
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "sort";
+      while (th.firstChild) button.appendChild(th.firstChild);
+      th.appendChild(button);
+      button.addEventListener("click", () => sortBy(table, th, index));
+    });
+  }
+
+  function setupFilters(box) {
+    const table = document.getElementById(box.dataset.table);
+    if (!table) return;
+    const selects = Array.from(box.querySelectorAll("select[data-filter]"));
+    const count = box.querySelector(".count");
+    const apply = () => {
+      let shown = 0;
+      for (const row of table.tBodies[0].rows) {
+        const keep = selects.every((s) => s.value === "" || row.getAttribute("data-" + s.dataset.filter) === s.value);
+        row.hidden = !keep;
+        shown += keep ? 1 : 0;
+      }
+      if (count) count.textContent = shown + " of " + table.tBodies[0].rows.length + " shown";
+    };
+    for (const s of selects) s.addEventListener("change", apply);
+    box.hidden = false;
+    apply();
+  }
+
+  document.querySelectorAll("table.sortable").forEach(makeSortable);
+  document.querySelectorAll(".filters[data-table]").forEach(setupFilters);
+})();
