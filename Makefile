@@ -40,6 +40,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_eval_speed.py
+	$(BIN)/python benchmarks/bench_build.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -23,7 +23,9 @@ def test_version():
     assert result.exit_code == 0 and "ftbench, version" in result.output
 
 
-@pytest.mark.parametrize("command", ["validate", "evaluate", "tasks", "schema"])
+@pytest.mark.parametrize(
+    "command", ["validate", "evaluate", "tasks", "schema", "plan", "check", "verify", "collect", "report", "build"]
+)
 def test_every_command_has_help_with_an_example(command):
     result = run(command, "--help")
     assert result.exit_code == 0
@@ -101,7 +103,7 @@ def test_missing_board_is_a_clean_error(tmp_path, monkeypatch):
     assert result.stderr.startswith("error: no ftbench board found")
 
 
-@pytest.mark.parametrize("args", [["--help"], ["validate"], ["tasks"], ["schema"]])
+@pytest.mark.parametrize("args", [["--help"], ["validate"], ["tasks"], ["schema"], ["plan"], ["check"]])
 def test_light_commands_do_not_import_torch(args):
     code = (
         "import sys\nfrom ftbench.cli import main\n"
