@@ -16,13 +16,21 @@ from ftbench.spec import WeightsRef
 from ftbench.tasks import Task, file_sha256
 
 
-def weights_fingerprint(ref: WeightsRef | None, submission_folder: Path) -> str | None:
-    """``hub:<id>@<revision>`` for Hub weights, else a hash over the folder's files."""
+def weights_fingerprint(ref: WeightsRef | None, submission_folder: Path, memo: dict | None = None) -> str | None:
+    """``hub:<id>@<revision>`` for Hub weights, else a hash over the folder's files.
+
+    ``memo`` (a dict the caller keeps for one pass over a board) saves re-walking a folder that
+    serves several tasks.
+    """
     if ref is None:
         return None
     if ref.hub is not None:
         return f"hub:{ref.hub}@{ref.revision}"
     folder = (submission_folder / str(ref.path)).resolve()
+    if memo is not None:
+        if folder not in memo:
+            memo[folder] = weights_fingerprint(ref, submission_folder)
+        return memo[folder]
     digest = hashlib.sha256()
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         stat = path.stat()
@@ -45,12 +53,13 @@ def key_parts(
     task: Task,
     precision: str,
     batch_size: int,
+    memo: dict | None = None,
 ) -> dict[str, str | int | None]:
     """The inputs a result depends on: weights, task definition, data, precision, batch size,
     and the version of ftbench's evaluation logic."""
     return {
-        "base": weights_fingerprint(base, submission_folder),
-        "adapter": weights_fingerprint(adapter, submission_folder),
+        "base": weights_fingerprint(base, submission_folder, memo),
+        "adapter": weights_fingerprint(adapter, submission_folder, memo),
         "task_definition": task.definition_sha256,
         "data_sha256": task.data_sha256,
         "precision": precision,

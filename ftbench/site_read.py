@@ -110,6 +110,7 @@ def _read_submission(tasks: Registry[Task], item: tuple[Path, list[Path]]) -> tu
         return None, [], notes + [f"{p}: its submission is not valid; not shown" for p in paths]
     sub = loaded[0]
     records = []
+    memo: dict = {}  # one fingerprint per weights folder, however many tasks it serves
     for path in paths:
         try:
             rec = parse_record(path.read_bytes())
@@ -119,7 +120,7 @@ def _read_submission(tasks: Registry[Task], item: tuple[Path, list[Path]]) -> tu
         if rec.submission.id != sub.spec.id or rec.task.name != path.stem:
             notes.append(f"{path}: names another submission or task than its path; not shown")
             continue
-        status, why = record_status(rec, sub, tasks)
+        status, why = record_status(rec, sub, tasks, memo)
         records.append((LoadedRecord(rec, status, why, f"records/{sub.spec.id}/{rec.task.name}.json"), path))
     return CardedSubmission(sub.spec, _card(sub)), records, notes
 
@@ -131,7 +132,7 @@ def _card(sub: LoadedSubmission) -> str:
         return ""
 
 
-def record_status(rec: Any, sub: LoadedSubmission, tasks: Registry[Task]) -> tuple[str, str]:
+def record_status(rec: Any, sub: LoadedSubmission, tasks: Registry[Task], memo: dict | None = None) -> tuple[str, str]:
     """``(status, note)``: current only when the record's content key is the one ``ftbench
     evaluate`` would compute now for the same submission, task and batch size."""
     name = rec.task.name
@@ -141,7 +142,7 @@ def record_status(rec: Any, sub: LoadedSubmission, tasks: Registry[Task]) -> tup
         return "stale", "incomplete run (only part of the held-out split was scored)"
     batch = rec.efficiency.get("batch_size")
     try:
-        parts = key_parts(*sub.spec.weights_for(name), sub.folder, tasks[name], sub.spec.model.precision, batch)
+        parts = key_parts(*sub.spec.weights_for(name), sub.folder, tasks[name], sub.spec.model.precision, batch, memo)
     except OSError as exc:
         return "stale", f"weights could not be read to check the record ({exc})"
     if content_key(parts) == rec.content_key:
