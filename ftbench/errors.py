@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,8 +43,10 @@ class DataIntegrityError(FtbenchError):
 
 
 def display_path(path: Path) -> str:
-    """A path as the user would write it: relative to the working folder when inside it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
+    """A path as the user would write it: relative to the working folder when inside it.
+
+    Plain string work (no symlink resolution): it runs for every file of every submission.
+    """
+    absolute = os.path.abspath(path)
+    cwd = os.path.join(os.getcwd(), "")
+    return absolute[len(cwd):] if absolute.startswith(cwd) else absolute
