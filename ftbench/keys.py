@@ -74,6 +74,14 @@ def content_key(parts: dict[str, str | int | None]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def stale_parts(recorded_key: str, recorded_parts: dict, parts: dict) -> list[str] | None:
+    """None when a record with ``recorded_key`` is current for ``parts``; otherwise the names of
+    the parts that changed (empty when the record is too old to have stored its parts)."""
+    if recorded_key == content_key(parts):
+        return None
+    return changed_parts(recorded_parts, parts) if recorded_parts else []
+
+
 def changed_parts(old: dict, new: dict) -> list[str]:
     """Names of the parts that differ, for telling a user why a record is stale.
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ftbench.config import BoardConfig
 from ftbench.errors import FtbenchError
-from ftbench.keys import changed_parts, content_key, key_parts
+from ftbench.keys import content_key, key_parts, stale_parts
 from ftbench.record import read_record, record_path
 from ftbench.spec import WeightsRef
 from ftbench.submissions import LoadedSubmission
@@ -92,9 +92,9 @@ def record_status(path: Path, parts: dict) -> tuple[str, str]:
         record = read_record(path)
     except FtbenchError as exc:
         return "stale", f"record unreadable ({str(exc).splitlines()[0]})"
-    if record.content_key == content_key(parts):
+    changed = stale_parts(record.content_key, record.content_key_parts, parts)
+    if changed is None:
         return "current", "record matches the current inputs"
-    changed = changed_parts(record.content_key_parts, parts) if record.content_key_parts else []
     return "stale", "changed: " + (", ".join(changed) if changed else "content key differs")
 
 

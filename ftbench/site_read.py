@@ -19,7 +19,7 @@ from pydantic import ConfigDict, ValidationError, create_model
 
 from ftbench.config import BoardConfig
 from ftbench.errors import FtbenchError
-from ftbench.keys import changed_parts, content_key, key_parts
+from ftbench.keys import key_parts, stale_parts
 from ftbench.parallel import fork_map
 from ftbench.record import ResultRecord, iter_record_paths
 from ftbench.registry import Registry
@@ -145,9 +145,9 @@ def record_status(rec: Any, sub: LoadedSubmission, tasks: Registry[Task], memo: 
         parts = key_parts(*sub.spec.weights_for(name), sub.folder, tasks[name], sub.spec.model.precision, batch, memo)
     except OSError as exc:
         return "stale", f"weights could not be read to check the record ({exc})"
-    if content_key(parts) == rec.content_key:
+    changed = stale_parts(rec.content_key, rec.content_key_parts, parts)
+    if changed is None:
         return "current", ""
-    changed = changed_parts(rec.content_key_parts, parts) if rec.content_key_parts else []
     why = ", ".join(changed) if changed else "weights, task, data, precision or evaluation logic"
     return "stale", f"{STALE} ({why} changed since it was evaluated)"
 

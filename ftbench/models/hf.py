@@ -171,12 +171,9 @@ def _apply_adapter(model, adapter_dir: Path):
                            "is not SEQ_CLS (a sequence-classification adapter is needed)")
     peft_model = PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=False)
     trainable = adapter_parameter_count(adapter_dir / "adapter_model.safetensors")
-    if hasattr(peft_model, "merge_and_unload"):
-        try:
-            return peft_model.merge_and_unload(), trainable, True
-        except (ValueError, NotImplementedError, AttributeError):
-            pass
-    return peft_model, trainable, False
+    if config.is_prompt_learning:  # prefix/prompt tuning adds virtual tokens: nothing to merge
+        return peft_model, trainable, False
+    return peft_model.merge_and_unload(), trainable, True
 
 
 def adapter_parameter_count(path: Path) -> int:
