@@ -15,7 +15,7 @@ from ftbench.plan import github_matrix, plan_jobs
 from ftbench.record import ResultRecord, read_record, write_record
 from ftbench.submissions import discover, load_all
 from ftbench.tasks import load_tasks
-from ftbench.verify import verify_record
+from ftbench.verify import Verification, verify_record
 
 
 def dummy(base, adapter, labels, precision, device):
@@ -101,10 +101,25 @@ def test_verify_reproduces_and_detects_drift(evaluated):
     path = evaluated.results_dir / "my-model" / "sst2.json"
     result = verify_record(path, evaluated, sample=50, load_model=dummy)
     assert (result.sampled, result.agreement, result.stale) == (50, 1.0, False)
-    assert result.max_prob_diff <= 5e-5 and not result.drifted(1e-3)
+    assert result.max_prob_diff <= 5e-5 and not result.drifted() and result.tolerance == 1e-3
     record = read_record(path)
     flipped = [1 - p for p in record.predictions.pred]
     tampered = {**record.model_dump(), "predictions": {**record.predictions.model_dump(), "pred": flipped}}
     write_record(path, ResultRecord.model_validate(tampered))
     drift = verify_record(path, evaluated, sample=50, load_model=dummy)
     assert drift.agreement == 0.0 and drift.drifted(1e-3) and len(drift.differing_idx) == 50
+
+
+def test_verify_tolerance_follows_precision_and_allows_near_ties(tmp_path):
+    def check(precision: str, diff: float, differing=()) -> Verification:
+        return Verification(record=tmp_path, sampled=10, agreement=1 - len(differing) / 10, max_prob_diff=diff,
+                            differing_idx=differing, recorded_accuracy=0.9, rerun_accuracy=0.9, stale=False,
+                            precision=precision)
+
+    # a bf16 record re-run on another device moves by about 1e-2 (measured CUDA -> CPU)
+    assert check("bf16", 1.3e-2).drifted() is False
+    assert check("fp32", 1.3e-2).drifted() is True
+    assert check("bf16", 1.3e-2).drifted(tolerance=1e-3) is True
+    # a changed label whose stored probability barely moved was a tie, not drift
+    assert check("fp32", 4e-4, differing=(7,)).drifted() is False
+    assert check("fp32", 0.4, differing=(7,)).drifted() is True
