@@ -68,7 +68,8 @@ def make_board(root: Path, n_subs: int, n_tasks: int) -> int:
     """Write tasks, data, submissions and records; returns the number of records."""
     (root / "pyproject.toml").write_text(
         f'[tool.ftbench]\ntemplates_dir = "{(ROOT / "templates").as_posix()}"\n'
-        f'pages_dir = "{(ROOT / "pages").as_posix()}"\ntitle = "Benchmark board"\n')
+        f'pages_dir = "{(ROOT / "pages").as_posix()}"\ntitle = "Benchmark board"\n'
+    )
     tasks = []
     for t in range(n_tasks):
         n_labels = LABEL_COUNTS[t % len(LABEL_COUNTS)]
@@ -79,9 +80,11 @@ def make_board(root: Path, n_subs: int, n_tasks: int) -> int:
     count = 0
     for i in range(n_subs):
         sub_id = f"sub-{i:04d}"
-        spec = write_submission(root, submission_spec(sub_id, [t.name for t, _, _ in tasks],
-                                                      method=METHODS[i % len(METHODS)]),
-                                card=CARD.format(name=sub_id, id=sub_id))
+        spec = write_submission(
+            root,
+            submission_spec(sub_id, [t.name for t, _, _ in tasks], method=METHODS[i % len(METHODS)]),
+            card=CARD.format(name=sub_id, id=sub_id),
+        )
         for j, (task, gold, patterns) in enumerate(tasks):
             _write_record(root, spec, task, len(gold), patterns[(i + j) % PATTERNS], seed=i * 100 + j)
             count += 1
@@ -92,8 +95,15 @@ def _patterns(task, gold) -> list[tuple[dict, str]]:
     """Record bodies (without the per-submission parts) and their predictions' JSON text."""
     out = []
     for k in range(PATTERNS):
-        record = synthetic_record(submission_ref_stub(), task, gold, accuracy=0.6 + 0.05 * k,
-                                  seed=k, content_key="0" * 64, provenance=synthetic_provenance())
+        record = synthetic_record(
+            submission_ref_stub(),
+            task,
+            gold,
+            accuracy=0.6 + 0.05 * k,
+            seed=k,
+            content_key="0" * 64,
+            provenance=synthetic_provenance(),
+        )
         body = record.model_dump(mode="json")
         predictions = json.dumps(body.pop("predictions"), sort_keys=True, indent=1, ensure_ascii=False)
         out.append((body, predictions.replace("\n", "\n ")))
@@ -112,9 +122,14 @@ def _write_record(root: Path, spec, task, n: int, pattern: tuple[dict, str], see
     # per pattern and spliced in; the bytes equal record.dumps() (checked once in main).
     body, predictions = pattern
     key, parts = current_key(spec, root / "submissions" / spec.id, task, 32)
-    doc = {**body, "content_key": key, "content_key_parts": parts,
-           "submission": submission_ref(spec, task.name).model_dump(mode="json"),
-           "efficiency": synthetic_efficiency(seed, n, 32), "predictions": "\0PREDICTIONS\0"}
+    doc = {
+        **body,
+        "content_key": key,
+        "content_key_parts": parts,
+        "submission": submission_ref(spec, task.name).model_dump(mode="json"),
+        "efficiency": synthetic_efficiency(seed, n, 32),
+        "predictions": "\0PREDICTIONS\0",
+    }
     text = json.dumps(doc, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
     path = root / "results" / spec.id / f"{task.name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -134,8 +149,12 @@ def timed_build(root: Path, *args: str) -> tuple[float, float, str]:
     workers, its output). CPU time shows the cost when other work shares the machine."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "ftbench", "--root", str(root), "build", *args],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "ftbench", "--root", str(root), "build", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -165,12 +184,15 @@ def main() -> None:
         n = make_board(root, args.submissions, args.tasks)
         check_splice(root)
         size = sum(p.stat().st_size for p in (root / "results").glob("*/*.json"))
-        print(f"board: {args.submissions} submissions x {args.tasks} tasks = {n} records, "
-              f"{size / 2**20:.0f} MiB of records, written in {time.perf_counter() - start:.1f} s")
+        print(
+            f"board: {args.submissions} submissions x {args.tasks} tasks = {n} records, "
+            f"{size / 2**20:.0f} MiB of records, written in {time.perf_counter() - start:.1f} s"
+        )
         print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} before the builds")
         wall, cpu, out = timed_build(root)
-        print(f"full build:            {wall:6.2f} s wall, {cpu:6.2f} s CPU, "
-              f"{1000 * wall / n:.2f} ms per record  [{out}]")
+        print(
+            f"full build:            {wall:6.2f} s wall, {cpu:6.2f} s CPU, {1000 * wall / n:.2f} ms per record  [{out}]"
+        )
         wall, cpu, out = timed_build(root)
         print(f"rebuild, no change:    {wall:6.2f} s wall, {cpu:6.2f} s CPU  [{out}]")
         _touch_one_record(root)

@@ -32,8 +32,9 @@ def main() -> None:
     parser.add_argument("--limit", type=int)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--repeat", type=int, default=2,
-                        help="alternate both loops this many times and keep each one's best time")
+    parser.add_argument(
+        "--repeat", type=int, default=2, help="alternate both loops this many times and keep each one's best time"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
 
@@ -63,17 +64,24 @@ def main() -> None:
     pipeline_s, runner_s = min(pipeline_times), min(runner_times)
     identical = run.predictions == pipeline_pred
     figures = {
-        "task": task.name, "examples": len(texts), "device": str(clf.device),
-        "pipeline_default_s": round(pipeline_s, 2), "ftbench_runner_s": round(runner_s, 2),
-        "speedup": round(pipeline_s / runner_s, 2), "batch_size": args.batch_size,
-        "pipeline_runs_s": [round(t, 2) for t in pipeline_times], "runner_runs_s": [round(t, 2) for t in runner_times],
+        "task": task.name,
+        "examples": len(texts),
+        "device": str(clf.device),
+        "pipeline_default_s": round(pipeline_s, 2),
+        "ftbench_runner_s": round(runner_s, 2),
+        "speedup": round(pipeline_s / runner_s, 2),
+        "batch_size": args.batch_size,
+        "pipeline_runs_s": [round(t, 2) for t in pipeline_times],
+        "runner_runs_s": [round(t, 2) for t in runner_times],
         "identical_predictions": identical,
         "disagreements": sum(a != b for a, b in zip(run.predictions, pipeline_pred, strict=True)),
     }
     print(json.dumps(figures, indent=2))
-    print(f"\nftbench runner is {figures['speedup']}x the pipeline default loop "
-          f"({figures['pipeline_default_s']} s -> {figures['ftbench_runner_s']} s, "
-          f"{len(texts)} texts, predictions {'identical' if identical else 'DIFFER'}); target >= 3x")
+    print(
+        f"\nftbench runner is {figures['speedup']}x the pipeline default loop "
+        f"({figures['pipeline_default_s']} s -> {figures['ftbench_runner_s']} s, "
+        f"{len(texts)} texts, predictions {'identical' if identical else 'DIFFER'}); target >= 3x"
+    )
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
 

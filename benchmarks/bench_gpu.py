@@ -59,8 +59,12 @@ def main() -> None:
         cpu_pred = run_classifier(cpu, examples.texts, args.batch_size, progress=False).predictions
         del cpu
 
-    figures: dict = {"device_name": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
-                     "torch": torch.__version__, "examples": len(examples), "runs": {}}
+    figures: dict = {
+        "device_name": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
+        "torch": torch.__version__,
+        "examples": len(examples),
+        "runs": {},
+    }
     preds = {}
     variants = [("fp32", False), ("bf16", False), ("fp16", False), ("bf16+cudnn-attention", True)]
     if not args.device.startswith("cuda"):  # fp16 and cuDNN are CUDA-only; a CPU dry run skips them
@@ -75,8 +79,11 @@ def main() -> None:
         preds[name] = run.predictions
         acc = agreement(run.predictions, list(examples.labels))
         figures["runs"][name] = {
-            "dtype": clf.info.dtype, "accuracy": round(acc, 4), **{k: round(v, 3) for k, v in run.efficiency().items()},
-            "memory_kind": run.memory_kind, "second_pass_wall_time_s": round(again.wall_time_s, 3),
+            "dtype": clf.info.dtype,
+            "accuracy": round(acc, 4),
+            **{k: round(v, 3) for k, v in run.efficiency().items()},
+            "memory_kind": run.memory_kind,
+            "second_pass_wall_time_s": round(again.wall_time_s, 3),
             "agreement_with_cpu_record": None if cpu_pred is None else round(agreement(run.predictions, cpu_pred), 4),
         }
         if name == "fp32":
@@ -102,8 +109,11 @@ def _pipeline_ratio(clf, texts: list[str], runner_s: float, labels) -> dict:
     if torch.cuda.is_available():
         torch.cuda.synchronize()
     pipeline_s = time.perf_counter() - t0
-    return {"pipeline_default_s": round(pipeline_s, 3), "runner_s": round(runner_s, 3),
-            "speedup": round(pipeline_s / runner_s, 2)}
+    return {
+        "pipeline_default_s": round(pipeline_s, 3),
+        "runner_s": round(runner_s, 3),
+        "speedup": round(pipeline_s / runner_s, 2),
+    }
 
 
 if __name__ == "__main__":

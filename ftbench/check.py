@@ -31,14 +31,21 @@ def check_board(config: BoardConfig, allow_missing: bool = False) -> list[Issue]
     for job in jobs:
         if job.status == "missing":
             severity = "warning" if allow_missing else "error"
-            issues.append(Issue(_rel(job.output, config), "-", f"no record for {job.name}: run "
-                                f"`ftbench evaluate {_rel(job.submission.folder, config)} --task {job.task.name}`",
-                                severity))
+            issues.append(
+                Issue(
+                    _rel(job.output, config),
+                    "-",
+                    f"no record for {job.name}: run "
+                    f"`ftbench evaluate {_rel(job.submission.folder, config)} --task {job.task.name}`",
+                    severity,
+                )
+            )
     return issues
 
 
-def _record_issues(results_dir: Path, expected: dict[Path, EvalJob], ids: set[str],
-                   tasks: dict[str, Task]) -> list[Issue]:
+def _record_issues(
+    results_dir: Path, expected: dict[Path, EvalJob], ids: set[str], tasks: dict[str, Task]
+) -> list[Issue]:
     issues: list[Issue] = []
     if not results_dir.is_dir():
         return issues
@@ -51,8 +58,14 @@ def _record_issues(results_dir: Path, expected: dict[Path, EvalJob], ids: set[st
         elif path.parent.name not in ids:
             issues.append(Issue(shown, "-", f"orphaned: no submission {path.parent.name!r}"))
         elif path not in expected:
-            issues.append(Issue(shown, "-", f"orphaned: submission {path.parent.name!r} does not list task "
-                                f"{path.stem!r}" + ("" if path.stem in tasks else " (and no such task exists)")))
+            issues.append(
+                Issue(
+                    shown,
+                    "-",
+                    f"orphaned: submission {path.parent.name!r} does not list task "
+                    f"{path.stem!r}" + ("" if path.stem in tasks else " (and no such task exists)"),
+                )
+            )
         else:
             issues += _one_record(path, expected[path])
     return issues

@@ -46,8 +46,11 @@ def _config(ctx: click.Context, data_dir: Path | None = None, results_dir: Path 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(ftbench.__version__, prog_name="ftbench")
-@click.option("--root", type=click.Path(file_okay=False, path_type=Path),
-              help="Board repository (default: nearest folder with [tool.ftbench] in pyproject.toml).")
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Board repository (default: nearest folder with [tool.ftbench] in pyproject.toml).",
+)
 @click.pass_context
 def main(ctx: click.Context, root: Path | None) -> None:
     """ftbench: evaluate fine-tuned models on fixed held-out data and publish a leaderboard.
@@ -89,8 +92,10 @@ def validate(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     for issue in issues:
         click.echo(str(issue), err=True)
     errors = [i for i in issues if i.severity == "error"]
-    click.echo(f"{len(loaded)} valid, {len(folders) - len(loaded)} invalid submission(s); "
-               f"{len(errors)} error(s), {len(issues) - len(errors)} warning(s)")
+    click.echo(
+        f"{len(loaded)} valid, {len(folders) - len(loaded)} invalid submission(s); "
+        f"{len(errors)} error(s), {len(issues) - len(errors)} warning(s)"
+    )
     if errors:
         sys.exit(2)
 
@@ -116,8 +121,10 @@ def tasks(ctx: click.Context, as_json: bool) -> None:
     click.echo(f"{'task':20} {'dataset/split':28} {'examples':>8} {'labels':>6}  primary metric")
     for t in registry.values():
         arrow = "higher is better" if METRICS[t.primary_metric].higher_is_better else "lower is better"
-        click.echo(f"{t.name:20} {t.dataset + '/' + t.split:28} {t.num_examples:>8} "
-                   f"{len(t.labels):>6}  {t.primary_metric} ({arrow})")
+        click.echo(
+            f"{t.name:20} {t.dataset + '/' + t.split:28} {t.num_examples:>8} "
+            f"{len(t.labels):>6}  {t.primary_metric} ({arrow})"
+        )
 
 
 @main.command()
@@ -133,8 +140,7 @@ def schema(which: str) -> None:
     from ftbench.spec import submission_json_schema
     from ftbench.tasks import Task
 
-    schemas = {"submission": submission_json_schema, "record": record_json_schema,
-               "task": Task.model_json_schema}
+    schemas = {"submission": submission_json_schema, "record": record_json_schema, "task": Task.model_json_schema}
     click.echo(json.dumps(schemas[which](), indent=2, sort_keys=True))
 
 
@@ -159,23 +165,46 @@ def _check_tasks(registry, names: tuple[str, ...]) -> None:
 @main.command()
 @click.argument("submissions", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--task", "only_tasks", multiple=True, help="Evaluate only this task (repeatable).")
-@click.option("--limit", type=click.IntRange(min=1), help="Score only the first N examples (a quick check; "
-              "written as <task>.limitN.json, never over a complete record).")
-@click.option("--results-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Where records go (default: the board's results/).")
-@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Data directory (default: [tool.ftbench] data_dir or FTBENCH_DATA_DIR).")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    help="Score only the first N examples (a quick check; "
+    "written as <task>.limitN.json, never over a complete record).",
+)
+@click.option(
+    "--results-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where records go (default: the board's results/).",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Data directory (default: [tool.ftbench] data_dir or FTBENCH_DATA_DIR).",
+)
 @click.option("--batch-size", default=64, show_default=True, type=click.IntRange(min=1))
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
-@click.option("--changed", is_flag=True, help="Only pairs that `ftbench plan` lists (missing or stale); "
-              "this is also what happens without --force.")
+@click.option(
+    "--changed",
+    is_flag=True,
+    help="Only pairs that `ftbench plan` lists (missing or stale); this is also what happens without --force.",
+)
 @click.option("--force", is_flag=True, help="Re-evaluate even when the record is current.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 @click.pass_context
 @_fail_cleanly
-def evaluate(ctx: click.Context, submissions: tuple[Path, ...], only_tasks: tuple[str, ...],
-             limit: int | None, results_dir: Path | None, data_dir: Path | None, batch_size: int,
-             device: str, changed: bool, force: bool, no_progress: bool) -> None:
+def evaluate(
+    ctx: click.Context,
+    submissions: tuple[Path, ...],
+    only_tasks: tuple[str, ...],
+    limit: int | None,
+    results_dir: Path | None,
+    data_dir: Path | None,
+    batch_size: int,
+    device: str,
+    changed: bool,
+    force: bool,
+    no_progress: bool,
+) -> None:
     """Evaluate submissions on their tasks and write one JSON record per (submission, task).
 
     With no SUBMISSIONS, evaluates every submission of the board. Pairs whose record is
@@ -203,15 +232,23 @@ def evaluate(ctx: click.Context, submissions: tuple[Path, ...], only_tasks: tupl
         record = evaluate_job(job, config, settings)
         write_record(job.output, record)
         m, e = record.metrics, record.efficiency
-        click.echo(f"{job.name} ({job.status}): {job.task.primary_metric}={m[job.task.primary_metric]:.4f} "
-                   f"n={record.task.num_examples} {e['examples_per_s']:.0f} ex/s -> {display_path(job.output)}")
+        click.echo(
+            f"{job.name} ({job.status}): {job.task.primary_metric}={m[job.task.primary_metric]:.4f} "
+            f"n={record.task.num_examples} {e['examples_per_s']:.0f} ex/s -> {display_path(job.output)}"
+        )
 
 
 @main.command()
-@click.option("--site-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Where the site goes (default: [tool.ftbench] site_dir).")
-@click.option("--base-url", help="URL prefix the site is served under, e.g. /ftbench/ on a GitHub "
-              "Pages project site (default: [tool.ftbench] base_url). Links are relative either way.")
+@click.option(
+    "--site-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the site goes (default: [tool.ftbench] site_dir).",
+)
+@click.option(
+    "--base-url",
+    help="URL prefix the site is served under, e.g. /ftbench/ on a GitHub "
+    "Pages project site (default: [tool.ftbench] base_url). Links are relative either way.",
+)
 @click.option("--force", is_flag=True, help="Rebuild even when no input changed since the last build.")
 @click.pass_context
 @_fail_cleanly
@@ -244,13 +281,20 @@ def build(ctx: click.Context, site_dir: Path | None, base_url: str | None, force
 @click.argument("submissions", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--task", "only_tasks", multiple=True, help="Only this task (repeatable).")
 @click.option("--batch-size", default=64, show_default=True, type=click.IntRange(min=1))
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "github-matrix"]), default="text",
-              show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json", "github-matrix"]), default="text", show_default=True
+)
 @click.option("--all", "show_all", is_flag=True, help="Also list pairs whose record is current.")
 @click.pass_context
 @_fail_cleanly
-def plan(ctx: click.Context, submissions: tuple[Path, ...], only_tasks: tuple[str, ...], batch_size: int,
-         fmt: str, show_all: bool) -> None:
+def plan(
+    ctx: click.Context,
+    submissions: tuple[Path, ...],
+    only_tasks: tuple[str, ...],
+    batch_size: int,
+    fmt: str,
+    show_all: bool,
+) -> None:
     """List the (submission, task) pairs whose record is missing or stale, and why.
 
     Reads no model: the content key is computed from the files on disk.
@@ -270,8 +314,17 @@ def plan(ctx: click.Context, submissions: tuple[Path, ...], only_tasks: tuple[st
     if fmt == "github-matrix":
         click.echo(github_matrix(jobs))
     elif fmt == "json":
-        rows = [{"submission": j.submission.spec.id, "task": j.task.name, "status": j.status, "why": j.why,
-                 "record": display_path(j.output), "content_key": j.content_key} for j in shown]
+        rows = [
+            {
+                "submission": j.submission.spec.id,
+                "task": j.task.name,
+                "status": j.status,
+                "why": j.why,
+                "record": display_path(j.output),
+                "content_key": j.content_key,
+            }
+            for j in shown
+        ]
         click.echo(json.dumps(rows, indent=2))
     else:
         for j in shown:
@@ -310,8 +363,12 @@ def check(ctx: click.Context, allow_missing: bool) -> None:
 @click.option("--sample", default=64, show_default=True, type=click.IntRange(min=1), help="Examples to re-run.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the sample.")
 @click.option("--device", default="auto", show_default=True)
-@click.option("--tolerance", type=float, help="Largest allowed change of the stored label's probability "
-              "[default: by precision: fp32 1e-3, fp16 2e-2, bf16 3e-2, int8/int4 5e-2].")
+@click.option(
+    "--tolerance",
+    type=float,
+    help="Largest allowed change of the stored label's probability "
+    "[default: by precision: fp32 1e-3, fp16 2e-2, bf16 3e-2, int8/int4 5e-2].",
+)
 @click.pass_context
 @_fail_cleanly
 def verify(ctx: click.Context, record: Path, sample: int, seed: int, device: str, tolerance: float | None) -> None:
@@ -328,10 +385,12 @@ def verify(ctx: click.Context, record: Path, sample: int, seed: int, device: str
 
     result = verify_record(record, _config(ctx), sample, seed, device)
     limit = result.tolerance if tolerance is None else tolerance
-    click.echo(f"{display_path(record)}: {result.sampled} examples re-run ({result.precision}), label agreement "
-               f"{result.agreement:.2%}, max probability difference {result.max_prob_diff:.2e} (tolerance "
-               f"{limit:.0e}); accuracy on the sample {result.recorded_accuracy:.4f} recorded, "
-               f"{result.rerun_accuracy:.4f} now")
+    click.echo(
+        f"{display_path(record)}: {result.sampled} examples re-run ({result.precision}), label agreement "
+        f"{result.agreement:.2%}, max probability difference {result.max_prob_diff:.2e} (tolerance "
+        f"{limit:.0e}); accuracy on the sample {result.recorded_accuracy:.4f} recorded, "
+        f"{result.rerun_accuracy:.4f} now"
+    )
     if result.stale:
         click.echo("note: the record is stale; the re-run used the current files", err=True)
     if result.differing_idx:
@@ -363,8 +422,12 @@ def collect(ctx: click.Context, sources: tuple[Path, ...]) -> None:
 
 
 @main.command()
-@click.option("--base", default="origin/main", show_default=True,
-              help="Git ref the pull request is compared with, to find changed submissions.")
+@click.option(
+    "--base",
+    default="origin/main",
+    show_default=True,
+    help="Git ref the pull request is compared with, to find changed submissions.",
+)
 @click.option("--submission", "ids", multiple=True, help="Report on these submission ids instead (repeatable).")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
 @click.pass_context

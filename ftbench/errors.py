@@ -49,4 +49,4 @@ def display_path(path: Path) -> str:
     """
     absolute = os.path.abspath(path)
     cwd = os.path.join(os.getcwd(), "")
-    return absolute[len(cwd):] if absolute.startswith(cwd) else absolute
+    return absolute[len(cwd) :] if absolute.startswith(cwd) else absolute

@@ -65,16 +65,24 @@ def evaluate_job(
     adapter = resolve(job.adapter, job.submission.folder, config.local_models) if job.adapter else None
     loader = load_model or default_loader
     with Stopwatch() as loading:
-        model = loader(base.folder, adapter.folder if adapter else None, job.task.labels,
-                       job.submission.spec.model.precision, settings.device)
-    run = run_classifier(model, examples.texts, settings.batch_size, settings.progress,
-                         description=f"{job.submission.spec.id}/{job.task.name}")
-    return assemble_record(job, config, settings, examples, run, model, base, adapter,
-                           loading.seconds, started)
+        model = loader(
+            base.folder,
+            adapter.folder if adapter else None,
+            job.task.labels,
+            job.submission.spec.model.precision,
+            settings.device,
+        )
+    run = run_classifier(
+        model,
+        examples.texts,
+        settings.batch_size,
+        settings.progress,
+        description=f"{job.submission.spec.id}/{job.task.name}",
+    )
+    return assemble_record(job, config, settings, examples, run, model, base, adapter, loading.seconds, started)
 
 
-def default_loader(base: Path, adapter: Path | None, labels: Sequence[str],
-                    precision: str, device: str) -> Classifier:
+def default_loader(base: Path, adapter: Path | None, labels: Sequence[str], precision: str, device: str) -> Classifier:
     from ftbench.models.hf import load_classifier
 
     return load_classifier(base, adapter, labels, precision, device, seed=SEED)
@@ -113,26 +121,51 @@ def assemble_record(
         content_key_parts=job.key_parts,
         complete=settings.limit is None or settings.limit >= job.task.num_examples,
         limit=settings.limit,
-        submission=SubmissionRef(id=spec.id, name=spec.name, method=spec.fine_tuning.method,
-                                 base=job.base.label, adapter=job.adapter.label if job.adapter else None,
-                                 precision=spec.model.precision),
-        task=TaskRef(name=job.task.name, split=job.task.split, num_examples=len(examples),
-                     primary_metric=job.task.primary_metric, labels=list(job.task.labels),
-                     definition_sha256=job.task.definition_sha256, data_sha256=job.task.data_sha256),
+        submission=SubmissionRef(
+            id=spec.id,
+            name=spec.name,
+            method=spec.fine_tuning.method,
+            base=job.base.label,
+            adapter=job.adapter.label if job.adapter else None,
+            precision=spec.model.precision,
+        ),
+        task=TaskRef(
+            name=job.task.name,
+            split=job.task.split,
+            num_examples=len(examples),
+            primary_metric=job.task.primary_metric,
+            labels=list(job.task.labels),
+            definition_sha256=job.task.definition_sha256,
+            data_sha256=job.task.data_sha256,
+        ),
         **score(job.task, examples.labels, pred),
         efficiency=_efficiency(run, model, weights, load_seconds, spec.fine_tuning.trainable_parameters),
-        predictions=Predictions(idx=list(examples.idx), pred=pred,
-                                prob=[round(float(run.probs[i, p]), 4) for i, p in enumerate(pred)]),
+        predictions=Predictions(
+            idx=list(examples.idx), pred=pred, prob=[round(float(run.probs[i, p]), 4) for i, p in enumerate(pred)]
+        ),
         provenance=Provenance(
-            ftbench_version=ftbench.__version__, eval_logic_version=ftbench.EVAL_LOGIC_VERSION,
-            git=git_state(config.root), packages=package_versions(), hardware=hardware(),
-            weights=weights, model=_model_provenance(model), seed=SEED,
-            command=shlex.join(["ftbench", *sys.argv[1:]]), started_at=started, finished_at=_now()),
+            ftbench_version=ftbench.__version__,
+            eval_logic_version=ftbench.EVAL_LOGIC_VERSION,
+            git=git_state(config.root),
+            packages=package_versions(),
+            hardware=hardware(),
+            weights=weights,
+            model=_model_provenance(model),
+            seed=SEED,
+            command=shlex.join(["ftbench", *sys.argv[1:]]),
+            started_at=started,
+            finished_at=_now(),
+        ),
     )
 
 
-def _efficiency(run: RunResult, model: Classifier, weights: list[WeightsProvenance],
-                load_seconds: float, declared_trainable: int | None) -> dict:
+def _efficiency(
+    run: RunResult,
+    model: Classifier,
+    weights: list[WeightsProvenance],
+    load_seconds: float,
+    declared_trainable: int | None,
+) -> dict:
     def size(role: str) -> int:
         return sum(f["bytes"] for w in weights if w.role == role for f in w.files)
 
@@ -153,14 +186,23 @@ def _efficiency(run: RunResult, model: Classifier, weights: list[WeightsProvenan
 
 
 def _weights_provenance(role: str, weights: ResolvedWeights) -> WeightsProvenance:
-    return WeightsProvenance(role=role, ref=weights.ref.label, origin=weights.origin,  # type: ignore[arg-type]
-                             files=weights.fingerprint())
+    return WeightsProvenance(
+        role=role,
+        ref=weights.ref.label,
+        origin=weights.origin,  # type: ignore[arg-type]
+        files=weights.fingerprint(),
+    )
 
 
 def _model_provenance(model: Classifier) -> dict:
     info = model.info
-    return {"backend": info.backend, "dtype": info.dtype, "device": info.device,
-            "max_length": info.max_length, "notes": list(info.notes)}
+    return {
+        "backend": info.backend,
+        "dtype": info.dtype,
+        "device": info.device,
+        "max_length": info.max_length,
+        "notes": list(info.notes),
+    }
 
 
 def _now() -> str:

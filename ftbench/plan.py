@@ -101,9 +101,14 @@ def record_status(path: Path, parts: dict) -> tuple[str, str]:
 def github_matrix(jobs: Sequence[EvalJob]) -> str:
     """A GitHub Actions ``strategy.matrix`` (JSON) with one entry per pending pair."""
     include = [
-        {"submission": j.submission.spec.id, "task": j.task.name,
-         "path": _relative(j.submission.folder), "status": j.status}
-        for j in jobs if j.pending
+        {
+            "submission": j.submission.spec.id,
+            "task": j.task.name,
+            "path": _relative(j.submission.folder),
+            "status": j.status,
+        }
+        for j in jobs
+        if j.pending
     ]
     return json.dumps({"include": include}, sort_keys=True)
 

@@ -13,8 +13,17 @@ import psutil
 
 import ftbench
 
-PACKAGES = ("torch", "transformers", "peft", "tokenizers", "safetensors", "scikit-learn",
-            "numpy", "huggingface_hub", "accelerate")
+PACKAGES = (
+    "torch",
+    "transformers",
+    "peft",
+    "tokenizers",
+    "safetensors",
+    "scikit-learn",
+    "numpy",
+    "huggingface_hub",
+    "accelerate",
+)
 
 
 def package_versions() -> dict[str, str]:
@@ -30,6 +39,7 @@ def package_versions() -> dict[str, str]:
 
 def git_state(root: Path) -> dict:
     """``{"commit": sha or None, "dirty": bool}`` of the board repository."""
+
     def git(*args: str) -> str | None:
         try:
             out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10)

@@ -36,8 +36,13 @@ def changed_files(root: Path, folder: Path, base: str) -> list[str] | None:
     """Files under ``folder`` changed since git ``base`` (None when git cannot tell)."""
     try:
         rel = folder.relative_to(root).as_posix()
-        out = subprocess.run(["git", "diff", "--name-only", f"{base}...HEAD", "--", rel], cwd=root,
-                             capture_output=True, text=True, timeout=30)
+        out = subprocess.run(
+            ["git", "diff", "--name-only", f"{base}...HEAD", "--", rel],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     except (OSError, ValueError, subprocess.TimeoutExpired):
         return None
     return out.stdout.splitlines() if out.returncode == 0 else None
@@ -51,8 +56,13 @@ def changed_submissions(root: Path, submissions_dir: Path, base: str) -> list[st
     return sorted({f.split("/")[1] for f in files if f.count("/") >= 2})
 
 
-def render_report(board: Board, tables: Mapping[str, Sequence[RankedRow]], changed: Iterable[str],
-                  issues: Sequence[Issue], edited_results: Sequence[str] = ()) -> str:
+def render_report(
+    board: Board,
+    tables: Mapping[str, Sequence[RankedRow]],
+    changed: Iterable[str],
+    issues: Sequence[Issue],
+    edited_results: Sequence[str] = (),
+) -> str:
     """The whole comment: one section per changed submission, then validation problems.
 
     ``edited_results`` lists files under results/ that the pull request itself changed:
@@ -61,8 +71,12 @@ def render_report(board: Board, tables: Mapping[str, Sequence[RankedRow]], chang
     changed = sorted(set(changed))
     lines = [MARKER, "## ftbench report", ""]
     if edited_results:
-        lines += ["> [!WARNING]", "> This pull request edits result records, which only CI may write; "
-                  "remove these changes:", *[f"> - `{escape(f)}`" for f in edited_results], ""]
+        lines += [
+            "> [!WARNING]",
+            "> This pull request edits result records, which only CI may write; remove these changes:",
+            *[f"> - `{escape(f)}`" for f in edited_results],
+            "",
+        ]
     if not changed:
         lines.append("This pull request changes no submission.")
     for sub_id in changed:
@@ -73,20 +87,33 @@ def render_report(board: Board, tables: Mapping[str, Sequence[RankedRow]], chang
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _submission_section(board: Board, tables: Mapping[str, Sequence[RankedRow]], sub_id: str,
-                        issues: Sequence[Issue]) -> list[str]:
+def _submission_section(
+    board: Board, tables: Mapping[str, Sequence[RankedRow]], sub_id: str, issues: Sequence[Issue]
+) -> list[str]:
     spec = next((s.spec for s in board.submissions if s.spec.id == sub_id), None)
     errors = [i for i in issues if i.severity == "error"]
     if spec is None and not errors:
         return [f"### `{escape(sub_id)}` — removed", "", "No submission.yaml in this folder any more.", ""]
     if spec is None or errors:
-        return [f"### `{escape(sub_id)}` — ❌ not valid", "", "Fix these and push again:", "",
-                *_issue_block(issues), ""]
-    lines = [f"### {escape(spec.name)} (`{escape(sub_id)}`)", "",
-             f"{escape(spec.fine_tuning.method)} on `{escape(spec.model.base.label)}`, "
-             f"submitted by {escape(spec.submitter.name)}.", ""]
-    lines += ["| task | score | would rank | leaders | " + " | ".join(_heading(m) for m in EFFICIENCY) + " |",
-              "|---|---:|---:|---|" + "---:|" * len(EFFICIENCY)]
+        return [
+            f"### `{escape(sub_id)}` — ❌ not valid",
+            "",
+            "Fix these and push again:",
+            "",
+            *_issue_block(issues),
+            "",
+        ]
+    lines = [
+        f"### {escape(spec.name)} (`{escape(sub_id)}`)",
+        "",
+        f"{escape(spec.fine_tuning.method)} on `{escape(spec.model.base.label)}`, "
+        f"submitted by {escape(spec.submitter.name)}.",
+        "",
+    ]
+    lines += [
+        "| task | score | would rank | leaders | " + " | ".join(_heading(m) for m in EFFICIENCY) + " |",
+        "|---|---:|---:|---|" + "---:|" * len(EFFICIENCY),
+    ]
     for task in board.tasks:
         if task.name in spec.tasks:
             lines.append(_task_row(board, tables.get(task.name, []), sub_id, task.name, task.primary_metric))
@@ -98,23 +125,28 @@ def _submission_section(board: Board, tables: Mapping[str, Sequence[RankedRow]],
 def _task_row(board: Board, rows: Sequence[RankedRow], sub_id: str, task: str, metric: str) -> str:
     mine = next((r for r in rows if r.entry.submission == sub_id), None)
     if mine is None:
-        status = next((r.status for r in board.records
-                       if r.record.submission.id == sub_id and r.record.task.name == task), "missing")
+        status = next(
+            (r.status for r in board.records if r.record.submission.id == sub_id and r.record.task.name == task),
+            "missing",
+        )
         leaders = _leaders(rows, sub_id, metric)
         return f"| {task} | — ({status}: not evaluated yet) | — | {leaders} |" + " — |" * len(EFFICIENCY)
     score = format_value(metric, mine.entry.value(metric))
     badge = " ★ Pareto" if mine.pareto else ""
     cells = " | ".join(format_value(m, mine.entry.efficiency.get(m)) for m in EFFICIENCY)
-    return (f"| {task} | {METRICS[metric].label} {score} | #{mine.rank} of {len(rows)}{badge} | "
-            f"{_leaders(rows, sub_id, metric)} | {cells} |")
+    return (
+        f"| {task} | {METRICS[metric].label} {score} | #{mine.rank} of {len(rows)}{badge} | "
+        f"{_leaders(rows, sub_id, metric)} | {cells} |"
+    )
 
 
 def _leaders(rows: Sequence[RankedRow], sub_id: str, metric: str) -> str:
     top = [r for r in rows if r.entry.submission != sub_id][:LEADERS_SHOWN]
     if not top:
         return "first entry"
-    return "; ".join(f"#{r.rank} {escape(r.entry.name)} {format_value(metric, r.entry.metrics.get(metric))}"
-                     for r in top)
+    return "; ".join(
+        f"#{r.rank} {escape(r.entry.name)} {format_value(metric, r.entry.metrics.get(metric))}" for r in top
+    )
 
 
 def _heading(metric: str) -> str:

@@ -102,12 +102,14 @@ def run_classifier(
     )
 
 
-def _score_batches(model: Classifier, texts: list[str], batches: list[list[int]],
-                   progress: bool, description: str) -> tuple[np.ndarray, list[float]]:
+def _score_batches(
+    model: Classifier, texts: list[str], batches: list[list[int]], progress: bool, description: str
+) -> tuple[np.ndarray, list[float]]:
     probs: np.ndarray | None = None
     batch_ms = []
-    with tqdm(total=len(texts), desc=description, unit="ex", disable=not progress,
-              leave=False, dynamic_ncols=True) as bar:
+    with tqdm(
+        total=len(texts), desc=description, unit="ex", disable=not progress, leave=False, dynamic_ncols=True
+    ) as bar:
         for batch in batches:
             t0 = time.perf_counter()
             out = model.predict_proba([texts[i] for i in batch])

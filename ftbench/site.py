@@ -64,8 +64,10 @@ def build_site(config: BoardConfig, force: bool = False, workers: int | None = N
     """Build ``config.site_dir`` from the board; a no-op when nothing changed (unless ``force``).
     ``workers``: processes for large boards (default: one per CPU; 1 runs everything here)."""
     if not (config.templates_dir / "base.html.j2").is_file():
-        raise FtbenchError(f"{config.templates_dir}: site templates not found (copy templates/ from the "
-                           "ftbench repository, or set [tool.ftbench] templates_dir)")
+        raise FtbenchError(
+            f"{config.templates_dir}: site templates not found (copy templates/ from the "
+            "ftbench repository, or set [tool.ftbench] templates_dir)"
+        )
     stamp = input_stamp(config)
     previous = _read_manifest(config.site_dir)
     if not force and previous.get("stamp") == stamp and _all_present(config.site_dir, previous):

@@ -80,9 +80,7 @@ def load_submission(folder: Path, tasks: Registry[Task]) -> LoadedSubmission:
     return LoadedSubmission(spec, folder, tuple(i for i in issues if i.severity != "error"))
 
 
-def load_all(
-    folders: Iterable[Path], tasks: Registry[Task]
-) -> tuple[list[LoadedSubmission], list[Issue]]:
+def load_all(folders: Iterable[Path], tasks: Registry[Task]) -> tuple[list[LoadedSubmission], list[Issue]]:
     """Load many folders, collecting every issue (duplicate ids across folders included)."""
     loaded: list[LoadedSubmission] = []
     issues: list[Issue] = []
@@ -147,17 +145,31 @@ def _folder_content_issues(folder: Path) -> list[Issue]:
         total += path.stat().st_size
         suffix = path.suffix.lower()
         if suffix in UNSAFE_SUFFIXES:
-            issues.append(Issue(shown, "-", f"{suffix} files can run code when loaded (pickle); "
-                                "convert the weights to .safetensors"))
+            issues.append(
+                Issue(
+                    shown, "-", f"{suffix} files can run code when loaded (pickle); convert the weights to .safetensors"
+                )
+            )
         elif suffix in CODE_SUFFIXES:
-            issues.append(Issue(shown, "-", "code files are not allowed; models run through "
-                                "ftbench's own loaders, never submitted code"))
+            issues.append(
+                Issue(
+                    shown,
+                    "-",
+                    "code files are not allowed; models run through ftbench's own loaders, never submitted code",
+                )
+            )
         elif suffix == ".json":
             issues.extend(_json_config_issues(path, shown))
     if total > MAX_FOLDER_BYTES:
-        issues.append(Issue(display_path(folder), "-", f"folder holds {total / 2**20:.1f} MiB, over the "
-                            f"{MAX_FOLDER_BYTES // 2**20} MiB limit; host large weights on the Hub "
-                            "and reference them with hub + revision"))
+        issues.append(
+            Issue(
+                display_path(folder),
+                "-",
+                f"folder holds {total / 2**20:.1f} MiB, over the "
+                f"{MAX_FOLDER_BYTES // 2**20} MiB limit; host large weights on the Hub "
+                "and reference them with hub + revision",
+            )
+        )
     return issues
 
 
@@ -184,8 +196,13 @@ def _spec_issues(spec: Submission, folder: Path, shown: str, tasks: Registry[Tas
             issues += _contamination_issues(spec, tasks[name], shown)
     uses_adapter = spec.model.adapter or any(e.adapter for e in spec.tasks.values())
     if spec.fine_tuning.method in ADAPTER_METHODS and not uses_adapter:
-        issues.append(Issue(shown, "fine_tuning.method", f"{spec.fine_tuning.method} needs an "
-                            "adapter (model.adapter or tasks.<name>.adapter)"))
+        issues.append(
+            Issue(
+                shown,
+                "fine_tuning.method",
+                f"{spec.fine_tuning.method} needs an adapter (model.adapter or tasks.<name>.adapter)",
+            )
+        )
     return issues
 
 
@@ -224,8 +241,11 @@ def _path_issues(ref: WeightsRef, kind: str, folder: Path, shown: str, field: st
     where = f"{field}.path"
     target = (folder / ref.path).resolve()
     if ref.path.startswith(("/", "~")) or not target.is_relative_to(folder) or target == folder:
-        return [Issue(shown, where, f"{ref.path!r} leaves the submission folder; give a "
-                      "sub-folder of it (or hub + revision)")]
+        return [
+            Issue(
+                shown, where, f"{ref.path!r} leaves the submission folder; give a sub-folder of it (or hub + revision)"
+            )
+        ]
     if not target.is_dir():
         return [Issue(shown, where, f"folder {ref.path!r} not found in the submission")]
     if kind == "adapter":
@@ -248,11 +268,18 @@ def _contamination_issues(spec: Submission, task: Task, shown: str) -> list[Issu
     for i, data in enumerate(spec.training_data_for(task.name)):
         field = f"{prefix}.{i}"
         if data.dataset == task.dataset and data.split == task.split:
-            issues.append(Issue(shown, field, f"trains on {task.dataset}/{task.split}, the "
-                                f"held-out split of task {task.name!r}"))
+            issues.append(
+                Issue(shown, field, f"trains on {task.dataset}/{task.split}, the held-out split of task {task.name!r}")
+            )
         for overlap in task.overlaps:
             if (overlap.dataset, overlap.split) == (data.dataset, data.split):
-                issues.append(Issue(shown, field, f"{data.dataset}/{data.split} overlaps the "
-                                    f"held-out split of task {task.name!r}: {overlap.note}",
-                                    severity="warning"))
+                issues.append(
+                    Issue(
+                        shown,
+                        field,
+                        f"{data.dataset}/{data.split} overlaps the "
+                        f"held-out split of task {task.name!r}: {overlap.note}",
+                        severity="warning",
+                    )
+                )
     return issues

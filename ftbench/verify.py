@@ -16,7 +16,6 @@ from ftbench.runner import run_classifier
 from ftbench.submissions import load_submission
 from ftbench.tasks import load_examples, load_tasks
 
-
 # Default drift tolerance on a probability, by the precision the record was evaluated in. Low
 # precisions round differently on different kernels and devices: a bf16 record made on an H100 and
 # re-run on a CPU moved by up to 1.3e-2 with every label the same (benchmarks/bench_gpu.py).
@@ -60,8 +59,14 @@ class Verification:
         return self.max_prob_diff > (self.tolerance if tolerance is None else tolerance)
 
 
-def verify_record(path: Path, config: BoardConfig, sample: int = 64, seed: int = 0,
-                  device: str = "auto", load_model: ModelLoader | None = None) -> Verification:
+def verify_record(
+    path: Path,
+    config: BoardConfig,
+    sample: int = 64,
+    seed: int = 0,
+    device: str = "auto",
+    load_model: ModelLoader | None = None,
+) -> Verification:
     """Re-run ``sample`` randomly chosen examples of the record at ``path``."""
     record = read_record(path)
     tasks = load_tasks(config.tasks_dir)
@@ -73,22 +78,30 @@ def verify_record(path: Path, config: BoardConfig, sample: int = 64, seed: int =
     [job] = plan_jobs([sub], {task.name: task}, config, batch_size, only_tasks=[task.name])
     examples = load_examples(task, config.data_dir)
     row_of = {idx: i for i, idx in enumerate(examples.idx)}
-    stored = dict(zip(record.predictions.idx, zip(record.predictions.pred, record.predictions.prob, strict=True),
-                      strict=True))
+    stored = dict(
+        zip(record.predictions.idx, zip(record.predictions.pred, record.predictions.prob, strict=True), strict=True)
+    )
     chosen = sorted(random.Random(seed).sample(sorted(stored), min(sample, len(stored))))
     base = resolve(job.base, sub.folder, config.local_models)
     adapter = resolve(job.adapter, sub.folder, config.local_models) if job.adapter else None
-    model = (load_model or default_loader)(base.folder, adapter.folder if adapter else None, task.labels,
-                                           sub.spec.model.precision, device)
-    run = run_classifier(model, [examples.texts[row_of[i]] for i in chosen], batch_size, progress=False,
-                         single_latency_samples=0)
+    model = (load_model or default_loader)(
+        base.folder, adapter.folder if adapter else None, task.labels, sub.spec.model.precision, device
+    )
+    run = run_classifier(
+        model, [examples.texts[row_of[i]] for i in chosen], batch_size, progress=False, single_latency_samples=0
+    )
     new_pred = run.predictions
     gold = [examples.labels[row_of[i]] for i in chosen]
     differing = tuple(i for i, p in zip(chosen, new_pred, strict=True) if p != stored[i][0])
     prob_diff = max(abs(float(run.probs[k, stored[i][0]]) - stored[i][1]) for k, i in enumerate(chosen))
     return Verification(
-        record=path, sampled=len(chosen), agreement=1 - len(differing) / len(chosen), max_prob_diff=prob_diff,
-        differing_idx=differing, precision=sub.spec.model.precision,
+        record=path,
+        sampled=len(chosen),
+        agreement=1 - len(differing) / len(chosen),
+        max_prob_diff=prob_diff,
+        differing_idx=differing,
+        precision=sub.spec.model.precision,
         recorded_accuracy=sum(stored[i][0] == g for i, g in zip(chosen, gold, strict=True)) / len(chosen),
         rerun_accuracy=sum(p == g for p, g in zip(new_pred, gold, strict=True)) / len(chosen),
-        stale=job.status != "current")
+        stale=job.status != "current",
+    )

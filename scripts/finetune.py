@@ -302,8 +302,11 @@ def main() -> None:
     parser.add_argument("--task", action="append", help="train only these tasks of the recipe")
     parser.add_argument("--out", type=Path, help="output folder (default submissions/<recipe>)")
     parser.add_argument("--list", action="store_true", help="list the recipes")
-    parser.add_argument("--write-only", action="store_true",
-                        help="rewrite submission.yaml and the model card from training_log.json, no training")
+    parser.add_argument(
+        "--write-only",
+        action="store_true",
+        help="rewrite submission.yaml and the model card from training_log.json, no training",
+    )
     args = parser.parse_args()
     if args.list or not args.recipe:
         for r in RECIPES.values():

@@ -28,8 +28,11 @@ def valid_spec(sub_id: str = "my-model") -> dict:
         "license": "apache-2.0",
         "model_card": "README.md",
         "model": {"base": {"hub": BASE_HUB, "revision": BASE_REV}, "adapter": {"path": "adapter"}},
-        "fine_tuning": {"method": "lora", "trainable_parameters": 1000,
-                        "training_data": [{"dataset": "sst2", "split": "train"}]},
+        "fine_tuning": {
+            "method": "lora",
+            "trainable_parameters": 1000,
+            "training_data": [{"dataset": "sst2", "split": "train"}],
+        },
         "tasks": {"sst2": {}},
     }
 
@@ -45,8 +48,12 @@ def write_adapter(folder: Path) -> None:
 def make_submission(tmp_path: Path):
     """``make_submission(spec=None, card="...", folder_name=None) -> folder`` in tmp_path/submissions."""
 
-    def make(spec: dict | None = None, card: str | None = "# My model\n\nA card.\n",
-             folder_name: str | None = None, adapter: bool = True) -> Path:
+    def make(
+        spec: dict | None = None,
+        card: str | None = "# My model\n\nA card.\n",
+        folder_name: str | None = None,
+        adapter: bool = True,
+    ) -> Path:
         spec = valid_spec() if spec is None else spec
         folder = tmp_path / "submissions" / (folder_name or str(spec.get("id", "unnamed")))
         folder.mkdir(parents=True, exist_ok=True)

@@ -39,8 +39,17 @@ def write_pages(root: Path) -> None:
         (root / "pages" / f"{name}.md").write_text(text)
 
 
-def write_record(root: Path, spec: Submission, task: Task, gold: list[int], accuracy: float,
-                 seed: int, *, stale: bool = False, **efficiency: object) -> Path:
+def write_record(
+    root: Path,
+    spec: Submission,
+    task: Task,
+    gold: list[int],
+    accuracy: float,
+    seed: int,
+    *,
+    stale: bool = False,
+    **efficiency: object,
+) -> Path:
     """A record of ``spec`` on ``task``; ``stale`` gives it a content key that no longer matches."""
     batch = 32
     key, parts = current_key(spec, root / "submissions" / spec.id, task, batch)
@@ -48,8 +57,13 @@ def write_record(root: Path, spec: Submission, task: Task, gold: list[int], accu
         key, parts = "0" * 64, {**parts, "adapter": "files:old"}
     gpu = "Synthetic H100" if efficiency.get("device") == "cuda:0" else None
     record = synthetic_record(
-        submission_ref(spec, task.name), task, gold, accuracy=accuracy, seed=seed,
-        content_key=key, content_key_parts=parts,
+        submission_ref(spec, task.name),
+        task,
+        gold,
+        accuracy=accuracy,
+        seed=seed,
+        content_key=key,
+        content_key_parts=parts,
         efficiency=synthetic_efficiency(seed, len(gold), batch, **efficiency),
         provenance=synthetic_provenance(gpu=gpu),
     )
@@ -70,8 +84,9 @@ def make_site_board(root: Path) -> Path:
     }
     tasks = {
         "sentiment": write_task(root, "sentiment", ["negative", "positive"], gold["sentiment"]),
-        "topics": write_task(root, "topics", ["world", "sports", "business", "science"], gold["topics"],
-                             primary_metric="f1_macro"),
+        "topics": write_task(
+            root, "topics", ["world", "sports", "business", "science"], gold["topics"], primary_metric="f1_macro"
+        ),
         "intents": write_task(root, "intents", INTENTS, gold["intents"], with_data=False),
     }
     specs = _submissions(root)
@@ -80,8 +95,13 @@ def make_site_board(root: Path) -> Path:
         ("alpha-lora", "topics", 0.8, 2, {"latency_ms": 2.5, "peak_memory_mb": 950.0}),
         ("alpha-lora", "intents", 0.7, 3, {"latency_ms": 2.2, "peak_memory_mb": 980.0}),
         ("beta-full", "sentiment", 0.9, 1, {"latency_ms": 6.0, "peak_memory_mb": 700.0}),
-        ("beta-full", "topics", 0.95, 8, {"latency_ms": 6.5, "peak_memory_mb": 720.0,
-                                         "device": "cuda:0", "memory_kind": "cuda"}),
+        (
+            "beta-full",
+            "topics",
+            0.95,
+            8,
+            {"latency_ms": 6.5, "peak_memory_mb": 720.0, "device": "cuda:0", "memory_kind": "cuda"},
+        ),
         ("gamma-ia3", "sentiment", 0.6, 5, {"latency_ms": 1.0, "peak_memory_mb": 1200.0}),
         ("delta-head", "sentiment", 0.5, 6, {"latency_ms": 9.0, "peak_memory_mb": 2000.0}),
     ]
@@ -97,10 +117,15 @@ def make_site_board(root: Path) -> Path:
 
 def _submissions(root: Path) -> dict[str, Submission]:
     specs = [
-        submission_spec("alpha-lora", ["sentiment", "topics", "intents"], date="2026-02-01",
-                        description="LoRA r=8 on query and value."),
-        submission_spec("beta-full", ["sentiment", "topics"], method="full", date="2026-01-15",
-                        model={"base": {"path": "model"}}),
+        submission_spec(
+            "alpha-lora",
+            ["sentiment", "topics", "intents"],
+            date="2026-02-01",
+            description="LoRA r=8 on query and value.",
+        ),
+        submission_spec(
+            "beta-full", ["sentiment", "topics"], method="full", date="2026-01-15", model={"base": {"path": "model"}}
+        ),
         submission_spec("gamma-ia3", ["sentiment", "topics"], method="ia3", date="2026-03-01"),
         submission_spec("delta-head", ["sentiment", "topics"], method="head-only", date="2026-03-02"),
     ]
@@ -108,8 +133,9 @@ def _submissions(root: Path) -> dict[str, Submission]:
     for spec in specs:
         if spec["id"] == "beta-full":
             _write_model_folder(root / "submissions" / "beta-full" / "model")
-        out[spec["id"]] = write_submission(root, spec, card=f"# {spec['name']}\n\nSynthetic.\n\n"
-                                           "| a | b |\n|---|--:|\n| 1 | 2 |\n")
+        out[spec["id"]] = write_submission(
+            root, spec, card=f"# {spec['name']}\n\nSynthetic.\n\n| a | b |\n|---|--:|\n| 1 | 2 |\n"
+        )
     return out
 
 

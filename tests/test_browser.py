@@ -25,8 +25,16 @@ from site_fixtures import ROOT, make_site_board
 pytestmark = pytest.mark.browser
 
 CHROMIUM = os.environ.get("FTBENCH_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 SUB_PATH = "/ftbench/"
 
@@ -103,7 +111,8 @@ def crawl(browser, base: str, pages: list[str]) -> dict:
         ids[rel] = set(page.eval_on_selector_all("[id]", "els => els.map(e => e.id)"))
         links[rel] = page.eval_on_selector_all(
             "a[href], link[href], script[src]",
-            "els => els.map(e => new URL(e.getAttribute('href') ?? e.getAttribute('src'), document.baseURI).href)")
+            "els => els.map(e => new URL(e.getAttribute('href') ?? e.getAttribute('src'), document.baseURI).href)",
+        )
     page.close()
     return {"errors": errors, "ids": ids, "links": links}
 
@@ -134,7 +143,7 @@ def test_every_internal_link_and_asset_resolves(crawled, browser):
             if not target.startswith(base):
                 assert urlparse(url).scheme in {"http", "https", "mailto"}, f"{rel}: {url} leaves the site"
                 continue
-            path = unquote(target[len(base):])
+            path = unquote(target[len(base) :])
             assert (site / path).is_file(), f"{rel}: {url} does not resolve"
             if fragment:
                 assert fragment in result["ids"][path or "index.html"], f"{rel}: no #{fragment} in {path}"
@@ -149,8 +158,9 @@ def test_every_internal_link_and_asset_resolves(crawled, browser):
 
 def _column(page, index: int) -> list[str]:
     """The visible rows' values in one column (its data-sort value, else its text)."""
-    script = ("(rows, i) => rows.filter(r => !r.hidden)"
-              ".map(r => r.cells[i].dataset.sort ?? r.cells[i].textContent.trim())")
+    script = (
+        "(rows, i) => rows.filter(r => !r.hidden).map(r => r.cells[i].dataset.sort ?? r.cells[i].textContent.trim())"
+    )
     return page.eval_on_selector_all("#ranking tbody tr", script, index)
 
 
@@ -218,13 +228,16 @@ def test_dark_mode_print_and_small_screens(browser, site):
     context.close()
 
 
-@pytest.mark.parametrize("name, path, scheme, width", [
-    ("home", "index.html", "light", 1280),
-    ("task", "tasks/sentiment.html", "light", 1280),
-    ("model", "models/alpha-lora.html", "light", 1280),
-    ("home-dark", "index.html", "dark", 1280),
-    ("task-mobile", "tasks/sentiment.html", "light", 390),
-])
+@pytest.mark.parametrize(
+    "name, path, scheme, width",
+    [
+        ("home", "index.html", "light", 1280),
+        ("task", "tasks/sentiment.html", "light", 1280),
+        ("model", "models/alpha-lora.html", "light", 1280),
+        ("home-dark", "index.html", "dark", 1280),
+        ("task-mobile", "tasks/sentiment.html", "light", 390),
+    ],
+)
 def test_screenshots(browser, served, name, path, scheme, width):
     context = browser.new_context(color_scheme=scheme, viewport={"width": width, "height": 900})
     page = context.new_page()

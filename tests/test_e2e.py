@@ -21,8 +21,19 @@ BUNDLED = ROOT / "submissions" / "minilm-lora-r8"
 
 def test_real_adapter_on_a_limit_slice(tmp_path):
     results = tmp_path / "results"
-    args = ["--root", str(ROOT), "evaluate", str(BUNDLED), "--task", "sst2", "--limit", "96",
-            "--results-dir", str(results), "--no-progress"]
+    args = [
+        "--root",
+        str(ROOT),
+        "evaluate",
+        str(BUNDLED),
+        "--task",
+        "sst2",
+        "--limit",
+        "96",
+        "--results-dir",
+        str(results),
+        "--no-progress",
+    ]
     result = CliRunner().invoke(main, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     record = read_record(results / "minilm-lora-r8" / "sst2.limit96.json")
@@ -46,24 +57,44 @@ def test_new_task_needs_no_code(board, tmp_path):
     data = tmp_path / "data"
     shutil.copytree(DATA_DIR / "tweet_eval_sentiment", data / "tweet_eval_sentiment")
     task = {
-        "name": "tweet_sentiment_val", "title": "TweetEval sentiment (validation)",
-        "dataset": "tweet_eval_sentiment", "split": "validation", "data_file": "validation.jsonl",
+        "name": "tweet_sentiment_val",
+        "title": "TweetEval sentiment (validation)",
+        "dataset": "tweet_eval_sentiment",
+        "split": "validation",
+        "data_file": "validation.jsonl",
         "data_sha256": file_sha256(data / "tweet_eval_sentiment" / "validation.jsonl"),
-        "num_examples": 2000, "labels": ["negative", "neutral", "positive"], "primary_metric": "f1_macro",
+        "num_examples": 2000,
+        "labels": ["negative", "neutral", "positive"],
+        "primary_metric": "f1_macro",
     }
     (board / "tasks" / "tweet_sentiment_val.yaml").write_text(yaml.safe_dump(task))
     sub = board / "submissions" / "minilm-base"
     sub.mkdir()
     (sub / "README.md").write_text("# MiniLM, untrained head\n")
-    (sub / "submission.yaml").write_text(yaml.safe_dump({
-        "id": "minilm-base", "name": "MiniLM base", "submitter": {"name": "t"}, "date": "2026-01-01",
-        "license": "apache-2.0", "fine_tuning": {"method": "prompting"},
-        "model": {"base": {"hub": "sentence-transformers/all-MiniLM-L6-v2",
-                           "revision": "c9745ed1d9f207416be6d2e6f8de32d1f16199bf"}},
-        "tasks": {"tweet_sentiment_val": {}},
-    }))
-    result = CliRunner().invoke(main, ["--root", str(board), "evaluate", "--limit", "40", "--data-dir",
-                                       str(data), "--no-progress"], catch_exceptions=False)
+    (sub / "submission.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "id": "minilm-base",
+                "name": "MiniLM base",
+                "submitter": {"name": "t"},
+                "date": "2026-01-01",
+                "license": "apache-2.0",
+                "fine_tuning": {"method": "prompting"},
+                "model": {
+                    "base": {
+                        "hub": "sentence-transformers/all-MiniLM-L6-v2",
+                        "revision": "c9745ed1d9f207416be6d2e6f8de32d1f16199bf",
+                    }
+                },
+                "tasks": {"tweet_sentiment_val": {}},
+            }
+        )
+    )
+    result = CliRunner().invoke(
+        main,
+        ["--root", str(board), "evaluate", "--limit", "40", "--data-dir", str(data), "--no-progress"],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     record = read_record(board / "results" / "minilm-base" / "tweet_sentiment_val.limit40.json")
     assert record.task.primary_metric == "f1_macro" and len(record.confusion_matrix) == 3

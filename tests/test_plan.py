@@ -59,7 +59,8 @@ def test_clean_board_passes_check(evaluated):
 def test_check_finds_missing_stale_orphaned_and_partial(evaluated, board):
     results = evaluated.results_dir
     (board / "submissions" / "my-model" / "adapter" / "adapter_config.json").write_text(
-        json.dumps({"peft_type": "LORA", "task_type": "SEQ_CLS", "r": 2}))
+        json.dumps({"peft_type": "LORA", "task_type": "SEQ_CLS", "r": 2})
+    )
     shutil.copy(results / "my-model" / "sst2.json", results / "my-model" / "sst2.limit10.json")
     (results / "ghost").mkdir()
     shutil.copy(results / "my-model" / "sst2.json", results / "ghost" / "sst2.json")
@@ -84,8 +85,12 @@ def test_check_reports_missing_records(board, make_submission):
 def test_collect_is_idempotent_and_keeps_the_first(evaluated, tmp_path):
     original = evaluated.results_dir / "my-model" / "sst2.json"
     record = read_record(original)
-    later = ResultRecord.model_validate({**record.model_dump(), "provenance": {
-        **record.provenance.model_dump(), "finished_at": "2999-01-01T00:00:00+00:00"}})
+    later = ResultRecord.model_validate(
+        {
+            **record.model_dump(),
+            "provenance": {**record.provenance.model_dump(), "finished_at": "2999-01-01T00:00:00+00:00"},
+        }
+    )
     stale = ResultRecord.model_validate({**record.model_dump(), "content_key": "0" * 64})
     for name, rec in [("a", later), ("b", record), ("c", stale)]:
         write_record(tmp_path / "artifacts" / name / "sst2.json", rec)
@@ -112,9 +117,17 @@ def test_verify_reproduces_and_detects_drift(evaluated):
 
 def test_verify_tolerance_follows_precision_and_allows_near_ties(tmp_path):
     def check(precision: str, diff: float, differing=()) -> Verification:
-        return Verification(record=tmp_path, sampled=10, agreement=1 - len(differing) / 10, max_prob_diff=diff,
-                            differing_idx=differing, recorded_accuracy=0.9, rerun_accuracy=0.9, stale=False,
-                            precision=precision)
+        return Verification(
+            record=tmp_path,
+            sampled=10,
+            agreement=1 - len(differing) / 10,
+            max_prob_diff=diff,
+            differing_idx=differing,
+            recorded_accuracy=0.9,
+            rerun_accuracy=0.9,
+            stale=False,
+            precision=precision,
+        )
 
     # a bf16 record re-run on another device moves by about 1e-2 (measured CUDA -> CPU)
     assert check("bf16", 1.3e-2).drifted() is False

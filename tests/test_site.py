@@ -42,8 +42,11 @@ def build(root: Path, **overrides):
 
 def site_files(site: Path) -> dict[str, bytes]:
     """Every file of a built site, by relative path (the build manifest left out)."""
-    return {p.relative_to(site).as_posix(): p.read_bytes()
-            for p in sorted(site.rglob("*")) if p.is_file() and p.name != MANIFEST}
+    return {
+        p.relative_to(site).as_posix(): p.read_bytes()
+        for p in sorted(site.rglob("*"))
+        if p.is_file() and p.name != MANIFEST
+    }
 
 
 def test_golden_site(site_board):
@@ -61,8 +64,9 @@ def test_golden_site(site_board):
 
 
 def _diff(rel: str, old: bytes, new: bytes) -> str:
-    lines = difflib.unified_diff(old.decode().splitlines(), new.decode().splitlines(),
-                                 f"golden/{rel}", f"built/{rel}", lineterm="", n=1)
+    lines = difflib.unified_diff(
+        old.decode().splitlines(), new.decode().splitlines(), f"golden/{rel}", f"built/{rel}", lineterm="", n=1
+    )
     return "\n".join(list(lines)[:40])
 
 
@@ -171,8 +175,9 @@ def test_every_internal_link_resolves_relatively(site_board):
 def test_not_found_page_uses_the_base_url(site_board):
     _, site = build(site_board, site_dir=site_board / "out")
     config = load_config(site_board)
-    result = CliRunner().invoke(main, ["--root", str(site_board), "build", "--site-dir",
-                                       str(site_board / "sub"), "--base-url", "/ftbench"])
+    result = CliRunner().invoke(
+        main, ["--root", str(site_board), "build", "--site-dir", str(site_board / "sub"), "--base-url", "/ftbench"]
+    )
     assert result.exit_code == 0, result.output
     page = (site_board / "sub/404.html").read_text()
     assert 'href="/ftbench/static/style.css"' in page and config.base_url == "/"
@@ -225,18 +230,22 @@ def test_a_changed_record_rewrites_only_what_shows_it(site_board):
     tasks = load_tasks(config.tasks_dir)
     delta = load_submission(site_board / "submissions" / "delta-head", tasks).spec
     gold = list(load_examples(tasks["sentiment"], config.data_dir).labels)
-    write_record(site_board, delta, tasks["sentiment"], gold, 0.75, 16, latency_ms=9.0,
-                 peak_memory_mb=2000.0)
+    write_record(site_board, delta, tasks["sentiment"], gold, 0.75, 16, latency_ms=9.0, peak_memory_mb=2000.0)
     report, _ = build(site_board)
     after = site_files(site)
     changed = {rel for rel in after if after[rel] != before.get(rel)}
     # delta-head (0.53 -> 0.77) overtakes gamma-ia3, whose page shows its rank
-    assert changed == {"index.html", "tasks/sentiment.html", "models/delta-head.html",
-                       "models/gamma-ia3.html", "downloads/sentiment/leaderboard.json",
-                       "downloads/sentiment/leaderboard.csv", "records/delta-head/sentiment.json"}
+    assert changed == {
+        "index.html",
+        "tasks/sentiment.html",
+        "models/delta-head.html",
+        "models/gamma-ia3.html",
+        "downloads/sentiment/leaderboard.json",
+        "downloads/sentiment/leaderboard.csv",
+        "records/delta-head/sentiment.json",
+    }
     assert report.written == len(changed)
-    assert after["records/delta-head/sentiment.json"] == \
-        (site_board / "results/delta-head/sentiment.json").read_bytes()
+    assert after["records/delta-head/sentiment.json"] == (site_board / "results/delta-head/sentiment.json").read_bytes()
 
 
 def test_removed_submission_and_deleted_outputs(site_board):
@@ -265,10 +274,12 @@ def test_build_command_help_and_summary(site_board):
 
 
 def test_build_does_not_import_torch(site_board):
-    code = ("import sys; from ftbench.cli import main\n"
-            "try:\n    main(['--root', sys.argv[1], 'build'])\nexcept SystemExit as e:\n    assert not e.code\n"
-            "heavy = [m for m in ('torch', 'transformers', 'peft') if m in sys.modules]\n"
-            "assert not heavy, heavy\nprint('ok')")
+    code = (
+        "import sys; from ftbench.cli import main\n"
+        "try:\n    main(['--root', sys.argv[1], 'build'])\nexcept SystemExit as e:\n    assert not e.code\n"
+        "heavy = [m for m in ('torch', 'transformers', 'peft') if m in sys.modules]\n"
+        "assert not heavy, heavy\nprint('ok')"
+    )
     out = subprocess.run([sys.executable, "-c", code, str(site_board)], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert (site_board / "site" / "index.html").is_file()
@@ -305,8 +316,25 @@ HOSTILE = [
     '=HYPERLINK("https://evil.example","x")',
 ]
 ALLOWED_META = {"charset", "viewport", "Content-Security-Policy", "color-scheme", "generator"}
-FORBIDDEN_TAGS = {"iframe", "object", "embed", "img", "form", "input", "base", "style", "math",
-                  "template", "frame", "frameset", "audio", "video", "source", "textarea", "button"}
+FORBIDDEN_TAGS = {
+    "iframe",
+    "object",
+    "embed",
+    "img",
+    "form",
+    "input",
+    "base",
+    "style",
+    "math",
+    "template",
+    "frame",
+    "frameset",
+    "audio",
+    "video",
+    "source",
+    "textarea",
+    "button",
+}
 
 
 class _Audit(HTMLParser):
@@ -337,7 +365,9 @@ class _Audit(HTMLParser):
         if tag == "svg" and values.get("class") != "chart":
             self.problems.append("<svg> not drawn by ftbench")
         if tag == "link" and (values.get("rel"), (values.get("href") or "").rsplit("/", 1)[-1]) not in {
-                ("stylesheet", "style.css"), ("icon", "favicon.svg")}:
+            ("stylesheet", "style.css"),
+            ("icon", "favicon.svg"),
+        }:
             self.problems.append(f"<link {values}>")
         if tag == "meta" and _meta_kind(values) not in ALLOWED_META:
             self.problems.append(f"<meta {values}>")
@@ -363,15 +393,31 @@ def _hostile_board(root: Path) -> Path:
 
     make_site_board(root)
     labels = [f"{p[:30]} #{i}" for i, p in enumerate(HOSTILE[:6])]
-    task = write_task(root, "hostile", labels, [i % len(labels) for i in range(36)],
-                      title=HOSTILE[0], description=HOSTILE[1], citation=HOSTILE[2])
+    task = write_task(
+        root,
+        "hostile",
+        labels,
+        [i % len(labels) for i in range(36)],
+        title=HOSTILE[0],
+        description=HOSTILE[1],
+        citation=HOSTILE[2],
+    )
     gold = [i % len(labels) for i in range(36)]
     for i, payload in enumerate(HOSTILE):
         spec = submission_spec(
-            f"hostile-{i:02d}", ["hostile"], name=payload[:120], description=payload,
-            license=payload, submitter={"name": payload, "github": "ada"},
-            fine_tuning={"method": "lora", "hyperparameters": {payload[:40]: payload},
-                         "script": payload, "training_data": [{"dataset": payload}]})
+            f"hostile-{i:02d}",
+            ["hostile"],
+            name=payload[:120],
+            description=payload,
+            license=payload,
+            submitter={"name": payload, "github": "ada"},
+            fine_tuning={
+                "method": "lora",
+                "hyperparameters": {payload[:40]: payload},
+                "script": payload,
+                "training_data": [{"dataset": payload}],
+            },
+        )
         sub = write_submission(root, spec, card=f"# Card {i}\n\n{payload}\n\n[click](javascript:alert({i}))\n")
         path = write_record(root, sub, task, gold, 0.5 + i / 100, i)
         record = json.loads(path.read_text())
@@ -393,11 +439,20 @@ def hostile_site(tmp_path_factory) -> Path:
     return config.site_dir
 
 
-@pytest.mark.parametrize("html", [
-    '<a href=" JAVASCRIPT:x">a</a>', '<a href="&#100;ata:text/html,x">a</a>', "<p onclick=x>p</p>",
-    '<p style="color:red">p</p>', "<script>x()</script>", "<svg><circle/></svg>", "<iframe></iframe>",
-    '<meta http-equiv="refresh" content="0">', '<link rel="preload" href="x">',
-])
+@pytest.mark.parametrize(
+    "html",
+    [
+        '<a href=" JAVASCRIPT:x">a</a>',
+        '<a href="&#100;ata:text/html,x">a</a>',
+        "<p onclick=x>p</p>",
+        '<p style="color:red">p</p>',
+        "<script>x()</script>",
+        "<svg><circle/></svg>",
+        "<iframe></iframe>",
+        '<meta http-equiv="refresh" content="0">',
+        '<link rel="preload" href="x">',
+    ],
+)
 def test_the_audit_catches_what_it_looks_for(html):
     audit = _Audit()
     audit.feed(html)
@@ -430,7 +485,7 @@ def test_hostile_file_names_are_escaped_and_linked(hostile_site):
     from markupsafe import escape
 
     page = (hostile_site / f"models/hostile-{len(HOSTILE) - 1:02d}.html").read_text()
-    assert f"<h2 id=\"task-{escape(HOSTILE[1])}-h\">{escape(HOSTILE[1])}</h2>" in page
+    assert f'<h2 id="task-{escape(HOSTILE[1])}-h">{escape(HOSTILE[1])}</h2>' in page
     assert "no longer part of this submission" in page
     assert check_links(hostile_site) > 100
 

@@ -269,4 +269,5 @@ def test_per_task_training_data_replaces_the_submission_wide_list(make_submissio
     assert sub.warnings == ()
     spec["tasks"] = {"sst2": {"training_data": [{"dataset": "sst2", "split": "test"}]}}
     assert "tasks.sst2.training_data.0: trains on sst2/test, the held-out split of task 'sst2'" in _issues(
-        make_submission(spec), tasks)
+        make_submission(spec), tasks
+    )

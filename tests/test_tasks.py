@@ -53,10 +53,20 @@ def test_definition_hash_changes_with_the_definition(tasks, tmp_path):
 
 
 def test_bad_task_definition_names_every_field(tmp_path):
-    (tmp_path / "broken.yaml").write_text(yaml.safe_dump({
-        "name": "broken", "title": "x", "dataset": "x", "data_file": "t.jsonl",
-        "data_sha256": "nothex", "num_examples": 0, "labels": ["only"], "primary_metric": "vibes",
-    }))
+    (tmp_path / "broken.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "broken",
+                "title": "x",
+                "dataset": "x",
+                "data_file": "t.jsonl",
+                "data_sha256": "nothex",
+                "num_examples": 0,
+                "labels": ["only"],
+                "primary_metric": "vibes",
+            }
+        )
+    )
     with pytest.raises(InvalidInput) as info:
         load_tasks(tmp_path)
     fields = {i.field for i in info.value.issues}

@@ -20,8 +20,9 @@ class DummyClassifier:
     def __init__(self, n_labels: int, keywords: dict[str, int] | None = None):
         self.n_labels = n_labels
         self.keywords = keywords or {}
-        self.info = ModelInfo("dummy", parameters_total=0, parameters_trainable=0,
-                              dtype="none", device="cpu", max_length=512)
+        self.info = ModelInfo(
+            "dummy", parameters_total=0, parameters_trainable=0, dtype="none", device="cpu", max_length=512
+        )
 
     def token_lengths(self, texts: Sequence[str]) -> list[int]:
         return [len(t.split()) for t in texts]

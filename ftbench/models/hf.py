@@ -48,8 +48,9 @@ class HFClassifier:
     evaluation of length-sorted batches an order of magnitude slower than fp32 on an H200.
     """
 
-    def __init__(self, model: torch.nn.Module, tokenizer, device: torch.device, info: ModelInfo,
-                 cudnn_attention: bool = False):
+    def __init__(
+        self, model: torch.nn.Module, tokenizer, device: torch.device, info: ModelInfo, cudnn_attention: bool = False
+    ):
         self.model = model
         self.tokenizer = tokenizer
         self.device = device
@@ -79,10 +80,20 @@ class HFClassifier:
     def _encode(self, texts: Sequence[str]):
         """Padded tensors for a batch; texts seen by ``token_lengths`` are not tokenised again."""
         if all(t in self._features for t in texts):
-            return self.tokenizer.pad([self._features[t] for t in texts], padding=True,
-                                      pad_to_multiple_of=self.pad_multiple, return_tensors="pt")
-        return self.tokenizer(list(texts), padding=True, truncation=True, max_length=self.info.max_length,
-                              pad_to_multiple_of=self.pad_multiple, return_tensors="pt")
+            return self.tokenizer.pad(
+                [self._features[t] for t in texts],
+                padding=True,
+                pad_to_multiple_of=self.pad_multiple,
+                return_tensors="pt",
+            )
+        return self.tokenizer(
+            list(texts),
+            padding=True,
+            truncation=True,
+            max_length=self.info.max_length,
+            pad_to_multiple_of=self.pad_multiple,
+            return_tensors="pt",
+        )
 
     def peak_device_memory_mb(self) -> float | None:
         if self.device.type != "cuda":
@@ -119,8 +130,7 @@ def load_classifier(
     trainable = None
     if adapter_dir is not None:
         model, trainable, merged = _apply_adapter(model, adapter_dir)
-        notes.append("adapter merged into the base weights for inference" if merged
-                     else "adapter applied unmerged")
+        notes.append("adapter merged into the base weights for inference" if merged else "adapter applied unmerged")
     model.to(dev).eval()
     tokenizer = AutoTokenizer.from_pretrained(base_dir, local_files_only=True)
     info = ModelInfo(
@@ -146,9 +156,11 @@ def _dtype_kwargs(precision: str, device: torch.device) -> dict:
         from transformers import BitsAndBytesConfig
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise FtbenchError(f"precision {precision} needs bitsandbytes: pip install bitsandbytes") from exc
-    quant = (BitsAndBytesConfig(load_in_8bit=True) if precision == "int8" else
-             BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
-                                bnb_4bit_compute_dtype=torch.bfloat16))
+    quant = (
+        BitsAndBytesConfig(load_in_8bit=True)
+        if precision == "int8"
+        else BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16)
+    )
     return {"quantization_config": quant}
 
 
@@ -167,8 +179,10 @@ def _apply_adapter(model, adapter_dir: Path):
 
     config = PeftConfig.from_pretrained(str(adapter_dir))
     if config.task_type not in (None, "SEQ_CLS"):
-        raise FtbenchError(f"{adapter_dir}/adapter_config.json: task_type {config.task_type} "
-                           "is not SEQ_CLS (a sequence-classification adapter is needed)")
+        raise FtbenchError(
+            f"{adapter_dir}/adapter_config.json: task_type {config.task_type} "
+            "is not SEQ_CLS (a sequence-classification adapter is needed)"
+        )
     peft_model = PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=False)
     trainable = adapter_parameter_count(adapter_dir / "adapter_model.safetensors")
     if config.is_prompt_learning:  # prefix/prompt tuning adds virtual tokens: nothing to merge

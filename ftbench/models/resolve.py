@@ -38,10 +38,7 @@ class ResolvedWeights:
 
     def fingerprint(self) -> list[dict]:
         """``[{file, sha256, bytes}]`` of every weight file, for provenance and content keys."""
-        return [
-            {"file": p.name, "sha256": file_sha256(p), "bytes": p.stat().st_size}
-            for p in self.weight_files()
-        ]
+        return [{"file": p.name, "sha256": file_sha256(p), "bytes": p.stat().st_size} for p in self.weight_files()]
 
 
 def resolve(ref: WeightsRef, submission_folder: Path, local_models: dict[str, str]) -> ResolvedWeights:
@@ -64,8 +61,10 @@ def mirror_folder(spec: str) -> Path:
         module, _, sub = spec.removeprefix("package:").partition("/")
         found = importlib.util.find_spec(module)
         if found is None or not found.submodule_search_locations:
-            raise FtbenchError(f"local model mirror {spec!r}: Python package {module!r} is not "
-                               f"installed (pip install {module.replace('_', '-')})")
+            raise FtbenchError(
+                f"local model mirror {spec!r}: Python package {module!r} is not "
+                f"installed (pip install {module.replace('_', '-')})"
+            )
         folder = Path(next(iter(found.submodule_search_locations))) / sub
     else:
         folder = Path(spec).expanduser()
