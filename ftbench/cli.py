@@ -451,9 +451,9 @@ def report(ctx: click.Context, base: str, ids: tuple[str, ...], output: Path | N
     if changed is None:
         raise FtbenchError(f"cannot compare with git ref {base!r}; pass --base or --submission")
     _, issues = load_all(discover(config.submissions_dir), load_tasks(config.tasks_dir))
-    board = read_board(config).board
+    files = read_board(config)
     edited = [] if ids else changed_files(config.root, config.results_dir, base) or []
-    text = render_report(board, task_tables(board), changed, issues, edited)
+    text = render_report(files.board, files.shard, task_tables(files.board), changed, issues, edited)
     if output:
         from ftbench.record import write_atomic
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from ftbench.leaderboard import Entry, RankedRow
 from ftbench.metrics import METRICS
@@ -16,7 +16,7 @@ from ftbench.tasks import Task
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _row_dict(row: RankedRow, record_path: str) -> dict:
+def _row_dict(row: RankedRow) -> dict:
     e = row.entry
     return {
         "rank": row.rank,
@@ -29,13 +29,13 @@ def _row_dict(row: RankedRow, record_path: str) -> dict:
         "efficiency": dict(e.efficiency),
         "hardware": e.hardware,
         "pareto": list(row.pareto),
-        "record_path": record_path,
+        "record_path": e.record,
     }
 
 
-def leaderboard_json(task: Task, rows: Sequence[RankedRow], records: Mapping[str, str], build_date: str) -> bytes:
+def leaderboard_json(task: Task, rows: Sequence[RankedRow], build_date: str) -> bytes:
     """The ranking with every metric and efficiency figure; ``record_path`` is relative to
-    the site root. ``records`` maps submission id -> that path."""
+    the site root."""
     doc = {
         "task": task.name,
         "title": task.title,
@@ -46,9 +46,18 @@ def leaderboard_json(task: Task, rows: Sequence[RankedRow], records: Mapping[str
         "metrics": list(task.metrics),
         "data_sha256": task.data_sha256,
         "build_date": build_date,
-        "rows": [_row_dict(r, records.get(r.entry.submission, "")) for r in rows],
+        "rows": [],
     }
-    return (json.dumps(doc, sort_keys=True, indent=1, ensure_ascii=False) + "\n").encode()
+    # One row per line: a changed row is a one-line diff, and json's C encoder (which does not
+    # indent) writes it; indenting 1,000 rows in pure Python took 70 ms per task.
+    lines = ",\n".join(_compact(_row_dict(r)) for r in rows)
+    text = _compact(doc).replace('"rows":[]', f'"rows":[\n{lines}\n]' if lines else '"rows":[]', 1)
+    return (text + "\n").encode()
+
+
+def _compact(value: object) -> str:
+    # a key's own quotes are never escaped, so '"rows":[]' cannot occur inside a string value
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def csv_cell(value: object) -> str:
@@ -64,7 +73,7 @@ def csv_cell(value: object) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
-def leaderboard_csv(task: Task, rows: Sequence[RankedRow], records: Mapping[str, str]) -> bytes:
+def leaderboard_csv(task: Task, rows: Sequence[RankedRow]) -> bytes:
     """One line per ranked entry: identity, every task metric, the efficiency columns."""
     head = [
         "rank",
@@ -96,7 +105,7 @@ def leaderboard_csv(task: Task, rows: Sequence[RankedRow], records: Mapping[str,
                 *(_raw(e, m) for m in (*task.metrics, *EFFICIENCY_COLUMNS)),
                 e.hardware,
                 " ".join(r.pareto),
-                records.get(e.submission, ""),
+                e.record,
             ]
         )
     return buffer.getvalue().encode()

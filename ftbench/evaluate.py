@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import ftbench
 from ftbench.config import BoardConfig
@@ -185,13 +186,8 @@ def _efficiency(
     }
 
 
-def _weights_provenance(role: str, weights: ResolvedWeights) -> WeightsProvenance:
-    return WeightsProvenance(
-        role=role,
-        ref=weights.ref.label,
-        origin=weights.origin,  # type: ignore[arg-type]
-        files=weights.fingerprint(),
-    )
+def _weights_provenance(role: Literal["base", "adapter"], weights: ResolvedWeights) -> WeightsProvenance:
+    return WeightsProvenance(role=role, ref=weights.ref.label, origin=weights.origin, files=weights.fingerprint())
 
 
 def _model_provenance(model: Classifier) -> dict:

@@ -26,11 +26,13 @@ def weights_fingerprint(ref: WeightsRef | None, submission_folder: Path, memo: d
         return None
     if ref.hub is not None:
         return f"hub:{ref.hub}@{ref.revision}"
-    folder = (submission_folder / str(ref.path)).resolve()
     if memo is not None:
-        if folder not in memo:
-            memo[folder] = weights_fingerprint(ref, submission_folder)
-        return memo[folder]
+        # keyed before resolving: resolving costs more than a lookup, for every task it serves
+        where = (submission_folder, ref.path)
+        if where not in memo:
+            memo[where] = weights_fingerprint(ref, submission_folder)
+        return memo[where]
+    folder = (submission_folder / str(ref.path)).resolve()
     digest = hashlib.sha256()
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         stat = path.stat()

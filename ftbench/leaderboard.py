@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ftbench.metrics import METRICS, quality_metrics
+from ftbench.metrics import METRICS, confusion_counts, quality_from_confusion
 
 # Costs a quality-versus-cost front is drawn against (keys of a record's efficiency map).
 PARETO_COSTS = ("latency_ms", "peak_memory_mb")
@@ -41,6 +41,8 @@ class Entry:
     """Efficiency figures of the record."""
     hardware: str = ""
     """Device the efficiency figures were measured on (only comparable on the same one)."""
+    record: str = ""
+    """Site-relative path of the raw result record behind it."""
 
     def value(self, metric: str) -> float | None:
         """The metric's value from either map; None when missing or not a finite number."""
@@ -214,7 +216,7 @@ def majority_baseline(gold: Sequence[int], n_labels: int, metrics: Sequence[str]
     """Scores of always predicting the most frequent gold label (the lowest id on a tie)."""
     counts = Counter(gold)
     majority = min(range(n_labels), key=lambda i: (-counts[i], i))
-    return quality_metrics(metrics, gold, [majority] * len(gold), n_labels)
+    return quality_from_confusion(metrics, confusion_counts(gold, [majority] * len(gold), n_labels))
 
 
 def uniform_random_baseline(
@@ -222,4 +224,4 @@ def uniform_random_baseline(
 ) -> dict[str, float]:
     """Scores of predicting a uniformly random label per example (seeded, so reproducible)."""
     pred = np.random.default_rng(seed).integers(0, n_labels, len(gold)).tolist()
-    return quality_metrics(metrics, gold, pred, n_labels)
+    return quality_from_confusion(metrics, confusion_counts(gold, pred, n_labels))

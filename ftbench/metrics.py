@@ -1,6 +1,8 @@
 """Metrics: one small function each, registered once with its direction.
 
-Quality metrics are computed with scikit-learn from gold and predicted label ids.
+Quality metrics are computed with scikit-learn from gold and predicted label ids. Each also
+has an exact confusion-matrix form (checked against scikit-learn in the tests) for the site's
+reference rows: a site build must not pay scikit-learn's 1.7 s import for two baselines.
 Efficiency figures are registered here too (no function: the runner measures them)
 so that the leaderboard reads every column's direction from one place.
 """
@@ -9,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from ftbench.registry import Registry
 
@@ -33,6 +37,8 @@ class Metric:
     """Unit of the value (``ms``, ``MiB``), empty for ratios."""
     compute: Callable[[Labels, Labels, int], float] | None = None
     """``compute(y_true, y_pred, n_labels)``; None for efficiency figures."""
+    from_confusion: Callable[[np.ndarray], float] | None = None
+    """The same value from a confusion matrix (rows gold, columns predicted); None for efficiency."""
 
 
 METRICS: Registry[Metric] = Registry("metric")
@@ -110,6 +116,41 @@ def confusion(y_true: Labels, y_pred: Labels, n_labels: int) -> list[list[int]]:
     return confusion_matrix(y_true, y_pred, labels=list(range(n_labels))).tolist()
 
 
+def per_label_scores(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(precision, recall, f1, support)`` per label from a confusion matrix, 0 where undefined
+    (scikit-learn's ``zero_division=0``).
+
+    >>> [a.tolist() for a in per_label_scores(np.array([[1, 1], [0, 2]]))]
+    [[1.0, 0.6666666666666666], [0.5, 1.0], [0.6666666666666666, 0.8], [2, 2]]
+    """
+    cm = np.asarray(matrix, dtype=np.int64)
+    tp = np.diag(cm).astype(float)
+    predicted, support = cm.sum(axis=0), cm.sum(axis=1)
+    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
+    recall = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
+    denom = precision + recall
+    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
+    return precision, recall, f1, support
+
+
+def confusion_counts(y_true: Labels, y_pred: Labels, n_labels: int) -> np.ndarray:
+    """Confusion matrix with numpy alone (what :func:`confusion` gives, as an array).
+
+    >>> confusion_counts([0, 1, 1], [0, 1, 0], 2).tolist()
+    [[1, 0], [1, 1]]
+    """
+    flat = np.asarray(y_true, dtype=np.int64) * n_labels + np.asarray(y_pred, dtype=np.int64)
+    return np.bincount(flat, minlength=n_labels * n_labels).reshape(n_labels, n_labels)
+
+
+def _accuracy_cm(cm: np.ndarray) -> float:
+    return float(np.trace(cm) / max(int(cm.sum()), 1))
+
+
+def _macro_cm(index: int) -> Callable[[np.ndarray], float]:
+    return lambda cm: float(per_label_scores(cm)[index].mean())
+
+
 def quality_metrics(names: Sequence[str], y_true: Labels, y_pred: Labels, n_labels: int) -> dict:
     """Compute the named quality metrics; returns ``{name: value}`` in ``names`` order."""
     out = {}
@@ -121,30 +162,50 @@ def quality_metrics(names: Sequence[str], y_true: Labels, y_pred: Labels, n_labe
     return out
 
 
+def quality_from_confusion(names: Sequence[str], matrix: np.ndarray) -> dict:
+    """:func:`quality_metrics` from a confusion matrix instead of label lists (no scikit-learn)."""
+    out = {}
+    for name in names:
+        fn = METRICS[name].from_confusion
+        if fn is None:
+            raise ValueError(f"{name} is an efficiency figure, not computed from predictions")
+        out[name] = fn(matrix)
+    return out
+
+
 def _register() -> None:
     quality = [
-        ("accuracy", "Accuracy", "Share of held-out examples whose predicted label is the gold label.", accuracy),
+        (
+            "accuracy",
+            "Accuracy",
+            "Share of held-out examples whose predicted label is the gold label.",
+            accuracy,
+            _accuracy_cm,
+        ),
         (
             "f1_macro",
             "Macro F1",
             "Mean over labels of the harmonic mean of precision and recall; every label counts equally.",
             f1_macro,
+            _macro_cm(2),
         ),
         (
             "precision_macro",
             "Macro precision",
             "Mean over labels of the share of predictions of that label that are right.",
             precision_macro,
+            _macro_cm(0),
         ),
         (
             "recall_macro",
             "Macro recall",
             "Mean over labels of the share of that label's examples found (balanced accuracy).",
             recall_macro,
+            _macro_cm(1),
         ),
     ]
-    for name, label, text, fn in quality:
-        METRICS.add(name, Metric(name, label, True, "quality", text, "", fn))
+    for name, label, text, fn, from_cm in quality:
+        METRICS.add(name, Metric(name, label, True, "quality", text, "", fn, from_cm))
     efficiency = [
         ("latency_ms", "Latency", False, "ms", "Mean wall time per example at the recorded batch size."),
         (

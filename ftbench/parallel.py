@@ -1,26 +1,28 @@
-"""Map a function over many items in forked worker processes, or in this process.
+"""Forked workers that each own one shard of a job across two steps (map, reduce, map again).
 
-The site build is CPU-bound Python (parsing, validating, rendering), so threads do not help;
-forked workers inherit the already-built state (the board, the templates) instead of having it
-pickled, and only items and results cross the process boundary. Where ``fork`` is unavailable
-(Windows, macOS defaults) or the work is small, everything runs in this process, with the
-same results in the same order.
+The site build is CPU-bound Python (parsing, validating, rendering), so threads do not help.
+Each worker reads its shard of the board and keeps what it read; only a small summary goes
+back to the parent, which ranks the whole board and sends the rankings back; the worker
+then renders and writes its shard's pages from the state it kept. Nothing large ever crosses
+a process boundary: an earlier design that pickled parsed records to the parent and pages
+back spent as much time pickling as it saved by parallelism.
+
+Where ``fork`` is unavailable (Windows, macOS defaults) or there is one shard, everything runs
+in this process, with the same results in the same order.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import traceback
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
-T = TypeVar("T")
-R = TypeVar("R")
+from ftbench.errors import FtbenchError
 
-# Set in the parent just before forking, read by the workers: (function, shared state).
-_JOB: tuple[Callable[[Any, Any], Any], Any] | None = None
-CHUNKS_PER_WORKER = 4  # several chunks each, so one slow chunk does not leave a worker idle
-MIN_ITEMS = 200  # below this, starting workers costs more than it saves
+S = TypeVar("S")  # a shard
+A = TypeVar("A")  # what the first step sends back
 
 
 def usable_cpus() -> int:
@@ -30,32 +32,123 @@ def usable_cpus() -> int:
     return os.cpu_count() or 1
 
 
-def fork_map(
-    fn: Callable[[Any, T], R], items: Sequence[T], state: Any = None, *, workers: int | None = None
-) -> list[R]:
-    """``[fn(state, item) for item in items]``, split over forked workers when there are at
-    least ``MIN_ITEMS`` items and more than one CPU. ``state`` is shared by fork, never pickled;
-    items and results must pickle.
+def can_fork() -> bool:
+    """True where worker processes can inherit this one's memory."""
+    return "fork" in multiprocessing.get_all_start_methods()
 
-    >>> fork_map(lambda offset, x: x + offset, [1, 2, 3], 10)
-    [11, 12, 13]
+
+def split_evenly(items: Sequence[S], weights: Sequence[int], parts: int) -> list[list[S]]:
+    """``items`` in order, cut into at most ``parts`` runs of about equal total weight.
+
+    >>> split_evenly("abcdef", [1, 1, 1, 1, 1, 5], 2)
+    [['a', 'b', 'c', 'd', 'e'], ['f']]
     """
-    n = min(workers or usable_cpus(), len(items))
-    if n < 2 or len(items) < MIN_ITEMS or "fork" not in multiprocessing.get_all_start_methods():
-        return [fn(state, item) for item in items]
-    global _JOB
-    size = -(-len(items) // (n * CHUNKS_PER_WORKER))
-    chunks = [items[i : i + size] for i in range(0, len(items), size)]
-    _JOB = (fn, state)
+    total = sum(weights) or 1
+    runs: list[list[S]] = [[]]
+    done = 0
+    for item, weight in zip(items, weights, strict=True):
+        if runs[-1] and len(runs) < parts and done + weight / 2 > total * len(runs) / parts:
+            runs.append([])
+        runs[-1].append(item)
+        done += weight
+    return [run for run in runs if run]
+
+
+class Shards(Generic[S, A]):
+    """One worker per shard: ``read(shard) -> (state, summary)``, then ``step(state, message)``.
+
+    >>> with Shards(lambda s: (s * 10, s), [1, 2], parallel=False) as pool:
+    ...     pool.summaries(), pool.run(lambda state, m: state + m, 5)
+    ([1, 2], [15, 25])
+    """
+
+    def __init__(self, read: Callable[[S], tuple[Any, A]], shards: Sequence[S], parallel: bool = True):
+        self._read = read
+        self._shards = list(shards)
+        self._parallel = parallel and len(self._shards) > 1 and can_fork()
+        self._local: list[tuple[Any, A]] = []
+        self._pipes: list[Any] = []
+        self._procs: list[Any] = []
+
+    def __enter__(self) -> Shards[S, A]:
+        if not self._parallel:
+            self._local = [self._read(shard) for shard in self._shards]
+            return self
+        context = multiprocessing.get_context("fork")
+        for shard in self._shards:
+            parent_end, child_end = context.Pipe()
+            proc = context.Process(target=_serve, args=(child_end, self._read, shard), daemon=True)
+            proc.start()  # fork: read and shard are inherited, not pickled
+            child_end.close()
+            self._pipes.append(parent_end)
+            self._procs.append(proc)
+        return self
+
+    def summaries(self) -> list[A]:
+        """Every shard's summary, in shard order (waits for the first step)."""
+        if not self._parallel:
+            return [summary for _, summary in self._local]
+        return [_receive(pipe) for pipe in self._pipes]
+
+    def send(self, step: Callable[[Any, Any], Any], message: Any) -> None:
+        """Start the second step in every worker (returns at once; collect with :meth:`results`)."""
+        self._step = (step, message)
+        for pipe in self._pipes:
+            pipe.send(self._step)
+
+    def results(self) -> list[Any]:
+        """Every shard's second-step result, in shard order."""
+        if not self._parallel:
+            step, message = self._step
+            return [step(state, message) for state, _ in self._local]
+        return [_receive(pipe) for pipe in self._pipes]
+
+    def run(self, step: Callable[[Any, Any], Any], message: Any) -> list[Any]:
+        """:meth:`send` then :meth:`results`."""
+        self.send(step, message)
+        return self.results()
+
+    def __exit__(self, *exc: object) -> None:
+        for pipe in self._pipes:
+            pipe.close()
+        for proc in self._procs:
+            proc.join(timeout=5 if exc[0] is None else 0)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join()
+
+
+def _serve(pipe: Any, read: Callable[[Any], tuple[Any, Any]], shard: Any) -> None:
+    """A worker's life: read its shard, report, wait for the second step, report again."""
     try:
-        with multiprocessing.get_context("fork").Pool(n) as pool:
-            parts = pool.map(_run_chunk, chunks)
+        state, summary = read(shard)
+        pipe.send(("ok", summary))
+        step, message = pipe.recv()
+        pipe.send(("ok", step(state, message)))
+    except EOFError:  # the parent gave up (an error in another worker, or an interrupt)
+        pass
+    except BaseException as exc:
+        pipe.send(("error", _portable(exc)))
     finally:
-        _JOB = None
-    return [result for part in parts for result in part]
+        pipe.close()
 
 
-def _run_chunk(chunk: Sequence[Any]) -> list[Any]:
-    assert _JOB is not None, "fork_map's worker started without its job"
-    fn, state = _JOB
-    return [fn(state, item) for item in chunk]
+def _portable(exc: BaseException) -> BaseException:
+    """The exception itself when it survives pickling, else its text with the traceback."""
+    import pickle
+
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:
+        return FtbenchError("".join(traceback.format_exception(exc)).strip())
+
+
+def _receive(pipe: Any) -> Any:
+    try:
+        status, value = pipe.recv()
+    except EOFError:
+        raise FtbenchError("a build worker process died (out of memory?); run with one worker to see why") from None
+    if status == "error":
+        raise value
+    return value

@@ -14,7 +14,7 @@ from pathlib import Path
 from ftbench.errors import Issue
 from ftbench.leaderboard import RankedRow
 from ftbench.metrics import METRICS
-from ftbench.site_context import Board, format_value
+from ftbench.site_context import Board, Shard, format_value
 
 MARKER = "<!-- ftbench-report -->"
 LEADERS_SHOWN = 3
@@ -58,12 +58,14 @@ def changed_submissions(root: Path, submissions_dir: Path, base: str) -> list[st
 
 def render_report(
     board: Board,
+    shard: Shard,
     tables: Mapping[str, Sequence[RankedRow]],
     changed: Iterable[str],
     issues: Sequence[Issue],
     edited_results: Sequence[str] = (),
 ) -> str:
     """The whole comment: one section per changed submission, then validation problems.
+    ``shard`` holds every submission of the board with its records.
 
     ``edited_results`` lists files under results/ that the pull request itself changed:
     records come from CI, so a maintainer must not merge those.
@@ -80,7 +82,7 @@ def render_report(
     if not changed:
         lines.append("This pull request changes no submission.")
     for sub_id in changed:
-        lines += _submission_section(board, tables, sub_id, [i for i in issues if f"/{sub_id}/" in i.path])
+        lines += _submission_section(board, shard, tables, sub_id, [i for i in issues if f"/{sub_id}/" in i.path])
     other = [i for i in issues if not any(f"/{s}/" in i.path for s in changed)]
     if other:
         lines += ["", "### Other problems on the board", "", *_issue_block(other)]
@@ -88,9 +90,9 @@ def render_report(
 
 
 def _submission_section(
-    board: Board, tables: Mapping[str, Sequence[RankedRow]], sub_id: str, issues: Sequence[Issue]
+    board: Board, shard: Shard, tables: Mapping[str, Sequence[RankedRow]], sub_id: str, issues: Sequence[Issue]
 ) -> list[str]:
-    spec = next((s.spec for s in board.submissions if s.spec.id == sub_id), None)
+    spec = next((s.spec for s in shard.submissions if s.spec.id == sub_id), None)
     errors = [i for i in issues if i.severity == "error"]
     if spec is None and not errors:
         return [f"### `{escape(sub_id)}` — removed", "", "No submission.yaml in this folder any more.", ""]
@@ -116,17 +118,17 @@ def _submission_section(
     ]
     for task in board.tasks:
         if task.name in spec.tasks:
-            lines.append(_task_row(board, tables.get(task.name, []), sub_id, task.name, task.primary_metric))
+            lines.append(_task_row(shard, tables.get(task.name, []), sub_id, task.name, task.primary_metric))
     if issues:
         lines += ["", "Warnings:", "", *_issue_block(issues)]
     return [*lines, ""]
 
 
-def _task_row(board: Board, rows: Sequence[RankedRow], sub_id: str, task: str, metric: str) -> str:
+def _task_row(shard: Shard, rows: Sequence[RankedRow], sub_id: str, task: str, metric: str) -> str:
     mine = next((r for r in rows if r.entry.submission == sub_id), None)
     if mine is None:
         status = next(
-            (r.status for r in board.records if r.record.submission.id == sub_id and r.record.task.name == task),
+            (r.status for r in shard.records if r.record.submission.id == sub_id and r.record.task.name == task),
             "missing",
         )
         leaders = _leaders(rows, sub_id, metric)

@@ -1,8 +1,10 @@
 """The site's content as plain values: a board snapshot in, one context per page out (no I/O).
 
-``ftbench.site`` reads the files into a :class:`Board` and writes what comes out of
-:func:`build_pages`; everything between is a pure function of the snapshot, which is what
-makes the output reproducible and testable without a file system.
+``ftbench.site`` reads the files into :class:`Shard` values (the submissions and their records),
+summarises each into a :class:`Summary`, merges those into a :class:`Board`, and writes what
+``ftbench.site_pages`` makes of them; everything between reading and writing is a pure
+function of these snapshots, which is what makes the output reproducible and testable without
+a file system.
 """
 
 from __future__ import annotations
@@ -67,8 +69,38 @@ class CardedSubmission:
 
 
 @dataclass(frozen=True)
+class Shard:
+    """Submissions with their records as read: the whole board, or one build worker's part."""
+
+    submissions: tuple[CardedSubmission, ...]
+    """Valid submissions, by id."""
+    records: tuple[LoadedRecord, ...]
+    """Their records: current, stale and orphan."""
+    notes: tuple[str, ...] = ()
+    """Problems met while reading (``ftbench build`` prints them)."""
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What the board-wide pages need of a shard; the summaries of all shards merge into one."""
+
+    entries: Mapping[str, tuple[Entry, ...]]
+    """Current results by task (every task present)."""
+    submissions: int
+    """Valid submissions."""
+    current: int
+    """Records ranked."""
+    not_current: int
+    """Records shown on their model page only (stale or orphan)."""
+    newest: str
+    """Newest record finish or submission date (``YYYY-MM-DD``), "" when there is none."""
+    notes: tuple[str, ...] = ()
+    """Problems met while reading."""
+
+
+@dataclass(frozen=True)
 class Board:
-    """Everything the site shows, read from disk by ``ftbench.site``."""
+    """The board-wide view the home, task and static pages are rendered from."""
 
     title: str
     """Site title."""
@@ -78,10 +110,8 @@ class Board:
     """``YYYY-MM-DD``: from SOURCE_DATE_EPOCH or the newest input, never the clock."""
     tasks: tuple[Task, ...]
     """Every task, by name."""
-    submissions: tuple[CardedSubmission, ...]
-    """Every valid submission, by id."""
-    records: tuple[LoadedRecord, ...]
-    """Records of those submissions: current, stale and orphan."""
+    summary: Summary
+    """Every shard's results, merged."""
     gold: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     """Gold labels of the tasks whose held-out data could be read."""
     pages: Mapping[str, str] = field(default_factory=dict)
@@ -166,16 +196,16 @@ def hardware_label(record: Any) -> str:
     return str(hw.get("cpu") or "unknown CPU")
 
 
-def entries_by_task(board: Board) -> dict[str, list[Entry]]:
-    """Current records as leaderboard entries, grouped by task (every task present)."""
-    specs = {s.spec.id: s.spec for s in board.submissions}
-    out: dict[str, list[Entry]] = {t.name: [] for t in board.tasks}
-    for loaded in board.records:
+def summarise(shard: Shard, tasks: Sequence[Task]) -> Summary:
+    """The shard's current records as leaderboard entries by task, with counts and dates."""
+    specs = {s.spec.id: s.spec for s in shard.submissions}
+    entries: dict[str, list[Entry]] = {t.name: [] for t in tasks}
+    for loaded in shard.records:
         rec = loaded.record
         if loaded.status != "current":
             continue
         spec = specs[rec.submission.id]
-        out[rec.task.name].append(
+        entries[rec.task.name].append(
             Entry(
                 submission=spec.id,
                 name=spec.name,
@@ -185,15 +215,38 @@ def entries_by_task(board: Board) -> dict[str, list[Entry]]:
                 metrics=rec.metrics,
                 efficiency=rec.efficiency,
                 hardware=hardware_label(rec),
+                record=loaded.href,
             )
         )
-    return out
+    current = sum(len(e) for e in entries.values())
+    dates = [r.record.provenance.finished_at[:10] for r in shard.records]
+    dates += [s.spec.date.isoformat() for s in shard.submissions]
+    return Summary(
+        {k: tuple(v) for k, v in entries.items()},
+        len(specs),
+        current,
+        len(shard.records) - current,
+        max(dates, default=""),
+        shard.notes,
+    )
+
+
+def merge(summaries: Sequence[Summary], tasks: Sequence[Task]) -> Summary:
+    """One summary of several shards, in shard order."""
+    return Summary(
+        entries={t.name: tuple(e for s in summaries for e in s.entries.get(t.name, ())) for t in tasks},
+        submissions=sum(s.submissions for s in summaries),
+        current=sum(s.current for s in summaries),
+        not_current=sum(s.not_current for s in summaries),
+        newest=max((s.newest for s in summaries), default=""),
+        notes=tuple(n for s in summaries for n in s.notes),
+    )
 
 
 def task_tables(board: Board) -> dict[str, list[RankedRow]]:
     """Every task's full ranking by its primary metric."""
-    entries = entries_by_task(board)
-    return {t.name: task_table(entries[t.name], t.primary_metric) for t in board.tasks}
+    entries = board.summary.entries
+    return {t.name: task_table(entries.get(t.name, ()), t.primary_metric) for t in board.tasks}
 
 
 def baselines(task: Task, gold: Sequence[int] | None) -> list[tuple[str, dict[str, float]]]:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 from urllib.parse import quote
 
-from ftbench.leaderboard import OverallRow, RankedRow, overall_ranking
+from markupsafe import Markup
+
+from ftbench.leaderboard import Entry, OverallRow, RankedRow, overall_ranking
 from ftbench.metrics import METRICS
 from ftbench.sanitize import markdown_title, render_markdown
 from ftbench.site_context import (
@@ -18,6 +21,7 @@ from ftbench.site_context import (
     CardedSubmission,
     LoadedRecord,
     Page,
+    Shard,
     baselines,
     chart_svgs,
     dataset_card,
@@ -28,36 +32,23 @@ from ftbench.site_context import (
     task_tables,
     task_url,
 )
-from ftbench.site_results import result_view
+from ftbench.site_results import environment_view, html_text, result_view
 from ftbench.tasks import Task
 
 PARETO_BADGES = {"latency_ms": "latency", "peak_memory_mb": "memory"}
+Standings = Mapping[str, tuple[Mapping[str, int], int]]
+"""Task -> (submission id -> rank, number of ranked entries)."""
 
 
 def build_pages(board: Board, tables: Mapping[str, Sequence[RankedRow]] | None = None) -> list[Page]:
-    """Every HTML page of the site, in a stable order; contexts are built when rendered.
-
-    Task pages come right after the home page: rendered in parallel, they then fall to one
-    worker, which alone pays for importing scikit-learn (for the baselines).
-    """
+    """The board-wide HTML pages (home, tasks, static pages, 404) in a stable order; contexts
+    are built when rendered. Model pages come from :func:`model_pages`, shard by shard."""
     tables = task_tables(board) if tables is None else tables
-    common = _common(board)
+    common = common_context(board.title, board.build_date, board.pages, board.tasks)
     pages = [Page("index.html", "home.html.j2", partial(home_context, board, tables, overall_ranking(tables), common))]
     pages += [
-        Page(f"tasks/{quote(t.name)}.html", "task.html.j2", partial(task_context, board, t, tables[t.name], common))
+        Page(task_url(t.name), "task.html.j2", partial(task_context, board, t, tables[t.name], common))
         for t in board.tasks
-    ]
-    by_sub: dict[str, list[LoadedRecord]] = {}
-    for r in board.records:
-        by_sub.setdefault(r.record.submission.id, []).append(r)
-    standings = {task: ({r.entry.submission: r.rank for r in rows}, len(rows)) for task, rows in tables.items()}
-    pages += [
-        Page(
-            f"models/{quote(s.spec.id)}.html",
-            "model.html.j2",
-            partial(model_context, board, s, by_sub.get(s.spec.id, []), standings, common),
-        )
-        for s in board.submissions
     ]
     pages += [
         Page(f"{quote(name)}.html", "page.html.j2", partial(markdown_context, name, text, common))
@@ -69,14 +60,35 @@ def build_pages(board: Board, tables: Mapping[str, Sequence[RankedRow]] | None =
     return pages
 
 
-def _common(board: Board) -> dict[str, Any]:
+def standings(tables: Mapping[str, Sequence[RankedRow]]) -> Standings:
+    """What a model page needs of the whole board, small enough to send to every build worker."""
+    return {task: ({r.entry.submission: r.rank for r in rows}, len(rows)) for task, rows in tables.items()}
+
+
+def model_pages(shard: Shard, tasks: Sequence[Task], ranks: Standings, common: dict[str, Any]) -> list[Page]:
+    """One page per submission of ``shard``, in id order."""
+    by_sub: dict[str, list[LoadedRecord]] = {}
+    for r in shard.records:
+        by_sub.setdefault(r.record.submission.id, []).append(r)
+    return [
+        Page(
+            model_url(s.spec.id),
+            "model.html.j2",
+            partial(model_context, tasks, s, by_sub.get(s.spec.id, []), ranks, common),
+        )
+        for s in shard.submissions
+    ]
+
+
+def common_context(title: str, build_date: str, pages: Mapping[str, str], tasks: Sequence[Task]) -> dict[str, Any]:
+    """What every page's frame shows: title, build date, navigation, the task list."""
     nav = [("index.html", "Leaderboard")]
-    nav += [(f"{quote(n)}.html", n.replace("_", " ").capitalize()) for n in sorted(board.pages)]
+    nav += [(f"{quote(n)}.html", n.replace("_", " ").capitalize()) for n in sorted(pages)]
     return {
-        "site_title": board.title,
-        "build_date": board.build_date,
+        "site_title": title,
+        "build_date": build_date,
         "nav": nav,
-        "all_tasks": [(t.name, t.title, task_url(t.name)) for t in board.tasks],
+        "all_tasks": [(t.name, t.title, task_url(t.name)) for t in tasks],
     }
 
 
@@ -84,7 +96,7 @@ def home_context(
     board: Board, tables: Mapping[str, Sequence[RankedRow]], overall: Sequence[OverallRow], common: dict[str, Any]
 ) -> dict[str, Any]:
     """The front page: what is measured, the overall ranking, each task's top entries."""
-    specs = {s.spec.id: s.spec for s in board.submissions}
+    entries = {r.entry.submission: r.entry for rows in tables.values() for r in rows}
     summaries = [
         {
             "task": t,
@@ -99,9 +111,9 @@ def home_context(
     overall_rows = [
         {
             "rank": o.rank,
-            "name": specs[o.submission].name,
+            "name": entries[o.submission].name,
             "href": model_url(o.submission),
-            "method": specs[o.submission].fine_tuning.method,
+            "method": entries[o.submission].method,
             "n_tasks": len(o.tasks),
             "win_rate": f"{100 * o.mean_win_rate:.1f}",
             "win_rate_raw": o.mean_win_rate,
@@ -109,7 +121,6 @@ def home_context(
         }
         for o in overall
     ]
-    n_current = sum(1 for r in board.records if r.status == "current")
     return {
         **common,
         "root": "",
@@ -117,9 +128,9 @@ def home_context(
         "summaries": summaries,
         "overall": overall_rows,
         "n_tasks": len(board.tasks),
-        "n_submissions": len(board.submissions),
-        "n_current": n_current,
-        "n_not_current": len(board.records) - n_current,
+        "n_submissions": board.summary.submissions,
+        "n_current": board.summary.current,
+        "n_not_current": board.summary.not_current,
     }
 
 
@@ -142,7 +153,6 @@ def task_context(board: Board, task: Task, rows: Sequence[RankedRow], common: di
     columns = [*metrics, *EFFICIENCY_COLUMNS]
     refs = baselines(task, gold)
     majority = refs[0][1][task.primary_metric] if refs else None
-    hrefs = {r.record.submission.id: quote(r.href) for r in board.records if r.record.task.name == task.name}
     return {
         **common,
         "root": "../",
@@ -150,7 +160,7 @@ def task_context(board: Board, task: Task, rows: Sequence[RankedRow], common: di
         "task": task,
         "primary": METRICS[task.primary_metric],
         "columns": [_column(m) for m in columns],
-        "rows": [_table_row(r, columns, hrefs.get(r.entry.submission, "")) for r in rows],
+        "rows": [_table_row(r, columns) for r in rows],
         "methods": sorted({r.entry.method for r in rows}),
         "bases": sorted({r.entry.base for r in rows}),
         "hardware": sorted({r.entry.hardware for r in rows}),
@@ -171,38 +181,89 @@ def _column(metric: str) -> dict[str, Any]:
     }
 
 
-def _table_row(row: RankedRow, columns: Sequence[str], record_href: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class TableRow:
+    """One row of a task's ranking table, as the template shows it.
+
+    An object rather than a dict: Jinja looks ``row.name`` up as an attribute first, and a
+    dict's failed attribute lookup (an exception) cost a second per 10,000-row board.
+    """
+
+    rank: int
+    """Competition rank."""
+    submission: str
+    """Submission id."""
+    name: str
+    """Display name (escaped by the template)."""
+    href: str
+    """Model page URL, site-relative."""
+    method: str
+    """Fine-tuning method."""
+    base: str
+    """Base checkpoint label."""
+    base_short: str
+    """Its short form for the cell."""
+    date: str
+    """Submission date."""
+    hardware: str
+    """Device the efficiency figures come from."""
+    record: str
+    """Raw record URL, site-relative."""
+    pareto: tuple[str, ...]
+    """Badges of the fronts it is on."""
+    cells: Markup
+    """The metric cells, one ``<td>`` each with its sortable raw value."""
+
+
+def _table_row(row: RankedRow, columns: Sequence[str]) -> TableRow:
     e = row.entry
-    values = [e.value(c) for c in columns]
-    return {
-        "rank": row.rank,
-        "submission": e.submission,
-        "name": e.name,
-        "href": model_url(e.submission),
-        "method": e.method,
-        "base": e.base,
-        "base_short": short_base(e.base),
-        "date": e.date,
-        "hardware": e.hardware,
-        "record": record_href,
-        "pareto": [PARETO_BADGES[c] for c in row.pareto],
-        "cells": [(format_value(c, v), "" if v is None else repr(v)) for c, v in zip(columns, values, strict=True)],
-    }
+    return TableRow(
+        rank=row.rank,
+        submission=e.submission,
+        name=e.name,
+        href=model_url(e.submission),
+        method=e.method,
+        base=e.base,
+        base_short=short_base(e.base),
+        date=e.date,
+        hardware=e.hardware,
+        record=quote(e.record),
+        pareto=tuple(PARETO_BADGES[c] for c in row.pareto),
+        cells=metric_cells(e, columns),
+    )
+
+
+def metric_cells(entry: Entry, columns: Sequence[str]) -> Markup:
+    """``<td>`` cells of ``columns``: the formatted value, and the raw one for sorting (the
+    first is the primary metric). Built here, not in the template: ten cells a row, two
+    interpolations each, were most of a large task page's rendering time.
+
+    >>> str(metric_cells(Entry("s", "S", "lora", "b", "2026-01-01", {"accuracy": 0.5}, {}), ["accuracy", "latency_ms"]))
+    '<td class="num primary" data-sort="0.5">50.00</td>\\n<td class="num" data-sort="">—</td>'
+    """
+    cells = []
+    for i, column in enumerate(columns):
+        value = entry.value(column)
+        raw = "" if value is None else repr(value)  # a float's repr needs no escaping
+        text = html_text(format_value(column, value))
+        cells.append(f'<td class="num{" primary" if i == 0 else ""}" data-sort="{raw}">{text}</td>')
+    return Markup("\n".join(cells))  # one cell a line, as before: golden diffs stay readable
 
 
 def model_context(
-    board: Board,
+    tasks: Sequence[Task],
     sub: CardedSubmission,
     records: Sequence[LoadedRecord],
-    standings: Mapping[str, tuple[Mapping[str, int], int]],
+    ranks: Standings,
     common: dict[str, Any],
 ) -> dict[str, Any]:
-    """A submission: model card, fine-tuning, per-task results with provenance, reproduction.
-    ``standings`` maps task -> (submission id -> rank, number of ranked entries)."""
+    """A submission: model card, fine-tuning, per-task results with provenance, reproduction."""
     spec = sub.spec
-    tasks = {t.name: t for t in board.tasks}
+    by_name = {t.name: t for t in tasks}
     records = sorted(records, key=lambda r: (r.record.task.name, r.status))
-    results = [result_view(r, tasks.get(r.record.task.name), standings, spec.id) for r in records]
+    environments = [environment_view(r.record) for r in records]
+    shared = bool(environments) and all(e == environments[0] for e in environments)
+    results = [result_view(r, by_name.get(r.record.task.name), ranks, spec.id, shared) for r in records]
     seen = {r.record.task.name for r in records if r.status != "orphan"}
     return {
         **common,
@@ -211,6 +272,7 @@ def model_context(
         "spec": spec,
         "card": render_card(sub.card),
         "results": results,
+        "environment": environments[0] if shared else [],
         "missing": sorted(set(spec.tasks) - seen),
         "weights": [(name, *(w.label if w else "—" for w in spec.weights_for(name))) for name in sorted(spec.tasks)],
         "hyperparameters": sorted(spec.fine_tuning.hyperparameters.items()),

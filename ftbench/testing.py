@@ -18,6 +18,7 @@ import numpy as np
 import yaml
 
 from ftbench.keys import content_key, key_parts
+from ftbench.metrics import METRICS, confusion_counts, per_label_scores, quality_from_confusion
 from ftbench.record import (
     Predictions,
     Provenance,
@@ -43,18 +44,8 @@ def synthetic_predictions(gold: Sequence[int], n_labels: int, accuracy: float, s
 
 def scores_from_confusion(cm: np.ndarray, labels: Sequence[str]) -> tuple[dict, dict]:
     """``(metrics, per_class)`` of a confusion matrix (row = gold, column = predicted)."""
-    tp = np.diag(cm).astype(float)
-    predicted, support = cm.sum(axis=0), cm.sum(axis=1)
-    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
-    recall = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
-    denom = precision + recall
-    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
-    metrics = {
-        "accuracy": float(tp.sum() / max(cm.sum(), 1)),
-        "f1_macro": float(f1.mean()),
-        "precision_macro": float(precision.mean()),
-        "recall_macro": float(recall.mean()),
-    }
+    precision, recall, f1, support = per_label_scores(cm)
+    metrics = quality_from_confusion([n for n, m in METRICS.items() if m.kind == "quality"], cm)
     per_class = {
         name: {
             "precision": float(precision[i]),
@@ -65,13 +56,6 @@ def scores_from_confusion(cm: np.ndarray, labels: Sequence[str]) -> tuple[dict, 
         for i, name in enumerate(labels)
     }
     return metrics, per_class
-
-
-def confusion_matrix(gold: Sequence[int], pred: Sequence[int], n_labels: int) -> np.ndarray:
-    """Counts of (gold, predicted) pairs."""
-    cm = np.zeros((n_labels, n_labels), dtype=np.int64)
-    np.add.at(cm, (np.asarray(gold), np.asarray(pred)), 1)
-    return cm
 
 
 def synthetic_efficiency(seed: int, n_examples: int, batch_size: int = 32, **overrides: Any) -> dict:
@@ -151,7 +135,7 @@ def synthetic_record(
     """A complete, consistent record of ``submission`` on ``task`` (see the module docstring)."""
     n = len(task.labels)
     pred = synthetic_predictions(gold, n, accuracy, seed)
-    cm = confusion_matrix(gold, pred, n)
+    cm = confusion_counts(gold, pred, n)
     metrics, per_class = scores_from_confusion(cm, task.labels)
     rng = np.random.default_rng(seed)
     return ResultRecord(

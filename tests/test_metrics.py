@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from ftbench.metrics import METRICS, confusion, per_class_scores, quality_metrics
+from ftbench.metrics import (
+    METRICS,
+    confusion,
+    confusion_counts,
+    per_class_scores,
+    per_label_scores,
+    quality_from_confusion,
+    quality_metrics,
+)
 
 # gold / predicted over three labels (0, 1, 2):
 GOLD = [0, 0, 0, 1, 1, 2, 2, 2, 2, 2]
@@ -61,3 +70,23 @@ def test_registry_refuses_duplicates():
 def test_efficiency_figure_is_not_computed_from_predictions():
     with pytest.raises(ValueError, match="efficiency figure"):
         quality_metrics(["latency_ms"], [0], [0], 2)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_confusion_matrix_forms_equal_scikit_learn(seed):
+    # random labels over 2-9 classes, some never predicted and some never present
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 10))
+    gold = rng.integers(0, max(n - seed % 2, 1), 60).tolist()
+    pred = rng.integers(seed % 3, n, 60).tolist()
+    cm = confusion_counts(gold, pred, n)
+    assert cm.tolist() == confusion(gold, pred, n)
+    names = [name for name, m in METRICS.items() if m.kind == "quality"]
+    assert names == ["accuracy", "f1_macro", "precision_macro", "recall_macro"]
+    exact = quality_metrics(names, gold, pred, n)
+    assert quality_from_confusion(names, cm) == pytest.approx(exact, abs=1e-12)
+    _, _, f, s = per_label_scores(cm)
+    labels = [str(i) for i in range(n)]
+    sk = per_class_scores(gold, pred, labels)
+    assert [sk[k]["f1"] for k in labels] == pytest.approx(f.tolist(), abs=1e-12)
+    assert [sk[k]["support"] for k in labels] == s.tolist()

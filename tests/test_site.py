@@ -116,7 +116,10 @@ def test_downloads_are_complete_and_csv_matches_json(site_board):
     _, site = build(site_board)
     doc = json.loads((site / "downloads/sentiment/leaderboard.json").read_text())
     text = (site / "downloads/sentiment/leaderboard.json").read_text()
-    assert text == json.dumps(doc, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
+    # one line per row (reviewable diffs), each a compact JSON object
+    lines = text.splitlines()
+    assert len(lines) == len(doc["rows"]) + 2 and len(doc["rows"]) >= 2
+    assert [json.loads(line.rstrip(",")) for line in lines[1:-1]] == doc["rows"]
     assert doc["higher_is_better"] is True and doc["primary_metric"] == "accuracy"
     for row in doc["rows"]:
         assert (site / row["record_path"]).is_file()
@@ -499,27 +502,56 @@ def test_hostile_names_cannot_inject_spreadsheet_formulas(hostile_site):
 # ---------------------------------------------------------------- parallel builds
 
 
-def _offset(state: int, item: int) -> tuple[int, int]:
-    return item + state, os.getpid()
+def _read_square(shard: list[int]) -> tuple:
+    return [x * x for x in shard], (sum(shard), os.getpid())
 
 
-def test_fork_map_keeps_order_and_shares_state(monkeypatch):
-    from ftbench import parallel
+def _add(state: list[int], message: int) -> list[int]:
+    return [x + message for x in state]
 
-    monkeypatch.setattr(parallel, "MIN_ITEMS", 1)
-    results = parallel.fork_map(_offset, list(range(50)), 1000, workers=2)
-    assert [value for value, _ in results] == list(range(1000, 1050))
-    if "fork" in __import__("multiprocessing").get_all_start_methods():
-        assert os.getpid() not in {pid for _, pid in results}  # it really ran in workers
-    serial = parallel.fork_map(_offset, [1, 2], 5, workers=1)
-    assert serial == [(6, os.getpid()), (7, os.getpid())]
+
+def _fail(state: list[int], message: int) -> None:
+    raise ValueError(f"shard {state} refused {message}")
+
+
+@pytest.mark.parametrize("parallel", [True, False])
+def test_shards_keep_their_state_between_steps(parallel):
+    from ftbench.parallel import Shards, can_fork
+
+    with Shards(_read_square, [[1, 2], [3], [4, 5, 6]], parallel=parallel) as pool:
+        summaries = pool.summaries()
+        assert [total for total, _ in summaries] == [3, 3, 15]
+        assert pool.run(_add, 100) == [[101, 104], [109], [116, 125, 136]]
+    pids = {pid for _, pid in summaries}
+    if parallel and can_fork():
+        assert os.getpid() not in pids and len(pids) == 3  # each shard really ran in its own worker
+    else:
+        assert pids == {os.getpid()}
+
+
+def test_a_failing_worker_fails_the_build_with_its_error():
+    from ftbench.parallel import Shards
+
+    with pytest.raises(ValueError, match="refused 7"), Shards(_read_square, [[1], [2]]) as pool:
+        pool.summaries()
+        pool.run(_fail, 7)
+
+
+def test_shards_are_balanced_by_weight_and_keep_order():
+    from ftbench.parallel import split_evenly
+
+    items = list(range(10))
+    parts = split_evenly(items, [1] * 9 + [9], 2)
+    assert parts == [items[:9], [9]]
+    assert [x for part in split_evenly(items, [1] * 10, 3) for x in part] == items
+    assert len(split_evenly(items, [1] * 10, 3)) == 3 and split_evenly([], [], 4) == []
 
 
 def test_parallel_build_gives_the_same_site(site_board, tmp_path, monkeypatch):
-    from ftbench import parallel
+    from ftbench import site
 
     _, serial = build(site_board)
-    monkeypatch.setattr(parallel, "MIN_ITEMS", 1)
+    monkeypatch.setattr(site, "MIN_RECORDS_PER_WORKER", 1)
     config = load_config(site_board).with_overrides(site_dir=tmp_path / "parallel")
     report = build_site(config, workers=2)
     assert report.pages == 11 and report.records == 8
