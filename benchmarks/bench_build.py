@@ -4,7 +4,7 @@ Writes a synthetic board of N submissions x M tasks (default 1,000 x 10 = 10,000
 of 1,000-2,000 per-example predictions each, written exactly as ``ftbench evaluate`` writes
 them) into a temporary folder, then times, through the real command line:
 
-- a full build into an empty site folder,
+- a full build into an empty site folder, and the same build in one process (its peer),
 - a rebuild with nothing changed (the input stamp matches: nothing is read or written),
 - a rebuild after one record was replaced (everything re-read and re-rendered, only the
   files whose bytes changed are written).
@@ -193,6 +193,9 @@ def main() -> None:
         print(
             f"full build:            {wall:6.2f} s wall, {cpu:6.2f} s CPU, {1000 * wall / n:.2f} ms per record  [{out}]"
         )
+        # the peer: the same full build in one process, into a second empty folder
+        one, one_cpu, _ = timed_build(root, "--workers", "1", "--site-dir", str(root / "site-one-process"))
+        print(f"  peer, one process:   {one:6.2f} s wall, {one_cpu:6.2f} s CPU; sharded: {one / wall:.2f}x as fast")
         wall, cpu, out = timed_build(root)
         print(f"rebuild, no change:    {wall:6.2f} s wall, {cpu:6.2f} s CPU  [{out}]")
         _touch_one_record(root)

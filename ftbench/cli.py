@@ -250,9 +250,14 @@ def evaluate(
     "Pages project site (default: [tool.ftbench] base_url). Links are relative either way.",
 )
 @click.option("--force", is_flag=True, help="Rebuild even when no input changed since the last build.")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Processes for a large board (default: one per CPU; 1 builds in this process). Same output either way.",
+)
 @click.pass_context
 @_fail_cleanly
-def build(ctx: click.Context, site_dir: Path | None, base_url: str | None, force: bool) -> None:
+def build(ctx: click.Context, site_dir: Path | None, base_url: str | None, force: bool, workers: int | None) -> None:
     """Render the static site from the tasks, submissions, result records and pages.
 
     Only current records are ranked; stale ones are shown on their model page as pending
@@ -271,7 +276,7 @@ def build(ctx: click.Context, site_dir: Path | None, base_url: str | None, force
     config = _config(ctx).with_overrides(site_dir=site_dir)
     if base_url is not None:
         config = replace(config, base_url=base_url.rstrip("/") + "/")
-    report = build_site(config, force=force)
+    report = build_site(config, force=force, workers=workers)
     for note in report.notes:
         click.echo(f"note: {note}", err=True)
     click.echo(f"{report.summary()} -> {display_path(config.site_dir)}")

@@ -139,7 +139,7 @@ def _build(config: BoardConfig, stamp: str, previous: list[str], workers: int | 
     return report
 
 
-MIN_RECORDS_PER_WORKER = 250
+MIN_RECORDS_PER_WORKER = 500
 """Below this many records per worker, starting workers costs more than it saves."""
 
 
@@ -294,13 +294,19 @@ def write_if_changed(path: Path, data: bytes) -> bool:
 def link_if_changed(source: Path, target: Path) -> bool:
     """Put a copy of a record at ``target``: a hard link where the file system allows (records
     are replaced, never edited in place, so the link is a snapshot), else a copy."""
-    src = source.stat()
     try:
-        dst = target.stat()
+        dst = os.stat(target)
+    except FileNotFoundError:
+        os.makedirs(target.parent, exist_ok=True)
+        try:  # nothing there yet: a new link appears whole, so no temporary name is needed
+            os.link(source, target)
+            return True
+        except OSError:
+            pass  # no hard links here (or a file appeared meanwhile): copy and replace below
+    else:
+        src = os.stat(source)
         if os.path.samestat(src, dst) or (dst.st_size, dst.st_mtime_ns) == (src.st_size, src.st_mtime_ns):
             return False
-    except FileNotFoundError:
-        target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")
     tmp.unlink(missing_ok=True)
     try:

@@ -274,6 +274,10 @@ def test_build_command_help_and_summary(site_board):
     assert "11 pages, 8 records" in result.stdout
     assert "no submission 'ghost' for these records" in result.stderr
     assert "site is up to date" in runner.invoke(main, ["--root", str(site_board), "build"]).stdout
+    forced = runner.invoke(main, ["--root", str(site_board), "build", "--force", "--workers", "2"])
+    assert forced.exit_code == 0 and "0 file(s) written" in forced.stdout  # same bytes either way
+    refused = runner.invoke(main, ["--root", str(site_board), "build", "--workers", "0"])
+    assert refused.exit_code == 2 and "--workers" in refused.output
 
 
 def test_build_does_not_import_torch(site_board):
@@ -556,3 +560,26 @@ def test_parallel_build_gives_the_same_site(site_board, tmp_path, monkeypatch):
     report = build_site(config, workers=2)
     assert report.pages == 11 and report.records == 8
     assert site_files(config.site_dir) == site_files(serial)
+
+
+def test_record_copies_are_snapshots_linked_or_copied(tmp_path, monkeypatch):
+    from ftbench import site
+
+    source = tmp_path / "results" / "a.json"
+    source.parent.mkdir()
+    source.write_text("v1")
+    target = tmp_path / "site" / "records" / "a.json"
+    assert site.link_if_changed(source, target) is True and target.read_text() == "v1"
+    assert site.link_if_changed(source, target) is False  # the same file: nothing to do
+    replacement = source.with_suffix(".tmp")  # records are replaced, never edited in place
+    replacement.write_text("v2, longer")
+    replacement.replace(source)
+    assert site.link_if_changed(source, target) is True and target.read_text() == "v2, longer"
+
+    def no_links(*args):
+        raise OSError("hard links not supported")
+
+    monkeypatch.setattr(site.os, "link", no_links)
+    copied = tmp_path / "site" / "records" / "b.json"
+    assert site.link_if_changed(source, copied) is True and copied.read_text() == "v2, longer"
+    assert not copied.samefile(source) and not list(copied.parent.glob(".*.tmp"))
