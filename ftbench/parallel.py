@@ -7,14 +7,15 @@ then renders and writes its shard's pages from the state it kept. Nothing large 
 a process boundary: an earlier design that pickled parsed records to the parent and pages
 back spent as much time pickling as it saved by parallelism.
 
-Where ``fork`` is unavailable (Windows, macOS defaults) or there is one shard, everything runs
-in this process, with the same results in the same order.
+Where ``fork`` is unavailable or unsafe (Windows, macOS) or there is one shard, everything
+runs in this process, with the same results in the same order.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import traceback
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
@@ -33,8 +34,9 @@ def usable_cpus() -> int:
 
 
 def can_fork() -> bool:
-    """True where worker processes can inherit this one's memory."""
-    return "fork" in multiprocessing.get_all_start_methods()
+    """True where worker processes can safely inherit this one's memory: not on macOS, whose
+    system libraries are not fork-safe (the reason CPython's default there is ``spawn``)."""
+    return sys.platform != "darwin" and "fork" in multiprocessing.get_all_start_methods()
 
 
 def split_evenly(items: Sequence[S], weights: Sequence[int], parts: int) -> list[list[S]]:
