@@ -379,8 +379,9 @@ def check(ctx: click.Context, allow_missing: bool) -> None:
 def verify(ctx: click.Context, record: Path, sample: int, seed: int, device: str, tolerance: float | None) -> None:
     """Re-run a random sample of a record's examples and report agreement and drift.
 
-    Exits 1 when the probability of a stored label moved beyond --tolerance on any sampled
-    example. A changed label within the tolerance is a near-tie: reported, not drift.
+    Exits 1 when a stored label's probability moved beyond --tolerance on any sampled
+    example, or another label overtook it by more than that. A changed label within the
+    tolerance was a near-tie: reported, not drift.
 
     \b
     Example:
@@ -393,7 +394,7 @@ def verify(ctx: click.Context, record: Path, sample: int, seed: int, device: str
     click.echo(
         f"{display_path(record)}: {result.sampled} examples re-run ({result.precision}), label agreement "
         f"{result.agreement:.2%}, max probability difference {result.max_prob_diff:.2e} (tolerance "
-        f"{limit:.0e}); accuracy on the sample {result.recorded_accuracy:.4f} recorded, "
+        f"{limit:g}); accuracy on the sample {result.recorded_accuracy:.4f} recorded, "
         f"{result.rerun_accuracy:.4f} now"
     )
     if result.stale:

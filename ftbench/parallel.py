@@ -1,11 +1,12 @@
-"""Forked workers that each own one shard of a job across two steps (map, reduce, map again).
+"""Forked workers that each own one shard of a job across several steps (map, reduce, map).
 
 The site build is CPU-bound Python (parsing, validating, rendering), so threads do not help.
 Each worker reads its shard of the board and keeps what it read; only a small summary goes
 back to the parent, which ranks the whole board and sends the rankings back; the worker
-then renders and writes its shard's pages from the state it kept. Nothing large ever crosses
-a process boundary: an earlier design that pickled parsed records to the parent and pages
-back spent as much time pickling as it saved by parallelism.
+then renders its shard's pages from the state it kept, and writes them once every process
+has rendered without error. Nothing large ever crosses a process boundary: an earlier
+design that pickled parsed records to the parent and pages back spent as much time
+pickling as it saved by parallelism.
 
 Where ``fork`` is unavailable or unsafe (Windows, macOS) or there is one shard, everything
 runs in this process, with the same results in the same order.
@@ -13,6 +14,7 @@ runs in this process, with the same results in the same order.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import sys
@@ -57,11 +59,12 @@ def split_evenly(items: Sequence[S], weights: Sequence[int], parts: int) -> list
 
 
 class Shards(Generic[S, A]):
-    """One worker per shard: ``read(shard) -> (state, summary)``, then ``step(state, message)``.
+    """One worker per shard: ``read(shard) -> (state, summary)``, then any number of steps
+    ``step(state, message) -> result``, each run in every worker on the state it kept.
 
-    >>> with Shards(lambda s: (s * 10, s), [1, 2], parallel=False) as pool:
-    ...     pool.summaries(), pool.run(lambda state, m: state + m, 5)
-    ([1, 2], [15, 25])
+    >>> with Shards(lambda s: ([s], s), [1, 2], parallel=False) as pool:
+    ...     pool.summaries(), pool.run(lambda state, m: state.append(m) or sum(state), 5)
+    ([1, 2], [6, 7])
     """
 
     def __init__(self, read: Callable[[S], tuple[Any, A]], shards: Sequence[S], parallel: bool = True):
@@ -71,35 +74,48 @@ class Shards(Generic[S, A]):
         self._local: list[tuple[Any, A]] = []
         self._pipes: list[Any] = []
         self._procs: list[Any] = []
+        self._step: tuple[Callable[[Any, Any], Any], Any] | None = None
 
     def __enter__(self) -> Shards[S, A]:
         if not self._parallel:
             self._local = [self._read(shard) for shard in self._shards]
             return self
         context = multiprocessing.get_context("fork")
-        for shard in self._shards:
-            parent_end, child_end = context.Pipe()
-            proc = context.Process(target=_serve, args=(child_end, self._read, shard), daemon=True)
-            proc.start()  # fork: read and shard are inherited, not pickled
-            child_end.close()
-            self._pipes.append(parent_end)
-            self._procs.append(proc)
+        try:
+            for shard in self._shards:
+                parent_end, child_end = context.Pipe()
+                # The child closes every parent end it inherits (its own and earlier workers'),
+                # so that it sees end-of-file when the parent dies, however it dies.
+                inherited = [*self._pipes, parent_end]
+                proc = context.Process(target=_serve, args=(child_end, inherited, self._read, shard), daemon=True)
+                proc.start()  # fork: the function, the shard and the pipes are inherited, not pickled
+                child_end.close()
+                self._pipes.append(parent_end)
+                self._procs.append(proc)
+        except BaseException:
+            self.__exit__(*sys.exc_info())
+            raise
         return self
 
     def summaries(self) -> list[A]:
-        """Every shard's summary, in shard order (waits for the first step)."""
+        """Every shard's summary, in shard order (waits for the reading)."""
         if not self._parallel:
             return [summary for _, summary in self._local]
         return [_receive(pipe) for pipe in self._pipes]
 
     def send(self, step: Callable[[Any, Any], Any], message: Any) -> None:
-        """Start the second step in every worker (returns at once; collect with :meth:`results`)."""
+        """Start ``step`` in every worker (returns at once; collect with :meth:`results`)."""
         self._step = (step, message)
         for pipe in self._pipes:
-            pipe.send(self._step)
+            try:
+                pipe.send(self._step)
+            except OSError:  # the worker is gone: say so, as _receive does
+                raise FtbenchError(_DIED) from None
 
     def results(self) -> list[Any]:
-        """Every shard's second-step result, in shard order."""
+        """Every shard's result of the step last sent, in shard order."""
+        if self._step is None:
+            raise RuntimeError("results() before send()")
         if not self._parallel:
             step, message = self._step
             return [step(state, message) for state, _ in self._local]
@@ -112,25 +128,34 @@ class Shards(Generic[S, A]):
 
     def __exit__(self, *exc: object) -> None:
         for pipe in self._pipes:
-            pipe.close()
+            pipe.close()  # a waiting worker sees end-of-file and stops
         for proc in self._procs:
-            proc.join(timeout=5 if exc[0] is None else 0)
+            proc.join(timeout=10)  # let a worker finish the file it is writing
             if proc.is_alive():
                 proc.terminate()
                 proc.join()
 
 
-def _serve(pipe: Any, read: Callable[[Any], tuple[Any, Any]], shard: Any) -> None:
-    """A worker's life: read its shard, report, wait for the second step, report again."""
+_DIED = "a build worker process died (out of memory?); run with --workers 1 to see why"
+
+
+def _serve(pipe: Any, inherited: list[Any], read: Callable[[Any], tuple[Any, Any]], shard: Any) -> None:
+    """A worker's life: read its shard and report; then run each step sent until the parent
+    closes the pipe."""
+    for end in inherited:
+        end.close()
     try:
         state, summary = read(shard)
         pipe.send(("ok", summary))
-        step, message = pipe.recv()
-        pipe.send(("ok", step(state, message)))
-    except EOFError:  # the parent gave up (an error in another worker, or an interrupt)
-        pass
+        while True:
+            try:
+                step, message = pipe.recv()
+            except EOFError:  # the parent is done, gave up, or died
+                return
+            pipe.send(("ok", step(state, message)))
     except BaseException as exc:
-        pipe.send(("error", _portable(exc)))
+        with contextlib.suppress(OSError):  # the parent may be gone already
+            pipe.send(("error", _portable(exc)))
     finally:
         pipe.close()
 
@@ -150,7 +175,7 @@ def _receive(pipe: Any) -> Any:
     try:
         status, value = pipe.recv()
     except EOFError:
-        raise FtbenchError("a build worker process died (out of memory?); run with one worker to see why") from None
+        raise FtbenchError(_DIED) from None
     if status == "error":
         raise value
     return value

@@ -126,13 +126,15 @@ def _build(config: BoardConfig, stamp: str, previous: list[str], workers: int | 
         board = make_board(config, layout, merge(pool.summaries(), tasks))
         tables = task_tables(board)
         common = common_context(board.title, board.build_date, board.pages, tasks)
-        pool.send(_write_model_pages, (config.site_dir, config.templates_dir, tasks, standings(tables), common))
+        pool.send(_render_model_pages, (config.templates_dir, tasks, standings(tables), common))
         outputs = render_site(board, tables, config.templates_dir)
+        files = list(outputs) + [path for part in pool.results() for path in part]
+        # Every page rendered without error: only now is anything written, so a failed build
+        # leaves the previous site as it was.
+        pool.send(_write_model_pages, config.site_dir)
         report = write_site(config.site_dir, outputs)
-        files = list(outputs)
-        for part, part_files in pool.results():
+        for part in pool.results():
             report.add(part)
-            files += part_files
     report.removed = remove_unlisted(config.site_dir, previous, set(files))
     report.notes = list(board.notes)
     _write_manifest(config.site_dir, stamp, sorted(files))
@@ -149,28 +151,43 @@ def _worker_count(requested: int | None, work: int) -> int:
     return max(1, min(requested or usable_cpus(), work // MIN_RECORDS_PER_WORKER))
 
 
-def _read_part(
-    tasks: Registry[Task], folders: Sequence[tuple[Path, Sequence[Path]]]
-) -> tuple[tuple[Shard, dict[str, Path]], Summary]:
-    """A worker's first step: read its shard; keep it (with the record sources), report its summary."""
+@dataclass
+class _Kept:
+    """What a build worker keeps between its steps."""
+
+    shard: Shard
+    """Its submissions and their records."""
+    sources: dict[str, Path]
+    """Site path -> record file, for the copies."""
+    pages: dict[str, bytes] = field(default_factory=dict)
+    """Its rendered model pages, until they are written."""
+
+
+def _read_part(tasks: Registry[Task], folders: Sequence[tuple[Path, Sequence[Path]]]) -> tuple[_Kept, Summary]:
+    """A worker's first step: read its shard and keep it (with the record sources); report its summary."""
     from ftbench.site_context import summarise
     from ftbench.site_read import read_shard
 
     shard, sources = read_shard(tasks, folders)
-    return (shard, sources), summarise(shard, tuple(tasks.values()))
+    return _Kept(shard, sources), summarise(shard, tuple(tasks.values()))
 
 
-def _write_model_pages(state: tuple[Shard, dict[str, Path]], job: tuple) -> tuple[BuildReport, list[str]]:
-    """A worker's second step: render and write its shard's model pages, copy its records."""
+def _render_model_pages(state: _Kept, job: tuple) -> list[str]:
+    """A worker's second step: render its shard's model pages into memory; report the site
+    files it will write (pages and record copies)."""
     from ftbench.site_pages import model_pages
 
-    shard, sources = state
-    site_dir, templates_dir, tasks, ranks, common = job
+    templates_dir, tasks, ranks, common = job
     env = _environment(templates_dir)
-    outputs = {page.path: _render(env, page) for page in model_pages(shard, tasks, ranks, common)}
-    report = write_site(site_dir, outputs, sources)
-    report.records = len(sources)
-    return report, [*outputs, *sources]
+    state.pages = {page.path: _render(env, page) for page in model_pages(state.shard, tasks, ranks, common)}
+    return [*state.pages, *state.sources]
+
+
+def _write_model_pages(state: _Kept, site_dir: Path) -> BuildReport:
+    """A worker's last step: write the pages it rendered, copy its records."""
+    report = write_site(site_dir, state.pages, state.sources)
+    report.records = len(state.sources)
+    return report
 
 
 def input_stamp(config: BoardConfig) -> str:
@@ -284,10 +301,15 @@ def write_if_changed(path: Path, data: bytes) -> bool:
     except FileNotFoundError:
         path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:  # an interrupted write leaves no temporary file to be published
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     return True
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,11 +34,11 @@ class Verification:
     agreement: float
     """Share of sampled examples with the same predicted label."""
     max_prob_diff: float
-    """Largest absolute change in the probability of the stored label (the same label, then and now)."""
+    """Largest :func:`probability_change` over the sample."""
     differing_idx: tuple[int, ...]
     """Row ids whose label changed."""
     precision: str
-    """The precision evaluated in (it sets the default tolerance)."""
+    """The precision the record was evaluated in (it sets the default tolerance)."""
     recorded_accuracy: float
     """Accuracy of the stored predictions on the sample."""
     rerun_accuracy: float
@@ -51,12 +52,27 @@ class Verification:
         return TOLERANCE[self.precision]
 
     def drifted(self, tolerance: float | None = None) -> bool:
-        """True when the stored label's probability moved more than ``tolerance`` on any example.
-
-        A label can change without drift only on a near-tie: the stored label's probability stayed
-        within the tolerance and another label edged past it.
-        """
+        """True when :func:`probability_change` exceeds ``tolerance`` on any example. A label
+        can change without drift only on a near-tie (see there)."""
         return self.max_prob_diff > (self.tolerance if tolerance is None else tolerance)
+
+
+def probability_change(now: Sequence[float], stored_label: int, stored_prob: float) -> float:
+    """How far a re-run moved from a stored prediction: the change in the stored label's
+    probability, and, when another label now wins, how far that label's probability rose
+    above what the stored label had. A changed label stays within the tolerance only when the
+    two were tied to within it: a near-tie, not drift.
+
+    >>> round(probability_change([0.502, 0.498], 1, 0.501), 6)  # a near-tie flipped
+    0.003
+    >>> round(probability_change([0.40, 0.10, 0.50], 0, 0.40), 6)  # label 2 overtook by 0.10: drift
+    0.1
+    """
+    moved = abs(float(now[stored_label]) - stored_prob)
+    winner = max(range(len(now)), key=lambda j: now[j])
+    if winner == stored_label:
+        return moved
+    return max(moved, float(now[winner]) - stored_prob)
 
 
 def verify_record(
@@ -93,14 +109,14 @@ def verify_record(
     new_pred = run.predictions
     gold = [examples.labels[row_of[i]] for i in chosen]
     differing = tuple(i for i, p in zip(chosen, new_pred, strict=True) if p != stored[i][0])
-    prob_diff = max(abs(float(run.probs[k, stored[i][0]]) - stored[i][1]) for k, i in enumerate(chosen))
+    prob_diff = max(probability_change(run.probs[k], *stored[i]) for k, i in enumerate(chosen))
     return Verification(
         record=path,
         sampled=len(chosen),
         agreement=1 - len(differing) / len(chosen),
         max_prob_diff=prob_diff,
         differing_idx=differing,
-        precision=sub.spec.model.precision,
+        precision=record.submission.precision,
         recorded_accuracy=sum(stored[i][0] == g for i, g in zip(chosen, gold, strict=True)) / len(chosen),
         rerun_accuracy=sum(p == g for p, g in zip(new_pred, gold, strict=True)) / len(chosen),
         stale=job.status != "current",

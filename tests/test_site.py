@@ -583,3 +583,57 @@ def test_record_copies_are_snapshots_linked_or_copied(tmp_path, monkeypatch):
     copied = tmp_path / "site" / "records" / "b.json"
     assert site.link_if_changed(source, copied) is True and copied.read_text() == "v2, longer"
     assert not copied.samefile(source) and not list(copied.parent.glob(".*.tmp"))
+
+
+def test_workers_stop_when_the_parent_is_killed(tmp_path):
+    import signal
+    import time
+
+    script = (
+        "import os, time\n"
+        "from ftbench.parallel import Shards\n"
+        "def read(shard):\n"
+        "    return None, os.getpid()\n"
+        "with Shards(read, [[1], [2]]) as pool:\n"
+        "    print(*pool.summaries(), flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    pids = [int(p) for p in proc.stdout.readline().split()]
+    if len(pids) != 2 or proc.pid in pids:
+        proc.kill()
+        pytest.skip("no forked workers on this platform")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+    def alive(pid: int) -> bool:
+        try:
+            state = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            return False
+        return "\nState:\tZ" not in state  # a zombie has exited
+
+    deadline = time.monotonic() + 10
+    while any(alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(alive(p) for p in pids), "workers outlived their parent"
+
+
+def test_a_failed_build_writes_nothing(site_board, monkeypatch):
+    from ftbench import site, site_pages
+
+    _, out = build(site_board)
+    before = site_files(out)
+    # a change that alters every page, then a model page that cannot be rendered
+    (site_board / "pages" / "about.md").write_text("# About\n\nChanged.\n")
+
+    def broken(*args, **kwargs):
+        raise ValueError("model page exploded")
+
+    monkeypatch.setattr(site_pages, "model_context", broken)
+    monkeypatch.setattr(site, "MIN_RECORDS_PER_WORKER", 1)
+    for workers in (1, 2):
+        with pytest.raises(ValueError, match="exploded"):
+            build_site(load_config(site_board), workers=workers)
+        assert site_files(out) == before  # the previous site, untouched
+        assert not list(out.rglob("*.tmp"))
