@@ -26,6 +26,7 @@ def _row_dict(row: RankedRow) -> dict:
         "base": e.base,
         "date": e.date,
         "metrics": dict(e.metrics),
+        "intervals": {name: list(bounds) for name, bounds in sorted(e.intervals.items())},
         "efficiency": dict(e.efficiency),
         "hardware": e.hardware,
         "pareto": list(row.pareto),
@@ -74,7 +75,9 @@ def csv_cell(value: object) -> str:
 
 
 def leaderboard_csv(task: Task, rows: Sequence[RankedRow]) -> bytes:
-    """One line per ranked entry: identity, every task metric, the efficiency columns."""
+    """One line per ranked entry: identity, every task metric, the primary metric's 95%
+    interval, the efficiency columns."""
+    primary = task.primary_metric
     head = [
         "rank",
         "submission",
@@ -83,6 +86,8 @@ def leaderboard_csv(task: Task, rows: Sequence[RankedRow]) -> bytes:
         "base",
         "date",
         *task.metrics,
+        f"{primary}_ci95_low",
+        f"{primary}_ci95_high",
         *EFFICIENCY_COLUMNS,
         "hardware",
         "pareto",
@@ -102,7 +107,9 @@ def leaderboard_csv(task: Task, rows: Sequence[RankedRow]) -> bytes:
                 e.method,
                 e.base,
                 e.date,
-                *(_raw(e, m) for m in (*task.metrics, *EFFICIENCY_COLUMNS)),
+                *(_raw(e, m) for m in task.metrics),
+                *e.intervals.get(primary, (None, None)),
+                *(_raw(e, m) for m in EFFICIENCY_COLUMNS),
                 e.hardware,
                 " ".join(r.pareto),
                 e.record,

@@ -19,12 +19,13 @@ from typing import Literal
 import ftbench
 from ftbench.config import BoardConfig
 from ftbench.efficiency import Stopwatch
-from ftbench.metrics import confusion, per_class_scores, quality_metrics
+from ftbench.metrics import bootstrap_intervals, confusion, per_class_scores, quality_metrics
 from ftbench.models.base import Classifier
 from ftbench.models.resolve import ResolvedWeights, resolve
 from ftbench.plan import DEFAULT_BATCH_SIZE, EvalJob
 from ftbench.provenance import git_state, hardware, package_versions
 from ftbench.record import (
+    Intervals,
     Predictions,
     Provenance,
     ResultRecord,
@@ -36,6 +37,8 @@ from ftbench.runner import RunResult, run_classifier
 from ftbench.tasks import Examples, Task, load_examples
 
 SEED = 0
+INTERVAL_LEVEL = 0.95
+INTERVAL_RESAMPLES = 1000
 ModelLoader = Callable[[Path, "Path | None", Sequence[str], str, str], Classifier]
 
 
@@ -90,10 +93,17 @@ def default_loader(base: Path, adapter: Path | None, labels: Sequence[str], prec
 
 
 def score(task: Task, gold: Sequence[int], pred: Sequence[int]) -> dict:
-    """Quality metrics, per-class scores and the confusion matrix of one run."""
+    """Quality metrics with their confidence intervals, per-class scores and the confusion
+    matrix of one run."""
     n = len(task.labels)
     return {
         "metrics": quality_metrics(task.metrics, gold, pred, n),
+        "intervals": Intervals(
+            level=INTERVAL_LEVEL,
+            resamples=INTERVAL_RESAMPLES,
+            seed=SEED,
+            bounds=bootstrap_intervals(task.metrics, gold, pred, n, INTERVAL_RESAMPLES, INTERVAL_LEVEL, SEED),
+        ),
         "per_class": per_class_scores(gold, pred, task.labels),
         "confusion_matrix": confusion(gold, pred, n),
     }

@@ -43,6 +43,8 @@ class Entry:
     """Device the efficiency figures were measured on (only comparable on the same one)."""
     record: str = ""
     """Site-relative path of the raw result record behind it."""
+    intervals: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    """95% bootstrap intervals of the quality metrics, where the record has them."""
 
     def value(self, metric: str) -> float | None:
         """The metric's value from either map; None when missing or not a finite number."""

@@ -37,8 +37,9 @@ class Metric:
     """Unit of the value (``ms``, ``MiB``), empty for ratios."""
     compute: Callable[[Labels, Labels, int], float] | None = None
     """``compute(y_true, y_pred, n_labels)``; None for efficiency figures."""
-    from_confusion: Callable[[np.ndarray], float] | None = None
-    """The same value from a confusion matrix (rows gold, columns predicted); None for efficiency."""
+    from_confusion: Callable[[np.ndarray], np.ndarray] | None = None
+    """The same value from a confusion matrix (rows gold, columns predicted), or one value per
+    matrix of a stack (``(n, k, k)``); None for efficiency figures."""
 
 
 METRICS: Registry[Metric] = Registry("metric")
@@ -118,14 +119,14 @@ def confusion(y_true: Labels, y_pred: Labels, n_labels: int) -> list[list[int]]:
 
 def per_label_scores(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(precision, recall, f1, support)`` per label from a confusion matrix, 0 where undefined
-    (scikit-learn's ``zero_division=0``).
+    (scikit-learn's ``zero_division=0``). A stack of matrices (``(..., k, k)``) gives stacked rows.
 
     >>> [a.tolist() for a in per_label_scores(np.array([[1, 1], [0, 2]]))]
     [[1.0, 0.6666666666666666], [0.5, 1.0], [0.6666666666666666, 0.8], [2, 2]]
     """
     cm = np.asarray(matrix, dtype=np.int64)
-    tp = np.diag(cm).astype(float)
-    predicted, support = cm.sum(axis=0), cm.sum(axis=1)
+    tp = np.diagonal(cm, axis1=-2, axis2=-1).astype(float)
+    predicted, support = cm.sum(axis=-2), cm.sum(axis=-1)
     precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
     recall = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
     denom = precision + recall
@@ -143,12 +144,50 @@ def confusion_counts(y_true: Labels, y_pred: Labels, n_labels: int) -> np.ndarra
     return np.bincount(flat, minlength=n_labels * n_labels).reshape(n_labels, n_labels)
 
 
-def _accuracy_cm(cm: np.ndarray) -> float:
-    return float(np.trace(cm) / max(int(cm.sum()), 1))
+def _accuracy_cm(cm: np.ndarray) -> np.ndarray:
+    total = cm.sum(axis=(-2, -1))
+    return np.trace(cm, axis1=-2, axis2=-1) / np.maximum(total, 1)
 
 
-def _macro_cm(index: int) -> Callable[[np.ndarray], float]:
-    return lambda cm: float(per_label_scores(cm)[index].mean())
+def _macro_cm(index: int) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda cm: per_label_scores(cm)[index].mean(axis=-1)
+
+
+def bootstrap_intervals(
+    names: Sequence[str],
+    y_true: Labels,
+    y_pred: Labels,
+    n_labels: int,
+    resamples: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> dict[str, tuple[float, float]]:
+    """Percentile bootstrap intervals of the named quality metrics: the examples are resampled
+    with replacement ``resamples`` times (seeded, so the same predictions always give the same
+    interval), each metric is computed on every resample, and the central ``level`` share of
+    those values is the interval. It says how much a score depends on which held-out examples
+    happened to be drawn.
+
+    >>> gold = [0, 1] * 50
+    >>> low, high = bootstrap_intervals(["accuracy"], gold, gold[:80] + [1 - g for g in gold[80:]], 2)["accuracy"]
+    >>> round(low, 2), round(high, 2)
+    (0.72, 0.88)
+    """
+    codes = np.asarray(y_true, dtype=np.int64) * n_labels + np.asarray(y_pred, dtype=np.int64)
+    cells = n_labels * n_labels
+    picks = np.random.default_rng(seed).integers(0, len(codes), size=(resamples, len(codes)))
+    # one bincount for all resamples: resample r's codes are shifted into their own block
+    shifted = codes[picks] + cells * np.arange(resamples)[:, None]
+    matrices = np.bincount(shifted.ravel(), minlength=resamples * cells).reshape(resamples, n_labels, n_labels)
+    tail = 100 * (1 - level) / 2
+    out = {}
+    for name in names:
+        fn = METRICS[name].from_confusion
+        if fn is None:
+            raise ValueError(f"{name} is an efficiency figure, not computed from predictions")
+        low, high = np.percentile(fn(matrices), [tail, 100 - tail])
+        out[name] = (float(low), float(high))
+    return out
 
 
 def quality_metrics(names: Sequence[str], y_true: Labels, y_pred: Labels, n_labels: int) -> dict:
@@ -169,7 +208,7 @@ def quality_from_confusion(names: Sequence[str], matrix: np.ndarray) -> dict:
         fn = METRICS[name].from_confusion
         if fn is None:
             raise ValueError(f"{name} is an efficiency figure, not computed from predictions")
-        out[name] = fn(matrix)
+        out[name] = float(fn(np.asarray(matrix)))
     return out
 
 

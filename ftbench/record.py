@@ -67,6 +67,23 @@ class Predictions(BaseModel):
     """Probability the model gave its predicted label (4 decimals)."""
 
 
+class Intervals(BaseModel):
+    """Bootstrap confidence intervals of the quality metrics, and how they were drawn."""
+
+    model_config = _STRICT
+    method: Literal["percentile bootstrap over examples"] = "percentile bootstrap over examples"
+    """Examples resampled with replacement; the interval is the central ``level`` share of the
+    metric's values over the resamples."""
+    level: float
+    """Coverage, e.g. 0.95."""
+    resamples: int
+    """Number of resamples."""
+    seed: int
+    """Seed of the resampling (the same predictions always give the same intervals)."""
+    bounds: dict[str, tuple[float, float]]
+    """Metric name -> (low, high)."""
+
+
 class WeightsProvenance(BaseModel):
     """One set of weights that was loaded."""
 
@@ -129,6 +146,8 @@ class ResultRecord(BaseModel):
     """On what."""
     metrics: dict[str, float]
     """Quality metrics, name -> value."""
+    intervals: Intervals | None = None
+    """Confidence intervals of ``metrics`` (None in records made before intervals were added)."""
     per_class: dict[str, dict[str, int | float]]
     """Label name -> precision, recall, f1, support."""
     confusion_matrix: list[list[int]]
@@ -140,7 +159,7 @@ class ResultRecord(BaseModel):
     provenance: Provenance
     """Versions, hashes, hardware, times."""
     extra: dict[str, Any] = Field(default_factory=dict)
-    """Room for later stages (confidence intervals) without a format change."""
+    """Room for later stages without a format change."""
 
 
 def record_path(results_dir: Path, submission_id: str, task: str, limit: int | None = None) -> Path:

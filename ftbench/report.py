@@ -14,7 +14,7 @@ from pathlib import Path
 from ftbench.errors import Issue
 from ftbench.leaderboard import RankedRow
 from ftbench.metrics import METRICS
-from ftbench.site_context import Board, Shard, format_value
+from ftbench.site_context import Board, Shard, format_value, interval_text
 
 MARKER = "<!-- ftbench-report -->"
 LEADERS_SHOWN = 3
@@ -134,6 +134,8 @@ def _task_row(shard: Shard, rows: Sequence[RankedRow], sub_id: str, task: str, m
         leaders = _leaders(rows, sub_id, metric)
         return f"| {task} | — ({status}: not evaluated yet) | — | {leaders} |" + " — |" * len(EFFICIENCY)
     score = format_value(metric, mine.entry.value(metric))
+    ci = interval_text(metric, mine.entry.intervals.get(metric))
+    score += f" (95% CI {ci})" if ci else ""
     badge = " ★ Pareto" if mine.pareto else ""
     cells = " | ".join(format_value(m, mine.entry.efficiency.get(m)) for m in EFFICIENCY)
     return (

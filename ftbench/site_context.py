@@ -173,6 +173,18 @@ _STYLES = {
 }
 
 
+def interval_text(metric: str, bounds: tuple[float, float] | None) -> str:
+    """A confidence interval as shown next to its score: ``84.2–87.4`` (percent for quality).
+
+    >>> interval_text("accuracy", (0.8421, 0.8737)), interval_text("accuracy", None)
+    ('84.2–87.4', '')
+    """
+    if not bounds:
+        return ""
+    scale = 100 if METRICS[metric].kind == "quality" else 1
+    return f"{scale * bounds[0]:.1f}–{scale * bounds[1]:.1f}"
+
+
 def metric_heading(metric: str) -> str:
     """Column heading with its unit: ``Accuracy (%)``, ``Latency (ms)``."""
     m = METRICS[metric]
@@ -216,6 +228,7 @@ def summarise(shard: Shard, tasks: Sequence[Task]) -> Summary:
                 efficiency=rec.efficiency,
                 hardware=hardware_label(rec),
                 record=loaded.href,
+                intervals=rec.intervals.bounds if rec.intervals else {},
             )
         )
     current = sum(len(e) for e in entries.values())

@@ -26,6 +26,7 @@ from ftbench.site_context import (
     chart_svgs,
     dataset_card,
     format_value,
+    interval_text,
     metric_heading,
     model_url,
     render_card,
@@ -246,6 +247,10 @@ def metric_cells(entry: Entry, columns: Sequence[str]) -> Markup:
         value = entry.value(column)
         raw = "" if value is None else repr(value)  # a float's repr needs no escaping
         text = html_text(format_value(column, value))
+        if i == 0:
+            ci = interval_text(column, entry.intervals.get(column))
+            if ci:
+                text += f' <small class="ci">{ci}</small>'
         cells.append(f'<td class="num{" primary" if i == 0 else ""}" data-sort="{raw}">{text}</td>')
     return Markup("\n".join(cells))  # one cell a line, as before: golden diffs stay readable
 

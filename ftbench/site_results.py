@@ -15,7 +15,14 @@ import numpy as np
 from markupsafe import Markup
 
 from ftbench.metrics import METRICS
-from ftbench.site_context import MAX_MATRIX_LABELS, LoadedRecord, format_value, hardware_label, task_url
+from ftbench.site_context import (
+    MAX_MATRIX_LABELS,
+    LoadedRecord,
+    format_value,
+    hardware_label,
+    interval_text,
+    task_url,
+)
 from ftbench.tasks import Task
 
 TOP_CONFUSIONS = 10
@@ -107,7 +114,7 @@ def result_view(
         of=ranked,
         primary=METRICS[primary].label if primary in METRICS else primary,
         primary_value=format_value(primary, rec.metrics.get(primary)),
-        metrics=metric_rows(rec.metrics, primary),
+        metrics=metric_rows(rec.metrics, primary, rec.intervals.bounds if rec.intervals else {}),
         per_class=per_class_rows(rec.per_class),
         matrix=matrix,
         confusions=top_confusions(rec.task.labels, rec.confusion_matrix) if matrix is None else [],
@@ -122,19 +129,26 @@ def result_view(
     )
 
 
-def metric_rows(metrics: Mapping[str, float], primary: str) -> Markup:
-    """Rows of a record's quality metrics in percent, the primary one marked.
+def metric_rows(
+    metrics: Mapping[str, float], primary: str, intervals: Mapping[str, tuple[float, float]] | None = None
+) -> Markup:
+    """Rows of a record's quality metrics in percent, the primary one marked, each with its
+    95% confidence interval where the record has one.
 
-    >>> print(metric_rows({"f1_macro": 0.5, "accuracy": 0.75}, "accuracy"))
-    <tr class="primary"><th scope="row">Accuracy</th><td class="num">75.00%</td></tr>
-    <tr><th scope="row">Macro F1</th><td class="num">50.00%</td></tr>
+    >>> print(metric_rows({"f1_macro": 0.5, "accuracy": 0.75}, "accuracy", {"accuracy": (0.7, 0.8)}))
+    <tr class="primary"><th scope="row">Accuracy</th><td class="num">75.00%</td><td class="num ci">70.0–80.0</td></tr>
+    <tr><th scope="row">Macro F1</th><td class="num">50.00%</td><td class="num ci"></td></tr>
     """
+    intervals = intervals or {}
     rows = []
     for name in sorted(metrics):
         label = _escaped(METRICS[name].label if name in METRICS else name)
         mark = ' class="primary"' if name == primary else ""
         value = html_text(format_value(name, metrics[name]))
-        rows.append(f'<tr{mark}><th scope="row">{label}</th><td class="num">{value}%</td></tr>')
+        ci = interval_text(name, intervals.get(name)) if name in METRICS else ""
+        rows.append(
+            f'<tr{mark}><th scope="row">{label}</th><td class="num">{value}%</td><td class="num ci">{ci}</td></tr>'
+        )
     return Markup("\n".join(rows))
 
 

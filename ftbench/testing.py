@@ -18,8 +18,15 @@ import numpy as np
 import yaml
 
 from ftbench.keys import content_key, key_parts
-from ftbench.metrics import METRICS, confusion_counts, per_label_scores, quality_from_confusion
+from ftbench.metrics import (
+    METRICS,
+    bootstrap_intervals,
+    confusion_counts,
+    per_label_scores,
+    quality_from_confusion,
+)
 from ftbench.record import (
+    Intervals,
     Predictions,
     Provenance,
     ResultRecord,
@@ -32,6 +39,9 @@ from ftbench.tasks import Task
 
 BASE_HUB = "sentence-transformers/all-MiniLM-L6-v2"
 BASE_REV = "c9745ed1d9f207416be6d2e6f8de32d1f16199bf"
+
+
+SYNTHETIC_RESAMPLES = 200  # fewer than an evaluation's 1,000: synthetic boards are built in every test run
 
 
 def synthetic_predictions(gold: Sequence[int], n_labels: int, accuracy: float, seed: int) -> list[int]:
@@ -153,6 +163,12 @@ def synthetic_record(
             data_sha256=task.data_sha256,
         ),
         metrics={k: metrics[k] for k in task.metrics},
+        intervals=Intervals(
+            level=0.95,
+            resamples=SYNTHETIC_RESAMPLES,
+            seed=seed,
+            bounds=bootstrap_intervals(task.metrics, gold, pred, n, SYNTHETIC_RESAMPLES, 0.95, seed),
+        ),
         per_class=per_class,
         confusion_matrix=cm.tolist(),
         efficiency=efficiency if efficiency is not None else synthetic_efficiency(seed, len(gold)),

@@ -7,6 +7,7 @@ import pytest
 
 from ftbench.metrics import (
     METRICS,
+    bootstrap_intervals,
     confusion,
     confusion_counts,
     per_class_scores,
@@ -90,3 +91,26 @@ def test_confusion_matrix_forms_equal_scikit_learn(seed):
     sk = per_class_scores(gold, pred, labels)
     assert [sk[k]["f1"] for k in labels] == pytest.approx(f.tolist(), abs=1e-12)
     assert [sk[k]["support"] for k in labels] == s.tolist()
+
+
+def test_bootstrap_intervals_cover_the_score_and_narrow_with_more_examples():
+    rng = np.random.default_rng(3)
+    names = ["accuracy", "f1_macro", "precision_macro", "recall_macro"]
+
+    def run(n: int) -> tuple[dict, dict]:
+        gold = rng.integers(0, 3, n).tolist()
+        pred = [g if rng.random() < 0.8 else (g + 1) % 3 for g in gold]
+        return quality_metrics(names, gold, pred, 3), bootstrap_intervals(names, gold, pred, 3, resamples=400)
+
+    small_scores, small = run(200)
+    large_scores, large = run(5000)
+    for name in names:
+        assert small[name][0] <= small_scores[name] <= small[name][1]
+        assert large[name][0] <= large_scores[name] <= large[name][1]
+        assert large[name][1] - large[name][0] < 0.5 * (small[name][1] - small[name][0])
+    # an accuracy interval is about +-1.96 standard errors of a proportion
+    p = large_scores["accuracy"]
+    assert large["accuracy"][1] - large["accuracy"][0] == pytest.approx(2 * 1.96 * (p * (1 - p) / 5000) ** 0.5, rel=0.2)
+    # seeded: the same predictions give the same interval
+    gold, pred = [0, 1, 1, 0] * 10, [0, 1, 0, 0] * 10
+    assert bootstrap_intervals(names, gold, pred, 2) == bootstrap_intervals(names, gold, pred, 2)

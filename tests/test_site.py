@@ -637,3 +637,28 @@ def test_a_failed_build_writes_nothing(site_board, monkeypatch):
             build_site(load_config(site_board), workers=workers)
         assert site_files(out) == before  # the previous site, untouched
         assert not list(out.rglob("*.tmp"))
+
+
+def test_confidence_intervals_are_shown_where_records_have_them(site_board):
+    sentiment = site_board / "results" / "alpha-lora" / "sentiment.json"
+    low, high = json.loads(sentiment.read_text())["intervals"]["bounds"]["accuracy"]
+    # an older record without intervals is still current, and shows none
+    older = site_board / "results" / "beta-full" / "sentiment.json"
+    record = json.loads(older.read_text())
+    record["intervals"] = None
+    older.write_text(json.dumps(record, sort_keys=True, indent=1, ensure_ascii=False) + "\n")
+    _, site = build(site_board)
+    shown = f"{100 * low:.1f}–{100 * high:.1f}"
+    task = (site / "tasks" / "sentiment.html").read_text()
+    alpha_row = task[task.index('href="../models/alpha-lora.html"') :].split("</tr>")[0]
+    beta_row = task[task.index('href="../models/beta-full.html"') :].split("</tr>")[0]
+    assert f'<small class="ci">{shown}</small>' in alpha_row and 'class="ci"' not in beta_row
+    model = (site / "models" / "alpha-lora.html").read_text()
+    assert f'<td class="num ci">{shown}</td>' in model
+    rows = {r["submission"]: r for r in json.loads((site / "downloads/sentiment/leaderboard.json").read_text())["rows"]}
+    assert rows["alpha-lora"]["intervals"]["accuracy"] == [low, high] and rows["beta-full"]["intervals"] == {}
+    table = {
+        r["submission"]: r
+        for r in csv.DictReader(io.StringIO((site / "downloads/sentiment/leaderboard.csv").read_text()))
+    }
+    assert float(table["alpha-lora"]["accuracy_ci95_low"]) == low and table["beta-full"]["accuracy_ci95_high"] == ""
