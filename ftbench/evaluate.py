@@ -157,7 +157,7 @@ def assemble_record(
         provenance=Provenance(
             ftbench_version=ftbench.__version__,
             eval_logic_version=ftbench.EVAL_LOGIC_VERSION,
-            git=git_state(config.root),
+            git=git_state(config.root, outputs=(config.results_dir, config.site_dir)),
             packages=package_versions(),
             hardware=hardware(),
             weights=weights,

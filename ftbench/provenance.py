@@ -7,6 +7,7 @@ import os
 import platform
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import psutil
@@ -37,8 +38,10 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def git_state(root: Path) -> dict:
-    """``{"commit": sha or None, "dirty": bool}`` of the board repository."""
+def git_state(root: Path, outputs: Sequence[Path] = ()) -> dict:
+    """``{"commit": sha or None, "dirty": bool}`` of the board repository. Changes under
+    ``outputs`` (the results and site folders) do not count: an evaluation writes records there
+    itself, so the second record of a run would otherwise always say "dirty"."""
 
     def git(*args: str) -> str | None:
         try:
@@ -48,8 +51,13 @@ def git_state(root: Path) -> dict:
         return out.stdout.strip() if out.returncode == 0 else None
 
     commit = git("rev-parse", "HEAD")
-    status = git("status", "--porcelain", "--untracked-files=no")
+    excluded = [f":(exclude){p.resolve().relative_to(root.resolve()).as_posix()}" for p in outputs if _inside(p, root)]
+    status = git("status", "--porcelain", "--untracked-files=no", "--", ".", *excluded)
     return {"commit": commit, "dirty": bool(status) if status is not None else None}
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path.resolve().is_relative_to(root.resolve()) and path.resolve() != root.resolve()
 
 
 def cpu_model() -> str:

@@ -105,3 +105,31 @@ def test_failed_write_keeps_the_good_record(board, make_submission, monkeypatch)
 
 def test_spec_helper_is_valid():
     assert valid_spec()["tasks"] == {"sst2": {}}
+
+
+def test_git_state_ignores_the_outputs_an_evaluation_writes(tmp_path):
+    import shutil
+    import subprocess
+
+    from ftbench.provenance import git_state
+
+    if shutil.which("git") is None:
+        pytest.skip("git not installed")
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "a.json").write_text("{}")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "base")
+    outputs = [tmp_path / "results", tmp_path / "site"]
+    assert git_state(tmp_path, outputs)["dirty"] is False
+    (tmp_path / "results" / "a.json").write_text('{"new": 1}')  # a record just written
+    assert git_state(tmp_path, outputs)["dirty"] is False
+    assert git_state(tmp_path)["dirty"] is True
+    (tmp_path / "code.py").write_text("x = 2\n")  # a real change to the board
+    state = git_state(tmp_path, outputs)
+    assert state["dirty"] is True and len(state["commit"]) == 40
