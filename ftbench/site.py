@@ -257,6 +257,7 @@ def _environment(templates_dir: Path) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        auto_reload=False,  # templates do not change during a build: no stat per page rendered
     )
 
 
@@ -273,8 +274,9 @@ def write_site(
         changed = write_if_changed(site_dir / rel, data)
         report.written += changed
         report.unchanged += not changed
+    folders: set[Path] = set()  # created once, not checked again for each of their records
     for rel, source in sorted((record_sources or {}).items()):
-        changed = link_if_changed(source, site_dir / rel)
+        changed = link_if_changed(source, site_dir / rel, folders)
         report.written += changed
         report.unchanged += not changed
     return report
@@ -313,13 +315,17 @@ def write_if_changed(path: Path, data: bytes) -> bool:
     return True
 
 
-def link_if_changed(source: Path, target: Path) -> bool:
+def link_if_changed(source: Path, target: Path, folders: set[Path] | None = None) -> bool:
     """Put a copy of a record at ``target``: a hard link where the file system allows (records
-    are replaced, never edited in place, so the link is a snapshot), else a copy."""
+    are replaced, never edited in place, so the link is a snapshot), else a copy. ``folders``
+    remembers the parent folders already made."""
     try:
         dst = os.stat(target)
     except FileNotFoundError:
-        os.makedirs(target.parent, exist_ok=True)
+        if folders is None or target.parent not in folders:
+            os.makedirs(target.parent, exist_ok=True)
+            if folders is not None:
+                folders.add(target.parent)
         try:  # nothing there yet: a new link appears whole, so no temporary name is needed
             os.link(source, target)
             return True
