@@ -130,9 +130,11 @@ def _build(config: BoardConfig, stamp: str, previous: list[str], workers: int | 
         outputs = render_site(board, tables, config.templates_dir)
         files = list(outputs) + [path for part in pool.results() for path in part]
         # Every page rendered without error: only now is anything written, so a failed build
-        # leaves the previous site as it was.
-        pool.send(_write_model_pages, config.site_dir)
-        report = write_site(config.site_dir, outputs)
+        # leaves the previous site as it was. Folders are made here, once: two workers making
+        # folders side by side in one parent folder wait on each other's lock in the kernel.
+        folders = make_folders(config.site_dir, files)
+        pool.send(_write_model_pages, (config.site_dir, folders))
+        report = write_site(config.site_dir, outputs, folders=folders)
         for part in pool.results():
             report.add(part)
     report.removed = remove_unlisted(config.site_dir, previous, set(files))
@@ -183,9 +185,11 @@ def _render_model_pages(state: _Kept, job: tuple) -> list[str]:
     return [*state.pages, *state.sources]
 
 
-def _write_model_pages(state: _Kept, site_dir: Path) -> BuildReport:
-    """A worker's last step: write the pages it rendered, copy its records."""
-    report = write_site(site_dir, state.pages, state.sources)
+def _write_model_pages(state: _Kept, job: tuple[Path, set[Path]]) -> BuildReport:
+    """A worker's last step: write the pages it rendered, copy its records (``job``: the site
+    folder and the folders already made in it)."""
+    site_dir, folders = job
+    report = write_site(site_dir, state.pages, state.sources, folders)
     report.records = len(state.sources)
     return report
 
@@ -266,20 +270,32 @@ def _render(env: jinja2.Environment, page: Page) -> bytes:
 
 
 def write_site(
-    site_dir: Path, outputs: Mapping[str, bytes], record_sources: Mapping[str, Path] | None = None
+    site_dir: Path,
+    outputs: Mapping[str, bytes],
+    record_sources: Mapping[str, Path] | None = None,
+    folders: set[Path] | None = None,
 ) -> BuildReport:
-    """Write changed outputs, link or copy changed records; counts what was written."""
+    """Write changed outputs, link or copy changed records; counts what was written.
+    ``folders``: folders known to exist already (made by :func:`make_folders`)."""
     report = BuildReport(pages=sum(1 for p in outputs if p.endswith(".html")))
+    folders = set(folders or ())  # each made once, not checked again for every file in it
     for rel, data in sorted(outputs.items()):
-        changed = write_if_changed(site_dir / rel, data)
+        changed = write_if_changed(site_dir / rel, data, folders)
         report.written += changed
         report.unchanged += not changed
-    folders: set[Path] = set()  # created once, not checked again for each of their records
     for rel, source in sorted((record_sources or {}).items()):
         changed = link_if_changed(source, site_dir / rel, folders)
         report.written += changed
         report.unchanged += not changed
     return report
+
+
+def make_folders(site_dir: Path, files: Iterable[str]) -> set[Path]:
+    """Make every folder the site's ``files`` go into; returns them."""
+    folders = {(site_dir / rel).parent for rel in files}
+    for folder in sorted(folders):
+        folder.mkdir(parents=True, exist_ok=True)
+    return folders
 
 
 def remove_unlisted(site_dir: Path, previous: Iterable[str], current: set[str]) -> int:
@@ -295,13 +311,17 @@ def remove_unlisted(site_dir: Path, previous: Iterable[str], current: set[str]) 
     return removed
 
 
-def write_if_changed(path: Path, data: bytes) -> bool:
-    """Replace ``path`` atomically with ``data`` unless it already holds exactly those bytes."""
+def write_if_changed(path: Path, data: bytes, folders: set[Path] | None = None) -> bool:
+    """Replace ``path`` atomically with ``data`` unless it already holds exactly those bytes
+    (``folders``: folders known to exist, as in :func:`link_if_changed`)."""
     try:
         if path.stat().st_size == len(data) and path.read_bytes() == data:
             return False
     except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if folders is None or path.parent not in folders:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if folders is not None:
+                folders.add(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
