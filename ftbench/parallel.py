@@ -161,11 +161,17 @@ def _serve(pipe: Any, inherited: list[Any], read: Callable[[Any], tuple[Any, Any
 
 
 def _portable(exc: BaseException) -> BaseException:
-    """The exception itself when it survives pickling, else its text with the traceback."""
+    """The exception itself when the pipe can carry it, else its text with the traceback.
+
+    ``copy.copy`` rebuilds an exception the way unpickling would (``__reduce_ex__``), so an
+    exception whose constructor would fail on the parent's side is caught here, in the worker.
+    """
+    import copy
     import pickle
 
     try:
-        pickle.loads(pickle.dumps(exc))
+        pickle.dumps(exc)
+        copy.copy(exc)
         return exc
     except Exception:
         return FtbenchError("".join(traceback.format_exception(exc)).strip())
