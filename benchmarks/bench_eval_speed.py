@@ -16,11 +16,11 @@ import time
 from pathlib import Path
 
 from ftbench.config import load_config
-from ftbench.models.hf import load_classifier
-from ftbench.models.resolve import resolve
+from ftbench.jobs import plan_board
+from ftbench.models.backends import load_model
 from ftbench.runner import run_classifier
-from ftbench.submissions import load_submission
-from ftbench.tasks import load_examples, load_tasks
+from ftbench.submissions import load_submissions
+from ftbench.tasks import load_examples
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,14 +41,11 @@ def main() -> None:
     from transformers import pipeline
 
     config = load_config(ROOT)
-    tasks = load_tasks(config.tasks_dir)
-    sub = load_submission(ROOT / args.submission, tasks)
-    task = tasks[args.task]
+    board = load_submissions(config, [ROOT / args.submission]).require_valid()
+    [job] = plan_board(board, config, only_tasks=[args.task])
+    task = job.task
     texts = list(load_examples(task, config.data_dir).head(args.limit).texts)
-    base_ref, adapter_ref = sub.spec.weights_for(task.name)
-    base = resolve(base_ref, sub.folder, config.local_models)
-    adapter = resolve(adapter_ref, sub.folder, config.local_models) if adapter_ref else None
-    clf = load_classifier(base.folder, adapter.folder if adapter else None, task.labels, device=args.device)
+    clf = load_model(job, config, args.device).model  # the model `ftbench evaluate` would load
 
     pipe = pipeline("text-classification", model=clf.model, tokenizer=clf.tokenizer, device=clf.device)
     pipe(texts[:8])  # warm-up, as the runner does

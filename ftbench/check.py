@@ -1,4 +1,4 @@
-"""Whole-repository checks a maintainer relies on before building the site (no torch).
+"""Whole-repository checks a maintainer relies on before building the site (no torch, no writes).
 
 Every record must belong to an existing submission and task, validate against its schema,
 sit at the path its content says, and be current; every requested pair must have a record;
@@ -7,27 +7,27 @@ no submission id may repeat; nothing in results/ may be orphaned.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
 
 from ftbench.config import BoardConfig
 from ftbench.errors import FtbenchError, InvalidInput, Issue
-from ftbench.plan import EvalJob, plan_jobs
-from ftbench.record import ResultRecord, read_record, record_path, write_record
-from ftbench.submissions import discover, load_all
-from ftbench.tasks import Task, load_tasks
+from ftbench.jobs import EvalJob, plan_board
+from ftbench.record import read_record
+from ftbench.submissions import load_submissions
+from ftbench.tasks import Task
 
 
 def check_board(config: BoardConfig, allow_missing: bool = False) -> list[Issue]:
-    """Every problem of the board; warnings for what does not block a build."""
+    """Every problem of the board; warnings for what does not block a build. Reads only."""
     try:
-        tasks = load_tasks(config.tasks_dir)
+        board = load_submissions(config)
     except InvalidInput as exc:
         return list(exc.issues)
-    loaded, issues = load_all(discover(config.submissions_dir), tasks)
-    jobs = plan_jobs(loaded, dict(tasks.items()), config)
+    issues = list(board.issues)
+    jobs = plan_board(board, config)
     expected = {job.output: job for job in jobs}
-    issues += _record_issues(config.results_dir, expected, {s.spec.id for s in loaded}, dict(tasks.items()))
+    ids = {s.spec.id for s in board.submissions}
+    issues += _record_issues(config.results_dir, expected, ids, dict(board.tasks.items()))
     for job in jobs:
         if job.status == "missing":
             severity = "warning" if allow_missing else "error"
@@ -86,40 +86,6 @@ def _one_record(path: Path, job: EvalJob) -> list[Issue]:
     if job.status == "stale":
         problems.append(Issue(str(path), "content_key", f"stale ({job.why}): re-run `ftbench evaluate --changed`"))
     return problems
-
-
-def collect_records(sources: Iterable[Path], config: BoardConfig) -> list[str]:
-    """Merge records produced elsewhere (CI matrix jobs) into the board's results folder.
-
-    Only complete records whose content key is current are taken; a pair collected twice
-    keeps the record that finished first, so re-running a job is harmless.
-    """
-    tasks = load_tasks(config.tasks_dir)
-    loaded, _ = load_all(discover(config.submissions_dir), tasks)
-    current = {(j.submission.spec.id, j.task.name): j for j in plan_jobs(loaded, dict(tasks.items()), config)}
-    taken: dict[Path, ResultRecord] = {}
-    log = []
-    for source in sorted(_record_files(sources)):
-        record = read_record(source)
-        job = current.get((record.submission.id, record.task.name))
-        if job is None or not record.complete or record.content_key != job.content_key:
-            log.append(f"skipped {source}: not a complete, current record of this board")
-            continue
-        target = record_path(config.results_dir, record.submission.id, record.task.name)
-        kept = taken.get(target)
-        if kept is None or record.provenance.finished_at < kept.provenance.finished_at:
-            taken[target] = record
-    for target, record in sorted(taken.items()):
-        write_record(target, record)
-        log.append(f"collected {target}")
-    return log
-
-
-def _record_files(sources: Iterable[Path]) -> list[Path]:
-    files = []
-    for source in sources:
-        files += [source] if source.is_file() else sorted(source.rglob("*.json"))
-    return files
 
 
 def _rel(path: Path, config: BoardConfig) -> str:

@@ -1,12 +1,10 @@
-"""Efficiency measurement helpers: peak memory while a block runs, latency summaries, sizes."""
+"""Efficiency measurement helpers: peak memory while a block runs, latency summaries."""
 
 from __future__ import annotations
 
 import statistics
 import threading
-import time
 from collections.abc import Sequence
-from pathlib import Path
 from types import TracebackType
 
 import psutil
@@ -47,18 +45,6 @@ class PeakMemory:
         self.peak_mb = max(self.peak_mb, self._rss_mb())
 
 
-class Stopwatch:
-    """``with Stopwatch() as sw: ...`` then ``sw.seconds``."""
-
-    def __enter__(self) -> Stopwatch:
-        self.seconds = 0.0
-        self._start = time.perf_counter()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.seconds = time.perf_counter() - self._start
-
-
 def percentile(values: Sequence[float], q: float) -> float:
     """The q-th percentile (0-100) with linear interpolation; 0.0 for no values.
 
@@ -77,8 +63,3 @@ def percentile(values: Sequence[float], q: float) -> float:
 def median(values: Sequence[float]) -> float:
     """Median, 0.0 for no values."""
     return float(statistics.median(values)) if values else 0.0
-
-
-def folder_bytes(paths: Sequence[Path]) -> int:
-    """Total size of the given files."""
-    return sum(p.stat().st_size for p in paths if p.is_file())

@@ -1,9 +1,10 @@
-"""Evaluate one (submission, task) pair, in named steps a reader can follow top to bottom:
+"""Evaluate (submission, task) pairs, in named steps a reader can follow top to bottom:
 
-    load data -> resolve weights -> load model -> predict -> score -> assemble the record
+    load data -> load model (resolve weights, backend) -> predict -> score -> assemble the record
 
-The model loader is a parameter, so tests can run the whole path with the weightless
-``DummyClassifier``; the default loader (transformers + peft) is imported only when used.
+The backend is a parameter (a registered name or a loader), so tests can run the whole path
+with the weightless ``DummyClassifier``; the default backend of a task type imports its library
+(torch, transformers, peft) only when it is called.
 """
 
 from __future__ import annotations
@@ -11,19 +12,21 @@ from __future__ import annotations
 import datetime as dt
 import shlex
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import ftbench
+from ftbench import DEFAULT_BATCH_SIZE
 from ftbench.config import BoardConfig
-from ftbench.efficiency import Stopwatch
+from ftbench.git import git_state
+from ftbench.jobs import EvalJob, plan_board
 from ftbench.metrics import bootstrap_intervals, confusion, per_class_scores, quality_metrics
+from ftbench.models.backends import SEED, Backend, LoadedModel, load_model
 from ftbench.models.base import Classifier
-from ftbench.models.resolve import ResolvedWeights, resolve
-from ftbench.plan import DEFAULT_BATCH_SIZE, EvalJob
-from ftbench.provenance import git_state, hardware, package_versions
+from ftbench.models.resolve import ResolvedWeights
+from ftbench.provenance import hardware, package_versions
 from ftbench.record import (
     Intervals,
     Predictions,
@@ -32,14 +35,14 @@ from ftbench.record import (
     SubmissionRef,
     TaskRef,
     WeightsProvenance,
+    write_record,
 )
 from ftbench.runner import RunResult, run_classifier
+from ftbench.submissions import load_submissions
 from ftbench.tasks import Examples, Task, load_examples
 
-SEED = 0
 INTERVAL_LEVEL = 0.95
 INTERVAL_RESAMPLES = 1000
-ModelLoader = Callable[[Path, "Path | None", Sequence[str], str, str], Classifier]
 
 
 @dataclass(frozen=True)
@@ -56,40 +59,51 @@ class EvalSettings:
     """Show a progress bar."""
 
 
+def evaluate_pending(
+    config: BoardConfig,
+    paths: Iterable[Path] = (),
+    settings: EvalSettings | None = None,
+    only_tasks: Sequence[str] = (),
+    force: bool = False,
+    on_plan: Callable[[list[EvalJob]], None] | None = None,
+    on_record: Callable[[EvalJob, ResultRecord], None] | None = None,
+) -> list[tuple[EvalJob, ResultRecord]]:
+    """Evaluate every missing or stale pair of the submissions in ``paths`` (all by default),
+    or every pair with ``force``, writing each record atomically as soon as it is made.
+    ``on_plan`` sees the whole plan first; ``on_record`` each record once it is written."""
+    settings = settings or EvalSettings()
+    board = load_submissions(config, paths).require_valid()
+    jobs = plan_board(board, config, settings.batch_size, settings.limit, only_tasks, force)
+    if on_plan is not None:
+        on_plan(jobs)
+    done = []
+    for job in (j for j in jobs if j.pending):
+        record = evaluate_job(job, config, settings)
+        write_record(job.output, record)
+        if on_record is not None:
+            on_record(job, record)
+        done.append((job, record))
+    return done
+
+
 def evaluate_job(
     job: EvalJob,
     config: BoardConfig,
     settings: EvalSettings,
-    load_model: ModelLoader | None = None,
+    backend: str | Backend | None = None,
 ) -> ResultRecord:
     """Run one job and return its record (the caller writes it)."""
     started = _now()
     examples = load_examples(job.task, config.data_dir).head(settings.limit)
-    base = resolve(job.base, job.submission.folder, config.local_models)
-    adapter = resolve(job.adapter, job.submission.folder, config.local_models) if job.adapter else None
-    loader = load_model or default_loader
-    with Stopwatch() as loading:
-        model = loader(
-            base.folder,
-            adapter.folder if adapter else None,
-            job.task.labels,
-            job.submission.spec.model.precision,
-            settings.device,
-        )
+    loaded = load_model(job, config, settings.device, backend)
     run = run_classifier(
-        model,
+        loaded.model,
         examples.texts,
         settings.batch_size,
         settings.progress,
-        description=f"{job.submission.spec.id}/{job.task.name}",
+        description=job.name,
     )
-    return assemble_record(job, config, settings, examples, run, model, base, adapter, loading.seconds, started)
-
-
-def default_loader(base: Path, adapter: Path | None, labels: Sequence[str], precision: str, device: str) -> Classifier:
-    from ftbench.models.hf import load_classifier
-
-    return load_classifier(base, adapter, labels, precision, device, seed=SEED)
+    return assemble_record(job, config, settings, examples, run, loaded, started)
 
 
 def score(task: Task, gold: Sequence[int], pred: Sequence[int]) -> dict:
@@ -115,18 +129,16 @@ def assemble_record(
     settings: EvalSettings,
     examples: Examples,
     run: RunResult,
-    model: Classifier,
-    base: ResolvedWeights,
-    adapter: ResolvedWeights | None,
-    load_seconds: float,
+    loaded: LoadedModel,
     started: str,
 ) -> ResultRecord:
     """Put predictions, scores, efficiency and provenance together into a record."""
     spec = job.submission.spec
     pred = run.predictions
-    weights = [_weights_provenance("base", base)]
-    if adapter is not None:
-        weights.append(_weights_provenance("adapter", adapter))
+    model = loaded.model
+    weights = [_weights_provenance("base", loaded.base)]
+    if loaded.adapter is not None:
+        weights.append(_weights_provenance("adapter", loaded.adapter))
     return ResultRecord(
         content_key=job.content_key,
         content_key_parts=job.key_parts,
@@ -150,7 +162,7 @@ def assemble_record(
             data_sha256=job.task.data_sha256,
         ),
         **score(job.task, examples.labels, pred),
-        efficiency=_efficiency(run, model, weights, load_seconds, spec.fine_tuning.trainable_parameters),
+        efficiency=_efficiency(run, model, weights, loaded.load_seconds, spec.fine_tuning.trainable_parameters),
         predictions=Predictions(
             idx=list(examples.idx), pred=pred, prob=[round(float(run.probs[i, p]), 4) for i, p in enumerate(pred)]
         ),

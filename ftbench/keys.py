@@ -10,10 +10,14 @@ import functools
 import hashlib
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ftbench import EVAL_LOGIC_VERSION
-from ftbench.spec import WeightsRef
-from ftbench.tasks import Task, file_sha256
+from ftbench.files import file_sha256
+
+if TYPE_CHECKING:
+    from ftbench.spec import WeightsRef
+    from ftbench.tasks import Task
 
 
 def weights_fingerprint(ref: WeightsRef | None, submission_folder: Path, memo: dict | None = None) -> str | None:

@@ -1,13 +1,11 @@
-"""Where a number came from: software versions, the board's git commit, the hardware."""
+"""Where a number came from: software versions and the hardware (the board's commit: ``ftbench.git``)."""
 
 from __future__ import annotations
 
 import importlib.metadata
 import os
 import platform
-import subprocess
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 import psutil
@@ -36,28 +34,6 @@ def package_versions() -> dict[str, str]:
         except importlib.metadata.PackageNotFoundError:
             versions[name] = "not installed"
     return versions
-
-
-def git_state(root: Path, outputs: Sequence[Path] = ()) -> dict:
-    """``{"commit": sha or None, "dirty": bool}`` of the board repository. Changes under
-    ``outputs`` (the results and site folders) do not count: an evaluation writes records there
-    itself, so the second record of a run would otherwise always say "dirty"."""
-
-    def git(*args: str) -> str | None:
-        try:
-            out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10)
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return out.stdout.strip() if out.returncode == 0 else None
-
-    commit = git("rev-parse", "HEAD")
-    excluded = [f":(exclude){p.resolve().relative_to(root.resolve()).as_posix()}" for p in outputs if _inside(p, root)]
-    status = git("status", "--porcelain", "--untracked-files=no", "--", ".", *excluded)
-    return {"commit": commit, "dirty": bool(status) if status is not None else None}
-
-
-def _inside(path: Path, root: Path) -> bool:
-    return path.resolve().is_relative_to(root.resolve()) and path.resolve() != root.resolve()
 
 
 def cpu_model() -> str:

@@ -7,18 +7,32 @@ string is escaped (HTML, markdown table pipes, @-mentions) before it is written.
 from __future__ import annotations
 
 import re
-import subprocess
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 
-from ftbench.errors import Issue
+from ftbench.board.read import load_board
+from ftbench.board.snapshot import Board, Shard, task_tables
+from ftbench.config import BoardConfig
+from ftbench.display import EFFICIENCY_COLUMNS as EFFICIENCY
+from ftbench.display import format_value, interval_text, metric_heading
+from ftbench.errors import FtbenchError, Issue
+from ftbench.git import changed_files, changed_submissions
 from ftbench.leaderboard import RankedRow
 from ftbench.metrics import METRICS
-from ftbench.site_context import Board, Shard, format_value, interval_text
 
 MARKER = "<!-- ftbench-report -->"
 LEADERS_SHOWN = 3
-EFFICIENCY = ("latency_ms", "examples_per_s", "peak_memory_mb", "parameters_trainable", "adapter_size_bytes")
+
+
+def build_report(config: BoardConfig, base: str = "origin/main", ids: Sequence[str] = ()) -> str:
+    """The pull-request comment for the submissions changed since git ``base`` (or for ``ids``),
+    with the board as it is on disk. The board is read once: its submissions are validated
+    together, and their issues are the ones the report lists."""
+    changed = list(ids) or changed_submissions(config.root, config.submissions_dir, base)
+    if changed is None:
+        raise FtbenchError(f"cannot compare with git ref {base!r}; pass --base or --submission")
+    files = load_board(config)
+    edited = [] if ids else changed_files(config.root, config.results_dir, base) or []
+    return render_report(files.board, files.shard, task_tables(files.board), changed, files.shard.issues, edited)
 
 
 def escape(text: object) -> str:
@@ -30,30 +44,6 @@ def escape(text: object) -> str:
     out = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     out = out.replace("|", "\\|").replace("`", "'").replace("\n", " ")
     return re.sub(r"@(?=\w)", "@\u200b", out)
-
-
-def changed_files(root: Path, folder: Path, base: str) -> list[str] | None:
-    """Files under ``folder`` changed since git ``base`` (None when git cannot tell)."""
-    try:
-        rel = folder.relative_to(root).as_posix()
-        out = subprocess.run(
-            ["git", "diff", "--name-only", f"{base}...HEAD", "--", rel],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-    except (OSError, ValueError, subprocess.TimeoutExpired):
-        return None
-    return out.stdout.splitlines() if out.returncode == 0 else None
-
-
-def changed_submissions(root: Path, submissions_dir: Path, base: str) -> list[str] | None:
-    """Ids of submission folders changed since git ``base`` (None when git cannot tell)."""
-    files = changed_files(root, submissions_dir, base)
-    if files is None:
-        return None
-    return sorted({f.split("/")[1] for f in files if f.count("/") >= 2})
 
 
 def render_report(
@@ -113,7 +103,7 @@ def _submission_section(
         "",
     ]
     lines += [
-        "| task | score | would rank | leaders | " + " | ".join(_heading(m) for m in EFFICIENCY) + " |",
+        "| task | score | would rank | leaders | " + " | ".join(metric_heading(m) for m in EFFICIENCY) + " |",
         "|---|---:|---:|---|" + "---:|" * len(EFFICIENCY),
     ]
     for task in board.tasks:
@@ -151,11 +141,6 @@ def _leaders(rows: Sequence[RankedRow], sub_id: str, metric: str) -> str:
     return "; ".join(
         f"#{r.rank} {escape(r.entry.name)} {format_value(metric, r.entry.metrics.get(metric))}" for r in top
     )
-
-
-def _heading(metric: str) -> str:
-    m = METRICS[metric]
-    return f"{m.label} ({m.unit})" if m.unit else m.label
 
 
 def _issue_block(issues: Sequence[Issue]) -> list[str]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
+from ftbench import DEFAULT_BATCH_SIZE
 from ftbench.efficiency import PeakMemory, median, percentile
 from ftbench.models.base import Classifier
 
@@ -71,7 +72,7 @@ def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[
 def run_classifier(
     model: Classifier,
     texts: Sequence[str],
-    batch_size: int = 64,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     progress: bool = True,
     single_latency_samples: int = 16,
     description: str = "evaluating",

@@ -12,10 +12,11 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from ftbench.config import BoardConfig
 from ftbench.errors import InvalidInput, Issue, display_path
 from ftbench.registry import Registry
 from ftbench.spec import Submission, WeightsRef, pydantic_issues
-from ftbench.tasks import Task
+from ftbench.tasks import Task, load_tasks
 
 SPEC_FILE = "submission.yaml"
 # The C loader parses the same safe subset of YAML several times faster (builds read every spec).
@@ -38,10 +39,6 @@ class LoadedSubmission:
     """Its folder (absolute)."""
     warnings: tuple[Issue, ...] = ()
     """Problems that do not block it (contamination, mismatched adapter metadata)."""
-
-    def resolve(self, ref: WeightsRef) -> Path | None:
-        """Absolute folder of a ``path`` reference (None for a Hub reference)."""
-        return None if ref.path is None else (self.folder / ref.path).resolve()
 
     @property
     def model_card_path(self) -> Path:
@@ -99,6 +96,41 @@ def load_all(folders: Iterable[Path], tasks: Registry[Task]) -> tuple[list[Loade
         seen[sub.spec.id] = folder
         loaded.append(sub)
     return loaded, issues
+
+
+@dataclass(frozen=True)
+class SubmissionSet:
+    """The board's tasks and the submissions read from some folders, with every issue found."""
+
+    tasks: Registry[Task]
+    """Every task of the board."""
+    folders: tuple[Path, ...]
+    """The folders read."""
+    submissions: tuple[LoadedSubmission, ...]
+    """The valid ones among them."""
+    issues: tuple[Issue, ...]
+    """Errors of the invalid ones and warnings of the valid ones."""
+
+    @property
+    def errors(self) -> tuple[Issue, ...]:
+        """The issues that block a submission."""
+        return tuple(i for i in self.issues if i.severity == "error")
+
+    def require_valid(self) -> SubmissionSet:
+        """This set, or InvalidInput with every issue when any submission is invalid."""
+        if self.errors:
+            raise InvalidInput(self.issues)
+        return self
+
+
+def load_submissions(config: BoardConfig, paths: Iterable[Path] = ()) -> SubmissionSet:
+    """The board's tasks and its submissions: the folders in ``paths`` (a folder or its
+    submission.yaml), else every folder under ``submissions/``. Every command that reads
+    submissions starts here."""
+    tasks = load_tasks(config.tasks_dir)
+    folders = [p.parent if p.name == SPEC_FILE else p for p in paths] or discover(config.submissions_dir)
+    loaded, issues = load_all(folders, tasks)
+    return SubmissionSet(tasks, tuple(folders), tuple(loaded), tuple(issues))
 
 
 def _read_yaml(path: Path, shown: str) -> tuple[Any, list[Issue]]:

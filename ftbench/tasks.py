@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -18,11 +18,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ftbench.errors import DataIntegrityError, InvalidInput, Issue
+from ftbench.files import file_sha256, read_jsonl
 from ftbench.metrics import METRICS
 from ftbench.registry import Registry
 from ftbench.spec import pydantic_issues
 
-_STRICT = ConfigDict(extra="forbid", frozen=True)
+_STRICT = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class DataSource(BaseModel):
@@ -204,15 +205,6 @@ def load_tasks(tasks_dir: Path) -> Registry[Task]:
     return registry
 
 
-def file_sha256(path: Path) -> str:
-    """sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def verify_data(task: Task, data_dir: Path) -> Path:
     """Return the held-out file's path after checking it exists and matches ``data_sha256``."""
     path = task.data_path(data_dir)
@@ -237,12 +229,6 @@ def load_examples(task: Task, data_dir: Path) -> Examples:
     if len(rows) != task.num_examples:
         raise DataIntegrityError(f"{path}: {len(rows)} rows, task says {task.num_examples}")
     return _rows_to_examples(task, path, rows)
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    """One JSON object per line. Split on "\\n" only: texts may hold other Unicode line breaks."""
-    with path.open(encoding="utf-8", newline="\n") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
 
 
 def _rows_to_examples(task: Task, path: Path, rows: Sequence[dict]) -> Examples:
@@ -278,3 +264,23 @@ def load_split(data_dir: Path, dataset: str, split: str) -> Examples:
         texts=tuple(r["text"] for r in rows),
         labels=tuple(int(r["label"]) for r in rows),
     )
+
+
+def task_json_schema() -> dict:
+    """JSON Schema of a task definition (``tasks/<name>.yaml``)."""
+    schema = Task.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://ftbench.dev/schema/task-v1.json"
+    return schema
+
+
+def task_lines(tasks: Iterable[Task]) -> list[str]:
+    """``ftbench tasks``: a header and one aligned line per task."""
+    lines = [f"{'task':20} {'dataset/split':28} {'examples':>8} {'labels':>6}  primary metric"]
+    for t in tasks:
+        arrow = "higher is better" if t.higher_is_better else "lower is better"
+        lines.append(
+            f"{t.name:20} {t.dataset + '/' + t.split:28} {t.num_examples:>8} "
+            f"{len(t.labels):>6}  {t.primary_metric} ({arrow})"
+        )
+    return lines

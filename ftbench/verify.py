@@ -7,15 +7,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ftbench import DEFAULT_BATCH_SIZE
 from ftbench.config import BoardConfig
 from ftbench.errors import FtbenchError
-from ftbench.evaluate import ModelLoader, default_loader
-from ftbench.models.resolve import resolve
-from ftbench.plan import plan_jobs
+from ftbench.jobs import plan_board
+from ftbench.models.backends import Backend, load_model
 from ftbench.record import read_record
 from ftbench.runner import run_classifier
-from ftbench.submissions import load_submission
-from ftbench.tasks import load_examples, load_tasks
+from ftbench.submissions import load_submissions
+from ftbench.tasks import load_examples
 
 # Default drift tolerance on a probability, by the precision the record was evaluated in. Low
 # precisions round differently on different kernels and devices: a bf16 record made on an H100 and
@@ -81,28 +81,22 @@ def verify_record(
     sample: int = 64,
     seed: int = 0,
     device: str = "auto",
-    load_model: ModelLoader | None = None,
+    backend: str | Backend | None = None,
 ) -> Verification:
     """Re-run ``sample`` randomly chosen examples of the record at ``path``."""
     record = read_record(path)
-    tasks = load_tasks(config.tasks_dir)
-    if record.task.name not in tasks:
+    board = load_submissions(config, [config.submissions_dir / record.submission.id]).require_valid()
+    if record.task.name not in board.tasks:
         raise FtbenchError(f"{path}: task {record.task.name!r} no longer exists")
-    task = tasks[record.task.name]
-    sub = load_submission(config.submissions_dir / record.submission.id, tasks)
-    batch_size = int(record.efficiency.get("batch_size") or 64)
-    [job] = plan_jobs([sub], {task.name: task}, config, batch_size, only_tasks=[task.name])
-    examples = load_examples(task, config.data_dir)
+    batch_size = int(record.efficiency.get("batch_size") or DEFAULT_BATCH_SIZE)
+    [job] = plan_board(board, config, batch_size, only_tasks=[record.task.name])
+    examples = load_examples(job.task, config.data_dir)
     row_of = {idx: i for i, idx in enumerate(examples.idx)}
     stored = dict(
         zip(record.predictions.idx, zip(record.predictions.pred, record.predictions.prob, strict=True), strict=True)
     )
     chosen = sorted(random.Random(seed).sample(sorted(stored), min(sample, len(stored))))
-    base = resolve(job.base, sub.folder, config.local_models)
-    adapter = resolve(job.adapter, sub.folder, config.local_models) if job.adapter else None
-    model = (load_model or default_loader)(
-        base.folder, adapter.folder if adapter else None, task.labels, sub.spec.model.precision, device
-    )
+    model = load_model(job, config, device, backend).model
     run = run_classifier(
         model, [examples.texts[row_of[i]] for i in chosen], batch_size, progress=False, single_latency_samples=0
     )

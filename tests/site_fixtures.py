@@ -6,7 +6,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from ftbench.record import dumps, write_atomic
+from ftbench.files import write_atomic
+from ftbench.record import dumps
 from ftbench.spec import Submission
 from ftbench.tasks import Task
 from ftbench.testing import (

@@ -11,7 +11,7 @@ from conftest import valid_spec
 from ftbench.config import load_config
 from ftbench.evaluate import EvalSettings, evaluate_job
 from ftbench.models.dummy import DummyClassifier
-from ftbench.plan import plan_jobs
+from ftbench.jobs import plan_jobs
 from ftbench.record import ResultRecord, read_record, write_record
 from ftbench.runner import length_sorted_batches, run_classifier
 from ftbench.submissions import load_submission
@@ -19,8 +19,8 @@ from ftbench.tasks import load_examples, load_tasks
 
 
 def dummy_loader(keywords):
-    def load(base, adapter, labels, precision, device):
-        return DummyClassifier(len(labels), keywords)
+    def load(request):
+        return DummyClassifier(len(request.labels), keywords)
 
     return load
 
@@ -56,7 +56,7 @@ def _job(board, folder, only=("sst2",), limit=None):
 
 def test_dummy_pipeline_writes_a_consistent_record(board, make_submission):
     config, settings, job = _job(board, make_submission(), limit=300)
-    record = evaluate_job(job, config, settings, load_model=dummy_loader({"bad": 0, "good": 1}))
+    record = evaluate_job(job, config, settings, backend=dummy_loader({"bad": 0, "good": 1}))
     assert job.output.name == "sst2.limit300.json"
     write_record(job.output, record)
     back = read_record(job.output)
@@ -77,7 +77,7 @@ def test_plan_marks_current_and_stale(board, make_submission):
     folder = make_submission()
     config, settings, job = _job(board, folder, limit=50)
     assert job.status == "missing"
-    write_record(job.output, evaluate_job(job, config, settings, load_model=dummy_loader({})))
+    write_record(job.output, evaluate_job(job, config, settings, backend=dummy_loader({})))
     _, _, again = _job(board, folder, limit=50)
     assert again.status == "current"
     adapter_file = job.submission.folder / "adapter" / "adapter_config.json"
@@ -88,7 +88,7 @@ def test_plan_marks_current_and_stale(board, make_submission):
 
 def test_failed_write_keeps_the_good_record(board, make_submission, monkeypatch):
     config, settings, job = _job(board, make_submission(), limit=20)
-    record = evaluate_job(job, config, settings, load_model=dummy_loader({}))
+    record = evaluate_job(job, config, settings, backend=dummy_loader({}))
     write_record(job.output, record)
     before = job.output.read_bytes()
 
@@ -111,7 +111,7 @@ def test_git_state_ignores_the_outputs_an_evaluation_writes(tmp_path):
     import shutil
     import subprocess
 
-    from ftbench.provenance import git_state
+    from ftbench.git import git_state
 
     if shutil.which("git") is None:
         pytest.skip("git not installed")

@@ -7,7 +7,8 @@ import doctest
 
 import pytest
 
-from ftbench import charts, downloads, leaderboard, parallel, sanitize, site_context, site_pages, site_results
+from ftbench import display, jobs, leaderboard
+from ftbench.site import charts, downloads, model_page, pages, parallel, sanitize, tables
 from ftbench.leaderboard import (
     Entry,
     RankedRow,
@@ -162,7 +163,7 @@ def test_uniform_random_baseline_is_seeded():
 
 
 @pytest.mark.parametrize(
-    "module", [leaderboard, charts, sanitize, downloads, parallel, site_context, site_pages, site_results]
+    "module", [leaderboard, display, jobs, charts, sanitize, downloads, parallel, pages, tables]
 )
 def test_docstring_examples(module):
     result = doctest.testmod(module)

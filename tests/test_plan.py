@@ -7,19 +7,20 @@ import shutil
 
 import pytest
 
-from ftbench.check import check_board, collect_records
+from ftbench.check import check_board
+from ftbench.collect import collect_records
 from ftbench.config import load_config
 from ftbench.evaluate import EvalSettings, evaluate_job
 from ftbench.models.dummy import DummyClassifier
-from ftbench.plan import github_matrix, plan_jobs
+from ftbench.jobs import github_matrix, plan_jobs
 from ftbench.record import ResultRecord, read_record, write_record
 from ftbench.submissions import discover, load_all
 from ftbench.tasks import load_tasks
 from ftbench.verify import Verification, verify_record
 
 
-def dummy(base, adapter, labels, precision, device):
-    return DummyClassifier(len(labels), {"bad": 0, "good": 1})
+def dummy(request):
+    return DummyClassifier(len(request.labels), {"bad": 0, "good": 1})
 
 
 def _plan(board):
@@ -32,7 +33,7 @@ def _plan(board):
 def _evaluate_all(board):
     config, jobs = _plan(board)
     for job in jobs:
-        write_record(job.output, evaluate_job(job, config, EvalSettings(progress=False), load_model=dummy))
+        write_record(job.output, evaluate_job(job, config, EvalSettings(progress=False), backend=dummy))
     return config
 
 
@@ -104,14 +105,14 @@ def test_collect_is_idempotent_and_keeps_the_first(evaluated, tmp_path):
 
 def test_verify_reproduces_and_detects_drift(evaluated):
     path = evaluated.results_dir / "my-model" / "sst2.json"
-    result = verify_record(path, evaluated, sample=50, load_model=dummy)
+    result = verify_record(path, evaluated, sample=50, backend=dummy)
     assert (result.sampled, result.agreement, result.stale) == (50, 1.0, False)
     assert result.max_prob_diff <= 5e-5 and not result.drifted() and result.tolerance == 1e-3
     record = read_record(path)
     flipped = [1 - p for p in record.predictions.pred]
     tampered = {**record.model_dump(), "predictions": {**record.predictions.model_dump(), "pred": flipped}}
     write_record(path, ResultRecord.model_validate(tampered))
-    drift = verify_record(path, evaluated, sample=50, load_model=dummy)
+    drift = verify_record(path, evaluated, sample=50, backend=dummy)
     assert drift.agreement == 0.0 and drift.drifted(1e-3) and len(drift.differing_idx) == 50
 
 

@@ -520,7 +520,7 @@ def _fail(state: list[int], message: int) -> None:
 
 @pytest.mark.parametrize("parallel", [True, False])
 def test_shards_keep_their_state_between_steps(parallel):
-    from ftbench.parallel import Shards, can_fork
+    from ftbench.site.parallel import Shards, can_fork
 
     with Shards(_read_square, [[1, 2], [3], [4, 5, 6]], parallel=parallel) as pool:
         summaries = pool.summaries()
@@ -534,7 +534,7 @@ def test_shards_keep_their_state_between_steps(parallel):
 
 
 def test_a_failing_worker_fails_the_build_with_its_error():
-    from ftbench.parallel import Shards
+    from ftbench.site.parallel import Shards
 
     with pytest.raises(ValueError, match="refused 7"), Shards(_read_square, [[1], [2]]) as pool:
         pool.summaries()
@@ -542,7 +542,7 @@ def test_a_failing_worker_fails_the_build_with_its_error():
 
 
 def test_shards_are_balanced_by_weight_and_keep_order():
-    from ftbench.parallel import split_evenly
+    from ftbench.site.parallel import split_evenly
 
     items = list(range(10))
     parts = split_evenly(items, [1] * 9 + [9], 2)
@@ -552,10 +552,10 @@ def test_shards_are_balanced_by_weight_and_keep_order():
 
 
 def test_parallel_build_gives_the_same_site(site_board, tmp_path, monkeypatch):
-    from ftbench import site
+    from ftbench.site import build as site_build
 
     _, serial = build(site_board)
-    monkeypatch.setattr(site, "MIN_RECORDS_PER_WORKER", 1)
+    monkeypatch.setattr(site_build, "MIN_RECORDS_PER_WORKER", 1)
     config = load_config(site_board).with_overrides(site_dir=tmp_path / "parallel")
     report = build_site(config, workers=2)
     assert report.pages == 11 and report.records == 8
@@ -563,7 +563,7 @@ def test_parallel_build_gives_the_same_site(site_board, tmp_path, monkeypatch):
 
 
 def test_record_copies_are_snapshots_linked_or_copied(tmp_path, monkeypatch):
-    from ftbench import site
+    from ftbench.site import write as site
 
     source = tmp_path / "results" / "a.json"
     source.parent.mkdir()
@@ -591,7 +591,7 @@ def test_workers_stop_when_the_parent_is_killed(tmp_path):
 
     script = (
         "import os, time\n"
-        "from ftbench.parallel import Shards\n"
+        "from ftbench.site.parallel import Shards\n"
         "def read(shard):\n"
         "    return None, os.getpid()\n"
         "with Shards(read, [[1], [2]]) as pool:\n"
@@ -620,7 +620,8 @@ def test_workers_stop_when_the_parent_is_killed(tmp_path):
 
 
 def test_a_failed_build_writes_nothing(site_board, monkeypatch):
-    from ftbench import site, site_pages
+    from ftbench.site import build as site_build
+    from ftbench.site import model_page
 
     _, out = build(site_board)
     before = site_files(out)
@@ -630,8 +631,8 @@ def test_a_failed_build_writes_nothing(site_board, monkeypatch):
     def broken(*args, **kwargs):
         raise ValueError("model page exploded")
 
-    monkeypatch.setattr(site_pages, "model_context", broken)
-    monkeypatch.setattr(site, "MIN_RECORDS_PER_WORKER", 1)
+    monkeypatch.setattr(model_page, "model_context", broken)
+    monkeypatch.setattr(site_build, "MIN_RECORDS_PER_WORKER", 1)
     for workers in (1, 2):
         with pytest.raises(ValueError, match="exploded"):
             build_site(load_config(site_board), workers=workers)

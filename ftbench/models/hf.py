@@ -6,7 +6,6 @@ enabled, and every load is ``local_files_only`` (files were fetched, pinned, by 
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -206,8 +205,3 @@ def _max_length(config, tokenizer) -> int:
     if 0 < getattr(tokenizer, "model_max_length", 0) < 100_000:
         limits.append(tokenizer.model_max_length)
     return int(min(limits))
-
-
-def read_adapter_config(adapter_dir: Path) -> dict:
-    """adapter_config.json as a dict (for provenance)."""
-    return json.loads((adapter_dir / "adapter_config.json").read_text(encoding="utf-8"))

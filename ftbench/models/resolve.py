@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ftbench.errors import FtbenchError
+from ftbench.files import file_sha256
 from ftbench.spec import WeightsRef
-from ftbench.tasks import file_sha256
 
 # Never download pickled weights or code, whatever the repository holds.
 SAFE_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "*.gguf", "*.md", "*.tiktoken"]

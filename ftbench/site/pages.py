@@ -1,8 +1,8 @@
-"""One context per page: home, task, submission, markdown pages, 404 (pure, no I/O)."""
+"""The board-wide pages' contexts: home, task rankings, markdown pages, 404 (pure, no I/O).
+Model pages are in ``model_page``: they are built shard by shard, in the build's workers."""
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -11,34 +11,16 @@ from urllib.parse import quote
 
 from markupsafe import Markup
 
-from ftbench.leaderboard import Entry, OverallRow, RankedRow, overall_ranking
+from ftbench.board.snapshot import Board, task_tables
+from ftbench.display import EFFICIENCY_COLUMNS, format_value, metric_heading
+from ftbench.leaderboard import OverallRow, RankedRow, overall_ranking
 from ftbench.metrics import METRICS
-from ftbench.sanitize import markdown_title, render_markdown
-from ftbench.site_context import (
-    EFFICIENCY_COLUMNS,
-    TOP_N,
-    Board,
-    CardedSubmission,
-    LoadedRecord,
-    Page,
-    Shard,
-    baselines,
-    chart_svgs,
-    dataset_card,
-    format_value,
-    interval_text,
-    metric_heading,
-    model_url,
-    render_card,
-    task_tables,
-    task_url,
-)
-from ftbench.site_results import environment_view, html_text, result_view
+from ftbench.site.context import TOP_N, Page, baselines, chart_svgs, dataset_card, model_url, task_url
+from ftbench.site.sanitize import markdown_title, render_markdown
+from ftbench.site.tables import metric_cells
 from ftbench.tasks import Task
 
 PARETO_BADGES = {"latency_ms": "latency", "peak_memory_mb": "memory"}
-Standings = Mapping[str, tuple[Mapping[str, int], int]]
-"""Task -> (submission id -> rank, number of ranked entries)."""
 
 
 def build_pages(board: Board, tables: Mapping[str, Sequence[RankedRow]] | None = None) -> list[Page]:
@@ -59,26 +41,6 @@ def build_pages(board: Board, tables: Mapping[str, Sequence[RankedRow]] | None =
         Page("404.html", "404.html.j2", partial(dict, common, root=board.base_url, page_title="Page not found"))
     )
     return pages
-
-
-def standings(tables: Mapping[str, Sequence[RankedRow]]) -> Standings:
-    """What a model page needs of the whole board, small enough to send to every build worker."""
-    return {task: ({r.entry.submission: r.rank for r in rows}, len(rows)) for task, rows in tables.items()}
-
-
-def model_pages(shard: Shard, tasks: Sequence[Task], ranks: Standings, common: dict[str, Any]) -> list[Page]:
-    """One page per submission of ``shard``, in id order."""
-    by_sub: dict[str, list[LoadedRecord]] = {}
-    for r in shard.records:
-        by_sub.setdefault(r.record.submission.id, []).append(r)
-    return [
-        Page(
-            model_url(s.spec.id),
-            "model.html.j2",
-            partial(model_context, tasks, s, by_sub.get(s.spec.id, []), ranks, common),
-        )
-        for s in shard.submissions
-    ]
 
 
 def common_context(title: str, build_date: str, pages: Mapping[str, str], tasks: Sequence[Task]) -> dict[str, Any]:
@@ -232,59 +194,6 @@ def _table_row(row: RankedRow, columns: Sequence[str]) -> TableRow:
         pareto=tuple(PARETO_BADGES[c] for c in row.pareto),
         cells=metric_cells(e, columns),
     )
-
-
-def metric_cells(entry: Entry, columns: Sequence[str]) -> Markup:
-    """``<td>`` cells of ``columns``: the formatted value, and the raw one for sorting (the
-    first is the primary metric). Built here, not in the template: ten cells a row, two
-    interpolations each, were most of a large task page's rendering time.
-
-    >>> str(metric_cells(Entry("s", "S", "lora", "b", "2026-01-01", {"accuracy": 0.5}, {}), ["accuracy", "latency_ms"]))
-    '<td class="num primary" data-sort="0.5">50.00</td>\\n<td class="num" data-sort="">—</td>'
-    """
-    cells = []
-    for i, column in enumerate(columns):
-        value = entry.value(column)
-        raw = "" if value is None else repr(value)  # a float's repr needs no escaping
-        text = html_text(format_value(column, value))
-        if i == 0:
-            ci = interval_text(column, entry.intervals.get(column))
-            if ci:
-                text += f' <small class="ci">{ci}</small>'
-        cells.append(f'<td class="num{" primary" if i == 0 else ""}" data-sort="{raw}">{text}</td>')
-    return Markup("\n".join(cells))  # one cell a line, as before: golden diffs stay readable
-
-
-def model_context(
-    tasks: Sequence[Task],
-    sub: CardedSubmission,
-    records: Sequence[LoadedRecord],
-    ranks: Standings,
-    common: dict[str, Any],
-) -> dict[str, Any]:
-    """A submission: model card, fine-tuning, per-task results with provenance, reproduction."""
-    spec = sub.spec
-    by_name = {t.name: t for t in tasks}
-    records = sorted(records, key=lambda r: (r.record.task.name, r.status))
-    environments = [environment_view(r.record) for r in records]
-    shared = bool(environments) and all(e == environments[0] for e in environments)
-    results = [result_view(r, by_name.get(r.record.task.name), ranks, spec.id, shared) for r in records]
-    seen = {r.record.task.name for r in records if r.status != "orphan"}
-    return {
-        **common,
-        "root": "../",
-        "page_title": spec.name,
-        "spec": spec,
-        "card": render_card(sub.card),
-        "results": results,
-        "environment": environments[0] if shared else [],
-        "missing": sorted(set(spec.tasks) - seen),
-        "weights": [(name, *(w.label if w else "—" for w in spec.weights_for(name))) for name in sorted(spec.tasks)],
-        "hyperparameters": sorted(spec.fine_tuning.hyperparameters.items()),
-        "train_command": spec.fine_tuning.script,
-        "github": f"https://github.com/{quote(spec.submitter.github)}" if spec.submitter.github else "",
-        "evaluate_all": shlex.join(["ftbench", "evaluate", f"submissions/{spec.id}"]),
-    }
 
 
 def short_base(label: str) -> str:

@@ -7,9 +7,9 @@ import io
 import json
 from collections.abc import Sequence
 
+from ftbench.display import EFFICIENCY_COLUMNS
 from ftbench.leaderboard import Entry, RankedRow
 from ftbench.metrics import METRICS
-from ftbench.site_context import EFFICIENCY_COLUMNS
 from ftbench.tasks import Task
 
 # A spreadsheet treats a cell starting with one of these as a formula (CSV injection).

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
+from ftbench.display import compact_number
+
 WIDTH, HEIGHT = 640, 400
 LEFT, RIGHT, TOP, BOTTOM = 72, 24, 20, 56
 PLOT_W, PLOT_H = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
@@ -83,14 +85,6 @@ def log_ticks(low: float, high: float) -> list[float]:
     return [t for t in ticks if low * (1 - 1e-9) <= t <= high * (1 + 1e-9)]
 
 
-def tick_text(value: float) -> str:
-    """Compact tick label: ``0.5``, ``20``, ``1.5k``, ``2M``."""
-    for limit, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= limit:
-            return f"{value / limit:g}{suffix}"
-    return f"{value:g}"
-
-
 def scatter_svg(
     points: Sequence[Point],
     *,
@@ -149,13 +143,13 @@ def _grid(x: Axis, x_ticks: Sequence[float], y: Axis, y_ticks: Sequence[float]) 
         px = _f(x(t))
         out.append(
             f'<line class="grid" x1="{px}" y1="{TOP}" x2="{px}" y2="{bottom}"/>'
-            f'<text class="tick" x="{px}" y="{bottom + 16}" text-anchor="middle">{tick_text(t)}</text>'
+            f'<text class="tick" x="{px}" y="{bottom + 16}" text-anchor="middle">{compact_number(t)}</text>'
         )
     for t in y_ticks:
         py = _f(y(t))
         out.append(
             f'<line class="grid" x1="{LEFT}" y1="{py}" x2="{right}" y2="{py}"/>'
-            f'<text class="tick" x="{LEFT - 6}" y="{_f(y(t) + 4)}" text-anchor="end">{tick_text(t)}</text>'
+            f'<text class="tick" x="{LEFT - 6}" y="{_f(y(t) + 4)}" text-anchor="end">{compact_number(t)}</text>'
         )
     return out
 
@@ -189,7 +183,7 @@ def _front_line(front: Sequence[Point], x: Axis, y: Axis) -> str:
 def _dot(p: Point, x: Axis, y: Axis) -> str:
     kind = "pt front-pt" if p.front else "pt"
     radius = 5 if p.front else 3.5
-    tip = f"{p.label}: {p.quality:.2f} at {tick_text(p.cost)}"
+    tip = f"{p.label}: {p.quality:.2f} at {compact_number(p.cost)}"
     return (
         f'<a href="{escape(p.href)}"><circle class="{kind}" cx="{_f(x(p.cost))}" '
         f'cy="{_f(y(p.quality))}" r="{radius}"><title>{escape(tip)}</title></circle></a>'

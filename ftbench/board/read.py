@@ -1,14 +1,16 @@
-"""Read a board from disk for the site: a layout, then shards of submissions with their records.
+"""Read a board from disk into its snapshot (``ftbench.board.snapshot``): a layout, then
+shards of submissions with their records, then the board-wide view.
 
-Result records are parsed without their per-example predictions (the site never shows them,
-and they are most of each file), then classified as current, stale or orphan by recomputing
-the content key the same way ``ftbench evaluate`` does.
+Result records are read with the fast reader (``ftbench.record.read_record_view``, without
+their per-example predictions: no page shows them, and they are most of each file), then
+classified as current, stale or orphan by ``ftbench.jobs.freshness``, the rule ``ftbench
+plan`` uses. :func:`load_board` does it all in one process; ``ftbench build`` shares the same
+steps out over worker processes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import mmap
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -16,67 +18,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import ConfigDict, ValidationError, create_model
+from pydantic import ValidationError
 
+from ftbench.board.snapshot import Board, CardedSubmission, LoadedRecord, Shard, Summary, summarise
 from ftbench.config import BoardConfig
-from ftbench.errors import FtbenchError
-from ftbench.keys import key_parts, stale_parts
-from ftbench.record import ResultRecord, iter_record_paths
+from ftbench.errors import FtbenchError, Issue
+from ftbench.jobs import freshness
+from ftbench.keys import key_parts
+from ftbench.record import iter_record_paths, read_record_view
 from ftbench.registry import Registry
-from ftbench.site_context import Board, CardedSubmission, LoadedRecord, Shard, Summary, summarise
-from ftbench.submissions import LoadedSubmission, discover, load_all
+from ftbench.submissions import LoadedSubmission, SubmissionSet, discover, load_all
 from ftbench.tasks import Task, load_examples, load_tasks
 
-# Every record field except the predictions; unknown keys are ignored so that pydantic skips
-# the predictions while parsing instead of building a million Python ints.
-RecordView = create_model(  # type: ignore[call-overload]
-    "RecordView",
-    __config__=ConfigDict(extra="ignore", frozen=True),
-    **{k: (f.annotation, f) for k, f in ResultRecord.model_fields.items() if k != "predictions"},
-)
 PAGE_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 RESERVED_PAGES = {"index", "404"}
 STALE = "stale result, re-evaluation pending"
-
-
-# Top-level keys of a record as ``ftbench.record.dumps`` writes it (sorted, one-space indent).
-_PREDICTIONS, _AFTER_PREDICTIONS = b'\n "predictions": ', b'\n "provenance": '
-
-
-def parse_record(data: bytes) -> Any:
-    """A RecordView from a record file's bytes.
-
-    The per-example predictions are most of a record; in the canonical layout they are cut
-    out before parsing, which makes reading several times faster. A raw newline only occurs between
-    JSON tokens, so the two markers can only be these top-level keys; any other layout is
-    parsed whole.
-    """
-    start = data.find(_PREDICTIONS)
-    end = data.find(_AFTER_PREDICTIONS, start)
-    if start != -1 and end != -1:
-        data = data[:start] + data[end:]
-    return RecordView.model_validate_json(data)
-
-
-def read_record_view(path: Path) -> Any:
-    """:func:`parse_record` of the file at ``path``, without reading its predictions.
-
-    The file is mapped, not read: the start marker is found from the front and the end
-    marker from the back, so the pages of the predictions in between are never touched or
-    copied (on the 10,000-record benchmark, 445 MB of which about 80% are predictions).
-    """
-    with open(path, "rb") as handle:
-        if os.fstat(handle.fileno()).st_size < _MAP_FROM:
-            return parse_record(handle.read())
-        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view:
-            start = view.find(_PREDICTIONS)
-            end = view.rfind(_AFTER_PREDICTIONS, start) if start != -1 else -1
-            if end == -1:
-                return parse_record(view[:])
-            return RecordView.model_validate_json(view[:start] + view[end:])
-
-
-_MAP_FROM = 16 * 1024  # below this, one read costs less than a mapping
 
 
 @dataclass(frozen=True)
@@ -117,19 +73,38 @@ def list_board(config: BoardConfig) -> Layout:
     return Layout(tasks, tuple((f, tuple(by_folder.get(f.name, ()))) for f in folders), pages, tuple(notes))
 
 
-def read_shard(tasks: Registry[Task], folders: Iterable[tuple[Path, Sequence[Path]]]) -> tuple[Shard, dict[str, Path]]:
+def read_shard(
+    tasks: Registry[Task],
+    folders: Iterable[tuple[Path, Sequence[Path]]],
+    validated: SubmissionSet | None = None,
+) -> tuple[Shard, dict[str, Path]]:
     """Valid submissions among ``folders`` with their records and each record's status, and
-    where each record's site copy comes from (site path -> source file)."""
+    where each record's site copy comes from (site path -> source file). ``validated``: the
+    submissions already loaded and checked together (one process), so none is validated twice."""
     subs, records, sources, notes = [], [], {}, []
-    for item in folders:
-        sub, loaded_records, part_notes = _read_submission(tasks, item)
+    issues: list[Issue] = []
+    if validated is not None:
+        known = {s.folder: s for s in validated.submissions}
+        issues += validated.issues
+        notes += [f"submission skipped: {i}" for i in validated.errors]
+    for folder, paths in folders:
+        if validated is None:
+            loaded, found = load_all([folder], tasks)
+            issues += found
+            notes += [f"submission skipped: {i}" for i in found if i.severity == "error"]
+            sub = loaded[0] if loaded else None
+        else:
+            sub = known.get(folder.resolve())
+        if sub is None:
+            notes += [f"{p}: its submission is not valid; not shown" for p in paths]
+            continue
+        carded, loaded_records, part_notes = _read_submission(tasks, sub, paths)
+        subs.append(carded)
         notes += part_notes
-        if sub is not None:
-            subs.append(sub)
-        for loaded, path in loaded_records:
-            records.append(loaded)
-            sources[loaded.href] = path
-    return Shard(tuple(subs), tuple(records), tuple(notes)), sources
+        for record, path in loaded_records:
+            records.append(record)
+            sources[record.href] = path
+    return Shard(tuple(subs), tuple(records), tuple(notes), tuple(issues)), sources
 
 
 def make_board(config: BoardConfig, layout: Layout, summary: Summary) -> Board:
@@ -148,24 +123,22 @@ def make_board(config: BoardConfig, layout: Layout, summary: Summary) -> Board:
     )
 
 
-def read_board(config: BoardConfig) -> BoardFiles:
+def load_board(config: BoardConfig) -> BoardFiles:
     """The whole board in this process (``ftbench report``, tests); ``ftbench build`` shares
-    the same steps out over worker processes (``ftbench.site``)."""
+    the same steps out over worker processes (``ftbench.site.build``)."""
     layout = list_board(config)
-    shard, sources = read_shard(layout.tasks, layout.folders)
+    folders = [folder for folder, _ in layout.folders]
+    loaded, issues = load_all(folders, layout.tasks)  # together: duplicate ids are found too
+    validated = SubmissionSet(layout.tasks, tuple(folders), tuple(loaded), tuple(issues))
+    shard, sources = read_shard(layout.tasks, layout.folders, validated)
     summary = summarise(shard, tuple(layout.tasks.values()))
     return BoardFiles(make_board(config, layout, summary), shard, sources)
 
 
-def _read_submission(tasks: Registry[Task], item: tuple[Path, Sequence[Path]]) -> tuple:
-    """One submission folder and its record files -> (CardedSubmission or None,
-    [(LoadedRecord, source path)], notes)."""
-    folder, paths = item
-    loaded, issues = load_all([folder], tasks)
-    notes = [f"submission skipped: {i}" for i in issues if i.severity == "error"]
-    if not loaded:
-        return None, [], notes + [f"{p}: its submission is not valid; not shown" for p in paths]
-    sub = loaded[0]
+def _read_submission(tasks: Registry[Task], sub: LoadedSubmission, paths: Sequence[Path]) -> tuple:
+    """A valid submission and its record files -> (CardedSubmission, [(LoadedRecord, source
+    path)], notes)."""
+    notes: list[str] = []
     records = []
     memo: dict = {}  # one fingerprint per weights folder, however many tasks it serves
     for path in paths:
@@ -190,22 +163,23 @@ def _card(sub: LoadedSubmission) -> str:
 
 
 def record_status(rec: Any, sub: LoadedSubmission, tasks: Registry[Task], memo: dict | None = None) -> tuple[str, str]:
-    """``(status, note)``: current only when the record's content key is the one ``ftbench
-    evaluate`` would compute now for the same submission, task and batch size."""
+    """``(status, note)`` of a record on the site: ``orphan`` when its task is no longer asked
+    for, else :func:`ftbench.jobs.freshness` against the key ``ftbench evaluate`` would compute
+    now for the same submission, task and batch size."""
     name = rec.task.name
     if name not in tasks or name not in sub.spec.tasks:
         return "orphan", f"task {name!r} is no longer part of this submission or of the board"
-    if not rec.complete:
-        return "stale", "incomplete run (only part of the held-out split was scored)"
     batch = rec.efficiency.get("batch_size")
     try:
         parts = key_parts(*sub.spec.weights_for(name), sub.folder, tasks[name], sub.spec.model.precision, batch, memo)
     except OSError as exc:
         return "stale", f"weights could not be read to check the record ({exc})"
-    changed = stale_parts(rec.content_key, rec.content_key_parts, parts)
-    if changed is None:
+    fresh = freshness(rec, parts)
+    if fresh.status == "current":
         return "current", ""
-    why = ", ".join(changed) if changed else "weights, task, data, precision or evaluation logic"
+    if fresh.reason == "incomplete":
+        return "stale", fresh.why
+    why = ", ".join(fresh.changed) if fresh.changed else "weights, task, data, precision or evaluation logic"
     return "stale", f"{STALE} ({why} changed since it was evaluated)"
 
 

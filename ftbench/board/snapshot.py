@@ -1,0 +1,158 @@
+"""The board as plain values: what was read (shards of submissions with their records), what
+the board-wide pages need (summaries merged into a :class:`Board`), and the rankings built
+from it. Pure functions, no I/O: ``ftbench.board.read`` fills these values from disk, and the
+site and the pull-request report both consume them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ftbench.errors import Issue
+from ftbench.leaderboard import Entry, RankedRow, task_table
+from ftbench.spec import Submission
+from ftbench.tasks import Task
+
+
+@dataclass(frozen=True)
+class LoadedRecord:
+    """A result record as the site read it (predictions left out) and whether it is ranked."""
+
+    record: Any
+    """The record (``ftbench.record.RecordView``: a ResultRecord without its predictions)."""
+    status: str
+    """``current`` (ranked), ``stale`` (inputs changed since) or ``orphan`` (task not requested)."""
+    note: str = ""
+    """Why a record is not current, for the model page."""
+    href: str = ""
+    """Site-relative path of its raw copy (``records/<id>/<task>.json``)."""
+
+
+@dataclass(frozen=True)
+class CardedSubmission:
+    """A valid submission and its model card text."""
+
+    spec: Submission
+    """The parsed spec."""
+    card: str
+    """Markdown of the model card (untrusted)."""
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Submissions with their records as read: the whole board, or one build worker's part."""
+
+    submissions: tuple[CardedSubmission, ...]
+    """Valid submissions, by id."""
+    records: tuple[LoadedRecord, ...]
+    """Their records: current, stale and orphan."""
+    notes: tuple[str, ...] = ()
+    """Problems met while reading (``ftbench build`` prints them)."""
+    issues: tuple[Issue, ...] = ()
+    """Every validation issue of the shard's submissions, errors and warnings (the PR report
+    lists them)."""
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What the board-wide pages need of a shard; the summaries of all shards merge into one."""
+
+    entries: Mapping[str, tuple[Entry, ...]]
+    """Current results by task (every task present)."""
+    submissions: int
+    """Valid submissions."""
+    current: int
+    """Records ranked."""
+    not_current: int
+    """Records shown on their model page only (stale or orphan)."""
+    newest: str
+    """Newest record finish or submission date (``YYYY-MM-DD``), "" when there is none."""
+    notes: tuple[str, ...] = ()
+    """Problems met while reading."""
+
+
+@dataclass(frozen=True)
+class Board:
+    """The board-wide view the home, task and static pages are rendered from."""
+
+    title: str
+    """Site title."""
+    base_url: str
+    """URL prefix the site is served under (only the 404 page needs it: links are relative)."""
+    build_date: str
+    """``YYYY-MM-DD``: from SOURCE_DATE_EPOCH or the newest input, never the clock."""
+    tasks: tuple[Task, ...]
+    """Every task, by name."""
+    summary: Summary
+    """Every shard's results, merged."""
+    gold: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    """Gold labels of the tasks whose held-out data could be read."""
+    pages: Mapping[str, str] = field(default_factory=dict)
+    """Static page name -> markdown."""
+    notes: tuple[str, ...] = ()
+    """Problems met while reading (``ftbench build`` prints them)."""
+
+
+def hardware_label(record: Any) -> str:
+    """The GPU a record ran on, else its CPU: efficiency is comparable only on the same one."""
+    hw = record.provenance.hardware
+    gpu = hw.get("gpu")
+    if str(record.efficiency.get("device", "")).startswith("cuda") and isinstance(gpu, dict):
+        return str(gpu.get("name") or "unknown GPU")
+    return str(hw.get("cpu") or "unknown CPU")
+
+
+def summarise(shard: Shard, tasks: Sequence[Task]) -> Summary:
+    """The shard's current records as leaderboard entries by task, with counts and dates."""
+    specs = {s.spec.id: s.spec for s in shard.submissions}
+    entries: dict[str, list[Entry]] = {t.name: [] for t in tasks}
+    for loaded in shard.records:
+        rec = loaded.record
+        if loaded.status != "current":
+            continue
+        spec = specs[rec.submission.id]
+        entries[rec.task.name].append(
+            Entry(
+                submission=spec.id,
+                name=spec.name,
+                method=spec.fine_tuning.method,
+                base=spec.weights_for(rec.task.name)[0].label,
+                date=spec.date.isoformat(),
+                metrics=rec.metrics,
+                efficiency=rec.efficiency,
+                hardware=hardware_label(rec),
+                record=loaded.href,
+                intervals=rec.intervals.bounds if rec.intervals else {},
+            )
+        )
+    current = sum(len(e) for e in entries.values())
+    dates = [r.record.provenance.finished_at[:10] for r in shard.records]
+    dates += [s.spec.date.isoformat() for s in shard.submissions]
+    return Summary(
+        {k: tuple(v) for k, v in entries.items()},
+        len(specs),
+        current,
+        len(shard.records) - current,
+        max(dates, default=""),
+        shard.notes,
+    )
+
+
+def merge(summaries: Sequence[Summary], tasks: Sequence[Task]) -> Summary:
+    """One summary of several shards, in shard order."""
+    return Summary(
+        entries={t.name: tuple(e for s in summaries for e in s.entries.get(t.name, ())) for t in tasks},
+        submissions=sum(s.submissions for s in summaries),
+        current=sum(s.current for s in summaries),
+        not_current=sum(s.not_current for s in summaries),
+        newest=max((s.newest for s in summaries), default=""),
+        notes=tuple(n for s in summaries for n in s.notes),
+    )
+
+
+def task_tables(board: Board) -> dict[str, list[RankedRow]]:
+    """Every task's full ranking by its primary metric."""
+    entries = board.summary.entries
+    return {t.name: task_table(entries.get(t.name, ()), t.primary_metric) for t in board.tasks}

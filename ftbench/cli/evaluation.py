@@ -1,0 +1,202 @@
+"""What produces records: ``plan``, ``evaluate``, ``verify``, ``collect``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from ftbench.cli.common import batch_size_option, board_config, fail_cleanly, task_option
+from ftbench.errors import FtbenchError, display_path
+
+
+@click.command()
+@click.argument("submissions", nargs=-1, type=click.Path(path_type=Path))
+@task_option
+@batch_size_option
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json", "github-matrix"]), default="text", show_default=True
+)
+@click.option("--all", "show_all", is_flag=True, help="Also list pairs whose record is current.")
+@click.pass_context
+@fail_cleanly
+def plan(
+    ctx: click.Context,
+    submissions: tuple[Path, ...],
+    only_tasks: tuple[str, ...],
+    batch_size: int,
+    fmt: str,
+    show_all: bool,
+) -> None:
+    """List the (submission, task) pairs whose record is missing or stale, and why.
+
+    Reads no model: the content key is computed from the files on disk.
+
+    \b
+    Example:
+      ftbench plan
+      ftbench plan --format github-matrix   # for a CI job matrix
+    """
+    from ftbench.jobs import github_matrix, plan_board, plan_rows
+    from ftbench.submissions import load_submissions
+
+    config = board_config(ctx)
+    jobs = plan_board(load_submissions(config, submissions).require_valid(), config, batch_size, None, only_tasks)
+    shown = jobs if show_all else [j for j in jobs if j.pending]
+    if fmt == "github-matrix":
+        click.echo(github_matrix(jobs))
+    elif fmt == "json":
+        click.echo(json.dumps(plan_rows(shown), indent=2))
+    else:
+        for j in shown:
+            click.echo(f"{j.status:8} {j.name:45} {j.why}")
+        click.echo(f"{sum(j.pending for j in jobs)} of {len(jobs)} pair(s) to evaluate", err=True)
+
+
+@click.command()
+@click.argument("submissions", nargs=-1, type=click.Path(path_type=Path))
+@task_option
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    help="Score only the first N examples (a quick check; "
+    "written as <task>.limitN.json, never over a complete record).",
+)
+@click.option(
+    "--results-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where records go (default: the board's results/).",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Data directory (default: [tool.ftbench] data_dir or FTBENCH_DATA_DIR).",
+)
+@batch_size_option
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option(
+    "--changed",
+    is_flag=True,
+    help="Only pairs that `ftbench plan` lists (missing or stale); this is also what happens without --force.",
+)
+@click.option("--force", is_flag=True, help="Re-evaluate even when the record is current.")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@click.pass_context
+@fail_cleanly
+def evaluate(
+    ctx: click.Context,
+    submissions: tuple[Path, ...],
+    only_tasks: tuple[str, ...],
+    limit: int | None,
+    results_dir: Path | None,
+    data_dir: Path | None,
+    batch_size: int,
+    device: str,
+    changed: bool,
+    force: bool,
+    no_progress: bool,
+) -> None:
+    """Evaluate submissions on their tasks and write one JSON record per (submission, task).
+
+    With no SUBMISSIONS, evaluates every submission of the board. Pairs whose record is
+    current (same content key) are skipped and load no model, unless --force.
+
+    \b
+    Example:
+      ftbench evaluate submissions/minilm-lora-r8 --task sst2 --limit 100
+      ftbench evaluate --changed            # everything missing or stale
+    """
+    from ftbench.evaluate import EvalSettings, evaluate_pending
+
+    if changed and force:
+        raise FtbenchError("--changed and --force contradict each other")
+
+    def planned(jobs: list) -> None:
+        todo = sum(j.pending for j in jobs)
+        click.echo(f"{len(jobs)} pair(s): {todo} to evaluate, {len(jobs) - todo} current", err=True)
+
+    def written(job, record) -> None:
+        metric = job.task.primary_metric
+        click.echo(
+            f"{job.name} ({job.status}): {metric}={record.metrics[metric]:.4f} n={record.task.num_examples} "
+            f"{record.efficiency['examples_per_s']:.0f} ex/s -> {display_path(job.output)}"
+        )
+
+    evaluate_pending(
+        board_config(ctx, data_dir=data_dir, results_dir=results_dir),
+        submissions,
+        EvalSettings(batch_size=batch_size, device=device, limit=limit, progress=not no_progress),
+        only_tasks,
+        force,
+        on_plan=planned,
+        on_record=written,
+    )
+
+
+@click.command()
+@click.argument("record", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--sample", default=64, show_default=True, type=click.IntRange(min=1), help="Examples to re-run.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the sample.")
+@click.option("--device", default="auto", show_default=True)
+@click.option(
+    "--tolerance",
+    type=float,
+    help="Largest allowed change of the stored label's probability "
+    "[default: by precision: fp32 1e-3, fp16 2e-2, bf16 3e-2, int8/int4 5e-2].",
+)
+@click.pass_context
+@fail_cleanly
+def verify(ctx: click.Context, record: Path, sample: int, seed: int, device: str, tolerance: float | None) -> None:
+    """Re-run a random sample of a record's examples and report agreement and drift.
+
+    Exits 1 when a stored label's probability moved beyond --tolerance on any sampled
+    example, or another label overtook it by more than that. A changed label within the
+    tolerance was a near-tie: reported, not drift.
+
+    \b
+    Example:
+      ftbench verify results/minilm-lora-r8/sst2.json --sample 100
+    """
+    from ftbench.verify import verify_record
+
+    result = verify_record(record, board_config(ctx), sample, seed, device)
+    limit = result.tolerance if tolerance is None else tolerance
+    click.echo(
+        f"{display_path(record)}: {result.sampled} examples re-run ({result.precision}), label agreement "
+        f"{result.agreement:.2%}, max probability difference {result.max_prob_diff:.2e} (tolerance "
+        f"{limit:g}); accuracy on the sample {result.recorded_accuracy:.4f} recorded, "
+        f"{result.rerun_accuracy:.4f} now"
+    )
+    if result.stale:
+        click.echo("note: the record is stale; the re-run used the current files", err=True)
+    if result.differing_idx:
+        click.echo(f"changed predictions at idx {', '.join(map(str, result.differing_idx[:20]))}", err=True)
+    if result.drifted(limit):
+        click.echo("DRIFT: the record does not reproduce", err=True)
+        sys.exit(1)
+    if result.differing_idx:
+        click.echo("the changed predictions are near-ties (within the tolerance): not drift", err=True)
+
+
+@click.command()
+@click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.pass_context
+@fail_cleanly
+def collect(ctx: click.Context, sources: tuple[Path, ...]) -> None:
+    """Merge records made by separate CI jobs into results/ (current, complete records only).
+
+    Collecting the same pair twice is harmless: the record that finished first is kept.
+
+    \b
+    Example:
+      ftbench collect artifacts/records-*
+    """
+    from ftbench.collect import collect_records
+
+    for line in collect_records(sources, board_config(ctx)):
+        click.echo(line)
+
+
+COMMANDS = (plan, evaluate, verify, collect)

@@ -1,0 +1,210 @@
+"""What needs evaluating: every (submission, task) pair with the freshness of its record.
+
+A record is *current* when it covers what was asked (the whole held-out split, or the same
+``--limit``) and its content key equals the key computed now from the files on disk;
+otherwise the pair is *missing* (no record) or *stale* (and ``why`` names what changed).
+:func:`freshness` is the one rule: ``plan``, ``evaluate``, ``check``, ``collect``, ``verify``
+and the site all ask it. Planning reads no model and imports no torch.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ftbench import DEFAULT_BATCH_SIZE
+from ftbench.config import BoardConfig
+from ftbench.errors import FtbenchError, display_path
+from ftbench.keys import content_key, key_parts, stale_parts
+from ftbench.record import read_record, record_path
+from ftbench.spec import WeightsRef
+from ftbench.submissions import LoadedSubmission, SubmissionSet
+from ftbench.tasks import Task
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """Whether a record still stands for its pair, and why not."""
+
+    status: str
+    """``missing`` (no record), ``stale`` or ``current``."""
+    reason: str = ""
+    """``unreadable``, ``incomplete`` or ``changed`` when stale; empty otherwise."""
+    changed: tuple[str, ...] = ()
+    """Names of the content-key parts that changed (empty when the record predates storing them)."""
+    detail: str = ""
+    """The error met when the record or the weights could not be read."""
+
+    @property
+    def why(self) -> str:
+        """One line for ``ftbench plan`` and ``ftbench check``.
+
+        >>> Freshness("stale", "changed", ("adapter", "batch_size")).why
+        'changed: adapter, batch_size'
+        """
+        if self.status == "missing":
+            return "no record yet"
+        if self.status == "current":
+            return "record matches the current inputs"
+        if self.reason == "unreadable":
+            return f"record unreadable ({self.detail})"
+        if self.reason == "incomplete":
+            return "incomplete run (only part of the held-out split was scored)"
+        return "changed: " + (", ".join(self.changed) if self.changed else "content key differs")
+
+
+def freshness(record: Any | None, parts: dict[str, Any], limit: int | None = None) -> Freshness:
+    """The one rule: is ``record`` (a ResultRecord or its fast view; None when there is none)
+    current for the key ``parts`` computed now? ``limit``: the ``--limit`` the pair is
+    evaluated with (None: the whole split, so an incomplete record is stale).
+
+    >>> from types import SimpleNamespace
+    >>> parts = {"base": "hub:a@1", "batch_size": 64}
+    >>> def record(key, parts):
+    ...     return SimpleNamespace(complete=True, limit=None, content_key=key, content_key_parts=parts)
+    >>> freshness(record(content_key(parts), parts), parts).status
+    'current'
+    >>> freshness(record("x", {**parts, "batch_size": 32}), parts).why
+    'changed: batch_size'
+    """
+    if record is None:
+        return Freshness("missing")
+    if not record.complete and (limit is None or record.limit != limit):
+        return Freshness("stale", "incomplete")
+    changed = stale_parts(record.content_key, record.content_key_parts, parts)
+    if changed is None:
+        return Freshness("current")
+    return Freshness("stale", "changed", tuple(changed))
+
+
+def record_freshness(path: Path, parts: dict[str, Any], limit: int | None = None) -> Freshness:
+    """:func:`freshness` of the record file at ``path`` (missing, unreadable or read in full)."""
+    if not path.is_file():
+        return Freshness("missing")
+    try:
+        record = read_record(path)
+    except FtbenchError as exc:
+        return Freshness("stale", "unreadable", detail=str(exc).splitlines()[0])
+    return freshness(record, parts, limit)
+
+
+@dataclass(frozen=True)
+class EvalJob:
+    """One (submission, task) pair, what it would be evaluated with, and its record's status."""
+
+    submission: LoadedSubmission
+    """The submission."""
+    task: Task
+    """The task."""
+    base: WeightsRef
+    """Base weights for this task."""
+    adapter: WeightsRef | None
+    """Adapter for this task."""
+    key_parts: dict
+    """Inputs the result depends on (see ``ftbench.keys.key_parts``)."""
+    output: Path
+    """Where the record goes."""
+    status: str
+    """``missing``, ``stale``, ``current`` or ``forced``."""
+    why: str
+    """Human-readable reason for the status."""
+
+    @property
+    def content_key(self) -> str:
+        """Hash of ``key_parts``."""
+        return content_key(self.key_parts)
+
+    @property
+    def pending(self) -> bool:
+        """True when the pair needs evaluating."""
+        return self.status != "current"
+
+    @property
+    def name(self) -> str:
+        """``<submission>/<task>``."""
+        return f"{self.submission.spec.id}/{self.task.name}"
+
+    @property
+    def precision(self) -> str:
+        """The precision the submission declares for its weights."""
+        return self.submission.spec.model.precision
+
+
+def plan_jobs(
+    submissions: Sequence[LoadedSubmission],
+    tasks: dict[str, Task],
+    config: BoardConfig,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    limit: int | None = None,
+    only_tasks: Sequence[str] = (),
+    force: bool = False,
+) -> list[EvalJob]:
+    """Every pair the submissions ask for (optionally only ``only_tasks``), each with its status."""
+    jobs = []
+    for sub in submissions:
+        for name in sub.spec.tasks:
+            if only_tasks and name not in only_tasks:
+                continue
+            task = tasks[name]
+            base, adapter = sub.spec.weights_for(name)
+            parts = key_parts(base, adapter, sub.folder, task, sub.spec.model.precision, batch_size)
+            out = record_path(config.results_dir, sub.spec.id, name, limit)
+            fresh = record_freshness(out, parts, limit)
+            status, why = ("forced", "--force") if force else (fresh.status, fresh.why)
+            jobs.append(EvalJob(sub, task, base, adapter, parts, out, status, why))
+    return jobs
+
+
+def plan_board(
+    board: SubmissionSet,
+    config: BoardConfig,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    limit: int | None = None,
+    only_tasks: Sequence[str] = (),
+    force: bool = False,
+) -> list[EvalJob]:
+    """:func:`plan_jobs` for a set of valid submissions, after checking ``only_tasks`` exist."""
+    unknown = [t for t in only_tasks if t not in board.tasks]
+    if unknown:
+        raise FtbenchError(f"--task {unknown[0]}: unknown task (known: {', '.join(board.tasks.names())})")
+    return plan_jobs(board.submissions, dict(board.tasks.items()), config, batch_size, limit, only_tasks, force)
+
+
+def github_matrix(jobs: Sequence[EvalJob]) -> str:
+    """A GitHub Actions ``strategy.matrix`` (JSON) with one entry per pending pair."""
+    include = [
+        {
+            "submission": j.submission.spec.id,
+            "task": j.task.name,
+            "path": _relative(j.submission.folder),
+            "status": j.status,
+        }
+        for j in jobs
+        if j.pending
+    ]
+    return json.dumps({"include": include}, sort_keys=True)
+
+
+def plan_rows(jobs: Sequence[EvalJob]) -> list[dict[str, str]]:
+    """The jobs as JSON-ready rows (``ftbench plan --format json``)."""
+    return [
+        {
+            "submission": j.submission.spec.id,
+            "task": j.task.name,
+            "status": j.status,
+            "why": j.why,
+            "record": display_path(j.output),
+            "content_key": j.content_key,
+        }
+        for j in jobs
+    ]
+
+
+def _relative(path: Path) -> str:
+    try:
+        return path.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return path.as_posix()

@@ -1,0 +1,228 @@
+"""A submission's page: its model card, fine-tuning, and each record as the page shows it
+(scores, confusions, efficiency, provenance, the command that reproduces it). Pure, no I/O.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+from urllib.parse import quote
+
+from markupsafe import Markup
+
+from ftbench.board.snapshot import CardedSubmission, LoadedRecord, Shard, hardware_label
+from ftbench.display import format_value
+from ftbench.leaderboard import RankedRow
+from ftbench.metrics import METRICS
+from ftbench.site.context import Page, model_url, render_card, task_url
+from ftbench.site.tables import (
+    confusion_view,
+    efficiency_table,
+    metric_rows,
+    per_class_rows,
+    plain_value,
+    top_confusions,
+)
+from ftbench.tasks import Task
+
+Standings = Mapping[str, tuple[Mapping[str, int], int]]
+"""Task -> (submission id -> rank, number of ranked entries)."""
+
+
+def standings(tables: Mapping[str, Sequence[RankedRow]]) -> Standings:
+    """What a model page needs of the whole board, small enough to send to every build worker."""
+    return {task: ({r.entry.submission: r.rank for r in rows}, len(rows)) for task, rows in tables.items()}
+
+
+def model_pages(shard: Shard, tasks: Sequence[Task], ranks: Standings, common: dict[str, Any]) -> list[Page]:
+    """One page per submission of ``shard``, in id order."""
+    by_sub: dict[str, list[LoadedRecord]] = {}
+    for r in shard.records:
+        by_sub.setdefault(r.record.submission.id, []).append(r)
+    return [
+        Page(
+            model_url(s.spec.id),
+            "model.html.j2",
+            partial(model_context, tasks, s, by_sub.get(s.spec.id, []), ranks, common),
+        )
+        for s in shard.submissions
+    ]
+
+
+def model_context(
+    tasks: Sequence[Task],
+    sub: CardedSubmission,
+    records: Sequence[LoadedRecord],
+    ranks: Standings,
+    common: dict[str, Any],
+) -> dict[str, Any]:
+    """A submission: model card, fine-tuning, per-task results with provenance, reproduction."""
+    spec = sub.spec
+    by_name = {t.name: t for t in tasks}
+    records = sorted(records, key=lambda r: (r.record.task.name, r.status))
+    environments = [environment_view(r.record) for r in records]
+    shared = bool(environments) and all(e == environments[0] for e in environments)
+    results = [result_view(r, by_name.get(r.record.task.name), ranks, spec.id, shared) for r in records]
+    seen = {r.record.task.name for r in records if r.status != "orphan"}
+    return {
+        **common,
+        "root": "../",
+        "page_title": spec.name,
+        "spec": spec,
+        "card": render_card(sub.card),
+        "results": results,
+        "environment": environments[0] if shared else [],
+        "missing": sorted(set(spec.tasks) - seen),
+        "weights": [(name, *(w.label if w else "—" for w in spec.weights_for(name))) for name in sorted(spec.tasks)],
+        "hyperparameters": sorted(spec.fine_tuning.hyperparameters.items()),
+        "train_command": spec.fine_tuning.script,
+        "github": f"https://github.com/{quote(spec.submitter.github)}" if spec.submitter.github else "",
+        "evaluate_all": shlex.join(["ftbench", "evaluate", f"submissions/{spec.id}"]),
+    }
+
+
+@dataclass(frozen=True)
+class ResultView:
+    """One record as its submission page shows it. An object, not a dict: Jinja resolves
+    ``r.title`` as an attribute first, and on a dict that first try fails with an exception,
+    for every field of every record of the board."""
+
+    task: str
+    """Task name (the section's anchor)."""
+    title: str
+    """Task title."""
+    task_href: str
+    """Task page URL, site-relative ("" when the task is gone)."""
+    status: str
+    """current, stale or orphan."""
+    note: str
+    """Why it is not ranked."""
+    rank: int | None
+    """Rank on the task when current."""
+    of: int
+    """Entries ranked on the task."""
+    primary: str
+    """Primary metric's label."""
+    primary_value: str
+    """Its formatted value."""
+    metrics: Markup
+    """Rows of the metrics table."""
+    per_class: Markup
+    """Rows of the per-label table."""
+    matrix: Markup | None
+    """The confusion matrix table's content; None for tasks with too many labels."""
+    confusions: list[tuple[str, str, int]]
+    """The most frequent confusions when there is no matrix."""
+    efficiency: Markup
+    """Rows of the efficiency table."""
+    hardware: str
+    """Device the efficiency figures come from."""
+    provenance: list[tuple[str, str]]
+    """This run's provenance (label, text)."""
+    environment: list[tuple[str, str]]
+    """Versions and hardware, when they differ between the page's records (else shown once)."""
+    weights: list[dict[str, Any]]
+    """Weight files loaded, by role."""
+    reproduce: str
+    """The command that re-creates these numbers."""
+    record_href: str
+    """Raw record URL, site-relative."""
+    num_examples: int
+    """Held-out examples scored."""
+
+
+def result_view(
+    loaded: LoadedRecord,
+    task: Task | None,
+    standings: Mapping[str, tuple[Mapping[str, int], int]],
+    sub_id: str,
+    shared_environment: bool = False,
+) -> ResultView:
+    """Everything the submission page shows about one of its records (``standings``: task ->
+    (submission id -> rank, number ranked)); its environment is left to the page when
+    ``shared_environment``."""
+    rec = loaded.record
+    name = rec.task.name
+    ranks, ranked = standings.get(name, ({}, 0))
+    primary = rec.task.primary_metric
+    matrix = confusion_view(rec.task.labels, rec.confusion_matrix)
+    return ResultView(
+        task=name,
+        title=task.title if task else name,
+        task_href=task_url(name) if task else "",
+        status=loaded.status,
+        note=loaded.note,
+        rank=ranks.get(sub_id) if loaded.status == "current" else None,
+        of=ranked,
+        primary=METRICS[primary].label if primary in METRICS else primary,
+        primary_value=format_value(primary, rec.metrics.get(primary)),
+        metrics=metric_rows(rec.metrics, primary, rec.intervals.bounds if rec.intervals else {}),
+        per_class=per_class_rows(rec.per_class),
+        matrix=matrix,
+        confusions=top_confusions(rec.task.labels, rec.confusion_matrix) if matrix is None else [],
+        efficiency=efficiency_table(rec.efficiency),
+        hardware=hardware_label(rec),
+        provenance=provenance_view(rec),
+        environment=[] if shared_environment else environment_view(rec),
+        weights=weights_view(rec),
+        reproduce=reproduce_command(sub_id, name, rec.efficiency.get("batch_size")),
+        record_href=quote(loaded.href),
+        num_examples=rec.task.num_examples,
+    )
+
+
+def provenance_view(rec: Any) -> list[tuple[str, str]]:
+    """This run's provenance as (label, text) pairs: command, times, model, keys and hashes."""
+    p = rec.provenance
+    return [
+        ("command", p.command),
+        ("run", f"{p.started_at} to {p.finished_at}, seed {p.seed}"),
+        ("model", _flat(p.model)),
+        ("content key", rec.content_key),
+        ("task definition sha256", rec.task.definition_sha256),
+        ("data sha256", rec.task.data_sha256),
+    ]
+
+
+def environment_view(rec: Any) -> list[tuple[str, str]]:
+    """Where and with what a record was made: ftbench, the board commit, hardware, packages.
+    Usually the same for every record of a submission, so a page shows it once."""
+    p = rec.provenance
+    return [
+        ("ftbench", f"{p.ftbench_version} (evaluation logic {p.eval_logic_version})"),
+        ("board commit", _flat(p.git)),
+        ("hardware", _flat(p.hardware)),
+        ("packages", _flat(p.packages)),
+    ]
+
+
+def weights_view(rec: Any) -> list[dict[str, Any]]:
+    """Every weight file loaded, with its sha256 and size, grouped by base and adapter."""
+    return [
+        {
+            "role": w.role,
+            "ref": w.ref,
+            "origin": w.origin,
+            "files": [(str(f.get("file", "")), str(f.get("sha256", "")), plain_value(f.get("bytes"))) for f in w.files],
+        }
+        for w in rec.provenance.weights
+    ]
+
+
+def _flat(value: object) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_flat(v)}" for k, v in sorted(value.items()))
+    if isinstance(value, list | tuple):
+        return ", ".join(_flat(v) for v in value) or "—"
+    return "—" if value is None else str(value)
+
+
+def reproduce_command(sub_id: str, task: str, batch_size: object) -> str:
+    """The command that re-creates this record's numbers."""
+    args = ["ftbench", "evaluate", f"submissions/{sub_id}", "--task", task]
+    if batch_size is not None:
+        args += ["--batch-size", str(batch_size)]
+    return shlex.join(args)

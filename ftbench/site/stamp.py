@@ -1,0 +1,78 @@
+"""The build's stamp and manifest: when nothing that shapes the site changed since the last
+build, and every file it wrote is still there, the build is skipped without reading anything.
+
+The stamp is a hash over (path, size, modification time) of every input file plus the settings
+that shape the output; the manifest (kept in the site folder, not part of the site) holds the
+stamp and the list of files the last build wrote, so that files no longer part of the site
+can be removed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import ftbench
+from ftbench.config import BoardConfig
+from ftbench.files import write_atomic
+
+MANIFEST = ".ftbench-build.json"
+"""Stamp of the inputs and the list of files the last build wrote (not part of the output)."""
+
+
+def input_stamp(config: BoardConfig) -> str:
+    """sha256 over (path, size, mtime) of every input file and the output-shaping settings."""
+    digest = hashlib.sha256()
+    settings = [ftbench.__version__, config.base_url, config.title, os.environ.get("SOURCE_DATE_EPOCH", "")]
+    digest.update(json.dumps(settings).encode())
+    roots = [
+        config.tasks_dir,
+        config.submissions_dir,
+        config.results_dir,
+        config.templates_dir,
+        config.pages_dir,
+        config.data_dir,
+        Path(ftbench.__file__).parent,
+    ]
+    for path, size, mtime in _walk_files([config.root / "pyproject.toml"], roots, config.site_dir):
+        digest.update(f"{path}\0{size}\0{mtime}\n".encode())
+    return digest.hexdigest()
+
+
+def _walk_files(files: list[Path], roots: list[Path], skip: Path) -> Iterator[tuple[str, int, int]]:
+    for path in files:
+        if path.is_file():
+            st = path.stat()
+            yield str(path), st.st_size, st.st_mtime_ns
+    stack = [str(r) for r in roots if r.is_dir()]
+    while stack:
+        top = stack.pop()
+        if Path(top) == skip or os.path.basename(top) == "__pycache__":
+            continue
+        with os.scandir(top) as entries:
+            for entry in sorted(entries, key=lambda e: e.name):
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                elif entry.is_file(follow_symlinks=False):
+                    st = entry.stat(follow_symlinks=False)
+                    yield entry.path, st.st_size, st.st_mtime_ns
+
+
+def read_manifest(site_dir: Path) -> dict:
+    try:
+        data = json.loads((site_dir / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def all_present(site_dir: Path, manifest: dict) -> bool:
+    return all(os.path.exists(site_dir / rel) for rel in manifest.get("files", []))
+
+
+def write_manifest(site_dir: Path, stamp: str, files: list[str]) -> None:
+    text = json.dumps({"stamp": stamp, "files": files}, indent=0, sort_keys=True) + "\n"
+    write_atomic(site_dir / MANIFEST, text, fsync=False)

@@ -1,0 +1,203 @@
+"""Table fragments built in Python rather than in Jinja loops: the metric cells of a ranking
+row and the tables of a result (metrics, per-label scores, confusions, efficiency).
+
+They are the site's largest tables, repeated on every row and every model page, and a Jinja
+loop per cell was most of a large board's rendering time. Every contributor or label string
+is escaped here, since the fragments reach the templates as markup.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from markupsafe import Markup
+
+from ftbench.display import format_value, interval_text
+from ftbench.leaderboard import Entry
+from ftbench.metrics import METRICS
+from ftbench.site.context import MAX_MATRIX_LABELS
+
+TOP_CONFUSIONS = 10
+
+
+# Efficiency keys that are not ranked metrics, so not in METRICS: (label, unit).
+OTHER_FIGURES = {
+    "batch_latency_ms_p50": ("Batch latency, median", "ms"),
+    "batch_latency_ms_p95": ("Batch latency, 95th percentile", "ms"),
+    "load_time_s": ("Model load time", "s"),
+    "n_tokens": ("Tokens scored", ""),
+    "batch_size": ("Batch size", ""),
+    "memory_kind": ("Memory measured as", ""),
+    "device": ("Device", ""),
+    "dtype": ("Weights dtype", ""),
+}
+
+
+@functools.lru_cache(maxsize=4096)
+def html_text(text: str) -> str:
+    """``text`` escaped for HTML content or a quoted attribute (the standard library's escape:
+    a fraction of markupsafe's cost per call, which counts in tables built in Python).
+
+    >>> html_text('<b title="x">&</b>')
+    '&lt;b title=&quot;x&quot;&gt;&amp;&lt;/b&gt;'
+    """
+    return html.escape(text, quote=True)
+
+
+def _escaped(label: str) -> str:
+    # the same few label names recur on every record of a task
+    return html_text(label)
+
+
+def metric_cells(entry: Entry, columns: Sequence[str]) -> Markup:
+    """``<td>`` cells of ``columns``: the formatted value, and the raw one for sorting (the
+    first is the primary metric). Built here, not in the template: ten cells a row, two
+    interpolations each, were most of a large task page's rendering time.
+
+    >>> str(metric_cells(Entry("s", "S", "lora", "b", "2026-01-01", {"accuracy": 0.5}, {}), ["accuracy", "latency_ms"]))
+    '<td class="num primary" data-sort="0.5">50.00</td>\\n<td class="num" data-sort="">—</td>'
+    """
+    cells = []
+    for i, column in enumerate(columns):
+        value = entry.value(column)
+        raw = "" if value is None else repr(value)  # a float's repr needs no escaping
+        text = html_text(format_value(column, value))
+        if i == 0:
+            ci = interval_text(column, entry.intervals.get(column))
+            if ci:
+                text += f' <small class="ci">{ci}</small>'
+        cells.append(f'<td class="num{" primary" if i == 0 else ""}" data-sort="{raw}">{text}</td>')
+    return Markup("\n".join(cells))  # one cell a line, as before: golden diffs stay readable
+
+
+def metric_rows(
+    metrics: Mapping[str, float], primary: str, intervals: Mapping[str, tuple[float, float]] | None = None
+) -> Markup:
+    """Rows of a record's quality metrics in percent, the primary one marked, each with its
+    95% confidence interval where the record has one.
+
+    >>> print(metric_rows({"f1_macro": 0.5, "accuracy": 0.75}, "accuracy", {"accuracy": (0.7, 0.8)}))
+    <tr class="primary"><th scope="row">Accuracy</th><td class="num">75.00%</td><td class="num ci">70.0–80.0</td></tr>
+    <tr><th scope="row">Macro F1</th><td class="num">50.00%</td><td class="num ci"></td></tr>
+    """
+    intervals = intervals or {}
+    rows = []
+    for name in sorted(metrics):
+        label = _escaped(METRICS[name].label if name in METRICS else name)
+        mark = ' class="primary"' if name == primary else ""
+        value = html_text(format_value(name, metrics[name]))
+        ci = interval_text(name, intervals.get(name)) if name in METRICS else ""
+        rows.append(
+            f'<tr{mark}><th scope="row">{label}</th><td class="num">{value}%</td><td class="num ci">{ci}</td></tr>'
+        )
+    return Markup("\n".join(rows))
+
+
+def per_class_rows(per_class: Mapping[str, Mapping[str, object]]) -> Markup:
+    """Table rows of per-label precision, recall, F1 (percent) and support.
+
+    Built here for the same reason as :func:`confusion_view`: one row per label of every
+    task on every submission page (77 on Banking77) made a Jinja loop the build's hot spot.
+    """
+    return Markup(
+        "\n".join(
+            f'<tr><td>{_escaped(label)}</td><td class="num">{_pct(s.get("precision"))}</td>'
+            f'<td class="num">{_pct(s.get("recall"))}</td><td class="num">{_pct(s.get("f1"))}</td>'
+            f'<td class="num">{_number(s.get("support"))}</td></tr>'
+            for label, s in per_class.items()
+        )
+    )
+
+
+def _pct(value: object) -> str:
+    return f"{100 * value:.2f}" if isinstance(value, int | float) else "—"
+
+
+def _number(value: object) -> str:
+    return str(value) if isinstance(value, int | float) else "—"
+
+
+def confusion_view(labels: Sequence[str], matrix: Sequence[Sequence[int]]) -> Markup | None:
+    """The confusion matrix as table rows, each cell shaded 0-9 by its share of the gold row;
+    None when the task has too many labels for a readable matrix.
+
+    Built here rather than in the template: it is the largest table of the site (up to 400
+    cells per task on every submission page) and a Jinja loop per cell dominated build time.
+    """
+    if len(labels) > MAX_MATRIX_LABELS or len(matrix) != len(labels):
+        return None
+    rows = [_matrix_head(tuple(labels))]
+    for label, counts in zip(labels, matrix, strict=True):
+        total = sum(counts) or 1
+        cells = "".join(f'<td class="num h{(18 * c + total) // (2 * total)}">{c}</td>' for c in map(int, counts))
+        rows.append(f'<tr><th scope="row">{_escaped(label)}</th>{cells}</tr>')
+    rows.append("</tbody>")
+    return Markup("\n".join(rows))
+
+
+@functools.lru_cache(maxsize=256)
+def _matrix_head(labels: tuple[str, ...]) -> str:
+    head = "".join(f'<th scope="col">{_escaped(label)}</th>' for label in labels)
+    return (
+        f'<thead><tr><th scope="col"><span class="visually-hidden">Gold \\ predicted</span></th>'
+        f"{head}</tr></thead>\n<tbody>"
+    )
+
+
+def top_confusions(
+    labels: Sequence[str], matrix: Sequence[Sequence[int]], n: int = TOP_CONFUSIONS
+) -> list[tuple[str, str, int]]:
+    """The ``n`` most frequent (gold, predicted) mistakes, largest first (ties in row order).
+
+    >>> top_confusions(["a", "b", "c"], [[5, 2, 0], [0, 4, 3], [1, 0, 6]], n=2)
+    [('b', 'c', 3), ('a', 'b', 2)]
+    """
+    counts = np.asarray(matrix, dtype=np.int64)
+    if counts.ndim != 2 or counts.shape != (len(labels), len(labels)):
+        return []
+    np.fill_diagonal(counts, 0)
+    flat = counts.ravel()
+    order = np.argsort(-flat, kind="stable")[:n]  # numpy: a 77-label matrix has 5,929 cells
+    k = len(labels)
+    return [(labels[i // k], labels[i % k], int(flat[i])) for i in order.tolist() if flat[i] > 0]
+
+
+def efficiency_rows(efficiency: Mapping[str, object]) -> list[tuple[str, str, str]]:
+    """``(label, value, unit)`` of every efficiency figure, in key order."""
+    out = []
+    for key in sorted(efficiency):
+        value = efficiency[key]
+        if key in METRICS:
+            m = METRICS[key]
+            unit = "" if m.unit == "B" or key.startswith("parameters") else m.unit
+            out.append((m.label, format_value(key, value), unit))
+        else:
+            label, unit = OTHER_FIGURES.get(key, (key.replace("_", " "), ""))
+            out.append((label, plain_value(value), unit))
+    return out
+
+
+def efficiency_table(efficiency: Mapping[str, object]) -> Markup:
+    """:func:`efficiency_rows` as table rows (built here: 17 rows a record, on every page).
+
+    >>> print(efficiency_table({"latency_ms": 2.5, "device": "cpu"}))
+    <tr><th scope="row">Device</th><td class="num">cpu</td></tr>
+    <tr><th scope="row">Latency</th><td class="num">2.5 ms</td></tr>
+    """
+    return Markup(
+        "\n".join(
+            f'<tr><th scope="row">{_escaped(label)}</th><td class="num">{html_text(value)}{" " if unit else ""}'
+            f"{_escaped(unit)}</td></tr>"
+            for label, value, unit in efficiency_rows(efficiency)
+        )
+    )
+
+
+def plain_value(value: object) -> str:
+    """A figure that is not a registered metric, as shown: 4 significant digits, ``—`` for none."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "—" if value is None else str(value)

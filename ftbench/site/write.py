@@ -1,0 +1,141 @@
+"""Writing the site: only files whose bytes changed are replaced (atomically), records are
+hard-linked, and files a previous build wrote that are no longer part of the site are removed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ftbench.files import write_atomic
+
+
+@dataclass
+class BuildReport:
+    """What a build did."""
+
+    skipped: bool = False
+    """True when the inputs had not changed since the last build."""
+    written: int = 0
+    """Files whose bytes changed (or that were new)."""
+    unchanged: int = 0
+    """Files left as they were: same bytes."""
+    removed: int = 0
+    """Files of the previous build that are no longer part of the site."""
+    pages: int = 0
+    """HTML pages in the site."""
+    records: int = 0
+    """Raw result records published."""
+    notes: list[str] = field(default_factory=list)
+    """Inputs skipped or incomplete, for the console."""
+
+    def add(self, other: BuildReport) -> None:
+        """Count another part of the same build (a worker's shard) in."""
+        self.written += other.written
+        self.unchanged += other.unchanged
+        self.pages += other.pages
+        self.records += other.records
+
+    def summary(self) -> str:
+        """One line for the console."""
+        if self.skipped:
+            return "site is up to date (no input changed; --force rebuilds)"
+        return (
+            f"{self.pages} pages, {self.records} records: {self.written} file(s) written, "
+            f"{self.unchanged} unchanged, {self.removed} removed"
+        )
+
+
+def write_site(
+    site_dir: Path,
+    outputs: Mapping[str, bytes],
+    record_sources: Mapping[str, Path] | None = None,
+    folders: set[Path] | None = None,
+) -> BuildReport:
+    """Write changed outputs, link or copy changed records; counts what was written.
+    ``folders``: folders known to exist already (made by :func:`make_folders`)."""
+    report = BuildReport(pages=sum(1 for p in outputs if p.endswith(".html")))
+    folders = set(folders or ())  # each made once, not checked again for every file in it
+    for rel, data in sorted(outputs.items()):
+        changed = write_if_changed(site_dir / rel, data, folders)
+        report.written += changed
+        report.unchanged += not changed
+    for rel, source in sorted((record_sources or {}).items()):
+        changed = link_if_changed(source, site_dir / rel, folders)
+        report.written += changed
+        report.unchanged += not changed
+    return report
+
+
+def make_folders(site_dir: Path, files: Iterable[str]) -> set[Path]:
+    """Make every folder the site's ``files`` go into; returns them."""
+    folders = {(site_dir / rel).parent for rel in files}
+    for folder in sorted(folders):
+        folder.mkdir(parents=True, exist_ok=True)
+    return folders
+
+
+def remove_unlisted(site_dir: Path, previous: Iterable[str], current: set[str]) -> int:
+    """Delete the files a previous build wrote that are no longer part of the site."""
+    removed = 0
+    for rel in sorted(set(previous) - current):
+        target = site_dir / rel
+        # only files this builder wrote, and only inside the site folder
+        if not Path(rel).is_absolute() and ".." not in Path(rel).parts and target.is_file():
+            target.unlink()
+            removed += 1
+            _remove_empty_parents(target.parent, site_dir)
+    return removed
+
+
+def write_if_changed(path: Path, data: bytes, folders: set[Path] | None = None) -> bool:
+    """Replace ``path`` atomically with ``data`` unless it already holds exactly those bytes
+    (``folders``: folders known to exist, as in :func:`link_if_changed`)."""
+    try:
+        if path.stat().st_size == len(data) and path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        if folders is None or path.parent not in folders:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if folders is not None:
+                folders.add(path.parent)
+    write_atomic(path, data, fsync=False, make_parent=False)  # a rebuild restores any lost page
+    return True
+
+
+def link_if_changed(source: Path, target: Path, folders: set[Path] | None = None) -> bool:
+    """Put a copy of a record at ``target``: a hard link where the file system allows (records
+    are replaced, never edited in place, so the link is a snapshot), else a copy. ``folders``
+    remembers the parent folders already made."""
+    try:
+        dst = os.stat(target)
+    except FileNotFoundError:
+        if folders is None or target.parent not in folders:
+            os.makedirs(target.parent, exist_ok=True)
+            if folders is not None:
+                folders.add(target.parent)
+        try:  # nothing there yet: a new link appears whole, so no temporary name is needed
+            os.link(source, target)
+            return True
+        except OSError:
+            pass  # no hard links here (or a file appeared meanwhile): copy and replace below
+    else:
+        src = os.stat(source)
+        if os.path.samestat(src, dst) or (dst.st_size, dst.st_mtime_ns) == (src.st_size, src.st_mtime_ns):
+            return False
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(source, tmp)
+    except OSError:
+        shutil.copy2(source, tmp)
+    os.replace(tmp, target)
+    return True
+
+
+def _remove_empty_parents(folder: Path, site_dir: Path) -> None:
+    while folder != site_dir and folder.is_relative_to(site_dir) and not any(folder.iterdir()):
+        folder.rmdir()
+        folder = folder.parent
