@@ -19,7 +19,7 @@ from ftbench.registry import Registry
 Labels = Sequence[int]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Metric:
     """A named score with a declared direction."""
 
@@ -212,71 +212,131 @@ def quality_from_confusion(names: Sequence[str], matrix: np.ndarray) -> dict:
     return out
 
 
-def _register() -> None:
-    quality = [
-        (
-            "accuracy",
-            "Accuracy",
-            "Share of held-out examples whose predicted label is the gold label.",
-            accuracy,
-            _accuracy_cm,
-        ),
-        (
-            "f1_macro",
-            "Macro F1",
-            "Mean over labels of the harmonic mean of precision and recall; every label counts equally.",
-            f1_macro,
-            _macro_cm(2),
-        ),
-        (
-            "precision_macro",
-            "Macro precision",
-            "Mean over labels of the share of predictions of that label that are right.",
-            precision_macro,
-            _macro_cm(0),
-        ),
-        (
-            "recall_macro",
-            "Macro recall",
-            "Mean over labels of the share of that label's examples found (balanced accuracy).",
-            recall_macro,
-            _macro_cm(1),
-        ),
-    ]
-    for name, label, text, fn, from_cm in quality:
-        METRICS.add(name, Metric(name, label, True, "quality", text, "", fn, from_cm))
-    efficiency = [
-        ("latency_ms", "Latency", False, "ms", "Mean wall time per example at the recorded batch size."),
-        (
-            "latency_ms_single",
-            "Latency (batch 1)",
-            False,
-            "ms",
-            "Median wall time for one example alone, as a single request would see it.",
-        ),
-        ("examples_per_s", "Throughput", True, "ex/s", "Held-out examples scored per second, model loading excluded."),
-        ("tokens_per_s", "Tokens/s", True, "tok/s", "Non-padding tokens processed per second."),
-        (
-            "peak_memory_mb",
-            "Peak memory",
-            False,
-            "MiB",
-            "Peak memory while evaluating: process RSS on CPU, allocated device memory on GPU.",
-        ),
-        ("parameters_total", "Parameters", False, "", "Parameters of the model as evaluated (base plus adapter)."),
-        (
-            "parameters_trainable",
-            "Trained parameters",
-            False,
-            "",
-            "Parameters the fine-tune changed, as declared by the adapter or the submission.",
-        ),
-        ("adapter_size_bytes", "Adapter size", False, "B", "Bytes of the adapter files (0 for a full model)."),
-        ("model_size_bytes", "Model size", False, "B", "Bytes of every weight file loaded (base and adapter)."),
-        ("wall_time_s", "Wall time", False, "s", "Time to score the whole split, model loading excluded."),
-    ]
-    for name, label, hib, unit, text in efficiency:
-        METRICS.add(name, Metric(name, label, hib, "efficiency", text, unit))
+def register_metric(metric: Metric) -> Metric:
+    """Add ``metric`` to :data:`METRICS` under its name (a name can be registered once)."""
+    METRICS.add(metric.name, metric)
+    return metric
 
 
-_register()
+QUALITY = (
+    Metric(
+        name="accuracy",
+        label="Accuracy",
+        higher_is_better=True,
+        kind="quality",
+        description="Share of held-out examples whose predicted label is the gold label.",
+        compute=accuracy,
+        from_confusion=_accuracy_cm,
+    ),
+    Metric(
+        name="f1_macro",
+        label="Macro F1",
+        higher_is_better=True,
+        kind="quality",
+        description="Mean over labels of the harmonic mean of precision and recall; every label counts equally.",
+        compute=f1_macro,
+        from_confusion=_macro_cm(2),
+    ),
+    Metric(
+        name="precision_macro",
+        label="Macro precision",
+        higher_is_better=True,
+        kind="quality",
+        description="Mean over labels of the share of predictions of that label that are right.",
+        compute=precision_macro,
+        from_confusion=_macro_cm(0),
+    ),
+    Metric(
+        name="recall_macro",
+        label="Macro recall",
+        higher_is_better=True,
+        kind="quality",
+        description="Mean over labels of the share of that label's examples found (balanced accuracy).",
+        compute=recall_macro,
+        from_confusion=_macro_cm(1),
+    ),
+)
+
+EFFICIENCY = (
+    Metric(
+        name="latency_ms",
+        label="Latency",
+        higher_is_better=False,
+        kind="efficiency",
+        unit="ms",
+        description="Mean wall time per example at the recorded batch size.",
+    ),
+    Metric(
+        name="latency_ms_single",
+        label="Latency (batch 1)",
+        higher_is_better=False,
+        kind="efficiency",
+        unit="ms",
+        description="Median wall time for one example alone, as a single request would see it.",
+    ),
+    Metric(
+        name="examples_per_s",
+        label="Throughput",
+        higher_is_better=True,
+        kind="efficiency",
+        unit="ex/s",
+        description="Held-out examples scored per second, model loading excluded.",
+    ),
+    Metric(
+        name="tokens_per_s",
+        label="Tokens/s",
+        higher_is_better=True,
+        kind="efficiency",
+        unit="tok/s",
+        description="Non-padding tokens processed per second.",
+    ),
+    Metric(
+        name="peak_memory_mb",
+        label="Peak memory",
+        higher_is_better=False,
+        kind="efficiency",
+        unit="MiB",
+        description="Peak memory while evaluating: process RSS on CPU, allocated device memory on GPU.",
+    ),
+    Metric(
+        name="parameters_total",
+        label="Parameters",
+        higher_is_better=False,
+        kind="efficiency",
+        description="Parameters of the model as evaluated (base plus adapter).",
+    ),
+    Metric(
+        name="parameters_trainable",
+        label="Trained parameters",
+        higher_is_better=False,
+        kind="efficiency",
+        description="Parameters the fine-tune changed, as declared by the adapter or the submission.",
+    ),
+    Metric(
+        name="adapter_size_bytes",
+        label="Adapter size",
+        higher_is_better=False,
+        kind="efficiency",
+        unit="B",
+        description="Bytes of the adapter files (0 for a full model).",
+    ),
+    Metric(
+        name="model_size_bytes",
+        label="Model size",
+        higher_is_better=False,
+        kind="efficiency",
+        unit="B",
+        description="Bytes of every weight file loaded (base and adapter).",
+    ),
+    Metric(
+        name="wall_time_s",
+        label="Wall time",
+        higher_is_better=False,
+        kind="efficiency",
+        unit="s",
+        description="Time to score the whole split, model loading excluded.",
+    ),
+)
+
+for _metric in (*QUALITY, *EFFICIENCY):
+    register_metric(_metric)

@@ -228,19 +228,43 @@ def submission_spec(sub_id: str, tasks: Sequence[str], *, method: str = "lora", 
     return spec
 
 
-def write_submission(root: Path, spec: dict, card: str = "# Model\n\nA synthetic model.\n") -> Submission:
-    """Write a submission folder (spec, model card, adapter files) under ``root/submissions``."""
+def write_adapter(folder: Path) -> None:
+    """A syntactically complete adapter folder (config and safetensors weights, not trained)."""
     from safetensors.numpy import save_file
 
-    folder = root / "submissions" / spec["id"]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 8}))
+    save_file({"w": np.zeros((2, 2), dtype=np.float32)}, str(folder / "adapter_model.safetensors"))
+
+
+def write_submission_folder(
+    root: Path,
+    spec: dict,
+    card: str | None = "# Model\n\nA synthetic model.\n",
+    *,
+    folder_name: str | None = None,
+    adapter: bool | None = None,
+) -> Path:
+    """Write ``root/submissions/<folder>`` as given, valid or not: the spec, the model card
+    (``None``: none) and adapter files: in ``adapter/`` when ``adapter`` is true, where the spec's
+    ``model.adapter`` points when it is ``None``, nowhere when it is false."""
+    folder = root / "submissions" / (folder_name or str(spec.get("id", "unnamed")))
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "submission.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
-    (folder / "README.md").write_text(card)
-    if spec["model"].get("adapter"):
-        adapter = folder / spec["model"]["adapter"]["path"]
-        adapter.mkdir(exist_ok=True)
-        (adapter / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 8}))
-        save_file({"w": np.zeros((2, 2), dtype=np.float32)}, str(adapter / "adapter_model.safetensors"))
+    if card is not None:
+        (folder / "README.md").write_text(card)
+    model = spec.get("model") if isinstance(spec.get("model"), dict) else {}
+    declared = model.get("adapter") if isinstance(model.get("adapter"), dict) else None
+    if adapter:
+        write_adapter(folder / "adapter")
+    elif adapter is None and declared:
+        write_adapter(folder / str(declared.get("path", "adapter")))
+    return folder
+
+
+def write_submission(root: Path, spec: dict, card: str = "# Model\n\nA synthetic model.\n") -> Submission:
+    """Write a valid submission folder (spec, model card, adapter files) under ``root/submissions``."""
+    write_submission_folder(root, spec, card)
     return Submission.model_validate(spec)
 
 

@@ -1,52 +1,47 @@
-"""Shared fixtures: the board's own tasks and data, and factories for throwaway submissions."""
+"""Shared fixtures: the board's own tasks and data, and factories for throwaway submissions.
+
+They are built on ``ftbench.testing`` (the same helpers the build benchmark uses) and do not
+depend on the caller's environment: ``FTBENCH_DATA_DIR`` only tells where the data is.
+"""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
-import yaml
-from safetensors.numpy import save_file
+
+from ftbench.testing import BASE_HUB, BASE_REV, submission_spec, write_adapter, write_submission_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(os.environ.get("FTBENCH_DATA_DIR", ROOT.parent / "shared" / "data")).resolve()
-BASE_HUB = "sentence-transformers/all-MiniLM-L6-v2"
-BASE_REV = "c9745ed1d9f207416be6d2e6f8de32d1f16199bf"
+__all__ = ["BASE_HUB", "BASE_REV", "DATA_DIR", "ROOT", "valid_spec", "write_adapter"]
+
+
+@pytest.fixture(autouse=True)
+def _no_board_settings_from_the_environment(monkeypatch):
+    """Each test's board says where its data is; a variable exported by the caller must not
+    override it (nor fix the build date of a site under test)."""
+    monkeypatch.delenv("FTBENCH_DATA_DIR", raising=False)
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
 
 
 def valid_spec(sub_id: str = "my-model") -> dict:
-    """A complete, valid submission.yaml as a dict."""
-    return {
-        "id": sub_id,
-        "name": "My model",
-        "submitter": {"name": "Ada", "github": "ada"},
-        "date": "2026-11-01",
-        "license": "apache-2.0",
-        "model_card": "README.md",
-        "model": {"base": {"hub": BASE_HUB, "revision": BASE_REV}, "adapter": {"path": "adapter"}},
-        "fine_tuning": {
-            "method": "lora",
-            "trainable_parameters": 1000,
-            "training_data": [{"dataset": "sst2", "split": "train"}],
-        },
-        "tasks": {"sst2": {}},
+    """A complete, valid submission.yaml as a dict: LoRA on the pinned MiniLM, for SST-2."""
+    spec = submission_spec(sub_id, ["sst2"], name="My model", date="2026-11-01", model_card="README.md")
+    spec["fine_tuning"] = {
+        "method": "lora",
+        "trainable_parameters": 1000,
+        "training_data": [{"dataset": "sst2", "split": "train"}],
     }
-
-
-def write_adapter(folder: Path) -> None:
-    """A syntactically complete (not trained) adapter folder."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "task_type": "SEQ_CLS"}))
-    save_file({"w": np.zeros((2, 2), dtype=np.float32)}, str(folder / "adapter_model.safetensors"))
+    return spec
 
 
 @pytest.fixture
 def make_submission(tmp_path: Path):
-    """``make_submission(spec=None, card="...", folder_name=None) -> folder`` in tmp_path/submissions."""
+    """``make_submission(spec=None, card="...", folder_name=None, adapter=True) -> folder`` in
+    tmp_path/submissions; the spec is written as given, valid or not."""
 
     def make(
         spec: dict | None = None,
@@ -55,14 +50,7 @@ def make_submission(tmp_path: Path):
         adapter: bool = True,
     ) -> Path:
         spec = valid_spec() if spec is None else spec
-        folder = tmp_path / "submissions" / (folder_name or str(spec.get("id", "unnamed")))
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "submission.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
-        if card is not None:
-            (folder / "README.md").write_text(card)
-        if adapter:
-            write_adapter(folder / "adapter")
-        return folder
+        return write_submission_folder(tmp_path, spec, card, folder_name=folder_name, adapter=adapter)
 
     return make
 

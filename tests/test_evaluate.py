@@ -10,8 +10,8 @@ import pytest
 from conftest import valid_spec
 from ftbench.config import load_config
 from ftbench.evaluate import EvalSettings, evaluate_job
-from ftbench.models.dummy import DummyClassifier
 from ftbench.jobs import plan_jobs
+from ftbench.models.dummy import DummyClassifier
 from ftbench.record import ResultRecord, read_record, write_record
 from ftbench.runner import length_sorted_batches, run_classifier
 from ftbench.submissions import load_submission

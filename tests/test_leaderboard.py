@@ -8,7 +8,6 @@ import doctest
 import pytest
 
 from ftbench import display, jobs, leaderboard
-from ftbench.site import charts, downloads, model_page, pages, parallel, sanitize, tables
 from ftbench.leaderboard import (
     Entry,
     RankedRow,
@@ -23,6 +22,7 @@ from ftbench.leaderboard import (
     uniform_random_baseline,
     win_rates,
 )
+from ftbench.site import charts, downloads, pages, parallel, sanitize, tables
 
 
 def entry(sub: str, date: str = "2026-01-01", **values: float) -> Entry:

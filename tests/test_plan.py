@@ -11,8 +11,8 @@ from ftbench.check import check_board
 from ftbench.collect import collect_records
 from ftbench.config import load_config
 from ftbench.evaluate import EvalSettings, evaluate_job
-from ftbench.models.dummy import DummyClassifier
 from ftbench.jobs import github_matrix, plan_jobs
+from ftbench.models.dummy import DummyClassifier
 from ftbench.record import ResultRecord, read_record, write_record
 from ftbench.submissions import discover, load_all
 from ftbench.tasks import load_tasks
