@@ -67,10 +67,12 @@ def evaluate_pending(
     force: bool = False,
     on_plan: Callable[[list[EvalJob]], None] | None = None,
     on_record: Callable[[EvalJob, ResultRecord], None] | None = None,
+    backend: str | Backend | None = None,
 ) -> list[tuple[EvalJob, ResultRecord]]:
     """Evaluate every missing or stale pair of the submissions in ``paths`` (all by default),
     or every pair with ``force``, writing each record atomically as soon as it is made.
-    ``on_plan`` sees the whole plan first; ``on_record`` each record once it is written."""
+    ``on_plan`` sees the whole plan first; ``on_record`` each record once it is written;
+    ``backend`` replaces each task type's default backend (see :func:`evaluate_job`)."""
     settings = settings or EvalSettings()
     board = load_submissions(config, paths).require_valid()
     jobs = plan_board(board, config, settings.batch_size, settings.limit, only_tasks, force)
@@ -78,7 +80,7 @@ def evaluate_pending(
         on_plan(jobs)
     done = []
     for job in (j for j in jobs if j.pending):
-        record = evaluate_job(job, config, settings)
+        record = evaluate_job(job, config, settings, backend)
         write_record(job.output, record)
         if on_record is not None:
             on_record(job, record)

@@ -62,7 +62,7 @@ def freshness(record: Any | None, parts: dict[str, Any], limit: int | None = Non
     evaluated with (None: the whole split, so an incomplete record is stale).
 
     >>> from types import SimpleNamespace
-    >>> parts = {"base": "hub:a@1", "batch_size": 64}
+    >>> parts = {"base": "hub:a@1", "batch_size": 16}
     >>> def record(key, parts):
     ...     return SimpleNamespace(complete=True, limit=None, content_key=key, content_key_parts=parts)
     >>> freshness(record(content_key(parts), parts), parts).status

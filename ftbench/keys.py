@@ -91,7 +91,7 @@ def stale_parts(recorded_key: str, recorded_parts: dict, parts: dict) -> list[st
 def changed_parts(old: dict, new: dict) -> list[str]:
     """Names of the parts that differ, for telling a user why a record is stale.
 
-    >>> changed_parts({"base": "a", "batch_size": 64}, {"base": "a", "batch_size": 32})
+    >>> changed_parts({"base": "a", "batch_size": 16}, {"base": "a", "batch_size": 32})
     ['batch_size']
     """
     return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))

@@ -253,11 +253,11 @@ def write_submission_folder(
     (folder / "submission.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
     if card is not None:
         (folder / "README.md").write_text(card)
-    model = spec.get("model") if isinstance(spec.get("model"), dict) else {}
-    declared = model.get("adapter") if isinstance(model.get("adapter"), dict) else None
+    model = spec.get("model")
+    declared = model.get("adapter") if isinstance(model, dict) else None
     if adapter:
         write_adapter(folder / "adapter")
-    elif adapter is None and declared:
+    elif adapter is None and isinstance(declared, dict):
         write_adapter(folder / str(declared.get("path", "adapter")))
     return folder
 

@@ -67,6 +67,35 @@ def board(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def keyword_model(request):
+    """A backend for tests: a weightless model that reads "good" as positive and "bad" as negative."""
+    from ftbench.models.dummy import DummyClassifier
+
+    return DummyClassifier(len(request.labels), {"bad": 0, "good": 1})
+
+
+def plan(root: Path, **options):
+    """``(config, jobs)`` of the board at ``root``, as ``ftbench plan`` sees it."""
+    from ftbench.config import load_config
+    from ftbench.jobs import plan_board
+    from ftbench.submissions import load_submissions
+
+    config = load_config(root)
+    return config, plan_board(load_submissions(config), config, **options)
+
+
+@pytest.fixture
+def evaluated(board, make_submission):
+    """The board with one valid submission, evaluated with :func:`keyword_model`; its config."""
+    from ftbench.config import load_config
+    from ftbench.evaluate import EvalSettings, evaluate_pending
+
+    make_submission()
+    config = load_config(board)
+    evaluate_pending(config, settings=EvalSettings(progress=False), backend=keyword_model)
+    return config
+
+
 @pytest.fixture
 def tasks():
     from ftbench.tasks import load_tasks

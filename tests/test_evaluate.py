@@ -12,7 +12,7 @@ from ftbench.config import load_config
 from ftbench.evaluate import EvalSettings, evaluate_job
 from ftbench.jobs import plan_jobs
 from ftbench.models.dummy import DummyClassifier
-from ftbench.record import ResultRecord, read_record, write_record
+from ftbench.record import read_record, write_record
 from ftbench.runner import length_sorted_batches, run_classifier
 from ftbench.submissions import load_submission
 from ftbench.tasks import load_examples, load_tasks
@@ -84,23 +84,6 @@ def test_plan_marks_current_and_stale(board, make_submission):
     adapter_file.write_text(json.dumps({"peft_type": "LORA", "task_type": "SEQ_CLS", "r": 4}))
     _, _, changed = _job(board, folder, limit=50)
     assert (changed.status, changed.why) == ("stale", "changed: adapter")
-
-
-def test_failed_write_keeps_the_good_record(board, make_submission, monkeypatch):
-    config, settings, job = _job(board, make_submission(), limit=20)
-    record = evaluate_job(job, config, settings, backend=dummy_loader({}))
-    write_record(job.output, record)
-    before = job.output.read_bytes()
-
-    def crash(*args, **kwargs):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr("ftbench.record.os.replace", crash)
-    changed = ResultRecord.model_validate({**record.model_dump(), "metrics": {"accuracy": 0.0}})
-    with pytest.raises(KeyboardInterrupt):
-        write_record(job.output, changed)
-    assert job.output.read_bytes() == before
-    assert [p.name for p in job.output.parent.iterdir()] == [job.output.name]
 
 
 def test_spec_helper_is_valid():

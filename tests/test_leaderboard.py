@@ -162,9 +162,7 @@ def test_uniform_random_baseline_is_seeded():
     assert 0.2 < first["accuracy"] < 0.45
 
 
-@pytest.mark.parametrize(
-    "module", [leaderboard, display, jobs, charts, sanitize, downloads, parallel, pages, tables]
-)
+@pytest.mark.parametrize("module", [leaderboard, display, jobs, charts, sanitize, downloads, parallel, pages, tables])
 def test_docstring_examples(module):
     result = doctest.testmod(module)
     assert result.failed == 0 and result.attempted > 0

@@ -5,47 +5,17 @@ from __future__ import annotations
 import json
 import shutil
 
-import pytest
-
+from conftest import keyword_model, plan
 from ftbench.check import check_board
-from ftbench.collect import collect_records
 from ftbench.config import load_config
-from ftbench.evaluate import EvalSettings, evaluate_job
-from ftbench.jobs import github_matrix, plan_jobs
-from ftbench.models.dummy import DummyClassifier
+from ftbench.jobs import github_matrix
 from ftbench.record import ResultRecord, read_record, write_record
-from ftbench.submissions import discover, load_all
-from ftbench.tasks import load_tasks
 from ftbench.verify import Verification, verify_record
-
-
-def dummy(request):
-    return DummyClassifier(len(request.labels), {"bad": 0, "good": 1})
-
-
-def _plan(board):
-    config = load_config(board)
-    tasks = load_tasks(config.tasks_dir)
-    loaded, _ = load_all(discover(config.submissions_dir), tasks)
-    return config, plan_jobs(loaded, dict(tasks.items()), config)
-
-
-def _evaluate_all(board):
-    config, jobs = _plan(board)
-    for job in jobs:
-        write_record(job.output, evaluate_job(job, config, EvalSettings(progress=False), backend=dummy))
-    return config
-
-
-@pytest.fixture
-def evaluated(board, make_submission):
-    make_submission()
-    return _evaluate_all(board)
 
 
 def test_plan_and_matrix(board, make_submission):
     make_submission()
-    _, jobs = _plan(board)
+    _, jobs = plan(board)
     assert [(j.name, j.status, j.why) for j in jobs] == [("my-model/sst2", "missing", "no record yet")]
     matrix = json.loads(github_matrix(jobs))
     assert matrix["include"][0]["submission"] == "my-model" and matrix["include"][0]["task"] == "sst2"
@@ -53,7 +23,7 @@ def test_plan_and_matrix(board, make_submission):
 
 def test_clean_board_passes_check(evaluated):
     assert check_board(evaluated) == []
-    _, jobs = _plan(evaluated.root)
+    _, jobs = plan(evaluated.root)
     assert json.loads(github_matrix(jobs)) == {"include": []}
 
 
@@ -83,36 +53,16 @@ def test_check_reports_missing_records(board, make_submission):
     assert warning.severity == "warning"
 
 
-def test_collect_is_idempotent_and_keeps_the_first(evaluated, tmp_path):
-    original = evaluated.results_dir / "my-model" / "sst2.json"
-    record = read_record(original)
-    later = ResultRecord.model_validate(
-        {
-            **record.model_dump(),
-            "provenance": {**record.provenance.model_dump(), "finished_at": "2999-01-01T00:00:00+00:00"},
-        }
-    )
-    stale = ResultRecord.model_validate({**record.model_dump(), "content_key": "0" * 64})
-    for name, rec in [("a", later), ("b", record), ("c", stale)]:
-        write_record(tmp_path / "artifacts" / name / "sst2.json", rec)
-    original.unlink()
-    log = collect_records([tmp_path / "artifacts"], evaluated)
-    assert read_record(original) == record
-    assert sum(line.startswith("skipped") for line in log) == 1
-    collect_records([tmp_path / "artifacts"], evaluated)  # twice: same result
-    assert read_record(original) == record
-
-
 def test_verify_reproduces_and_detects_drift(evaluated):
     path = evaluated.results_dir / "my-model" / "sst2.json"
-    result = verify_record(path, evaluated, sample=50, backend=dummy)
+    result = verify_record(path, evaluated, sample=50, backend=keyword_model)
     assert (result.sampled, result.agreement, result.stale) == (50, 1.0, False)
     assert result.max_prob_diff <= 5e-5 and not result.drifted() and result.tolerance == 1e-3
     record = read_record(path)
     flipped = [1 - p for p in record.predictions.pred]
     tampered = {**record.model_dump(), "predictions": {**record.predictions.model_dump(), "pred": flipped}}
     write_record(path, ResultRecord.model_validate(tampered))
-    drift = verify_record(path, evaluated, sample=50, backend=dummy)
+    drift = verify_record(path, evaluated, sample=50, backend=keyword_model)
     assert drift.agreement == 0.0 and drift.drifted(1e-3) and len(drift.differing_idx) == 50
 
 

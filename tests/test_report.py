@@ -1,0 +1,74 @@
+"""The pull-request report: one section per changed submission, ranks, shared headings,
+escaped contributor text, each submission validated once."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from ftbench.config import load_config
+from ftbench.display import EFFICIENCY_COLUMNS, metric_heading
+from ftbench.report import MARKER, build_report, escape
+from site_fixtures import make_site_board
+
+
+@pytest.fixture
+def site_board(tmp_path):
+    return make_site_board(tmp_path / "board")
+
+
+def _row(report: str, task: str) -> list[str]:
+    line = next(line for line in report.splitlines() if line.startswith(f"| {task} |"))
+    return [cell.strip() for cell in line.strip("|").split(" | ")]
+
+
+def test_a_section_per_submission_with_ranks_and_the_sites_columns(site_board):
+    report = build_report(load_config(site_board), ids=["gamma-ia3"])
+    assert report.startswith(MARKER) and "### Gamma Ia3 (`gamma-ia3`)" in report
+    header = next(line for line in report.splitlines() if line.startswith("| task |"))
+    assert header.endswith(" | ".join(metric_heading(m) for m in EFFICIENCY_COLUMNS) + " |")
+    sentiment = _row(report, "sentiment")
+    assert sentiment[2] == "#3 of 4 ★ Pareto" and len(sentiment) == 4 + len(EFFICIENCY_COLUMNS)  # fastest
+    assert "(95% CI " in sentiment[1]
+    topics = _row(report, "topics")  # gamma's topics record is stale: not ranked
+    assert topics[1] == "— (stale: not evaluated yet)" and topics[2] == "—"
+    assert "Alpha Lora" not in report.split("### Gamma Ia3")[0]
+
+
+def test_contributor_text_is_inert(site_board):
+    spec_path = site_board / "submissions" / "alpha-lora" / "submission.yaml"
+    spec = yaml.safe_load(spec_path.read_text())
+    spec["name"] = "<img src=x onerror=alert(1)> | @maintainers `rm`"
+    spec_path.write_text(yaml.safe_dump(spec))
+    report = build_report(load_config(site_board), ids=["alpha-lora"])
+    assert "<img" not in report and "@maintainers" not in report and "`rm`" not in report
+    assert escape(spec["name"]) in report
+
+
+def test_an_invalid_submission_gets_its_issues(site_board):
+    (site_board / "submissions" / "delta-head" / "weights.bin").write_bytes(b"pickle")
+    report = build_report(load_config(site_board), ids=["delta-head"])
+    assert "### `delta-head` — ❌ not valid" in report
+    assert "weights.bin:-: .bin files can run code when loaded (pickle)" in report
+
+
+def test_each_submission_is_validated_once(site_board, monkeypatch):
+    import ftbench.submissions as submissions
+
+    calls: list[str] = []
+    original = submissions.load_submission
+
+    def counting(folder, tasks):
+        calls.append(folder.name)
+        return original(folder, tasks)
+
+    monkeypatch.setattr(submissions, "load_submission", counting)
+    build_report(load_config(site_board), ids=["alpha-lora"])
+    assert sorted(calls) == ["alpha-lora", "beta-full", "delta-head", "gamma-ia3"]
+
+
+def test_a_board_without_git_history_asks_for_ids(site_board):
+    from ftbench.errors import FtbenchError
+
+    with pytest.raises(FtbenchError, match="cannot compare with git ref"):
+        build_report(load_config(site_board), base="no-such-ref")
