@@ -78,6 +78,11 @@ def test_schema_is_json_schema(which):
 
     schema = json.loads(run("schema", which).output)
     jsonschema.Draft202012Validator.check_schema(schema)
+    assert schema["$schema"].endswith("2020-12/schema") and schema["$id"].endswith(f"/{which}-v1.json")
+    models = [schema, *schema.get("$defs", {}).values()]
+    fields = [(m.get("title"), name, spec) for m in models for name, spec in m.get("properties", {}).items()]
+    undocumented = [f"{model}.{name}" for model, name, spec in fields if not spec.get("description")]
+    assert len(fields) > 10 and undocumented == []  # editors show these while a contributor types
 
 
 def test_evaluate_rejects_unknown_task(board, make_submission):
