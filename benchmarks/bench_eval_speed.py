@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from ftbench.config import load_config
-from ftbench.jobs import plan_board
+from ftbench.jobs import plan_jobs
 from ftbench.models.backends import load_model
 from ftbench.runner import run_classifier
 from ftbench.submissions import load_submissions
@@ -42,7 +42,7 @@ def main() -> None:
 
     config = load_config(ROOT)
     board = load_submissions(config, [ROOT / args.submission]).require_valid()
-    [job] = plan_board(board, config, only_tasks=[args.task])
+    [job] = plan_jobs(board, config, only_tasks=[args.task])
     task = job.task
     texts = list(load_examples(task, config.data_dir).head(args.limit).texts)
     clf = load_model(job, config, args.device).model  # the model `ftbench evaluate` would load

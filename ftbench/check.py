@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ftbench.config import BoardConfig
 from ftbench.errors import FtbenchError, InvalidInput, Issue
-from ftbench.jobs import EvalJob, plan_board
+from ftbench.jobs import EvalJob, plan_jobs
 from ftbench.record import read_record
 from ftbench.submissions import load_submissions
 from ftbench.tasks import Task
@@ -24,7 +24,7 @@ def check_board(config: BoardConfig, allow_missing: bool = False) -> list[Issue]
     except InvalidInput as exc:
         return list(exc.issues)
     issues = list(board.issues)
-    jobs = plan_board(board, config)
+    jobs = plan_jobs(board, config)
     expected = {job.output: job for job in jobs}
     ids = {s.spec.id for s in board.submissions}
     issues += _record_issues(config.results_dir, expected, ids, dict(board.tasks.items()))

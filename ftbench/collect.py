@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ftbench.config import BoardConfig
-from ftbench.jobs import freshness, plan_board
+from ftbench.jobs import freshness, plan_jobs
 from ftbench.record import ResultRecord, read_record, record_path, write_record
 from ftbench.submissions import load_submissions
 
@@ -22,7 +22,7 @@ def collect_records(sources: Iterable[Path], config: BoardConfig) -> list[str]:
     log line per record considered.
     """
     board = load_submissions(config)
-    jobs = {(j.submission.spec.id, j.task.name): j for j in plan_board(board, config)}
+    jobs = {(j.submission.spec.id, j.task.name): j for j in plan_jobs(board, config)}
     taken: dict[Path, ResultRecord] = {}
     log = []
     for source in sorted(record_files(sources)):

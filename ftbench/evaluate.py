@@ -21,7 +21,7 @@ import ftbench
 from ftbench import DEFAULT_BATCH_SIZE
 from ftbench.config import BoardConfig
 from ftbench.git import git_state
-from ftbench.jobs import EvalJob, plan_board
+from ftbench.jobs import EvalJob, plan_jobs
 from ftbench.metrics import bootstrap_intervals, confusion, per_class_scores, quality_metrics
 from ftbench.models.backends import SEED, Backend, LoadedModel, load_model
 from ftbench.models.base import Classifier
@@ -75,7 +75,7 @@ def evaluate_pending(
     ``backend`` replaces each task type's default backend (see :func:`evaluate_job`)."""
     settings = settings or EvalSettings()
     board = load_submissions(config, paths).require_valid()
-    jobs = plan_board(board, config, settings.batch_size, settings.limit, only_tasks, force)
+    jobs = plan_jobs(board, config, settings.batch_size, settings.limit, only_tasks, force)
     if on_plan is not None:
         on_plan(jobs)
     done = []

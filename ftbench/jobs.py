@@ -134,31 +134,6 @@ class EvalJob:
 
 
 def plan_jobs(
-    submissions: Sequence[LoadedSubmission],
-    tasks: dict[str, Task],
-    config: BoardConfig,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    limit: int | None = None,
-    only_tasks: Sequence[str] = (),
-    force: bool = False,
-) -> list[EvalJob]:
-    """Every pair the submissions ask for (optionally only ``only_tasks``), each with its status."""
-    jobs = []
-    for sub in submissions:
-        for name in sub.spec.tasks:
-            if only_tasks and name not in only_tasks:
-                continue
-            task = tasks[name]
-            base, adapter = sub.spec.weights_for(name)
-            parts = key_parts(base, adapter, sub.folder, task, sub.spec.model.precision, batch_size)
-            out = record_path(config.results_dir, sub.spec.id, name, limit)
-            fresh = record_freshness(out, parts, limit)
-            status, why = ("forced", "--force") if force else (fresh.status, fresh.why)
-            jobs.append(EvalJob(sub, task, base, adapter, parts, out, status, why))
-    return jobs
-
-
-def plan_board(
     board: SubmissionSet,
     config: BoardConfig,
     batch_size: int = DEFAULT_BATCH_SIZE,
@@ -166,11 +141,24 @@ def plan_board(
     only_tasks: Sequence[str] = (),
     force: bool = False,
 ) -> list[EvalJob]:
-    """:func:`plan_jobs` for a set of valid submissions, after checking ``only_tasks`` exist."""
+    """Every pair the board's valid submissions ask for (optionally only ``only_tasks``, which
+    must be tasks of the board), each with the freshness of its record."""
     unknown = [t for t in only_tasks if t not in board.tasks]
     if unknown:
         raise FtbenchError(f"--task {unknown[0]}: unknown task (known: {', '.join(board.tasks.names())})")
-    return plan_jobs(board.submissions, dict(board.tasks.items()), config, batch_size, limit, only_tasks, force)
+    jobs = []
+    for sub in board.submissions:
+        for name in sub.spec.tasks:
+            if only_tasks and name not in only_tasks:
+                continue
+            task = board.tasks[name]
+            base, adapter = sub.spec.weights_for(name)
+            parts = key_parts(base, adapter, sub.folder, task, sub.spec.model.precision, batch_size)
+            out = record_path(config.results_dir, sub.spec.id, name, limit)
+            fresh = record_freshness(out, parts, limit)
+            status, why = ("forced", "--force") if force else (fresh.status, fresh.why)
+            jobs.append(EvalJob(sub, task, base, adapter, parts, out, status, why))
+    return jobs
 
 
 def github_matrix(jobs: Sequence[EvalJob]) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 from ftbench import DEFAULT_BATCH_SIZE
 from ftbench.config import BoardConfig
 from ftbench.errors import FtbenchError
-from ftbench.jobs import plan_board
+from ftbench.jobs import plan_jobs
 from ftbench.models.backends import Backend, load_model
 from ftbench.record import read_record
 from ftbench.runner import run_classifier
@@ -89,7 +89,7 @@ def verify_record(
     if record.task.name not in board.tasks:
         raise FtbenchError(f"{path}: task {record.task.name!r} no longer exists")
     batch_size = int(record.efficiency.get("batch_size") or DEFAULT_BATCH_SIZE)
-    [job] = plan_board(board, config, batch_size, only_tasks=[record.task.name])
+    [job] = plan_jobs(board, config, batch_size, only_tasks=[record.task.name])
     examples = load_examples(job.task, config.data_dir)
     row_of = {idx: i for i, idx in enumerate(examples.idx)}
     stored = dict(

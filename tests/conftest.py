@@ -77,11 +77,11 @@ def keyword_model(request):
 def plan(root: Path, **options):
     """``(config, jobs)`` of the board at ``root``, as ``ftbench plan`` sees it."""
     from ftbench.config import load_config
-    from ftbench.jobs import plan_board
+    from ftbench.jobs import plan_jobs
     from ftbench.submissions import load_submissions
 
     config = load_config(root)
-    return config, plan_board(load_submissions(config), config, **options)
+    return config, plan_jobs(load_submissions(config), config, **options)
 
 
 @pytest.fixture

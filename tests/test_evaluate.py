@@ -14,7 +14,7 @@ from ftbench.jobs import plan_jobs
 from ftbench.models.dummy import DummyClassifier
 from ftbench.record import read_record, write_record
 from ftbench.runner import length_sorted_batches, run_classifier
-from ftbench.submissions import load_submission
+from ftbench.submissions import SubmissionSet, load_submission
 from ftbench.tasks import load_examples, load_tasks
 
 
@@ -50,7 +50,7 @@ def _job(board, folder, only=("sst2",), limit=None):
     tasks = load_tasks(config.tasks_dir)
     sub = load_submission(folder, tasks)
     settings = EvalSettings(batch_size=32, limit=limit, progress=False)
-    [job] = plan_jobs([sub], dict(tasks.items()), config, 32, limit, only)
+    [job] = plan_jobs(SubmissionSet(tasks, (folder,), (sub,), ()), config, 32, limit, only)
     return config, settings, job
 
 

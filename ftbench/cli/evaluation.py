@@ -39,11 +39,11 @@ def plan(
       ftbench plan
       ftbench plan --format github-matrix   # for a CI job matrix
     """
-    from ftbench.jobs import github_matrix, plan_board, plan_rows
+    from ftbench.jobs import github_matrix, plan_jobs, plan_rows
     from ftbench.submissions import load_submissions
 
     config = board_config(ctx)
-    jobs = plan_board(load_submissions(config, submissions).require_valid(), config, batch_size, None, only_tasks)
+    jobs = plan_jobs(load_submissions(config, submissions).require_valid(), config, batch_size, None, only_tasks)
     shown = jobs if show_all else [j for j in jobs if j.pending]
     if fmt == "github-matrix":
         click.echo(github_matrix(jobs))
