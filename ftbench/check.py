@@ -1,20 +1,24 @@
 """Whole-repository checks a maintainer relies on before building the site (no torch, no writes).
 
-Every record must belong to an existing submission and task, validate against its schema,
-sit at the path its content says, and be current; every requested pair must have a record;
-no submission id may repeat; nothing in results/ may be orphaned.
+Every record must belong to an existing submission and task, validate against its schema
+(no key given twice), sit at the path its content says, be current, and prove its numbers:
+every metric, the confusion matrix, the per-label scores and the bootstrap intervals are
+recomputed from its predictions and the held-out labels (``ftbench.audit``). Every requested
+pair must have a record; no submission id may repeat; nothing in results/ may be orphaned.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from ftbench.audit import audit_record
 from ftbench.config import BoardConfig
 from ftbench.errors import FtbenchError, InvalidInput, Issue
+from ftbench.files import is_leftover_temporary
 from ftbench.jobs import EvalJob, plan_jobs
 from ftbench.record import read_record
 from ftbench.submissions import load_submissions
-from ftbench.tasks import Task
+from ftbench.tasks import Examples, Task, load_examples
 
 
 def check_board(config: BoardConfig, allow_missing: bool = False) -> list[Issue]:
@@ -27,7 +31,8 @@ def check_board(config: BoardConfig, allow_missing: bool = False) -> list[Issue]
     jobs = plan_jobs(board, config)
     expected = {job.output: job for job in jobs}
     ids = {s.spec.id for s in board.submissions}
-    issues += _record_issues(config.results_dir, expected, ids, dict(board.tasks.items()))
+    held_out = _HeldOut(config)
+    issues += _record_issues(config.results_dir, expected, ids, dict(board.tasks.items()), held_out)
     for job in jobs:
         if job.status == "missing":
             severity = "warning" if allow_missing else "error"
@@ -43,15 +48,35 @@ def check_board(config: BoardConfig, allow_missing: bool = False) -> list[Issue]
     return issues
 
 
+class _HeldOut:
+    """Each task's held-out examples, read once (None when the data is unavailable)."""
+
+    def __init__(self, config: BoardConfig):
+        self.config = config
+        self.read: dict[str, Examples | None] = {}
+
+    def __call__(self, task: Task) -> Examples | None:
+        if task.name not in self.read:
+            try:
+                self.read[task.name] = load_examples(task, self.config.data_dir)
+            except (FtbenchError, OSError, ValueError):
+                self.read[task.name] = None
+        return self.read[task.name]
+
+
 def _record_issues(
-    results_dir: Path, expected: dict[Path, EvalJob], ids: set[str], tasks: dict[str, Task]
+    results_dir: Path, expected: dict[Path, EvalJob], ids: set[str], tasks: dict[str, Task], held_out: _HeldOut
 ) -> list[Issue]:
     issues: list[Issue] = []
     if not results_dir.is_dir():
         return issues
     for path in sorted(p for p in results_dir.rglob("*") if p.is_file()):
         shown = str(path)
-        if path.suffix != ".json" or path.parent.parent != results_dir:
+        if is_leftover_temporary(path):
+            issues.append(
+                Issue(shown, "-", "temporary file of an interrupted write; `ftbench evaluate` removes it", "warning")
+            )
+        elif path.suffix != ".json" or path.parent.parent != results_dir:
             issues.append(Issue(shown, "-", "stray file in the results folder"))
         elif ".limit" in path.name:
             issues.append(Issue(shown, "-", "partial (--limit) record; only complete records belong on the board"))
@@ -67,13 +92,13 @@ def _record_issues(
                 )
             )
         else:
-            issues += _one_record(path, expected[path])
+            issues += _one_record(path, expected[path], held_out)
     return issues
 
 
-def _one_record(path: Path, job: EvalJob) -> list[Issue]:
+def _one_record(path: Path, job: EvalJob, held_out: _HeldOut) -> list[Issue]:
     try:
-        record = read_record(path)
+        record = read_record(path, strict=True)
     except InvalidInput as exc:
         return list(exc.issues)
     except FtbenchError as exc:
@@ -85,6 +110,8 @@ def _one_record(path: Path, job: EvalJob) -> list[Issue]:
         problems.append(Issue(str(path), "complete", "record does not cover the whole held-out split"))
     if job.status == "stale":
         problems.append(Issue(str(path), "content_key", f"stale ({job.why}): re-run `ftbench evaluate --changed`"))
+    if record.task.data_sha256 == job.task.data_sha256:
+        problems += audit_record(record, job.task, held_out(job.task), str(path), intervals=True)
     return problems
 
 

@@ -8,28 +8,37 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from ftbench.audit import audit_record
 from ftbench.config import BoardConfig
 from ftbench.jobs import freshness, plan_jobs
 from ftbench.record import ResultRecord, read_record, record_path, write_record
 from ftbench.submissions import load_submissions
+from ftbench.tasks import Examples, load_examples
 
 
 def collect_records(sources: Iterable[Path], config: BoardConfig) -> list[str]:
     """Merge records produced elsewhere (CI matrix jobs) into the board's results folder.
 
-    Only complete records that are current for the board's files are taken; a pair collected
-    twice keeps the record that finished first, so re-running a job is harmless. Returns one
-    log line per record considered.
+    Only complete records that are current for the board's files and prove their numbers
+    (``ftbench.audit``) are taken; a pair collected twice keeps the record that finished first,
+    so re-running a job is harmless. Returns one log line per record considered.
     """
     board = load_submissions(config)
     jobs = {(j.submission.spec.id, j.task.name): j for j in plan_jobs(board, config)}
+    held_out: dict[str, Examples] = {}
     taken: dict[Path, ResultRecord] = {}
     log = []
     for source in sorted(record_files(sources)):
-        record = read_record(source)
+        record = read_record(source, strict=True)
         job = jobs.get((record.submission.id, record.task.name))
         if job is None or freshness(record, job.key_parts).status != "current":
             log.append(f"skipped {source}: not a complete, current record of this board")
+            continue
+        if job.task.name not in held_out:
+            held_out[job.task.name] = load_examples(job.task, config.data_dir)
+        problems = audit_record(record, job.task, held_out[job.task.name], str(source), intervals=True)
+        if problems:
+            log.append(f"skipped {source}: does not prove its numbers ({problems[0]})")
             continue
         target = record_path(config.results_dir, record.submission.id, record.task.name)
         kept = taken.get(target)

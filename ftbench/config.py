@@ -9,9 +9,10 @@ from typing import Any
 
 import tomllib
 
+from ftbench import DEFAULT_BATCH_SIZE
 from ftbench.errors import FtbenchError
 
-DEFAULTS = {
+DEFAULTS: dict[str, object] = {
     "data_dir": "data",
     "tasks_dir": "tasks",
     "submissions_dir": "submissions",
@@ -21,6 +22,7 @@ DEFAULTS = {
     "pages_dir": "pages",
     "base_url": "/",
     "title": "ftbench leaderboard",
+    "batch_size": DEFAULT_BATCH_SIZE,
 }
 
 
@@ -46,8 +48,11 @@ class BoardConfig:
     """Markdown pages (about, how to submit) rendered into the site."""
     base_url: str = "/"
     """URL prefix the site is served under (``/ftbench/`` on a GitHub Pages project site)."""
-    title: str = DEFAULTS["title"]
+    title: str = "ftbench leaderboard"
     """Site title."""
+    batch_size: int = DEFAULT_BATCH_SIZE
+    """The board's batch size: records evaluated at another one are not current (it is part of
+    the content key, and a board compares like with like)."""
     local_models: dict[str, str] = field(default_factory=dict)
     """``"hub id@revision"`` -> local folder (or ``package:module/sub``) holding the same files."""
 
@@ -83,10 +88,14 @@ def load_config(root: Path | None = None) -> BoardConfig:
         values["data_dir"] = os.environ["FTBENCH_DATA_DIR"]
     paths = {k: (root / str(values[k])).resolve() for k in DEFAULTS if k.endswith("_dir")}
     base_url = str(values["base_url"])
+    batch_size = values["batch_size"]
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        raise FtbenchError(f"{pyproject}:tool.ftbench.batch_size: must be a positive integer")
     return BoardConfig(
         root=root,
         base_url=base_url if base_url.endswith("/") else base_url + "/",
         title=str(values["title"]),
+        batch_size=batch_size,
         local_models=dict(table.get("local_models", {})),
         **paths,
     )

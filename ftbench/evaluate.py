@@ -12,14 +12,16 @@ from __future__ import annotations
 import datetime as dt
 import shlex
 import sys
+import tempfile
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import ftbench
-from ftbench import DEFAULT_BATCH_SIZE
 from ftbench.config import BoardConfig
+from ftbench.errors import FtbenchError, Issue
+from ftbench.files import remove_leftover_temporaries
 from ftbench.git import git_state
 from ftbench.jobs import EvalJob, plan_jobs
 from ftbench.metrics import bootstrap_intervals, confusion, per_class_scores, quality_metrics
@@ -49,14 +51,33 @@ INTERVAL_RESAMPLES = 1000
 class EvalSettings:
     """How to run an evaluation."""
 
-    batch_size: int = DEFAULT_BATCH_SIZE
-    """Examples per forward pass (part of the content key)."""
+    batch_size: int | None = None
+    """Examples per forward pass (part of the content key); None: the board's."""
     device: str = "auto"
     """``auto``, ``cpu``, ``cuda`` or ``cuda:N``."""
     limit: int | None = None
     """Score only the first N examples (the record is then marked incomplete)."""
     progress: bool = True
     """Show a progress bar."""
+
+
+@dataclass
+class EvalReport:
+    """What a run of :func:`evaluate_pending` did."""
+
+    jobs: list[EvalJob] = field(default_factory=list)
+    """Every pair planned (current ones included)."""
+    done: list[tuple[EvalJob, ResultRecord]] = field(default_factory=list)
+    """Pairs evaluated, with the record written."""
+    failed: list[tuple[EvalJob, str]] = field(default_factory=list)
+    """Pairs whose evaluation failed, with why; the other pairs of the run went on."""
+    issues: tuple[Issue, ...] = ()
+    """Problems of the submissions (the invalid ones were skipped)."""
+
+    @property
+    def invalid(self) -> bool:
+        """True when a submission was skipped for an error."""
+        return any(i.severity == "error" for i in self.issues)
 
 
 def evaluate_pending(
@@ -66,26 +87,58 @@ def evaluate_pending(
     only_tasks: Sequence[str] = (),
     force: bool = False,
     on_plan: Callable[[list[EvalJob]], None] | None = None,
-    on_record: Callable[[EvalJob, ResultRecord], None] | None = None,
+    on_record: Callable[[EvalJob, ResultRecord | None, str], None] | None = None,
     backend: str | Backend | None = None,
-) -> list[tuple[EvalJob, ResultRecord]]:
+) -> EvalReport:
     """Evaluate every missing or stale pair of the submissions in ``paths`` (all by default),
     or every pair with ``force``, writing each record atomically as soon as it is made.
-    ``on_plan`` sees the whole plan first; ``on_record`` each record once it is written;
-    ``backend`` replaces each task type's default backend (see :func:`evaluate_job`)."""
+
+    An invalid submission is skipped (its issues are in the report) and a pair whose evaluation
+    fails is reported, not fatal: the rest of the run goes on. ``on_plan`` sees the plan first;
+    ``on_record`` each pair once done (its record, or None and why it failed); ``backend``
+    replaces each task type's default backend (see :func:`evaluate_job`).
+    """
     settings = settings or EvalSettings()
-    board = load_submissions(config, paths).require_valid()
-    jobs = plan_jobs(board, config, settings.batch_size, settings.limit, only_tasks, force)
+    board = load_submissions(config, paths)
+    report = EvalReport(issues=board.issues)
+    report.jobs = plan_jobs(board, config, settings.batch_size, settings.limit, only_tasks, force)
+    if only_tasks and not report.jobs and board.submissions:
+        listed = "; ".join(f"{s.spec.id}: {', '.join(s.spec.tasks)}" for s in board.submissions)
+        raise FtbenchError(f"no submission lists --task {', '.join(only_tasks)} (their tasks: {listed})")
     if on_plan is not None:
-        on_plan(jobs)
-    done = []
-    for job in (j for j in jobs if j.pending):
-        record = evaluate_job(job, config, settings, backend)
-        write_record(job.output, record)
+        on_plan(report.jobs)
+    pending = [j for j in report.jobs if j.pending]
+    if pending:
+        prepare_output(config.results_dir)
+    for job in pending:
+        try:
+            record = evaluate_job(job, config, settings, backend)
+            write_record(job.output, record)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:  # one broken submission must not stop the others
+            why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            report.failed.append((job, f"{type(exc).__name__}: {why}" if not isinstance(exc, FtbenchError) else why))
+            if on_record is not None:
+                on_record(job, None, report.failed[-1][1])
+            continue
+        report.done.append((job, record))
         if on_record is not None:
-            on_record(job, record)
-        done.append((job, record))
-    return done
+            on_record(job, record, "")
+    return report
+
+
+def prepare_output(results_dir: Path) -> None:
+    """Make sure records can be written before any model is loaded (a read-only or missing
+    folder would otherwise lose a whole run's work), and remove the temporary files that a
+    killed run left behind."""
+    try:
+        results_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=results_dir, prefix=".write-check.", suffix=".tmp"):
+            pass
+    except OSError as exc:
+        raise FtbenchError(f"{results_dir}: cannot write records there ({exc.strerror or exc})") from None
+    remove_leftover_temporaries(results_dir)
 
 
 def evaluate_job(
@@ -101,7 +154,7 @@ def evaluate_job(
     run = run_classifier(
         loaded.model,
         examples.texts,
-        settings.batch_size,
+        job.batch_size,
         settings.progress,
         description=job.name,
     )
@@ -144,7 +197,7 @@ def assemble_record(
     return ResultRecord(
         content_key=job.content_key,
         content_key_parts=job.key_parts,
-        complete=settings.limit is None or settings.limit >= job.task.num_examples,
+        complete=settings.limit is None,  # a --limit run is partial by its path, whatever N is
         limit=settings.limit,
         submission=SubmissionRef(
             id=spec.id,

@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 
 
@@ -21,7 +22,7 @@ def write_atomic(path: Path, data: bytes | str, *, fsync: bool = True, make_pare
     """
     if make_parent:
         path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{TEMPORARY[0]}{path.name}.", suffix=TEMPORARY[1])
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data.encode("utf-8") if isinstance(data, str) else data)
@@ -34,6 +35,30 @@ def write_atomic(path: Path, data: bytes | str, *, fsync: bool = True, make_pare
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+TEMPORARY = (".", ".tmp")
+"""A temporary file of :func:`write_atomic` is ``.<name>.<random>.tmp`` beside its target."""
+
+
+def is_leftover_temporary(path: Path) -> bool:
+    """True for a temporary file of :func:`write_atomic` (left behind only by a killed process)."""
+    return path.name.startswith(TEMPORARY[0]) and path.name.endswith(TEMPORARY[1])
+
+
+def remove_leftover_temporaries(folder: Path, older_than_s: float = 3600.0) -> list[Path]:
+    """Delete the temporary files a killed writer left under ``folder``. Only those older than
+    ``older_than_s``: a younger one may belong to a run still writing it."""
+    removed = []
+    now = time.time()
+    for path in folder.rglob(".*.tmp") if folder.is_dir() else ():
+        try:
+            if path.is_file() and not path.is_symlink() and now - path.stat().st_mtime > older_than_s:
+                path.unlink()
+                removed.append(path)
+        except OSError:
+            continue
+    return removed
 
 
 def file_sha256(path: Path) -> str:

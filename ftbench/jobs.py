@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ftbench import DEFAULT_BATCH_SIZE
 from ftbench.config import BoardConfig
 from ftbench.errors import FtbenchError, display_path
 from ftbench.keys import content_key, key_parts, stale_parts
@@ -128,6 +127,11 @@ class EvalJob:
         return f"{self.submission.spec.id}/{self.task.name}"
 
     @property
+    def batch_size(self) -> int:
+        """Examples per forward pass (a part of the content key)."""
+        return int(self.key_parts["batch_size"])
+
+    @property
     def precision(self) -> str:
         """The precision the submission declares for its weights."""
         return self.submission.spec.model.precision
@@ -136,13 +140,15 @@ class EvalJob:
 def plan_jobs(
     board: SubmissionSet,
     config: BoardConfig,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int | None = None,
     limit: int | None = None,
     only_tasks: Sequence[str] = (),
     force: bool = False,
 ) -> list[EvalJob]:
     """Every pair the board's valid submissions ask for (optionally only ``only_tasks``, which
-    must be tasks of the board), each with the freshness of its record."""
+    must be tasks of the board), each with the freshness of its record at ``batch_size``
+    (default: the board's)."""
+    batch_size = config.batch_size if batch_size is None else batch_size
     unknown = [t for t in only_tasks if t not in board.tasks]
     if unknown:
         raise FtbenchError(f"--task {unknown[0]}: unknown task (known: {', '.join(board.tasks.names())})")

@@ -16,7 +16,7 @@ import numpy as np
 
 from ftbench.registry import Registry
 
-Labels = Sequence[int]
+Labels = Sequence[int] | np.ndarray
 
 
 @dataclass(frozen=True, kw_only=True)

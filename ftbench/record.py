@@ -1,21 +1,18 @@
 """Result records: one schema-versioned JSON file per (submission, task), written atomically.
 
-The writer (:func:`dumps`, :func:`write_record`) and both readers live here: the full reader
-(:func:`read_record`, every prediction validated) and the fast one (:func:`read_record_view`,
-predictions skipped), which relies on the byte layout :func:`dumps` writes.
+The writer (:func:`dumps`, :func:`write_record`) and the one reader (:func:`read_record`)
+live here; whether a record's numbers can be trusted is ``ftbench.audit``'s question.
 """
 
 from __future__ import annotations
 
 import json
-import mmap
-import os
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
-from ftbench.errors import FtbenchError, InvalidInput
+from ftbench.errors import FtbenchError, InvalidInput, Issue
 from ftbench.files import write_atomic
 from ftbench.spec import pydantic_issues
 
@@ -185,16 +182,37 @@ def write_record(path: Path, record: ResultRecord) -> None:
     write_atomic(path, dumps(ResultRecord.model_validate(record.model_dump())))
 
 
-def read_record(path: Path) -> ResultRecord:
-    """Read and validate one record; problems are reported with the file and field."""
+def read_record(path: Path, strict: bool = False) -> ResultRecord:
+    """Read and validate one record: the one parser of records, for every command. Problems
+    are reported with the file and field. ``strict`` also refuses a key that appears twice in
+    one object (``ftbench check``): JSON parsers disagree on which of the two counts."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
+        if strict:
+            json.loads(data, object_pairs_hook=_refuse_duplicates)
+    except _DuplicateKey as exc:
+        raise InvalidInput([Issue(str(path), str(exc), "key appears twice in one object")]) from None
     except (OSError, ValueError) as exc:
         raise FtbenchError(f"{path}:-: cannot read result record: {exc}") from None
     try:
-        return ResultRecord.model_validate(data)
+        return ResultRecord.model_validate_json(data)
     except ValidationError as exc:
+        if any(e["type"] == "json_invalid" for e in exc.errors()):
+            raise FtbenchError(f"{path}:-: cannot read result record: not valid JSON") from None
         raise InvalidInput(pydantic_issues(str(path), exc)) from None
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise _DuplicateKey(key)
+        seen.add(key)
+    return dict(pairs)
 
 
 def iter_record_paths(results_dir: Path, include_partial: bool = False) -> list[Path]:
@@ -213,49 +231,16 @@ def record_json_schema() -> dict:
     return schema
 
 
-# ---------------------------------------------------------------- the fast reader
-# Every record field except the predictions; unknown keys are ignored so that pydantic skips
-# the predictions while parsing instead of building a million Python ints.
+# ---------------------------------------------------------------- what the site keeps
+# Every record field except the predictions: once a record has been read and audited, the
+# site keeps this much of it (the predictions are most of a record's memory).
 RecordView = create_model(  # type: ignore[call-overload]
     "RecordView",
     __config__=ConfigDict(extra="ignore", frozen=True),
     **{k: (f.annotation, f) for k, f in ResultRecord.model_fields.items() if k != "predictions"},
 )
 
-# Top-level keys of a record as :func:`dumps` writes it (sorted keys, one-space indent): the
-# predictions sit between these two markers.
-_PREDICTIONS, _AFTER_PREDICTIONS = b'\n "predictions": ', b'\n "provenance": '
-_MAP_FROM = 16 * 1024  # below this, one read costs less than a mapping
 
-
-def parse_record_view(data: bytes) -> Any:
-    """A RecordView from a record file's bytes.
-
-    The per-example predictions are most of a record; in the canonical layout they are cut
-    out before parsing, which makes reading several times faster. A raw newline only occurs
-    between JSON tokens, so the two markers can only be these top-level keys; any other layout
-    is parsed whole.
-    """
-    start = data.find(_PREDICTIONS)
-    end = data.find(_AFTER_PREDICTIONS, start)
-    if start != -1 and end != -1:
-        data = data[:start] + data[end:]
-    return RecordView.model_validate_json(data)
-
-
-def read_record_view(path: Path) -> Any:
-    """:func:`parse_record_view` of the file at ``path``, without reading its predictions.
-
-    The file is mapped, not read: the start marker is found from the front and the end
-    marker from the back, so the pages of the predictions in between are never touched or
-    copied (on the 10,000-record benchmark, 445 MB of which about 80% are predictions).
-    """
-    with open(path, "rb") as handle:
-        if os.fstat(handle.fileno()).st_size < _MAP_FROM:
-            return parse_record_view(handle.read())
-        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view:
-            start = view.find(_PREDICTIONS)
-            end = view.rfind(_AFTER_PREDICTIONS, start) if start != -1 else -1
-            if end == -1:
-                return parse_record_view(view[:])
-            return RecordView.model_validate_json(view[:start] + view[end:])
+def view_of(record: ResultRecord) -> Any:
+    """The record without its predictions (no validation again: it was validated when read)."""
+    return RecordView.model_construct(**{name: getattr(record, name) for name in RecordView.model_fields})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,8 @@ class Verification:
     """Accuracy of the re-run on the sample."""
     stale: bool
     """True when the record's content key no longer matches the files (re-run uses current files)."""
+    seed: int = 0
+    """Seed of the sample (``--seed`` repeats it)."""
 
     @property
     def tolerance(self) -> float:
@@ -79,11 +82,14 @@ def verify_record(
     path: Path,
     config: BoardConfig,
     sample: int = 64,
-    seed: int = 0,
+    seed: int | None = None,
     device: str = "auto",
     backend: str | Backend | None = None,
 ) -> Verification:
-    """Re-run ``sample`` randomly chosen examples of the record at ``path``."""
+    """Re-run ``sample`` randomly chosen examples of the record at ``path``. Without a
+    ``seed`` each run draws a new one (reported in the result): a forger cannot know which
+    examples will be re-run."""
+    seed = secrets.randbelow(2**32) if seed is None else seed
     record = read_record(path)
     board = load_submissions(config, [config.submissions_dir / record.submission.id]).require_valid()
     if record.task.name not in board.tasks:
@@ -114,4 +120,5 @@ def verify_record(
         recorded_accuracy=sum(stored[i][0] == g for i, g in zip(chosen, gold, strict=True)) / len(chosen),
         rerun_accuracy=sum(p == g for p, g in zip(new_pred, gold, strict=True)) / len(chosen),
         stale=job.status != "current",
+        seed=seed,
     )

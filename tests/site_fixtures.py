@@ -1,5 +1,6 @@
-"""A small fixed board for the site tests: three tasks, four submissions, stale and orphan
-records, one task without data. Everything is deterministic, so its site is a golden output."""
+"""A small fixed board for the site tests: four tasks, four submissions, stale and orphan
+records, one task without data (its record cannot prove itself, so it is not shown).
+Everything is deterministic, so its site is a golden output."""
 
 from __future__ import annotations
 
@@ -24,12 +25,13 @@ from ftbench.testing import (
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = {"about": "# About this board\n\nA **test** board.\n", "submit": "# Submitting\n\n1. Fork.\n2. Add a folder.\n"}
 INTENTS = [f"intent_{i:02d}" for i in range(22)]
+BATCH = 32  # the board's batch size ([tool.ftbench] batch_size): its records are made at it
 
 
 def write_pyproject(root: Path, **settings: str) -> None:
     """``[tool.ftbench]`` pointing at the repository's templates and the board's own pages."""
     values = {"templates_dir": (ROOT / "templates").as_posix(), "title": "Test board", **settings}
-    lines = "".join(f'{k} = "{v}"\n' for k, v in values.items())
+    lines = "".join(f'{k} = "{v}"\n' for k, v in values.items()) + f"batch_size = {BATCH}\n"
     (root / "pyproject.toml").write_text(f"[tool.ftbench]\n{lines}")
 
 
@@ -52,7 +54,7 @@ def write_record(
     **efficiency: object,
 ) -> Path:
     """A record of ``spec`` on ``task``; ``stale`` gives it a content key that no longer matches."""
-    batch = 32
+    batch = BATCH
     key, parts = current_key(spec, root / "submissions" / spec.id, task, batch)
     if stale:
         key, parts = "0" * 64, {**parts, "adapter": "files:old"}
@@ -82,13 +84,15 @@ def make_site_board(root: Path) -> Path:
         "sentiment": [1 if i % 3 else 0 for i in range(30)],
         "topics": [i % 4 if i % 5 else 0 for i in range(24)],
         "intents": [i % 22 for i in range(44)],
+        "legacy": [i % 2 for i in range(20)],
     }
     tasks = {
         "sentiment": write_task(root, "sentiment", ["negative", "positive"], gold["sentiment"]),
         "topics": write_task(
             root, "topics", ["world", "sports", "business", "science"], gold["topics"], primary_metric="f1_macro"
         ),
-        "intents": write_task(root, "intents", INTENTS, gold["intents"], with_data=False),
+        "intents": write_task(root, "intents", INTENTS, gold["intents"]),
+        "legacy": write_task(root, "legacy", ["no", "yes"], gold["legacy"], with_data=False),
     }
     specs = _submissions(root)
     plan = [  # (submission, task, accuracy, seed, extra)
@@ -103,6 +107,7 @@ def make_site_board(root: Path) -> Path:
             8,
             {"latency_ms": 6.5, "peak_memory_mb": 720.0, "device": "cuda:0", "memory_kind": "cuda"},
         ),
+        ("beta-full", "legacy", 0.85, 9, {"latency_ms": 6.1, "peak_memory_mb": 710.0}),
         ("gamma-ia3", "sentiment", 0.6, 5, {"latency_ms": 1.0, "peak_memory_mb": 1200.0}),
         ("delta-head", "sentiment", 0.5, 6, {"latency_ms": 9.0, "peak_memory_mb": 2000.0}),
     ]
@@ -125,7 +130,11 @@ def _submissions(root: Path) -> dict[str, Submission]:
             description="LoRA r=8 on query and value.",
         ),
         submission_spec(
-            "beta-full", ["sentiment", "topics"], method="full", date="2026-01-15", model={"base": {"path": "model"}}
+            "beta-full",
+            ["sentiment", "topics", "legacy"],
+            method="full",
+            date="2026-01-15",
+            model={"base": {"path": "model"}},
         ),
         submission_spec("gamma-ia3", ["sentiment", "topics"], method="ia3", date="2026-03-01"),
         submission_spec("delta-head", ["sentiment", "topics"], method="head-only", date="2026-03-02"),

@@ -27,7 +27,7 @@ STAGES = [
     ("submissions and keys", ["ftbench.submissions", "ftbench.keys"]),
     ("models", ["ftbench.models"]),
     ("runner", ["ftbench.runner"]),
-    ("record", ["ftbench.record"]),
+    ("record", ["ftbench.record", "ftbench.audit"]),
     ("jobs", ["ftbench.jobs"]),
     ("evaluation", ["ftbench.evaluate", "ftbench.verify", "ftbench.check", "ftbench.collect"]),
     ("ranking", ["ftbench.leaderboard", "ftbench.display"]),

@@ -13,11 +13,10 @@ from ftbench.record import (
     ResultRecord,
     dumps,
     iter_record_paths,
-    parse_record_view,
     read_record,
-    read_record_view,
     record_json_schema,
     record_path,
+    view_of,
     write_record,
 )
 from ftbench.tasks import Task
@@ -66,24 +65,22 @@ def test_a_record_validates_against_its_published_schema(record):
         jsonschema.validate(broken, schema)
 
 
-def test_the_fast_reader_sees_everything_but_the_predictions(record, tmp_path):
-    path = tmp_path / "r.json"
-    write_record(path, record)
-    view = read_record_view(path)
+def test_the_site_keeps_everything_but_the_predictions(record):
+    view = view_of(record)
     full = record.model_dump()
     del full["predictions"]
     assert view.model_dump() == full and not hasattr(view, "predictions")
 
 
-def test_the_fast_reader_handles_large_files_and_other_layouts(record, tmp_path):
-    big = ResultRecord.model_validate(
-        {**record.model_dump(), "extra": {"padding": "x" * 40_000}}  # over the mapping threshold
-    )
-    path = tmp_path / "big.json"
-    write_record(path, big)
-    assert read_record_view(path).extra == big.extra
-    compact = json.dumps(json.loads(dumps(record)))  # one line: no markers, parsed whole
-    assert parse_record_view(compact.encode()).metrics == record.metrics
+def test_strict_reading_refuses_a_key_given_twice(record, tmp_path):
+    # a second "metrics" after the predictions: parsers disagree on which one counts
+    text = dumps(record).replace('\n "provenance": ', '\n "metrics": {"accuracy": 1.0},\n "provenance": ', 1)
+    path = tmp_path / "twice.json"
+    path.write_text(text)
+    assert read_record(path).metrics == {"accuracy": 1.0}  # the one parser: the last one counts
+    with pytest.raises(InvalidInput) as info:
+        read_record(path, strict=True)
+    assert [(i.field, i.message) for i in info.value.issues] == [("metrics", "key appears twice in one object")]
 
 
 def test_unreadable_and_invalid_records_name_the_file(tmp_path, record):

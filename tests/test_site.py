@@ -74,8 +74,8 @@ def test_copies_are_exact(site_board):
     _, site = build(site_board)
     for record in (site_board / "results").glob("*/*.json"):
         copy = site / "records" / record.parent.name / record.name
-        if record.parent.name == "ghost":
-            assert not copy.exists()  # withdrawn submission: not published
+        if record.parent.name == "ghost" or record.name == "legacy.json":
+            assert not copy.exists()  # withdrawn submission, or a record that cannot prove itself
         else:
             assert copy.read_bytes() == record.read_bytes()
     for asset in (ROOT / "templates" / "static").iterdir():
@@ -106,9 +106,13 @@ def test_stale_missing_and_withdrawn_results_are_explained(site_board):
 
 def test_task_without_data_omits_baselines_with_a_note(site_board):
     _, site = build(site_board)
-    intents = (site / "tasks/intents.html").read_text()
-    assert "held-out data was not available" in intents and "Majority class" not in intents
-    assert "Most frequent confusions" in (site / "models/alpha-lora.html").read_text()
+    legacy = (site / "tasks/legacy.html").read_text()
+    assert "held-out data was not available" in legacy and "Majority class" not in legacy
+    assert "Beta Full" not in legacy  # its record cannot be checked against labels: not ranked
+    beta = (site / "models/beta-full.html").read_text()
+    assert "legacy: record not shown." in beta and "held-out data of task &#39;legacy&#39; is unavailable" in beta
+    assert 'id="task-legacy"' not in beta  # none of its numbers
+    assert "Most frequent confusions" in (site / "models/alpha-lora.html").read_text()  # 22 labels
     assert "Majority class" in (site / "tasks/sentiment.html").read_text()
 
 
@@ -271,7 +275,7 @@ def test_build_command_help_and_summary(site_board):
     assert "Example:" in runner.invoke(main, ["build", "--help"]).output
     result = runner.invoke(main, ["--root", str(site_board), "build"])
     assert result.exit_code == 0
-    assert "11 pages, 8 records" in result.stdout
+    assert "12 pages, 8 records" in result.stdout
     assert "no submission 'ghost' for these records" in result.stderr
     assert "site is up to date" in runner.invoke(main, ["--root", str(site_board), "build"]).stdout
     forced = runner.invoke(main, ["--root", str(site_board), "build", "--force", "--workers", "2"])
@@ -468,7 +472,7 @@ def test_the_audit_catches_what_it_looks_for(html):
 
 def test_hostile_input_never_becomes_markup(hostile_site):
     pages = sorted(hostile_site.rglob("*.html"))
-    assert len(pages) == 4 + 4 + len(HOSTILE) + 4  # home, about, submit, 404; tasks; models
+    assert len(pages) == 4 + 5 + len(HOSTILE) + 4  # home, about, submit, 404; tasks; models
     for page in pages:
         audit = _Audit()
         audit.feed(page.read_text(encoding="utf-8"))
@@ -558,7 +562,7 @@ def test_parallel_build_gives_the_same_site(site_board, tmp_path, monkeypatch):
     monkeypatch.setattr(site_build, "MIN_RECORDS_PER_WORKER", 1)
     config = load_config(site_board).with_overrides(site_dir=tmp_path / "parallel")
     report = build_site(config, workers=2)
-    assert report.pages == 11 and report.records == 8
+    assert report.pages == 12 and report.records == 8
     assert site_files(config.site_dir) == site_files(serial)
 
 

@@ -13,22 +13,22 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
+from ftbench import DEFAULT_BATCH_SIZE
+from ftbench.audit import audit_record
 from ftbench.board.snapshot import Board, CardedSubmission, LoadedRecord, Shard, Summary, summarise
 from ftbench.config import BoardConfig
 from ftbench.errors import FtbenchError, Issue
 from ftbench.jobs import freshness
 from ftbench.keys import key_parts
-from ftbench.record import iter_record_paths, read_record_view
+from ftbench.record import iter_record_paths, read_record, view_of
 from ftbench.registry import Registry
 from ftbench.submissions import LoadedSubmission, SubmissionSet, discover, load_all
-from ftbench.tasks import Task, load_examples, load_tasks
+from ftbench.tasks import Examples, Task, load_examples, load_tasks
 
 PAGE_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 RESERVED_PAGES = {"index", "404"}
@@ -45,8 +45,13 @@ class Layout:
     """Each submission folder with its record files."""
     pages: dict[str, str]
     """Static page name -> markdown."""
+    batch_size: int = DEFAULT_BATCH_SIZE
+    """The board's batch size: a record made at another one is stale, as for ``ftbench plan``."""
+    gold: Mapping[str, Examples] = field(default_factory=dict)
+    """Held-out examples of the tasks whose data could be read: every record is audited
+    against them (``ftbench.audit``), and a record of a task without data is not ranked."""
     notes: tuple[str, ...] = ()
-    """Problems met so far (records without a submission, unusable page names)."""
+    """Problems met so far (records without a submission, unusable page names, missing data)."""
 
 
 @dataclass(frozen=True)
@@ -70,17 +75,21 @@ def list_board(config: BoardConfig) -> Layout:
     for name in sorted(set(by_folder) - {f.name for f in folders}):
         notes.append(f"{config.results_dir / name}: no submission {name!r} for these records; not shown")
     pages = _pages(config.pages_dir, notes)
-    return Layout(tasks, tuple((f, tuple(by_folder.get(f.name, ()))) for f in folders), pages, tuple(notes))
+    gold = _held_out(tasks.values(), config.data_dir, notes)
+    folders_and_records = tuple((f, tuple(by_folder.get(f.name, ()))) for f in folders)
+    return Layout(tasks, folders_and_records, pages, config.batch_size, gold, tuple(notes))
 
 
 def read_shard(
-    tasks: Registry[Task],
+    layout: Layout,
     folders: Iterable[tuple[Path, Sequence[Path]]],
     validated: SubmissionSet | None = None,
 ) -> tuple[Shard, dict[str, Path]]:
     """Valid submissions among ``folders`` with their records and each record's status, and
-    where each record's site copy comes from (site path -> source file). ``validated``: the
-    submissions already loaded and checked together (one process), so none is validated twice."""
+    where each published record's site copy comes from (site path -> source file).
+    ``validated``: the submissions already loaded and checked together (one process), so none
+    is validated twice."""
+    tasks = layout.tasks
     subs, records, sources, notes = [], [], {}, []
     issues: list[Issue] = []
     if validated is not None:
@@ -98,19 +107,20 @@ def read_shard(
         if sub is None:
             notes += [f"{p}: its submission is not valid; not shown" for p in paths]
             continue
-        carded, loaded_records, part_notes = _read_submission(tasks, sub, paths)
+        carded, loaded_records, part_notes = _read_submission(layout, sub, paths)
         subs.append(carded)
         notes += part_notes
         for record, path in loaded_records:
             records.append(record)
-            sources[record.href] = path
+            if record.status != "refused":  # a refused record's numbers are not published
+                sources[record.href] = path
     return Shard(tuple(subs), tuple(records), tuple(notes), tuple(issues)), sources
 
 
 def make_board(config: BoardConfig, layout: Layout, summary: Summary) -> Board:
     """The board-wide view: the merged summary plus gold labels, pages and the build date."""
     notes = list(layout.notes) + list(summary.notes)
-    gold = _gold_labels(layout.tasks.values(), config.data_dir, notes)
+    gold = {name: examples.labels for name, examples in layout.gold.items()}
     return Board(
         title=config.title,
         base_url=config.base_url,
@@ -130,28 +140,32 @@ def load_board(config: BoardConfig) -> BoardFiles:
     folders = [folder for folder, _ in layout.folders]
     loaded, issues = load_all(folders, layout.tasks)  # together: duplicate ids are found too
     validated = SubmissionSet(layout.tasks, tuple(folders), tuple(loaded), tuple(issues))
-    shard, sources = read_shard(layout.tasks, layout.folders, validated)
+    shard, sources = read_shard(layout, layout.folders, validated)
     summary = summarise(shard, tuple(layout.tasks.values()))
     return BoardFiles(make_board(config, layout, summary), shard, sources)
 
 
-def _read_submission(tasks: Registry[Task], sub: LoadedSubmission, paths: Sequence[Path]) -> tuple:
+def _read_submission(layout: Layout, sub: LoadedSubmission, paths: Sequence[Path]) -> tuple:
     """A valid submission and its record files -> (CardedSubmission, [(LoadedRecord, source
-    path)], notes)."""
+    path)], notes). Every record is read whole and audited; the site keeps it without its
+    predictions."""
     notes: list[str] = []
     records = []
     memo: dict = {}  # one fingerprint per weights folder, however many tasks it serves
     for path in paths:
         try:
-            rec = read_record_view(path)
-        except (OSError, ValidationError) as exc:
+            rec = read_record(path)
+        except FtbenchError as exc:
             notes.append(f"{path}: unreadable result record skipped ({str(exc).splitlines()[0]})")
             continue
         if rec.submission.id != sub.spec.id or rec.task.name != path.stem:
             notes.append(f"{path}: names another submission or task than its path; not shown")
             continue
-        status, why = record_status(rec, sub, tasks, memo)
-        records.append((LoadedRecord(rec, status, why, f"records/{sub.spec.id}/{rec.task.name}.json"), path))
+        status, why = record_status(rec, sub, layout, memo)
+        if status == "refused":
+            notes.append(f"{path}: refused, not shown: {why}")
+        href = f"records/{sub.spec.id}/{rec.task.name}.json"
+        records.append((LoadedRecord(view_of(rec), status, why, href), path))
     return CardedSubmission(sub.spec, _card(sub)), records, notes
 
 
@@ -162,16 +176,26 @@ def _card(sub: LoadedSubmission) -> str:
         return ""
 
 
-def record_status(rec: Any, sub: LoadedSubmission, tasks: Registry[Task], memo: dict | None = None) -> tuple[str, str]:
+def record_status(rec: Any, sub: LoadedSubmission, layout: Layout, memo: dict | None = None) -> tuple[str, str]:
     """``(status, note)`` of a record on the site: ``orphan`` when its task is no longer asked
-    for, else :func:`ftbench.jobs.freshness` against the key ``ftbench evaluate`` would compute
-    now for the same submission, task and batch size."""
+    for; ``refused`` when it does not prove its numbers (``ftbench.audit``, against the task's
+    current data); else :func:`ftbench.jobs.freshness` against the key ``ftbench evaluate``
+    would compute now for the same submission and task, at the board's batch size."""
+    tasks = layout.tasks
     name = rec.task.name
     if name not in tasks or name not in sub.spec.tasks:
         return "orphan", f"task {name!r} is no longer part of this submission or of the board"
-    batch = rec.efficiency.get("batch_size")
+    task = tasks[name]
+    if rec.task.data_sha256 == task.data_sha256:  # otherwise stale: the labels it was scored on are gone
+        problems = audit_record(rec, task, layout.gold.get(name), str(rec.task.name))
+        if problems:
+            return "refused", "; ".join(
+                i.message if i.field == "-" else f"{i.field}: {i.message}" for i in problems[:3]
+            )
     try:
-        parts = key_parts(*sub.spec.weights_for(name), sub.folder, tasks[name], sub.spec.model.precision, batch, memo)
+        parts = key_parts(
+            *sub.spec.weights_for(name), sub.folder, task, sub.spec.model.precision, layout.batch_size, memo
+        )
     except OSError as exc:
         return "stale", f"weights could not be read to check the record ({exc})"
     fresh = freshness(rec, parts)
@@ -183,14 +207,15 @@ def record_status(rec: Any, sub: LoadedSubmission, tasks: Registry[Task], memo: 
     return "stale", f"{STALE} ({why} changed since it was evaluated)"
 
 
-def _gold_labels(tasks: Iterable[Task], data_dir: Path, notes: list[str]) -> dict[str, tuple[int, ...]]:
+def _held_out(tasks: Iterable[Task], data_dir: Path, notes: list[str]) -> dict[str, Examples]:
     gold = {}
     for task in tasks:
         try:
-            gold[task.name] = load_examples(task, data_dir).labels
+            gold[task.name] = load_examples(task, data_dir)
         except (FtbenchError, OSError, ValueError) as exc:
             notes.append(
-                f"task {task.name}: held-out data unavailable ({exc}); label distribution and baselines omitted"
+                f"task {task.name}: held-out data unavailable ({exc}); its records cannot be checked and are "
+                "not ranked; label distribution and baselines omitted"
             )
     return gold
 

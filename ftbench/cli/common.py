@@ -50,9 +50,8 @@ def print_issues(issues: tuple[Issue, ...] | list[Issue], summary: str) -> None:
 
 batch_size_option = click.option(
     "--batch-size",
-    default=DEFAULT_BATCH_SIZE,
-    show_default=True,
     type=click.IntRange(min=1),
-    help="Examples per forward pass (part of the content key).",
+    help=f"Examples per forward pass, part of the content key [default: the board's "
+    f"[tool.ftbench] batch_size, {DEFAULT_BATCH_SIZE} unless set].",
 )
 task_option = click.option("--task", "only_tasks", multiple=True, help="Only this task (repeatable).")

@@ -26,7 +26,7 @@ def plan(
     ctx: click.Context,
     submissions: tuple[Path, ...],
     only_tasks: tuple[str, ...],
-    batch_size: int,
+    batch_size: int | None,
     fmt: str,
     show_all: bool,
 ) -> None:
@@ -92,7 +92,7 @@ def evaluate(
     limit: int | None,
     results_dir: Path | None,
     data_dir: Path | None,
-    batch_size: int,
+    batch_size: int | None,
     device: str,
     changed: bool,
     force: bool,
@@ -112,33 +112,50 @@ def evaluate(
 
     if changed and force:
         raise FtbenchError("--changed and --force contradict each other")
+    config = board_config(ctx, data_dir=data_dir, results_dir=results_dir)
+    if batch_size not in (None, config.batch_size) and results_dir is None:
+        raise FtbenchError(
+            f"--batch-size {batch_size}: this board's records are made at batch size {config.batch_size}, so the "
+            "records would not be current and would replace current ones; pass --results-dir to keep them apart"
+        )
 
     def planned(jobs: list) -> None:
         todo = sum(j.pending for j in jobs)
         click.echo(f"{len(jobs)} pair(s): {todo} to evaluate, {len(jobs) - todo} current", err=True)
 
-    def written(job, record) -> None:
+    def finished(job, record, why: str) -> None:
+        if record is None:
+            click.echo(f"{job.name} FAILED: {why}", err=True)
+            return
         metric = job.task.primary_metric
         click.echo(
             f"{job.name} ({job.status}): {metric}={record.metrics[metric]:.4f} n={record.task.num_examples} "
             f"{record.efficiency['examples_per_s']:.0f} ex/s -> {display_path(job.output)}"
         )
 
-    evaluate_pending(
-        board_config(ctx, data_dir=data_dir, results_dir=results_dir),
+    report = evaluate_pending(
+        config,
         submissions,
         EvalSettings(batch_size=batch_size, device=device, limit=limit, progress=not no_progress),
         only_tasks,
         force,
         on_plan=planned,
-        on_record=written,
+        on_record=finished,
     )
+    for issue in report.issues:
+        click.echo(str(issue), err=True)
+    if report.failed:
+        click.echo(f"{len(report.failed)} of {len(report.failed) + len(report.done)} pair(s) failed", err=True)
+    if report.invalid:
+        sys.exit(2)
+    if report.failed:
+        sys.exit(1)
 
 
 @click.command()
 @click.argument("record", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--sample", default=64, show_default=True, type=click.IntRange(min=1), help="Examples to re-run.")
-@click.option("--seed", default=0, show_default=True, help="Seed of the sample.")
+@click.option("--seed", type=click.IntRange(min=0), help="Seed of the sample [default: a new one each run].")
 @click.option("--device", default="auto", show_default=True)
 @click.option(
     "--tolerance",
@@ -148,7 +165,9 @@ def evaluate(
 )
 @click.pass_context
 @fail_cleanly
-def verify(ctx: click.Context, record: Path, sample: int, seed: int, device: str, tolerance: float | None) -> None:
+def verify(
+    ctx: click.Context, record: Path, sample: int, seed: int | None, device: str, tolerance: float | None
+) -> None:
     """Re-run a random sample of a record's examples and report agreement and drift.
 
     Exits 1 when a stored label's probability moved beyond --tolerance on any sampled
@@ -164,8 +183,8 @@ def verify(ctx: click.Context, record: Path, sample: int, seed: int, device: str
     result = verify_record(record, board_config(ctx), sample, seed, device)
     limit = result.tolerance if tolerance is None else tolerance
     click.echo(
-        f"{display_path(record)}: {result.sampled} examples re-run ({result.precision}), label agreement "
-        f"{result.agreement:.2%}, max probability difference {result.max_prob_diff:.2e} (tolerance "
+        f"{display_path(record)}: {result.sampled} examples re-run (seed {result.seed}, {result.precision}), "
+        f"label agreement {result.agreement:.2%}, max probability difference {result.max_prob_diff:.2e} (tolerance "
         f"{limit:g}); accuracy on the sample {result.recorded_accuracy:.4f} recorded, "
         f"{result.rerun_accuracy:.4f} now"
     )

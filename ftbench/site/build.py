@@ -26,9 +26,8 @@ from ftbench.site.stamp import all_present, input_stamp, read_manifest, write_ma
 from ftbench.site.write import BuildReport, make_folders, remove_unlisted, write_site
 
 if TYPE_CHECKING:  # imported for real only when a build runs (see the module docstring)
+    from ftbench.board.read import Layout
     from ftbench.board.snapshot import Shard, Summary
-    from ftbench.registry import Registry
-    from ftbench.tasks import Task
 
 def build_site(config: BoardConfig, force: bool = False, workers: int | None = None) -> BuildReport:
     """Build ``config.site_dir`` from the board; a no-op when nothing changed (unless ``force``).
@@ -81,7 +80,7 @@ def _build(config: BoardConfig, stamp: str, previous: list[str], workers: int | 
     tasks = tuple(layout.tasks.values())
     weights = [1 + len(paths) for _, paths in layout.folders]
     shards = split_evenly(layout.folders, weights, _worker_count(workers, sum(weights)))
-    with Shards(partial(_read_part, layout.tasks), shards) as pool:
+    with Shards(partial(_read_part, layout), shards) as pool:
         board = make_board(config, layout, merge(pool.summaries(), tasks))
         tables = task_tables(board)
         common = common_context(board.title, board.build_date, board.pages, tasks)
@@ -124,13 +123,13 @@ class _Kept:
     """Its rendered model pages, until they are written."""
 
 
-def _read_part(tasks: Registry[Task], folders: Sequence[tuple[Path, Sequence[Path]]]) -> tuple[_Kept, Summary]:
+def _read_part(layout: Layout, folders: Sequence[tuple[Path, Sequence[Path]]]) -> tuple[_Kept, Summary]:
     """A worker's first step: read its shard and keep it (with the record sources); report its summary."""
     from ftbench.board.read import read_shard
     from ftbench.board.snapshot import summarise
 
-    shard, sources = read_shard(tasks, folders)
-    return _Kept(shard, sources), summarise(shard, tuple(tasks.values()))
+    shard, sources = read_shard(layout, folders)
+    return _Kept(shard, sources), summarise(shard, tuple(layout.tasks.values()))
 
 
 def _render_model_pages(state: _Kept, job: tuple) -> list[str]:

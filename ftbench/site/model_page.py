@@ -59,10 +59,13 @@ def model_context(
     ranks: Standings,
     common: dict[str, Any],
 ) -> dict[str, Any]:
-    """A submission: model card, fine-tuning, per-task results with provenance, reproduction."""
+    """A submission: model card, fine-tuning, per-task results with provenance, reproduction.
+    A refused record (one that does not prove its numbers) is named with the reason, its
+    numbers not shown."""
     spec = sub.spec
     by_name = {t.name: t for t in tasks}
-    records = sorted(records, key=lambda r: (r.record.task.name, r.status))
+    refused = sorted((r.record.task.name, r.note) for r in records if r.status == "refused")
+    records = sorted((r for r in records if r.status != "refused"), key=lambda r: (r.record.task.name, r.status))
     environments = [environment_view(r.record) for r in records]
     shared = bool(environments) and all(e == environments[0] for e in environments)
     results = [result_view(r, by_name.get(r.record.task.name), ranks, spec.id, shared) for r in records]
@@ -75,7 +78,8 @@ def model_context(
         "card": render_card(sub.card),
         "results": results,
         "environment": environments[0] if shared else [],
-        "missing": sorted(set(spec.tasks) - seen),
+        "missing": sorted(set(spec.tasks) - seen - {task for task, _ in refused}),
+        "refused": refused,
         "weights": [(name, *(w.label if w else "—" for w in spec.weights_for(name))) for name in sorted(spec.tasks)],
         "hyperparameters": sorted(spec.fine_tuning.hyperparameters.items()),
         "train_command": spec.fine_tuning.script,

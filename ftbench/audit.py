@@ -1,0 +1,173 @@
+"""A record proves itself: its numbers are recomputed from its stored predictions and the
+task's held-out labels, and any that disagree (or are out of range) refuse the record.
+
+A record arrives as a JSON file that anyone could have edited, so nothing in it is taken on
+trust: the predictions must cover exactly the held-out examples, every quality metric, the
+confusion matrix and the per-label scores must be what those predictions give against the
+gold labels, and (where asked, as ``ftbench check`` does) the bootstrap intervals must be what
+the recorded seed and resample count give. ``ftbench check`` refuses such a record with an
+error, ``ftbench build`` leaves it off the board, ``ftbench collect`` does not take it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ftbench.errors import Issue
+from ftbench.metrics import METRICS, bootstrap_intervals, confusion_counts, per_label_scores, quality_from_confusion
+from ftbench.tasks import Examples, Task
+
+TOLERANCE = 1e-9
+"""How far a recorded score may be from its recomputed value (float summation order only)."""
+
+
+def audit_record(record: Any, task: Task, gold: Examples | None, shown: str, *, intervals: bool = False) -> list[Issue]:
+    """Every way ``record`` (a ResultRecord) disagrees with itself or with ``gold``, the
+    task's held-out examples; ``shown`` names the file in each issue. ``intervals`` also
+    recomputes the bootstrap intervals (a thousand resamples: ``ftbench check`` does it, the
+    build checks only their range). An empty list means the record proves its numbers."""
+    issues = _shape_issues(record, task, shown)
+    if issues:
+        return issues
+    if gold is None:
+        return [Issue(shown, "-", f"cannot be checked: the held-out data of task {task.name!r} is unavailable")]
+    pred = np.asarray(record.predictions.pred, dtype=np.int64)
+    issues = _example_issues(record, gold, shown)
+    if issues:
+        return issues
+    truth = np.asarray(gold.labels[: len(pred)], dtype=np.int64)
+    matrix = confusion_counts(truth, pred, len(task.labels))
+    issues += _metric_issues(record.metrics, matrix, task, shown)
+    issues += _table_issues(record, matrix, task, shown)
+    issues += _interval_issues(record, task, shown)
+    if intervals and not issues and record.intervals is not None:
+        issues += _recomputed_interval_issues(record, truth.tolist(), pred.tolist(), len(task.labels), shown)
+    issues += _efficiency_issues(record.efficiency, shown)
+    return issues
+
+
+def _shape_issues(record: Any, task: Task, shown: str) -> list[Issue]:
+    p, n = record.predictions, len(task.labels)
+    issues = []
+    if not (len(p.idx) == len(p.pred) == len(p.prob)):
+        issues.append(Issue(shown, "predictions", "idx, pred and prob differ in length"))
+    if len(p.pred) != record.task.num_examples or not p.pred:
+        issues.append(
+            Issue(
+                shown, "task.num_examples", f"says {record.task.num_examples} examples, predictions hold {len(p.pred)}"
+            )
+        )
+    if record.complete and record.task.num_examples != task.num_examples:
+        issues.append(
+            Issue(shown, "complete", f"complete, but {record.task.num_examples} of {task.num_examples} scored")
+        )
+    if list(record.task.labels) != list(task.labels):
+        issues.append(Issue(shown, "task.labels", "differ from the task's labels"))
+    pred, prob = np.asarray(p.pred, dtype=np.int64), np.asarray(p.prob, dtype=np.float64)
+    if ((pred < 0) | (pred >= n)).any():
+        issues.append(Issue(shown, "predictions.pred", f"label ids outside 0..{n - 1}"))
+    if not ((prob >= 0.0) & (prob <= 1.0)).all():  # NaN fails both comparisons
+        issues.append(Issue(shown, "predictions.prob", "probabilities outside [0, 1]"))
+    return issues
+
+
+def _example_issues(record: Any, gold: Examples, shown: str) -> list[Issue]:
+    """The predictions must be for the held-out examples in file order: all of them for a
+    complete record, the first ``limit`` for a partial one."""
+    idx = list(record.predictions.idx)
+    expected = list(gold.idx[: len(idx)])
+    if idx == expected:
+        return []
+    known = set(gold.idx)
+    unknown = sum(i not in known for i in idx)
+    repeated = len(idx) - len(set(idx))
+    detail = ", ".join(
+        part
+        for part in (
+            f"{unknown} not in the held-out split" if unknown else "",
+            f"{repeated} repeated" if repeated else "",
+            "not in the split's order" if not unknown and not repeated else "",
+        )
+        if part
+    )
+    return [Issue(shown, "predictions.idx", f"example ids do not match the held-out split ({detail})")]
+
+
+def _metric_issues(metrics: Mapping[str, float], matrix: np.ndarray, task: Task, shown: str) -> list[Issue]:
+    issues = []
+    missing = [m for m in task.metrics if m not in metrics]
+    if missing:
+        issues.append(Issue(shown, "metrics", f"lacks {', '.join(missing)}"))
+    for name, value in sorted(metrics.items()):
+        if name not in METRICS or METRICS[name].from_confusion is None:
+            issues.append(Issue(shown, f"metrics.{name}", "not a quality metric of this board"))
+            continue
+        if not isinstance(value, int | float) or not math.isfinite(value) or not 0.0 <= value <= 1.0:
+            issues.append(Issue(shown, f"metrics.{name}", f"{value!r} is not a score in [0, 1]"))
+            continue
+        actual = quality_from_confusion([name], matrix)[name]
+        if abs(actual - value) > TOLERANCE:
+            issues.append(
+                Issue(shown, f"metrics.{name}", f"recorded {value:.6f}, but the stored predictions give {actual:.6f}")
+            )
+    return issues
+
+
+def _table_issues(record: Any, matrix: np.ndarray, task: Task, shown: str) -> list[Issue]:
+    issues = []
+    if record.confusion_matrix != matrix.tolist():
+        issues.append(Issue(shown, "confusion_matrix", "differs from the one the stored predictions give"))
+    precision, recall, f1, support = per_label_scores(matrix)
+    expected = {
+        label: {"precision": precision[i], "recall": recall[i], "f1": f1[i], "support": support[i]}
+        for i, label in enumerate(task.labels)
+    }
+    if set(record.per_class) != set(expected):
+        return [*issues, Issue(shown, "per_class", "labels differ from the task's")]
+    for label, scores in expected.items():
+        stored = record.per_class[label]
+        if set(stored) != set(scores) or any(abs(float(stored[k]) - float(v)) > TOLERANCE for k, v in scores.items()):
+            issues.append(Issue(shown, f"per_class.{label}", "differs from what the stored predictions give"))
+            break
+    return issues
+
+
+def _interval_issues(record: Any, task: Task, shown: str) -> list[Issue]:
+    if record.intervals is None:
+        return []
+    issues = []
+    for name, (low, high) in sorted(record.intervals.bounds.items()):
+        if name not in record.metrics:
+            issues.append(Issue(shown, f"intervals.bounds.{name}", "an interval for a metric the record lacks"))
+        elif not (0.0 <= low <= high <= 1.0):
+            issues.append(Issue(shown, f"intervals.bounds.{name}", f"({low!r}, {high!r}) is not an interval in [0, 1]"))
+    return issues
+
+
+def _recomputed_interval_issues(
+    record: Any, truth: Sequence[int], pred: Sequence[int], n_labels: int, shown: str
+) -> list[Issue]:
+    spec = record.intervals
+    names = sorted(spec.bounds)
+    actual = bootstrap_intervals(names, truth, pred, n_labels, spec.resamples, spec.level, spec.seed)
+    wrong = [
+        name
+        for name in names
+        if any(abs(a - b) > TOLERANCE for a, b in zip(actual[name], spec.bounds[name], strict=True))
+    ]
+    if not wrong:
+        return []
+    return [Issue(shown, f"intervals.bounds.{wrong[0]}", "differs from the bootstrap its seed and resamples give")]
+
+
+def _efficiency_issues(efficiency: Mapping[str, object], shown: str) -> list[Issue]:
+    bad = [
+        key
+        for key, value in sorted(efficiency.items())
+        if isinstance(value, float | int) and not isinstance(value, bool) and not (math.isfinite(value) and value >= 0)
+    ]
+    return [Issue(shown, f"efficiency.{bad[0]}", "must be a finite, non-negative number")] if bad else []
