@@ -187,7 +187,7 @@ def record_status(rec: Any, sub: LoadedSubmission, layout: Layout, memo: dict | 
         return "orphan", f"task {name!r} is no longer part of this submission or of the board"
     task = tasks[name]
     if rec.task.data_sha256 == task.data_sha256:  # otherwise stale: the labels it was scored on are gone
-        problems = audit_record(rec, task, layout.gold.get(name), str(rec.task.name))
+        problems = audit_record(rec, task, layout.gold.get(name), str(rec.task.name), intervals=True)
         if problems:
             return "refused", "; ".join(
                 i.message if i.field == "-" else f"{i.field}: {i.message}" for i in problems[:3]
