@@ -65,11 +65,15 @@ python scripts/finetune.py {id}
 """
 
 
+BATCH = 32
+
+
 def make_board(root: Path, n_subs: int, n_tasks: int) -> int:
     """Write tasks, data, submissions and records; returns the number of records."""
     (root / "pyproject.toml").write_text(
         f'[tool.ftbench]\ntemplates_dir = "{(ROOT / "templates").as_posix()}"\n'
         f'pages_dir = "{(ROOT / "pages").as_posix()}"\ntitle = "Benchmark board"\n'
+        f"batch_size = {BATCH}\n"  # the board's records are made at this batch size: all current
     )
     tasks = []
     for t in range(n_tasks):
@@ -122,13 +126,13 @@ def _write_record(root: Path, spec, task, n: int, pattern: tuple[dict, str], see
     # json.dumps with indent is slow in pure Python, so the predictions' text is rendered once
     # per pattern and spliced in; the bytes equal record.dumps() (checked once in main).
     body, predictions = pattern
-    key, parts = current_key(spec, root / "submissions" / spec.id, task, 32)
+    key, parts = current_key(spec, root / "submissions" / spec.id, task, BATCH)
     doc = {
         **body,
         "content_key": key,
         "content_key_parts": parts,
         "submission": submission_ref(spec, task.name).model_dump(mode="json"),
-        "efficiency": synthetic_efficiency(seed, n, 32),
+        "efficiency": synthetic_efficiency(seed, n, BATCH),
         "predictions": "\0PREDICTIONS\0",
     }
     text = json.dumps(doc, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
@@ -206,6 +210,10 @@ def main() -> None:
             f"full build:            {wall:6.2f} s wall, {cpu:6.2f} s CPU, {1000 * wall / n:.2f} ms per record  [{out}]"
         )
         print(f"  both runs:           {', '.join(f'{r[0]:.2f} s' for r in full)}")
+        downloads = (root / "site-full-0" / "downloads").glob("*/leaderboard.json")
+        ranked = sum(len(json.loads(p.read_text())["rows"]) for p in downloads)
+        print(f"  ranked:              {ranked} of {n} records (each audited: metrics and intervals recomputed)")
+        assert ranked == n, "every synthetic record is current and consistent, so every one must be ranked"
         print(
             f"  peer, one process:   {one:6.2f} s wall, {one_cpu:6.2f} s CPU (runs: "
             f"{', '.join(f'{r[0]:.2f} s' for r in peer)}); sharded: {one / wall:.2f}x as fast"

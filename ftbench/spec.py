@@ -145,6 +145,14 @@ class Submission(BaseModel):
     tasks: dict[str, TaskEntry] = Field(min_length=1)
     """Task name -> settings (``{}`` for defaults). Only these tasks are evaluated."""
 
+    @field_validator("date")
+    @classmethod
+    def _not_in_the_future(cls, v: dt.date) -> dt.date:
+        # a day of slack for time zones; a date far ahead would date the whole site
+        if v > dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=1):
+            raise ValueError(f"{v.isoformat()} is in the future")
+        return v
+
     @field_validator("tasks", mode="before")
     @classmethod
     def _none_is_empty(cls, v: Any) -> Any:

@@ -4,12 +4,11 @@ request), so the checks here run before any file in the folder is opened by a mo
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from ftbench.config import BoardConfig
@@ -17,10 +16,17 @@ from ftbench.errors import InvalidInput, Issue, display_path
 from ftbench.registry import Registry
 from ftbench.spec import Submission, WeightsRef, pydantic_issues
 from ftbench.tasks import Task, load_tasks
+from ftbench.untrusted import (
+    MAX_CARD_BYTES,
+    MAX_YAML_BYTES,
+    card_problem,
+    code_keys,
+    parse_yaml,
+    text_issues,
+    unsafe_character,
+)
 
 SPEC_FILE = "submission.yaml"
-# The C loader parses the same safe subset of YAML several times faster (builds read every spec).
-YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # Formats that can execute code when loaded (pickle and friends).
 UNSAFE_SUFFIXES = {".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib", ".npy", ".npz"}
 CODE_SUFFIXES = {".py", ".pyc", ".so", ".sh", ".js"}
@@ -63,7 +69,10 @@ def load_submission(folder: Path, tasks: Registry[Task]) -> LoadedSubmission:
     raw, issues = _read_yaml(spec_path, shown)
     if raw is None:
         raise InvalidInput(issues)
-    issues += list(_remote_code_keys(raw, shown))
+    issues += [
+        Issue(shown, field, "remote code is never run on this board; remove this key") for field in code_keys(raw)
+    ]
+    issues += list(text_issues(raw, shown))
     issues += list(_folder_content_issues(folder))
     try:
         spec = Submission.model_validate(raw)
@@ -135,33 +144,18 @@ def load_submissions(config: BoardConfig, paths: Iterable[Path] = ()) -> Submiss
 
 def _read_yaml(path: Path, shown: str) -> tuple[Any, list[Issue]]:
     try:
-        raw = _parse_yaml(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        return None, [Issue(shown, "-", f"not valid YAML: {exc}".replace("\n", " "))]
+        if path.stat().st_size > MAX_YAML_BYTES:  # refused unread
+            return None, [
+                Issue(shown, "-", f"larger than {MAX_YAML_BYTES // 1024} KiB; a submission is a page of settings")
+            ]
+        raw, issues = parse_yaml(path.read_text(encoding="utf-8"), shown)
+    except UnicodeDecodeError as exc:
+        return None, [Issue(shown, "-", f"not UTF-8 text: {exc}")]
+    if issues:
+        return None, issues
     if not isinstance(raw, dict):
         return None, [Issue(shown, "-", "must be a YAML mapping of keys to values")]
     return raw, []
-
-
-def _parse_yaml(text: str) -> Any:
-    loader = YAML_LOADER(text)
-    try:
-        return loader.get_single_data()
-    finally:
-        loader.dispose()
-
-
-def _remote_code_keys(node: Any, shown: str, where: str = "") -> Iterator[Issue]:
-    """Any ``trust_remote_code`` key, at any depth, is refused with a specific message."""
-    if isinstance(node, Mapping):
-        for key, value in node.items():
-            field = f"{where}{key}"
-            if str(key) == "trust_remote_code":
-                yield Issue(shown, field, "remote code is never run on this board; remove this key")
-            yield from _remote_code_keys(value, shown, field + ".")
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            yield from _remote_code_keys(value, shown, f"{where}{i}.")
 
 
 def _folder_content_issues(folder: Path) -> list[Issue]:
@@ -169,6 +163,10 @@ def _folder_content_issues(folder: Path) -> list[Issue]:
     total = 0
     for path in sorted(folder.rglob("*")):
         shown = display_path(path)
+        bad = unsafe_character(path.relative_to(folder).as_posix(), single_line=True)
+        if bad:  # shown escaped: a raw newline in a name could forge a line of a CI log
+            issues.append(Issue(ascii(shown), "-", f"file name holds {bad}; rename it"))
+            continue
         if path.is_symlink():
             issues.append(Issue(shown, "-", "symbolic links are not allowed in a submission"))
             continue
@@ -208,20 +206,24 @@ def _folder_content_issues(folder: Path) -> list[Issue]:
 def _json_config_issues(path: Path, shown: str) -> list[Issue]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         return [Issue(shown, "-", f"not valid JSON: {exc}")]
-    if isinstance(data, dict) and "auto_map" in data:
-        return [Issue(shown, "auto_map", "points to remote code, which is never run; remove it")]
-    return []
+    return [Issue(shown, field, "points to remote code, which is never run; remove it") for field in code_keys(data)]
 
 
 def _spec_issues(spec: Submission, folder: Path, shown: str, tasks: Registry[Task]) -> list[Issue]:
     issues: list[Issue] = []
     if spec.id != folder.name:
         issues.append(Issue(shown, "id", f"must equal the folder name {folder.name!r}"))
-    issues += _model_card_issues(spec, folder, shown)
+    try:
+        issues += _model_card_issues(spec, folder, shown)
+    except (OSError, ValueError) as exc:
+        issues.append(Issue(shown, "model_card", f"not a usable path ({exc})"))
     for field, ref, kind in _weight_refs(spec):
-        issues += _path_issues(ref, kind, folder, shown, field)
+        try:
+            issues += _path_issues(ref, kind, folder, shown, field)
+        except (OSError, ValueError) as exc:  # a name too long for the file system, a null byte
+            issues.append(Issue(shown, f"{field}.path", f"not a usable path ({exc})"))
     issues += _unknown_tasks(spec.tasks, shown, tasks)
     for name in spec.tasks:
         if name in tasks:
@@ -251,9 +253,13 @@ def _model_card_issues(spec: Submission, folder: Path, shown: str) -> list[Issue
         return [Issue(shown, "model_card", f"file {spec.model_card!r} not found in the folder")]
     if card.suffix.lower() != ".md":
         return [Issue(shown, "model_card", "must be a markdown (.md) file")]
-    if not card.read_text(encoding="utf-8", errors="replace").strip():
+    if card.stat().st_size > 4 * MAX_CARD_BYTES:  # refused unread
+        return [Issue(display_path(card), "-", f"model card larger than {MAX_CARD_BYTES // 1024} KiB")]
+    text = card.read_text(encoding="utf-8", errors="replace")
+    if not text.strip():
         return [Issue(shown, "model_card", "model card is empty")]
-    return []
+    problem = card_problem(text)
+    return [Issue(display_path(card), "-", f"model card {problem}; it could not be rendered safely")] if problem else []
 
 
 def _weight_refs(spec: Submission) -> Iterator[tuple[str, WeightsRef, str]]:

@@ -566,27 +566,37 @@ def test_parallel_build_gives_the_same_site(site_board, tmp_path, monkeypatch):
     assert site_files(config.site_dir) == site_files(serial)
 
 
-def test_record_copies_are_snapshots_linked_or_copied(tmp_path, monkeypatch):
+def test_record_copies_are_real_copies_readable_by_everyone(tmp_path):
+    import stat
+
     from ftbench.site import write as site
 
     source = tmp_path / "results" / "a.json"
     source.parent.mkdir()
     source.write_text("v1")
+    source.chmod(0o600)
     target = tmp_path / "site" / "records" / "a.json"
-    assert site.link_if_changed(source, target) is True and target.read_text() == "v1"
-    assert site.link_if_changed(source, target) is False  # the same file: nothing to do
-    replacement = source.with_suffix(".tmp")  # records are replaced, never edited in place
+    assert site.copy_if_changed(source, target) is True and target.read_text() == "v1"
+    assert not target.samefile(source) and stat.S_IMODE(target.stat().st_mode) == 0o644
+    assert site.copy_if_changed(source, target) is False  # same size and time: nothing to do
+    target.write_text("edited on the site")  # an edit of the copy never reaches the record
+    assert source.read_text() == "v1"
+    replacement = source.with_suffix(".new")
     replacement.write_text("v2, longer")
     replacement.replace(source)
-    assert site.link_if_changed(source, target) is True and target.read_text() == "v2, longer"
+    assert site.copy_if_changed(source, target) is True and target.read_text() == "v2, longer"
+    linked = tmp_path / "site" / "records" / "b.json"
+    os.link(source, linked)  # what an older build left: replaced by a copy
+    assert site.copy_if_changed(source, linked) is True and not linked.samefile(source)
+    assert not list(target.parent.glob(".*.tmp"))
 
-    def no_links(*args):
-        raise OSError("hard links not supported")
 
-    monkeypatch.setattr(site.os, "link", no_links)
-    copied = tmp_path / "site" / "records" / "b.json"
-    assert site.link_if_changed(source, copied) is True and copied.read_text() == "v2, longer"
-    assert not copied.samefile(source) and not list(copied.parent.glob(".*.tmp"))
+def test_a_killed_build_leaves_nothing_that_is_published(site_board):
+    _, site = build(site_board)
+    leftover = site / "tasks" / ".sentiment.html.abc123.tmp"
+    leftover.write_text("half a page")
+    report, _ = build(site_board)  # nothing changed: skipped, and the leftover is gone anyway
+    assert report.skipped and not leftover.exists()
 
 
 def test_workers_stop_when_the_parent_is_killed(tmp_path):

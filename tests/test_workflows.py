@@ -224,3 +224,45 @@ def test_a_missing_linter_fails_in_ci_and_skips_elsewhere(monkeypatch, tmp_path)
         tool("actionlint")
     (tmp_path / "actionlint").write_text("")
     assert tool("actionlint") == str(tmp_path / "actionlint")
+
+
+def _guard_script() -> str:
+    [step] = [s for s in steps(load("pr.yml")) if s.get("id") == "records"]
+    return step["run"]
+
+
+@pytest.mark.parametrize(("edit", "fails"), [("results/m/sst2.json", True), ("submissions/m/README.md", False)])
+def test_pr_workflow_fails_a_pull_request_that_edits_records(tmp_path, edit, fails):
+    import subprocess
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q", "-b", "main")
+    for rel in ("results/m/sst2.json", "submissions/m/README.md"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("{}\n")
+    git("add", ".")
+    git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "base")
+    git("update-ref", "refs/remotes/origin/main", "HEAD")
+    git("checkout", "-q", "-b", "pr")
+    (tmp_path / edit).write_text('{"accuracy": 1.0}\n')
+    git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qam", "pr")
+    result = subprocess.run(
+        ["bash", "-e", "-c", _guard_script()],
+        cwd=tmp_path,
+        env={"BASE_REF": "main", "PATH": os.environ["PATH"]},
+        capture_output=True,
+        text=True,
+    )
+    assert (result.returncode != 0) == fails
+    assert ("results/m/sst2.json" in result.stdout) == fails
+
+
+def test_codeowners_cover_everything_that_changes_numbers_or_pages():
+    owned = {
+        line.split()[0].strip("/")
+        for line in (ROOT / ".github" / "CODEOWNERS").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    assert {"results", "tasks", "ftbench", ".github", ".ci", "pyproject.toml", "templates", "pages", "scripts"} <= owned

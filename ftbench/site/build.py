@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from ftbench.config import BoardConfig
 from ftbench.errors import FtbenchError
+from ftbench.files import remove_leftover_temporaries
 from ftbench.site.stamp import all_present, input_stamp, read_manifest, write_manifest
 from ftbench.site.write import BuildReport, make_folders, remove_unlisted, write_site
 
@@ -42,6 +43,8 @@ def build_site(config: BoardConfig, force: bool = False, workers: int | None = N
             f"{config.templates_dir}: site templates not found (copy templates/ from the "
             "ftbench repository, or set [tool.ftbench] templates_dir)"
         )
+    # A killed build leaves temporary files: never published, removed before anything else.
+    remove_leftover_temporaries(config.site_dir, older_than_s=0)
     stamp = input_stamp(config)
     previous = read_manifest(config.site_dir)
     if not force and previous.get("stamp") == stamp and all_present(config.site_dir, previous):

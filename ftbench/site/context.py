@@ -104,9 +104,14 @@ def dataset_card(task: Task, gold: Sequence[int] | None) -> dict[str, Any]:
 
 
 def render_card(text: str) -> Markup:
-    """A model card as safe HTML, without its YAML front matter."""
+    """A model card as safe HTML, without its YAML front matter. Cards are bounded when a
+    submission is validated (``ftbench.untrusted.card_problem``); should one still fail to
+    render, its page says so instead of the whole build failing."""
     if text.startswith("---\n"):
         end = text.find("\n---", 4)
         if end != -1:
             text = text[end + 4 :]
-    return render_markdown(text)
+    try:
+        return render_markdown(text)
+    except (RecursionError, ValueError) as exc:
+        return Markup('<p class="warn">The model card could not be rendered ({}).</p>').format(type(exc).__name__)

@@ -1,10 +1,13 @@
 """Writing the site: only files whose bytes changed are replaced (atomically), records are
-hard-linked, and files a previous build wrote that are no longer part of the site are removed."""
+copied, and files a previous build wrote that are no longer part of the site are removed, as
+are temporary files an interrupted build left (they are never published)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,7 +66,7 @@ def write_site(
         report.written += changed
         report.unchanged += not changed
     for rel, source in sorted((record_sources or {}).items()):
-        changed = link_if_changed(source, site_dir / rel, folders)
+        changed = copy_if_changed(source, site_dir / rel, folders)
         report.written += changed
         report.unchanged += not changed
     return report
@@ -92,7 +95,7 @@ def remove_unlisted(site_dir: Path, previous: Iterable[str], current: set[str]) 
 
 def write_if_changed(path: Path, data: bytes, folders: set[Path] | None = None) -> bool:
     """Replace ``path`` atomically with ``data`` unless it already holds exactly those bytes
-    (``folders``: folders known to exist, as in :func:`link_if_changed`)."""
+    (``folders``: folders known to exist, as in :func:`copy_if_changed`)."""
     try:
         if path.stat().st_size == len(data) and path.read_bytes() == data:
             return False
@@ -105,10 +108,12 @@ def write_if_changed(path: Path, data: bytes, folders: set[Path] | None = None) 
     return True
 
 
-def link_if_changed(source: Path, target: Path, folders: set[Path] | None = None) -> bool:
-    """Put a copy of a record at ``target``: a hard link where the file system allows (records
-    are replaced, never edited in place, so the link is a snapshot), else a copy. ``folders``
-    remembers the parent folders already made."""
+def copy_if_changed(source: Path, target: Path, folders: set[Path] | None = None) -> bool:
+    """Put a copy of a record at ``target`` unless one with the same size and modification
+    time is there. A real copy, readable by everyone (``0644``): never a hard link, which
+    would make an edit of the published file an edit of the record. ``folders`` remembers the
+    parent folders already made."""
+    src = os.stat(source)
     try:
         dst = os.stat(target)
     except FileNotFoundError:
@@ -116,22 +121,20 @@ def link_if_changed(source: Path, target: Path, folders: set[Path] | None = None
             os.makedirs(target.parent, exist_ok=True)
             if folders is not None:
                 folders.add(target.parent)
-        try:  # nothing there yet: a new link appears whole, so no temporary name is needed
-            os.link(source, target)
-            return True
-        except OSError:
-            pass  # no hard links here (or a file appeared meanwhile): copy and replace below
     else:
-        src = os.stat(source)
-        if os.path.samestat(src, dst) or (dst.st_size, dst.st_mtime_ns) == (src.st_size, src.st_mtime_ns):
+        if not os.path.samestat(src, dst) and (dst.st_size, dst.st_mtime_ns) == (src.st_size, src.st_mtime_ns):
             return False
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.unlink(missing_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
-        os.link(source, tmp)
-    except OSError:
-        shutil.copy2(source, tmp)
-    os.replace(tmp, target)
+        with open(source, "rb") as reader, os.fdopen(fd, "wb") as writer:
+            shutil.copyfileobj(reader, writer, 1 << 20)
+        os.chmod(tmp, 0o644)
+        os.utime(tmp, ns=(src.st_atime_ns, src.st_mtime_ns))  # so the next build sees it unchanged
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     return True
 
 
