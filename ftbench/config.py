@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -106,3 +107,21 @@ def _read_toml(path: Path) -> dict:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise FtbenchError(f"{path}:-: invalid TOML: {exc}") from None
+
+
+def mirror_folder(spec: str) -> Path:
+    """Folder of a local mirror: a path, or ``package:<module>/<sub folder>``."""
+    if spec.startswith("package:"):
+        module, _, sub = spec.removeprefix("package:").partition("/")
+        found = importlib.util.find_spec(module)
+        if found is None or not found.submodule_search_locations:
+            raise FtbenchError(
+                f"local model mirror {spec!r}: Python package {module!r} is not "
+                f"installed (pip install {module.replace('_', '-')})"
+            )
+        folder = Path(next(iter(found.submodule_search_locations))) / sub
+    else:
+        folder = Path(spec).expanduser()
+    if not folder.is_dir():
+        raise FtbenchError(f"local model mirror {spec!r}: folder {folder} not found")
+    return folder.resolve()

@@ -159,7 +159,8 @@ def plan_jobs(
                 continue
             task = board.tasks[name]
             base, adapter = sub.spec.weights_for(name)
-            parts = key_parts(base, adapter, sub.folder, task, sub.spec.model.precision, batch_size)
+            precision = sub.spec.model.precision
+            parts = key_parts(base, adapter, sub.folder, task, precision, batch_size, local_models=config.local_models)
             out = record_path(config.results_dir, sub.spec.id, name, limit)
             fresh = record_freshness(out, parts, limit)
             status, why = ("forced", "--force") if force else (fresh.status, fresh.why)

@@ -9,10 +9,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ftbench import EVAL_LOGIC_VERSION
+from ftbench.config import mirror_folder
 from ftbench.files import file_sha256
 
 if TYPE_CHECKING:
@@ -20,23 +22,37 @@ if TYPE_CHECKING:
     from ftbench.tasks import Task
 
 
-def weights_fingerprint(ref: WeightsRef | None, submission_folder: Path, memo: dict | None = None) -> str | None:
-    """``hub:<id>@<revision>`` for Hub weights, else a hash over the folder's files.
+def weights_fingerprint(
+    ref: WeightsRef | None,
+    submission_folder: Path,
+    memo: dict | None = None,
+    local_models: Mapping[str, str] | None = None,
+) -> str | None:
+    """What the weights are: a hash over the files of a folder in the submission; for a
+    pinned Hub reference ``hub:<id>@<revision>`` (a commit names its bytes on the Hub), plus
+    the hash of the local mirror's files when the board declares one (``local_models``), since
+    a mirror is only a folder someone could change.
 
     ``memo`` (a dict the caller keeps for one pass over a board) saves re-walking a folder that
     serves several tasks.
     """
     if ref is None:
         return None
-    if ref.hub is not None:
-        return f"hub:{ref.hub}@{ref.revision}"
     if memo is not None:
         # keyed before resolving: resolving costs more than a lookup, for every task it serves
-        where = (submission_folder, ref.path)
+        where = (submission_folder, ref.path, ref.hub, ref.revision)
         if where not in memo:
-            memo[where] = weights_fingerprint(ref, submission_folder)
+            memo[where] = weights_fingerprint(ref, submission_folder, None, local_models)
         return memo[where]
-    folder = (submission_folder / str(ref.path)).resolve()
+    if ref.hub is not None:
+        pinned = f"hub:{ref.hub}@{ref.revision}"
+        mirror = (local_models or {}).get(pinned.removeprefix("hub:"))
+        return pinned if mirror is None else f"{pinned} {folder_fingerprint(mirror_folder(mirror))}"
+    return folder_fingerprint((submission_folder / str(ref.path)).resolve())
+
+
+def folder_fingerprint(folder: Path) -> str:
+    """``files:<sha256>`` over every file of ``folder`` (relative path and content hash)."""
     digest = hashlib.sha256()
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         stat = path.stat()
@@ -60,12 +76,13 @@ def key_parts(
     precision: str,
     batch_size: int,
     memo: dict | None = None,
+    local_models: Mapping[str, str] | None = None,
 ) -> dict[str, str | int | None]:
-    """The inputs a result depends on: weights, task definition, data, precision, batch size,
-    and the version of ftbench's evaluation logic."""
+    """The inputs a result depends on: the bytes of the weights, task definition, data,
+    precision, batch size, and the version of ftbench's evaluation logic."""
     return {
-        "base": weights_fingerprint(base, submission_folder, memo),
-        "adapter": weights_fingerprint(adapter, submission_folder, memo),
+        "base": weights_fingerprint(base, submission_folder, memo, local_models),
+        "adapter": weights_fingerprint(adapter, submission_folder, memo, local_models),
         "task_definition": task.definition_sha256,
         "data_sha256": task.data_sha256,
         "precision": precision,

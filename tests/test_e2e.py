@@ -115,3 +115,18 @@ def test_bundled_records_recompute_from_predictions():
         assert record.metrics["accuracy"] == pytest.approx(accuracy_score(gold, pred), abs=1e-12), path
         f1 = f1_score(gold, pred, average="macro", labels=list(range(len(task.labels))), zero_division=0)
         assert record.metrics["f1_macro"] == pytest.approx(f1, abs=1e-12), path
+
+
+def test_the_bundled_board_is_current_and_passes_its_checks(monkeypatch):
+    """What `make board` relies on: every committed record is current for the files in the
+    repository (mirror weights included) and proves its numbers (`ftbench check`)."""
+    from ftbench.check import check_board
+    from ftbench.config import load_config
+    from ftbench.jobs import plan_jobs
+    from ftbench.submissions import load_submissions
+
+    monkeypatch.setenv("FTBENCH_DATA_DIR", str(DATA_DIR))
+    config = load_config(ROOT)
+    jobs = plan_jobs(load_submissions(config).require_valid(), config)
+    assert jobs and [j.name for j in jobs if j.pending] == []
+    assert check_board(config) == []

@@ -47,6 +47,8 @@ class Layout:
     """Static page name -> markdown."""
     batch_size: int = DEFAULT_BATCH_SIZE
     """The board's batch size: a record made at another one is stale, as for ``ftbench plan``."""
+    local_models: Mapping[str, str] = field(default_factory=dict)
+    """The board's local mirrors of pinned Hub models (their files are part of the content key)."""
     gold: Mapping[str, Examples] = field(default_factory=dict)
     """Held-out examples of the tasks whose data could be read: every record is audited
     against them (``ftbench.audit``), and a record of a task without data is not ranked."""
@@ -77,7 +79,7 @@ def list_board(config: BoardConfig) -> Layout:
     pages = _pages(config.pages_dir, notes)
     gold = _held_out(tasks.values(), config.data_dir, notes)
     folders_and_records = tuple((f, tuple(by_folder.get(f.name, ()))) for f in folders)
-    return Layout(tasks, folders_and_records, pages, config.batch_size, gold, tuple(notes))
+    return Layout(tasks, folders_and_records, pages, config.batch_size, dict(config.local_models), gold, tuple(notes))
 
 
 def read_shard(
@@ -193,10 +195,10 @@ def record_status(rec: Any, sub: LoadedSubmission, layout: Layout, memo: dict | 
                 i.message if i.field == "-" else f"{i.field}: {i.message}" for i in problems[:3]
             )
     try:
-        parts = key_parts(
-            *sub.spec.weights_for(name), sub.folder, task, sub.spec.model.precision, layout.batch_size, memo
-        )
-    except OSError as exc:
+        base, adapter = sub.spec.weights_for(name)
+        precision = sub.spec.model.precision
+        parts = key_parts(base, adapter, sub.folder, task, precision, layout.batch_size, memo, layout.local_models)
+    except (OSError, FtbenchError) as exc:
         return "stale", f"weights could not be read to check the record ({exc})"
     fresh = freshness(rec, parts)
     if fresh.status == "current":

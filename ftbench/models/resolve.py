@@ -8,10 +8,10 @@ a local mirror declared in ``[tool.ftbench.local_models]`` (offline boards, CI),
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
+from ftbench.config import mirror_folder
 from ftbench.errors import FtbenchError
 from ftbench.files import file_sha256
 from ftbench.spec import WeightsRef
@@ -53,24 +53,6 @@ def resolve(ref: WeightsRef, submission_folder: Path, local_models: dict[str, st
         folder = mirror_folder(local_models[key])
         return ResolvedWeights(ref, folder, f"local mirror {local_models[key]}")
     return ResolvedWeights(ref, _snapshot(ref), "hub")
-
-
-def mirror_folder(spec: str) -> Path:
-    """Folder of a local mirror: a path, or ``package:<module>/<sub folder>``."""
-    if spec.startswith("package:"):
-        module, _, sub = spec.removeprefix("package:").partition("/")
-        found = importlib.util.find_spec(module)
-        if found is None or not found.submodule_search_locations:
-            raise FtbenchError(
-                f"local model mirror {spec!r}: Python package {module!r} is not "
-                f"installed (pip install {module.replace('_', '-')})"
-            )
-        folder = Path(next(iter(found.submodule_search_locations))) / sub
-    else:
-        folder = Path(spec).expanduser()
-    if not folder.is_dir():
-        raise FtbenchError(f"local model mirror {spec!r}: folder {folder} not found")
-    return folder.resolve()
 
 
 def _snapshot(ref: WeightsRef) -> Path:
