@@ -25,6 +25,7 @@ from ftbench.untrusted import (
     text_issues,
     unsafe_character,
 )
+from ftbench.weightfiles import adapter_problems, model_problems
 
 SPEC_FILE = "submission.yaml"
 # Formats that can execute code when loaded (pickle and friends).
@@ -290,13 +291,22 @@ def _path_issues(ref: WeightsRef, kind: str, folder: Path, shown: str, field: st
         missing = [f for f in ADAPTER_FILES if not (target / f).is_file()]
         if missing:
             return [Issue(shown, where, f"adapter folder lacks {', '.join(missing)}")]
-        return []
+        return _weight_file_issues(target, adapter_problems(target))
     problems = []
     if not (target / "config.json").is_file():
         problems.append(Issue(shown, where, "model folder lacks config.json"))
     if not any(target.glob("*.safetensors")):
         problems.append(Issue(shown, where, "model folder has no .safetensors weights"))
-    return problems
+    return problems or _weight_file_issues(target, model_problems(target))
+
+
+def _weight_file_issues(folder: Path, problems: list[tuple[str, str]]) -> list[Issue]:
+    """``(file[:field], message)`` pairs of ``ftbench.weightfiles`` as issues on those files."""
+    out = []
+    for where, message in problems:
+        name, _, field = where.partition(":")
+        out.append(Issue(display_path(folder / name), field or "-", message))
+    return out
 
 
 def _contamination_issues(spec: Submission, task: Task, shown: str) -> list[Issue]:

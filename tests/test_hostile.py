@@ -34,6 +34,20 @@ def _spec_text(**changes) -> str:
     return yaml.safe_dump({**valid_spec(), **changes}, sort_keys=False)
 
 
+def _safetensors(tensors: dict[str, tuple[str, list[int]]], data: bytes | None = None) -> bytes:
+    """A safetensors file: header built from ``tensors`` (name -> (dtype, shape)), zero data."""
+    import math
+    import struct
+
+    header, offset = {}, 0
+    for name, (dtype, shape) in tensors.items():
+        size = math.prod(shape) * 4
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + size]}
+        offset += size
+    text = json.dumps(header).encode()
+    return struct.pack("<Q", len(text)) + text + (b"\0" * offset if data is None else data)
+
+
 def _nested_list_card(levels: int) -> str:
     return "# Card\n\n" + "".join("  " * i + "- item\n" for i in range(levels))
 
@@ -71,6 +85,47 @@ CASES = {
     "deeply nested card list": ({"README.md": _nested_list_card(60)}, "-", "lists or quotes nested deeper"),
     "deeply nested card HTML": ({"README.md": "# Card\n\n" + "<div>" * 5_000 + "x"}, "-", "HTML nested deeper"),
     "pickle weights": ({"adapter/adapter_model.bin": b"\x80\x04pickle"}, "-", "can run code when loaded"),
+    "broken safetensors header": (
+        {"adapter/adapter_model.safetensors": b"\xff" * 8 + b"{}"},
+        "-",
+        "does not fit the file",
+    ),
+    "tensor bytes outside the file": (
+        {"adapter/adapter_model.safetensors": _safetensors({"w": ("F32", [1000, 1000])}, data=b"\0" * 16)},
+        "-",
+        "lie outside the file",
+    ),
+    "unknown PEFT method": (
+        {"adapter/adapter_config.json": json.dumps({"peft_type": "EVIL", "r": 8})},
+        "peft_type",
+        "not a PEFT method",
+    ),
+    "LoRA rank of 100,000": (
+        {"adapter/adapter_config.json": json.dumps({"peft_type": "LORA", "r": 100_000})},
+        "r",
+        "must be an integer from 1 to 1024",
+    ),
+    "LoRA rank that the weights do not have": (
+        {
+            "adapter/adapter_config.json": json.dumps({"peft_type": "LORA", "r": 64}),
+            "adapter/adapter_model.safetensors": _safetensors({"q.lora_A.weight": ("F32", [8, 4])}),
+        },
+        "r",
+        "says 64, but the weights have rank [8]",
+    ),
+    "300 layers over a small file": (
+        {
+            "submission.yaml": _spec_text(
+                model={"base": {"path": "model"}}, fine_tuning={"method": "full", "trainable_parameters": 1}
+            ),
+            "model/config.json": json.dumps(
+                {"vocab_size": 30522, "hidden_size": 384, "num_hidden_layers": 300, "intermediate_size": 1536}
+            ),
+            "model/model.safetensors": _safetensors({"w": ("F32", [64, 64])}),
+        },
+        "-",
+        "describes about",
+    ),
 }
 
 

@@ -22,7 +22,17 @@ STAGES = [
         "foundations",
         ["ftbench", "ftbench.errors", "ftbench.registry", "ftbench.files", "ftbench.config", "ftbench.git"],
     ),
-    ("spec and measures", ["ftbench.spec", "ftbench.metrics", "ftbench.efficiency", "ftbench.provenance"]),
+    (
+        "spec and measures",
+        [
+            "ftbench.spec",
+            "ftbench.metrics",
+            "ftbench.efficiency",
+            "ftbench.provenance",
+            "ftbench.untrusted",
+            "ftbench.weightfiles",
+        ],
+    ),
     ("tasks", ["ftbench.tasks"]),
     ("submissions and keys", ["ftbench.submissions", "ftbench.keys"]),
     ("models", ["ftbench.models"]),
