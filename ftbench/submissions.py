@@ -305,7 +305,8 @@ def _weight_file_issues(folder: Path, problems: list[tuple[str, str]]) -> list[I
     out = []
     for where, message in problems:
         name, _, field = where.partition(":")
-        out.append(Issue(display_path(folder / name), field or "-", message))
+        severity = "warning" if field == "warning" else "error"
+        out.append(Issue(display_path(folder / name), "-" if field in ("", "warning") else field, message, severity))
     return out
 
 

@@ -234,7 +234,8 @@ def write_adapter(folder: Path) -> None:
 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 8}))
-    save_file({"w": np.zeros((2, 2), dtype=np.float32)}, str(folder / "adapter_model.safetensors"))
+    head = "base_model.model.classifier.modules_to_save.default.weight"  # a trained head, as peft saves it
+    save_file({head: np.zeros((2, 2), dtype=np.float32)}, str(folder / "adapter_model.safetensors"))
 
 
 def write_submission_folder(

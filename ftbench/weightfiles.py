@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import re
 import struct
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,15 @@ def header_parameters(header: dict[str, Any]) -> int:
     return sum(math.prod(e["shape"]) for name, e in header.items() if name != "__metadata__")
 
 
+_HEAD = re.compile(r"(^|\.)(classifier|score|modules_to_save)(\.|$)")
+
+
+def saves_head(header: dict[str, Any]) -> bool:
+    """True when a file's tensors include a classification head (a model's ``classifier`` or
+    ``score``, or an adapter's peft ``modules_to_save``)."""
+    return any(_HEAD.search(name) for name in header if name != "__metadata__")
+
+
 def adapter_problems(folder: Path) -> list[tuple[str, str]]:
     """``(field, message)`` for what is wrong with a PEFT adapter folder's config and weights."""
     try:
@@ -102,6 +112,14 @@ def adapter_problems(folder: Path) -> list[tuple[str, str]]:
         problems.append(("adapter_config.json:peft_type", f"{peft_type!r} is not a PEFT method ftbench knows"))
     if peft_type in {"LORA", "ADALORA"}:
         problems += _lora_problems(config, header)
+    if config.get("task_type") in (None, "SEQ_CLS") and not saves_head(header):
+        problems.append(
+            (
+                "adapter_model.safetensors:warning",
+                "saves no classification head (peft modules_to_save): unless the base checkpoint has one, "
+                "evaluation refuses it, as its head would be random",
+            )
+        )
     return problems
 
 

@@ -51,7 +51,8 @@ def test_real_adapter_on_a_limit_slice(tmp_path):
 
 
 def test_new_task_needs_no_code(board, tmp_path):
-    """A task added as one YAML file (plus its data) is evaluated by the unchanged CLI."""
+    """A task added as one YAML file (plus its data) is planned and evaluated by the unchanged
+    CLI, which refuses a model whose classification head would be random."""
     from ftbench.tasks import file_sha256
 
     data = tmp_path / "data"
@@ -90,15 +91,14 @@ def test_new_task_needs_no_code(board, tmp_path):
             }
         )
     )
-    result = CliRunner().invoke(
-        main,
-        ["--root", str(board), "evaluate", "--limit", "40", "--data-dir", str(data), "--no-progress"],
-        catch_exceptions=False,
-    )
-    assert result.exit_code == 0, result.output
-    record = read_record(board / "results" / "minilm-base" / "tweet_sentiment_val.limit40.json")
-    assert record.task.primary_metric == "f1_macro" and len(record.confusion_matrix) == 3
-    assert "initialised randomly" in record.provenance.model["notes"][0]
+    args = ["--root", str(board), "evaluate", "--limit", "40", "--data-dir", str(data), "--no-progress"]
+    planned = CliRunner().invoke(main, ["--root", str(board), "plan"], catch_exceptions=False)
+    assert "missing  minilm-base/tweet_sentiment_val" in planned.output
+    # the pinned base has no classification head and no adapter brings one: refused, not ranked by luck
+    refused = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert refused.exit_code == 1 and "no trained classification head" in refused.stderr
+    assert "minilm-base/tweet_sentiment_val FAILED" in refused.stderr and "Traceback" not in refused.output
+    assert not (board / "results" / "minilm-base").exists()
 
 
 def test_bundled_records_recompute_from_predictions():

@@ -18,6 +18,7 @@ from transformers.utils import logging as hf_logging
 
 from ftbench.errors import FtbenchError
 from ftbench.models.base import ModelInfo
+from ftbench.weightfiles import safetensors_header, saves_head
 
 # The load report lists the classification head as "missing" before the adapter supplies it;
 # what matters for the user is in ModelInfo.notes and the record, not in library chatter.
@@ -164,12 +165,20 @@ def _dtype_kwargs(precision: str, device: torch.device) -> dict:
 
 
 def _head_notes(config, labels: Sequence[str], adapter_dir: Path | None, seed: int) -> list[str]:
+    """Refuse a model whose classification head would be random: in neither the checkpoint
+    nor the adapter (such a model ranks by luck, and can rank first on a binary task)."""
     archs = config.architectures or []
     has_head = any(a.endswith("ForSequenceClassification") for a in archs)
     if has_head and getattr(config, "num_labels", len(labels)) != len(labels):
         raise FtbenchError(f"checkpoint has {config.num_labels} labels, the task has {len(labels)}")
-    if not has_head and adapter_dir is None:
-        return [f"classification head not in the checkpoint: initialised randomly (seed {seed})"]
+    if has_head:
+        return []
+    if adapter_dir is None or not saves_head(safetensors_header(adapter_dir / "adapter_model.safetensors")):
+        where = "the checkpoint has none" + ("" if adapter_dir is None else " and the adapter saves none")
+        raise FtbenchError(
+            f"no trained classification head ({where}): it would be initialised at random. Train the head "
+            "with the adapter (peft modules_to_save) or submit a checkpoint that has one"
+        )
     return []
 
 
