@@ -13,12 +13,12 @@ from pathlib import Path
 
 from ftbench.audit import audit_record
 from ftbench.config import BoardConfig
-from ftbench.errors import FtbenchError, InvalidInput, Issue
+from ftbench.errors import FtbenchError, InvalidInput, Issue, display_path
 from ftbench.files import is_leftover_temporary
 from ftbench.jobs import EvalJob, plan_jobs
 from ftbench.record import read_record
 from ftbench.submissions import load_submissions
-from ftbench.tasks import Examples, Task, load_examples
+from ftbench.tasks import Examples, Task, load_examples, task_data_issues
 
 
 def check_board(config: BoardConfig, allow_missing: bool = False) -> list[Issue]:
@@ -28,6 +28,8 @@ def check_board(config: BoardConfig, allow_missing: bool = False) -> list[Issue]
     except InvalidInput as exc:
         return list(exc.issues)
     issues = list(board.issues)
+    for task in board.tasks.values():
+        issues += task_data_issues(task, config.data_dir, display_path(config.tasks_dir / f"{task.name}.yaml"))
     jobs = plan_jobs(board, config)
     expected = {job.output: job for job in jobs}
     ids = {s.spec.id for s in board.submissions}

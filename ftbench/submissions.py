@@ -15,7 +15,7 @@ from ftbench.config import BoardConfig
 from ftbench.errors import InvalidInput, Issue, display_path
 from ftbench.registry import Registry
 from ftbench.spec import Submission, WeightsRef, pydantic_issues
-from ftbench.tasks import Task, load_tasks
+from ftbench.tasks import Task, load_tasks, split_exists
 from ftbench.untrusted import (
     MAX_CARD_BYTES,
     MAX_YAML_BYTES,
@@ -60,8 +60,9 @@ def discover(submissions_dir: Path) -> list[Path]:
     return sorted(p.parent for p in submissions_dir.glob(f"*/{SPEC_FILE}"))
 
 
-def load_submission(folder: Path, tasks: Registry[Task]) -> LoadedSubmission:
-    """Parse and check one submission folder; raises InvalidInput with every error found."""
+def load_submission(folder: Path, tasks: Registry[Task], data_dir: Path | None = None) -> LoadedSubmission:
+    """Parse and check one submission folder; raises InvalidInput with every error found.
+    ``data_dir``: where the datasets are, to check that the training splits named exist."""
     folder = folder.resolve()
     spec_path = folder / SPEC_FILE
     shown = display_path(spec_path)
@@ -81,20 +82,24 @@ def load_submission(folder: Path, tasks: Registry[Task]) -> LoadedSubmission:
         names = raw.get("tasks") if isinstance(raw.get("tasks"), dict) else {}
         raise InvalidInput(issues + pydantic_issues(shown, exc) + _unknown_tasks(names, shown, tasks)) from None
     issues += _spec_issues(spec, folder, shown, tasks)
+    if data_dir is not None:
+        issues += _training_data_issues(spec, data_dir, shown)
     errors = [i for i in issues if i.severity == "error"]
     if errors:
         raise InvalidInput(issues)
     return LoadedSubmission(spec, folder, tuple(i for i in issues if i.severity != "error"))
 
 
-def load_all(folders: Iterable[Path], tasks: Registry[Task]) -> tuple[list[LoadedSubmission], list[Issue]]:
+def load_all(
+    folders: Iterable[Path], tasks: Registry[Task], data_dir: Path | None = None
+) -> tuple[list[LoadedSubmission], list[Issue]]:
     """Load many folders, collecting every issue (duplicate ids across folders included)."""
     loaded: list[LoadedSubmission] = []
     issues: list[Issue] = []
     seen: dict[str, Path] = {}
     for folder in folders:
         try:
-            sub = load_submission(folder, tasks)
+            sub = load_submission(folder, tasks, data_dir)
         except InvalidInput as exc:
             issues.extend(exc.issues)
             continue
@@ -139,7 +144,7 @@ def load_submissions(config: BoardConfig, paths: Iterable[Path] = ()) -> Submiss
     submissions starts here."""
     tasks = load_tasks(config.tasks_dir)
     folders = [p.parent if p.name == SPEC_FILE else p for p in paths] or discover(config.submissions_dir)
-    loaded, issues = load_all(folders, tasks)
+    loaded, issues = load_all(folders, tasks, config.data_dir)
     return SubmissionSet(tasks, tuple(folders), tuple(loaded), tuple(issues))
 
 
@@ -308,6 +313,21 @@ def _weight_file_issues(folder: Path, problems: list[tuple[str, str]]) -> list[I
         severity = "warning" if field == "warning" else "error"
         out.append(Issue(display_path(folder / name), "-" if field in ("", "warning") else field, message, severity))
     return out
+
+
+def _training_data_issues(spec: Submission, data_dir: Path, shown: str) -> list[Issue]:
+    """A training split the data directory's ``meta.json`` does not list is an error (a typo,
+    or a split that would hide contamination); datasets it does not know are not checked."""
+    named = [("fine_tuning.training_data", spec.fine_tuning.training_data)]
+    named += [(f"tasks.{n}.training_data", e.training_data) for n, e in spec.tasks.items() if e.training_data]
+    issues = []
+    for prefix, refs in named:
+        for i, ref in enumerate(refs):
+            if split_exists(data_dir, ref.dataset, ref.split) is False:
+                issues.append(
+                    Issue(shown, f"{prefix}.{i}.split", f"dataset {ref.dataset!r} has no split {ref.split!r}")
+                )
+    return issues
 
 
 def _contamination_issues(spec: Submission, task: Task, shown: str) -> list[Issue]:

@@ -222,6 +222,50 @@ def verify_data(task: Task, data_dir: Path) -> Path:
     return path
 
 
+def task_data_issues(task: Task, data_dir: Path, shown: str) -> list[Issue]:
+    """What is wrong with a task's held-out data, without loading a model: the dataset folder,
+    the file and its sha256, the row count, the text field, every label within the task's
+    labels, and the task's labels against the dataset's ``meta.json`` (when it has one)."""
+    try:
+        examples = load_examples(task, data_dir)
+    except DataIntegrityError as exc:
+        message = str(exc)
+        field = (
+            "data_sha256"
+            if "does not match data_sha256" in message
+            else "num_examples"
+            if " rows, task says" in message
+            else "-"
+        )
+        return [Issue(shown, field, message)]
+    except (OSError, ValueError) as exc:
+        return [Issue(shown, "data_file", f"cannot be read ({exc})")]
+    issues = []
+    meta = _meta(data_dir, task.dataset)
+    declared = meta.get("labels") if isinstance(meta, dict) else None
+    if isinstance(declared, list) and list(declared) != list(task.labels):
+        issues.append(Issue(shown, "labels", f"differ from {task.dataset}/meta.json's labels {declared}"))
+    if len(set(examples.labels)) < 2:
+        issues.append(Issue(shown, "labels", "the held-out data holds fewer than two distinct labels"))
+    return issues
+
+
+def split_exists(data_dir: Path, dataset: str, split: str) -> bool | None:
+    """Whether ``dataset`` has ``split`` according to its ``meta.json``; None when the data
+    directory does not know the dataset (a Hub dataset, say)."""
+    meta = _meta(data_dir, dataset)
+    if not isinstance(meta, dict) or not isinstance(meta.get("splits"), dict):
+        return None
+    return split in meta["splits"]
+
+
+def _meta(data_dir: Path, dataset: str) -> object:
+    try:
+        return json.loads((data_dir / dataset / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
 def load_examples(task: Task, data_dir: Path) -> Examples:
     """Read a task's held-out examples after verifying the file's checksum."""
     path = verify_data(task, data_dir)

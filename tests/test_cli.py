@@ -118,3 +118,24 @@ def test_light_commands_do_not_import_torch(args):
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert "HEAVY []" in out.stdout
+
+
+def test_a_training_split_that_does_not_exist_is_an_error(board, make_submission):
+    spec = valid_spec()
+    spec["fine_tuning"]["training_data"] = [{"dataset": "sst2", "split": "trian"}]
+    folder = make_submission(spec)
+    result = run("validate", str(folder), root=board)
+    assert result.exit_code == 2
+    assert "fine_tuning.training_data.0.split: dataset 'sst2' has no split 'trian'" in result.stderr
+
+
+def test_evaluate_explains_a_task_the_submission_does_not_list(board, make_submission):
+    folder = make_submission()
+    result = run("evaluate", str(folder), "--task", "trec", root=board)
+    assert result.exit_code == 1
+    assert "no submission lists --task trec (their tasks: my-model: sst2)" in result.stderr
+
+
+def test_evaluate_refuses_a_batch_size_that_would_replace_the_boards_records(board, make_submission):
+    result = run("evaluate", str(make_submission()), "--batch-size", "128", root=board)
+    assert result.exit_code == 1 and "pass --results-dir" in result.stderr

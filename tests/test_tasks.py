@@ -77,3 +77,38 @@ def test_training_split_is_verified(tmp_path):
     assert len(load_split(DATA_DIR, "sst2", "train")) == 6920
     with pytest.raises(DataIntegrityError, match="has no split 'dev'"):
         load_split(DATA_DIR, "sst2", "dev")
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "text"),
+    [
+        ({"data_sha256": "0" * 64}, "data_sha256", "does not match data_sha256"),
+        ({"num_examples": 499}, "num_examples", "500 rows, task says 499"),
+        ({"dataset": "no_such_dataset"}, "-", "not found"),
+        ({"labels": ["a", "b", "c", "d", "e", "f", "g"]}, "labels", "differ from trec/meta.json"),
+        ({"labels": ["a", "b", "c"]}, "-", "not in 0..2"),
+    ],
+)
+def test_tasks_check_finds_bad_data_without_a_model(tmp_path, change, field, text):
+    from click.testing import CliRunner
+
+    from ftbench.cli import main
+
+    (tmp_path / "tasks").mkdir()
+    definition = {**yaml.safe_load((ROOT / "tasks" / "trec.yaml").read_text()), **change}
+    (tmp_path / "tasks" / "trec.yaml").write_text(yaml.safe_dump(definition))
+    (tmp_path / "pyproject.toml").write_text(f'[tool.ftbench]\ndata_dir = "{DATA_DIR.as_posix()}"\n')
+    result = CliRunner().invoke(main, ["--root", str(tmp_path), "tasks", "--check"])
+    assert result.exit_code == 2
+    assert any(f":{field}: " in line and text in line for line in result.stderr.splitlines()), result.stderr
+
+
+def test_tasks_check_passes_on_the_bundled_tasks():
+    from click.testing import CliRunner
+
+    from ftbench.cli import main
+
+    result = CliRunner().invoke(
+        main, ["--root", str(ROOT), "tasks", "--check"], env={"FTBENCH_DATA_DIR": str(DATA_DIR)}
+    )
+    assert result.exit_code == 0 and "0 problem(s)" in result.stdout

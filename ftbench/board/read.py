@@ -47,6 +47,8 @@ class Layout:
     """Static page name -> markdown."""
     batch_size: int = DEFAULT_BATCH_SIZE
     """The board's batch size: a record made at another one is stale, as for ``ftbench plan``."""
+    data_dir: Path | None = None
+    """Where the datasets are (training splits named by submissions are checked against it)."""
     local_models: Mapping[str, str] = field(default_factory=dict)
     """The board's local mirrors of pinned Hub models (their files are part of the content key)."""
     gold: Mapping[str, Examples] = field(default_factory=dict)
@@ -79,7 +81,16 @@ def list_board(config: BoardConfig) -> Layout:
     pages = _pages(config.pages_dir, notes)
     gold = _held_out(tasks.values(), config.data_dir, notes)
     folders_and_records = tuple((f, tuple(by_folder.get(f.name, ()))) for f in folders)
-    return Layout(tasks, folders_and_records, pages, config.batch_size, dict(config.local_models), gold, tuple(notes))
+    return Layout(
+        tasks=tasks,
+        folders=folders_and_records,
+        pages=pages,
+        batch_size=config.batch_size,
+        data_dir=config.data_dir,
+        local_models=dict(config.local_models),
+        gold=gold,
+        notes=tuple(notes),
+    )
 
 
 def read_shard(
@@ -100,7 +111,7 @@ def read_shard(
         notes += [f"submission skipped: {i}" for i in validated.errors]
     for folder, paths in folders:
         if validated is None:
-            loaded, found = load_all([folder], tasks)
+            loaded, found = load_all([folder], tasks, layout.data_dir)
             issues += found
             notes += [f"submission skipped: {i}" for i in found if i.severity == "error"]
             sub = loaded[0] if loaded else None
@@ -140,7 +151,7 @@ def load_board(config: BoardConfig) -> BoardFiles:
     the same steps out over worker processes (``ftbench.site.build``)."""
     layout = list_board(config)
     folders = [folder for folder, _ in layout.folders]
-    loaded, issues = load_all(folders, layout.tasks)  # together: duplicate ids are found too
+    loaded, issues = load_all(folders, layout.tasks, layout.data_dir)  # together: duplicate ids are found too
     validated = SubmissionSet(layout.tasks, tuple(folders), tuple(loaded), tuple(issues))
     shard, sources = read_shard(layout, layout.folders, validated)
     summary = summarise(shard, tuple(layout.tasks.values()))

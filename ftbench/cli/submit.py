@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ftbench.cli.common import board_config, fail_cleanly, print_issues
-from ftbench.errors import FtbenchError
+from ftbench.errors import FtbenchError, display_path
 
 
 @click.command()
@@ -41,18 +41,34 @@ def validate(ctx: click.Context, paths: tuple[Path, ...]) -> None:
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the task definitions as JSON.")
+@click.option(
+    "--check",
+    "check_data",
+    is_flag=True,
+    help="Also check each task's data (folder, sha256, rows, labels) without loading a model; exit 2 on a problem.",
+)
 @click.pass_context
 @fail_cleanly
-def tasks(ctx: click.Context, as_json: bool) -> None:
+def tasks(ctx: click.Context, as_json: bool, check_data: bool) -> None:
     """List the tasks: dataset, held-out split, size, labels and primary metric.
 
     \b
     Example:
       ftbench tasks
+      ftbench tasks --check     # is every task's held-out data there and as declared?
     """
-    from ftbench.tasks import load_tasks, task_lines
+    from ftbench.tasks import load_tasks, task_data_issues, task_lines
 
-    registry = load_tasks(board_config(ctx).tasks_dir)
+    config = board_config(ctx)
+    registry = load_tasks(config.tasks_dir)
+    if check_data:
+        issues = [
+            issue
+            for t in registry.values()
+            for issue in task_data_issues(t, config.data_dir, display_path(config.tasks_dir / f"{t.name}.yaml"))
+        ]
+        print_issues(issues, f"{len(registry)} task(s): {len(issues)} problem(s) with their data")
+        return
     if as_json:
         click.echo(json.dumps([t.model_dump(mode="json") for t in registry.values()], indent=2))
     else:
