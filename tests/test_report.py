@@ -58,9 +58,9 @@ def test_each_submission_is_validated_once(site_board, monkeypatch):
     calls: list[str] = []
     original = submissions.load_submission
 
-    def counting(folder, tasks):
+    def counting(folder, tasks, data_dir=None):
         calls.append(folder.name)
-        return original(folder, tasks)
+        return original(folder, tasks, data_dir)
 
     monkeypatch.setattr(submissions, "load_submission", counting)
     build_report(load_config(site_board), ids=["alpha-lora"])
