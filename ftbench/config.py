@@ -56,6 +56,9 @@ class BoardConfig:
     the content key, and a board compares like with like)."""
     local_models: dict[str, str] = field(default_factory=dict)
     """``"hub id@revision"`` -> local folder (or ``package:module/sub``) holding the same files."""
+    record_key: bytes | None = field(default=None, repr=False)
+    """The board's CI signing key (``FTBENCH_RECORD_KEY``, a secret of the main workflow only):
+    when set, records are signed when made and a record without a valid signature is stale."""
 
     def with_overrides(self, **paths: str | Path | None) -> BoardConfig:
         """Return a copy with the given locations replaced (``None`` keeps the current one)."""
@@ -77,7 +80,8 @@ def find_root(start: Path | None = None) -> Path:
 
 
 def load_config(root: Path | None = None) -> BoardConfig:
-    """Read the board configuration; ``FTBENCH_DATA_DIR`` overrides the data directory."""
+    """Read the board configuration; ``FTBENCH_DATA_DIR`` overrides the data directory and
+    ``FTBENCH_RECORD_KEY`` (never a file) holds the CI's record-signing key."""
     root = find_root(root) if root is None else root.resolve()
     pyproject = root / "pyproject.toml"
     table = _read_toml(pyproject).get("tool", {}).get("ftbench", {}) if pyproject.is_file() else {}
@@ -98,6 +102,7 @@ def load_config(root: Path | None = None) -> BoardConfig:
         title=str(values["title"]),
         batch_size=batch_size,
         local_models=dict(table.get("local_models", {})),
+        record_key=os.environ.get("FTBENCH_RECORD_KEY", "").encode() or None,
         **paths,
     )
 

@@ -37,6 +37,7 @@ from ftbench.record import (
     SubmissionRef,
     TaskRef,
     WeightsProvenance,
+    sign,
     write_record,
 )
 from ftbench.runner import RunResult, run_classifier
@@ -158,7 +159,8 @@ def evaluate_job(
         settings.progress,
         description=job.name,
     )
-    return assemble_record(job, config, settings, examples, run, loaded, started)
+    record = assemble_record(job, config, settings, examples, run, loaded, started)
+    return record if config.record_key is None else sign(record, config.record_key)
 
 
 def score(task: Task, gold: Sequence[int], pred: Sequence[int]) -> dict:

@@ -18,7 +18,7 @@ from typing import Any
 from ftbench.config import BoardConfig
 from ftbench.errors import FtbenchError, display_path
 from ftbench.keys import content_key, key_parts, stale_parts
-from ftbench.record import read_record, record_path
+from ftbench.record import read_record, record_path, signed
 from ftbench.spec import WeightsRef
 from ftbench.submissions import LoadedSubmission, SubmissionSet
 from ftbench.tasks import Task
@@ -31,7 +31,7 @@ class Freshness:
     status: str
     """``missing`` (no record), ``stale`` or ``current``."""
     reason: str = ""
-    """``unreadable``, ``incomplete`` or ``changed`` when stale; empty otherwise."""
+    """``unreadable``, ``incomplete``, ``unsigned`` or ``changed`` when stale; empty otherwise."""
     changed: tuple[str, ...] = ()
     """Names of the content-key parts that changed (empty when the record predates storing them)."""
     detail: str = ""
@@ -52,13 +52,19 @@ class Freshness:
             return f"record unreadable ({self.detail})"
         if self.reason == "incomplete":
             return "incomplete run (only part of the held-out split was scored)"
+        if self.reason == "unsigned":
+            return "not signed by this board's CI (edited, or made elsewhere)"
         return "changed: " + (", ".join(self.changed) if self.changed else "content key differs")
 
 
-def freshness(record: Any | None, parts: dict[str, Any], limit: int | None = None) -> Freshness:
+def freshness(
+    record: Any | None, parts: dict[str, Any], limit: int | None = None, key: bytes | None = None
+) -> Freshness:
     """The one rule: is ``record`` (a ResultRecord or its fast view; None when there is none)
     current for the key ``parts`` computed now? ``limit``: the ``--limit`` the pair is
-    evaluated with (None: the whole split, so an incomplete record is stale).
+    evaluated with (None: the whole split, so an incomplete record is stale). ``key``: the
+    CI's signing key, where it is known (a full record is then needed, and an unsigned one is
+    stale).
 
     >>> from types import SimpleNamespace
     >>> parts = {"base": "hub:a@1", "batch_size": 16}
@@ -73,13 +79,17 @@ def freshness(record: Any | None, parts: dict[str, Any], limit: int | None = Non
         return Freshness("missing")
     if not record.complete and (limit is None or record.limit != limit):
         return Freshness("stale", "incomplete")
+    if key is not None and not signed(record, key):
+        return Freshness("stale", "unsigned")
     changed = stale_parts(record.content_key, record.content_key_parts, parts)
     if changed is None:
         return Freshness("current")
     return Freshness("stale", "changed", tuple(changed))
 
 
-def record_freshness(path: Path, parts: dict[str, Any], limit: int | None = None) -> Freshness:
+def record_freshness(
+    path: Path, parts: dict[str, Any], limit: int | None = None, key: bytes | None = None
+) -> Freshness:
     """:func:`freshness` of the record file at ``path`` (missing, unreadable or read in full)."""
     if not path.is_file():
         return Freshness("missing")
@@ -87,7 +97,7 @@ def record_freshness(path: Path, parts: dict[str, Any], limit: int | None = None
         record = read_record(path)
     except FtbenchError as exc:
         return Freshness("stale", "unreadable", detail=str(exc).splitlines()[0])
-    return freshness(record, parts, limit)
+    return freshness(record, parts, limit, key)
 
 
 @dataclass(frozen=True)
@@ -162,24 +172,51 @@ def plan_jobs(
             precision = sub.spec.model.precision
             parts = key_parts(base, adapter, sub.folder, task, precision, batch_size, local_models=config.local_models)
             out = record_path(config.results_dir, sub.spec.id, name, limit)
-            fresh = record_freshness(out, parts, limit)
+            fresh = record_freshness(out, parts, limit, config.record_key)
             status, why = ("forced", "--force") if force else (fresh.status, fresh.why)
             jobs.append(EvalJob(sub, task, base, adapter, parts, out, status, why))
     return jobs
 
 
-def github_matrix(jobs: Sequence[EvalJob]) -> str:
-    """A GitHub Actions ``strategy.matrix`` (JSON) with one entry per pending pair."""
-    include = [
-        {
-            "submission": j.submission.spec.id,
-            "task": j.task.name,
-            "path": _relative(j.submission.folder),
-            "status": j.status,
-        }
-        for j in jobs
-        if j.pending
-    ]
+MAX_MATRIX_JOBS = 256
+"""GitHub Actions runs at most this many jobs from one matrix."""
+
+
+def github_matrix(jobs: Sequence[EvalJob], max_entries: int = MAX_MATRIX_JOBS) -> str:
+    """A GitHub Actions ``strategy.matrix`` (JSON): one entry per pending pair, or, when there
+    are more than ``max_entries``, the pairs dealt out into ``max_entries`` batches. Each entry
+    names its pairs as ``pairs``: ``<folder>::<task>`` separated by spaces.
+
+    >>> from types import SimpleNamespace as N
+    >>> job = lambda s, t: N(pending=True, status="missing", task=N(name=t), submission=N(spec=N(id=s), folder=Path(s)))
+    >>> json.loads(github_matrix([job("a", "x"), job("b", "x"), job("c", "y")], max_entries=2))["include"][0]
+    {'name': 'batch-1-of-2', 'pairs': 'a::x c::y', 'status': 'batch', 'submission': 'batch-1-of-2', 'task': '2 pairs'}
+    """
+    pending = [j for j in jobs if j.pending]
+    pairs = [f"{_relative(j.submission.folder)}::{j.task.name}" for j in pending]
+    if len(pending) <= max_entries:
+        include = [
+            {
+                "name": f"{j.submission.spec.id}+{j.task.name}",
+                "submission": j.submission.spec.id,
+                "task": j.task.name,
+                "pairs": pair,
+                "status": j.status,
+            }
+            for j, pair in zip(pending, pairs, strict=True)
+        ]
+    else:
+        batches = [pairs[i::max_entries] for i in range(max_entries)]
+        include = [
+            {
+                "name": f"batch-{i + 1}-of-{max_entries}",
+                "submission": f"batch-{i + 1}-of-{max_entries}",
+                "task": f"{len(batch)} pairs",
+                "pairs": " ".join(batch),
+                "status": "batch",
+            }
+            for i, batch in enumerate(batches)
+        ]
     return json.dumps({"include": include}, sort_keys=True)
 
 

@@ -6,6 +6,8 @@ live here; whether a record's numbers can be trusted is ``ftbench.audit``'s ques
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from pathlib import Path
 from typing import Any, Literal
@@ -180,6 +182,26 @@ def dumps(record: ResultRecord) -> str:
 def write_record(path: Path, record: ResultRecord) -> None:
     """Validate and atomically write one record."""
     write_atomic(path, dumps(ResultRecord.model_validate(record.model_dump())))
+
+
+SIGNATURE = "ci_signature"
+"""Key in a record's ``extra`` of the board CI's HMAC-SHA256 over the rest of the record."""
+
+
+def sign(record: ResultRecord, key: bytes) -> ResultRecord:
+    """The record with its signature: HMAC-SHA256, under the board CI's secret ``key``, of its
+    canonical text without the signature. Only the main workflow holds the key, so a record
+    edited in a pull request, or made anywhere else, cannot carry a valid one."""
+    extra = {k: v for k, v in record.extra.items() if k != SIGNATURE}
+    unsigned = record.model_copy(update={"extra": extra})
+    digest = hmac.new(key, dumps(unsigned).encode(), hashlib.sha256).hexdigest()
+    return record.model_copy(update={"extra": {**extra, SIGNATURE: digest}})
+
+
+def signed(record: ResultRecord, key: bytes) -> bool:
+    """True when the record carries a valid signature under ``key``."""
+    given = record.extra.get(SIGNATURE)
+    return isinstance(given, str) and hmac.compare_digest(given, sign(record, key).extra[SIGNATURE])
 
 
 def read_record(path: Path, strict: bool = False) -> ResultRecord:

@@ -106,3 +106,36 @@ def test_freshness_explains_itself():
     assert Freshness("stale", "changed", ()).why == "changed: content key differs"
     assert Freshness("stale", "unreadable", detail="bad JSON").why == "record unreadable (bad JSON)"
     assert Freshness("stale", "incomplete").why.startswith("incomplete run")
+
+
+def test_with_the_ci_key_only_records_it_signed_are_current(evaluated, monkeypatch):
+    from conftest import plan
+    from ftbench.record import read_record, sign, signed, write_record
+
+    path = evaluated.results_dir / "my-model" / "sst2.json"
+    _, [job] = plan(evaluated.root)
+    assert job.status == "current"  # no key on this machine: signatures are not asked for
+    monkeypatch.setenv("FTBENCH_RECORD_KEY", "ci-secret")
+    _, [job] = plan(evaluated.root)
+    assert (job.status, job.why) == ("stale", "not signed by this board's CI (edited, or made elsewhere)")
+    record = read_record(path)
+    write_record(path, sign(record, b"ci-secret"))
+    _, [job] = plan(evaluated.root)
+    assert job.status == "current" and signed(read_record(path), b"ci-secret")
+    forged = read_record(path).model_copy(update={"metrics": {**record.metrics, "accuracy": 1.0}})
+    write_record(path, forged)  # the signature no longer matches the bytes
+    _, [job] = plan(evaluated.root)
+    assert job.status == "stale" and not signed(forged, b"ci-secret") and not signed(record, b"other")
+
+
+def test_evaluate_signs_with_the_ci_key(board, make_submission, monkeypatch):
+    from conftest import keyword_model
+    from ftbench.config import load_config
+    from ftbench.evaluate import EvalSettings, evaluate_pending
+    from ftbench.record import signed
+
+    make_submission()
+    monkeypatch.setenv("FTBENCH_RECORD_KEY", "ci-secret")
+    report = evaluate_pending(load_config(board), settings=EvalSettings(progress=False), backend=keyword_model)
+    [(_, record)] = report.done
+    assert signed(record, b"ci-secret") and "ci-secret" not in repr(load_config(board))

@@ -51,6 +51,8 @@ class Layout:
     """Where the datasets are (training splits named by submissions are checked against it)."""
     local_models: Mapping[str, str] = field(default_factory=dict)
     """The board's local mirrors of pinned Hub models (their files are part of the content key)."""
+    record_key: bytes | None = field(default=None, repr=False)
+    """The CI's record-signing key, where it is known: unsigned records are then stale."""
     gold: Mapping[str, Examples] = field(default_factory=dict)
     """Held-out examples of the tasks whose data could be read: every record is audited
     against them (``ftbench.audit``), and a record of a task without data is not ranked."""
@@ -88,6 +90,7 @@ def list_board(config: BoardConfig) -> Layout:
         batch_size=config.batch_size,
         data_dir=config.data_dir,
         local_models=dict(config.local_models),
+        record_key=config.record_key,
         gold=gold,
         notes=tuple(notes),
     )
@@ -211,10 +214,10 @@ def record_status(rec: Any, sub: LoadedSubmission, layout: Layout, memo: dict | 
         parts = key_parts(base, adapter, sub.folder, task, precision, layout.batch_size, memo, layout.local_models)
     except (OSError, FtbenchError) as exc:
         return "stale", f"weights could not be read to check the record ({exc})"
-    fresh = freshness(rec, parts)
+    fresh = freshness(rec, parts, key=layout.record_key)
     if fresh.status == "current":
         return "current", ""
-    if fresh.reason == "incomplete":
+    if fresh.reason in ("incomplete", "unsigned"):
         return "stale", fresh.why
     why = ", ".join(fresh.changed) if fresh.changed else "weights, task, data, precision or evaluation logic"
     return "stale", f"{STALE} ({why} changed since it was evaluated)"
