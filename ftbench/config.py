@@ -24,6 +24,7 @@ DEFAULTS: dict[str, object] = {
     "base_url": "/",
     "title": "ftbench leaderboard",
     "batch_size": DEFAULT_BATCH_SIZE,
+    "data_url": "",
 }
 
 
@@ -56,6 +57,9 @@ class BoardConfig:
     the content key, and a board compares like with like)."""
     local_models: dict[str, str] = field(default_factory=dict)
     """``"hub id@revision"`` -> local folder (or ``package:module/sub``) holding the same files."""
+    data_url: str = ""
+    """Mirror the held-out files are fetched from (``ftbench data fetch``), laid out like the
+    data directory; every file is checked against its task's sha256."""
     record_key: bytes | None = field(default=None, repr=False)
     """The board's CI signing key (``FTBENCH_RECORD_KEY``, a secret of the main workflow only):
     when set, records are signed when made and a record without a valid signature is stale."""
@@ -101,6 +105,7 @@ def load_config(root: Path | None = None) -> BoardConfig:
         base_url=base_url if base_url.endswith("/") else base_url + "/",
         title=str(values["title"]),
         batch_size=batch_size,
+        data_url=str(values["data_url"]),
         local_models=dict(table.get("local_models", {})),
         record_key=os.environ.get("FTBENCH_RECORD_KEY", "").encode() or None,
         **paths,

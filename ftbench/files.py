@@ -22,7 +22,7 @@ def write_atomic(path: Path, data: bytes | str, *, fsync: bool = True, make_pare
     """
     if make_parent:
         path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{TEMPORARY[0]}{path.name}.", suffix=TEMPORARY[1])
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{TEMPORARY[0]}{path.name}.{os.getpid()}.", suffix=TEMPORARY[1])
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data.encode("utf-8") if isinstance(data, str) else data)
@@ -38,7 +38,7 @@ def write_atomic(path: Path, data: bytes | str, *, fsync: bool = True, make_pare
 
 
 TEMPORARY = (".", ".tmp")
-"""A temporary file of :func:`write_atomic` is ``.<name>.<random>.tmp`` beside its target."""
+"""A temporary file of :func:`write_atomic` is ``.<name>.<pid>.<random>.tmp`` beside its target."""
 
 
 def is_leftover_temporary(path: Path) -> bool:
@@ -47,18 +47,37 @@ def is_leftover_temporary(path: Path) -> bool:
 
 
 def remove_leftover_temporaries(folder: Path, older_than_s: float = 3600.0) -> list[Path]:
-    """Delete the temporary files a killed writer left under ``folder``. Only those older than
-    ``older_than_s``: a younger one may belong to a run still writing it."""
+    """Delete the temporary files that killed writers left under ``folder``: those whose
+    writing process is gone (its id is in the name), and any older than ``older_than_s``. A
+    temporary file of a process still running is left to it."""
     removed = []
     now = time.time()
     for path in folder.rglob(".*.tmp") if folder.is_dir() else ():
         try:
-            if path.is_file() and not path.is_symlink() and now - path.stat().st_mtime > older_than_s:
+            if path.is_symlink() or not path.is_file():
+                continue
+            if not _writer_alive(path.name) or now - path.stat().st_mtime > older_than_s:
                 path.unlink()
                 removed.append(path)
         except OSError:
             continue
     return removed
+
+
+def _writer_alive(name: str) -> bool:
+    parts = name[: -len(TEMPORARY[1])].rsplit(".", 2)
+    if len(parts) != 3 or not parts[1].isdigit():
+        return True  # not ours to judge by its name: only its age counts
+    pid = int(parts[1])
+    if pid == os.getpid():
+        return False  # this process writes one file at a time, and is not writing now
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def file_sha256(path: Path) -> str:

@@ -33,7 +33,7 @@ STAGES = [
             "ftbench.weightfiles",
         ],
     ),
-    ("tasks", ["ftbench.tasks"]),
+    ("tasks", ["ftbench.tasks", "ftbench.fetch"]),
     ("submissions and keys", ["ftbench.submissions", "ftbench.keys"]),
     ("models", ["ftbench.models"]),
     ("runner", ["ftbench.runner"]),

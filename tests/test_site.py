@@ -593,7 +593,7 @@ def test_record_copies_are_real_copies_readable_by_everyone(tmp_path):
 
 def test_a_killed_build_leaves_nothing_that_is_published(site_board):
     _, site = build(site_board)
-    leftover = site / "tasks" / ".sentiment.html.abc123.tmp"
+    leftover = site / "tasks" / ".sentiment.html.999999999.abc123.tmp"  # its writer (pid) is gone
     leftover.write_text("half a page")
     report, _ = build(site_board)  # nothing changed: skipped, and the leftover is gone anyway
     assert report.skipped and not leftover.exists()

@@ -44,7 +44,7 @@ def build_site(config: BoardConfig, force: bool = False, workers: int | None = N
             "ftbench repository, or set [tool.ftbench] templates_dir)"
         )
     # A killed build leaves temporary files: never published, removed before anything else.
-    remove_leftover_temporaries(config.site_dir, older_than_s=0)
+    remove_leftover_temporaries(config.site_dir)
     stamp = input_stamp(config)
     previous = read_manifest(config.site_dir)
     if not force and previous.get("stamp") == stamp and all_present(config.site_dir, previous):

@@ -124,7 +124,7 @@ def copy_if_changed(source: Path, target: Path, folders: set[Path] | None = None
     else:
         if not os.path.samestat(src, dst) and (dst.st_size, dst.st_mtime_ns) == (src.st_size, src.st_mtime_ns):
             return False
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp")
     try:
         with open(source, "rb") as reader, os.fdopen(fd, "wb") as writer:
             shutil.copyfileobj(reader, writer, 1 << 20)
