@@ -677,3 +677,15 @@ def test_confidence_intervals_are_shown_where_records_have_them(site_board):
         for r in csv.DictReader(io.StringIO((site / "downloads/sentiment/leaderboard.csv").read_text()))
     }
     assert float(table["alpha-lora"]["accuracy_ci95_low"]) == low and table["beta-full"]["accuracy_ci95_high"] == ""
+
+
+def test_entries_not_better_than_a_trivial_baseline_are_marked(site_board):
+    _, site = build(site_board)
+    page = (site / "tasks" / "sentiment.html").read_text()
+    rows = {
+        sub: page[page.index(f'href="../models/{sub}.html"') :].split("</tr>")[0]
+        for sub in ("alpha-lora", "gamma-ia3", "delta-head")
+    }
+    # majority class scores 66.67 on this task: 60% and 50% accuracy are no better
+    assert "below baseline" not in rows["alpha-lora"]
+    assert "below baseline" in rows["gamma-ia3"] and "below baseline" in rows["delta-head"]

@@ -116,6 +116,7 @@ def task_context(board: Board, task: Task, rows: Sequence[RankedRow], common: di
     columns = [*metrics, *EFFICIENCY_COLUMNS]
     refs = baselines(task, gold)
     majority = refs[0][1][task.primary_metric] if refs else None
+    floor = best_baseline(task, refs)
     return {
         **common,
         "root": "../",
@@ -123,7 +124,8 @@ def task_context(board: Board, task: Task, rows: Sequence[RankedRow], common: di
         "task": task,
         "primary": METRICS[task.primary_metric],
         "columns": [_column(m) for m in columns],
-        "rows": [_table_row(r, columns) for r in rows],
+        "rows": [_table_row(r, columns, floor) for r in rows],
+        "floor": format_value(task.primary_metric, floor) if floor is not None else "",
         "methods": sorted({r.entry.method for r in rows}),
         "bases": sorted({r.entry.base for r in rows}),
         "hardware": sorted({r.entry.hardware for r in rows}),
@@ -174,12 +176,26 @@ class TableRow:
     """Raw record URL, site-relative."""
     pareto: tuple[str, ...]
     """Badges of the fronts it is on."""
+    below_baseline: bool
+    """Not better than the best trivial baseline (majority class, uniform random) on the
+    primary metric: the model has learnt nothing this table can see."""
     cells: Markup
     """The metric cells, one ``<td>`` each with its sortable raw value."""
 
 
-def _table_row(row: RankedRow, columns: Sequence[str]) -> TableRow:
+def best_baseline(task: Task, refs: Sequence[tuple[str, dict[str, float]]]) -> float | None:
+    """The best trivial baseline's score on the task's primary metric, in its direction."""
+    scores = [r[task.primary_metric] for _, r in refs if task.primary_metric in r]
+    if not scores:
+        return None
+    return max(scores) if METRICS[task.primary_metric].higher_is_better else min(scores)
+
+
+def _table_row(row: RankedRow, columns: Sequence[str], floor: float | None = None) -> TableRow:
     e = row.entry
+    value = e.value(columns[0])
+    higher = METRICS[columns[0]].higher_is_better
+    below = floor is not None and value is not None and (value <= floor if higher else value >= floor)
     return TableRow(
         rank=row.rank,
         submission=e.submission,
@@ -192,6 +208,7 @@ def _table_row(row: RankedRow, columns: Sequence[str]) -> TableRow:
         hardware=e.hardware,
         record=quote(e.record),
         pareto=tuple(PARETO_BADGES[c] for c in row.pareto),
+        below_baseline=below,
         cells=metric_cells(e, columns),
     )
 
