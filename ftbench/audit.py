@@ -73,6 +73,9 @@ def _shape_issues(record: Any, task: Task, shown: str) -> list[Issue]:
         )
     if list(record.task.labels) != list(task.labels):
         issues.append(Issue(shown, "task.labels", "differ from the task's labels"))
+    for field in ("data_sha256", "definition_sha256"):
+        if getattr(record.task, field) != getattr(task, field):
+            issues.append(Issue(shown, f"task.{field}", "differs from the task it is ranked on"))
     pred, prob = np.asarray(p.pred, dtype=np.int64), np.asarray(p.prob, dtype=np.float64)
     if ((pred < 0) | (pred >= n)).any():
         issues.append(Issue(shown, "predictions.pred", f"label ids outside 0..{n - 1}"))
@@ -136,7 +139,9 @@ def _table_issues(record: Any, matrix: np.ndarray, task: Task, shown: str) -> li
         return [*issues, Issue(shown, "per_class", "labels differ from the task's")]
     for label, scores in expected.items():
         stored = record.per_class[label]
-        if set(stored) != set(scores) or any(abs(float(stored[k]) - float(v)) > TOLERANCE for k, v in scores.items()):
+        if set(stored) != set(scores) or not all(
+            abs(float(stored[k]) - float(v)) <= TOLERANCE for k, v in scores.items()
+        ):
             issues.append(Issue(shown, f"per_class.{label}", "differs from what the stored predictions give"))
             break
     return issues
@@ -163,7 +168,7 @@ def _recomputed_interval_issues(
     wrong = [
         name
         for name in names
-        if any(abs(a - b) > TOLERANCE for a, b in zip(actual[name], spec.bounds[name], strict=True))
+        if not all(abs(a - b) <= TOLERANCE for a, b in zip(actual[name], spec.bounds[name], strict=True))
     ]
     if not wrong:
         return []

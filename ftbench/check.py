@@ -112,7 +112,7 @@ def _one_record(path: Path, job: EvalJob, held_out: _HeldOut) -> list[Issue]:
         problems.append(Issue(str(path), "complete", "record does not cover the whole held-out split"))
     if job.status == "stale":
         problems.append(Issue(str(path), "content_key", f"stale ({job.why}): re-run `ftbench evaluate --changed`"))
-    if record.task.data_sha256 == job.task.data_sha256:
+    if job.status == "current" or record.task.data_sha256 == job.task.data_sha256:
         problems += audit_record(record, job.task, held_out(job.task), str(path), intervals=True)
     return problems
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ftbench.audit import audit_record
 from ftbench.config import BoardConfig
+from ftbench.errors import FtbenchError
 from ftbench.jobs import freshness, plan_jobs
 from ftbench.record import ResultRecord, read_record, record_path, write_record
 from ftbench.submissions import load_submissions
@@ -29,7 +30,11 @@ def collect_records(sources: Iterable[Path], config: BoardConfig) -> list[str]:
     taken: dict[Path, ResultRecord] = {}
     log = []
     for source in sorted(record_files(sources)):
-        record = read_record(source, strict=True)
+        try:
+            record = read_record(source, strict=True)
+        except FtbenchError as exc:  # InvalidInput too: one bad artifact does not stop the others
+            log.append(f"skipped {source}: {str(exc).splitlines()[0]}")
+            continue
         job = jobs.get((record.submission.id, record.task.name))
         if job is None or freshness(record, job.key_parts).status != "current":
             log.append(f"skipped {source}: not a complete, current record of this board")

@@ -11,6 +11,7 @@ changed file is refused, and nothing half-downloaded is ever left under the fina
 from __future__ import annotations
 
 import hashlib
+import http.client
 import tempfile
 import urllib.request
 from collections.abc import Iterable
@@ -72,5 +73,5 @@ def _download(url: str) -> bytes:
                     raise FtbenchError(f"{url}: larger than {MAX_BYTES >> 20} MiB; refused")
             buffer.seek(0)
             return buffer.read()
-    except OSError as exc:  # URLError and HTTPError are OSErrors
+    except (OSError, ValueError, http.client.HTTPException) as exc:  # URLError, HTTPError: OSErrors
         raise FtbenchError(f"{url}: could not download ({exc})") from None

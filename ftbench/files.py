@@ -48,15 +48,17 @@ def is_leftover_temporary(path: Path) -> bool:
 
 def remove_leftover_temporaries(folder: Path, older_than_s: float = 3600.0) -> list[Path]:
     """Delete the temporary files that killed writers left under ``folder``: those whose
-    writing process is gone (its id is in the name), and any older than ``older_than_s``. A
-    temporary file of a process still running is left to it."""
+    writing process is gone (its id is in the name; a running one's are left to it, whatever
+    their age), and, for names without an id, those older than ``older_than_s``."""
     removed = []
     now = time.time()
     for path in folder.rglob(".*.tmp") if folder.is_dir() else ():
         try:
             if path.is_symlink() or not path.is_file():
                 continue
-            if not _writer_alive(path.name) or now - path.stat().st_mtime > older_than_s:
+            writer = _writer(path.name)
+            gone = not _alive(writer) if writer is not None else now - path.stat().st_mtime > older_than_s
+            if gone:
                 path.unlink()
                 removed.append(path)
         except OSError:
@@ -64,11 +66,13 @@ def remove_leftover_temporaries(folder: Path, older_than_s: float = 3600.0) -> l
     return removed
 
 
-def _writer_alive(name: str) -> bool:
+def _writer(name: str) -> int | None:
+    """The id of the process that wrote a temporary file, from its name (None if it has none)."""
     parts = name[: -len(TEMPORARY[1])].rsplit(".", 2)
-    if len(parts) != 3 or not parts[1].isdigit():
-        return True  # not ours to judge by its name: only its age counts
-    pid = int(parts[1])
+    return int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None
+
+
+def _alive(pid: int) -> bool:
     if pid == os.getpid():
         return False  # this process writes one file at a time, and is not writing now
     try:

@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
@@ -19,6 +19,8 @@ from ftbench.files import write_atomic
 from ftbench.spec import pydantic_issues
 
 RECORD_SCHEMA_VERSION: Literal[1] = 1
+MAX_RESAMPLES = 2000
+"""Most bootstrap resamples a record may ask a reader to redo (each costs a pass over the examples)."""
 _STRICT = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
@@ -64,11 +66,11 @@ class Predictions(BaseModel):
     """Every example's prediction, so intervals and paired comparisons can be computed later."""
 
     model_config = _STRICT
-    idx: list[int]
+    idx: list[Annotated[int, Field(ge=0, lt=2**63)]]
     """Row id of each example in the data file."""
-    pred: list[int]
+    pred: list[Annotated[int, Field(ge=0, lt=2**31)]]
     """Predicted label id, aligned with ``idx``."""
-    prob: list[float]
+    prob: list[Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]]
     """Probability the model gave its predicted label (4 decimals)."""
 
 
@@ -79,11 +81,11 @@ class Intervals(BaseModel):
     method: Literal["percentile bootstrap over examples"] = "percentile bootstrap over examples"
     """Examples resampled with replacement; the interval is the central ``level`` share of the
     metric's values over the resamples."""
-    level: float
+    level: float = Field(gt=0.0, lt=1.0)
     """Coverage, e.g. 0.95."""
-    resamples: int
+    resamples: int = Field(ge=1, le=MAX_RESAMPLES)
     """Number of resamples."""
-    seed: int
+    seed: int = Field(ge=0, lt=2**63)
     """Seed of the resampling (the same predictions always give the same intervals)."""
     bounds: dict[str, tuple[float, float]]
     """Metric name -> (low, high)."""
@@ -201,7 +203,9 @@ def sign(record: ResultRecord, key: bytes) -> ResultRecord:
 def signed(record: ResultRecord, key: bytes) -> bool:
     """True when the record carries a valid signature under ``key``."""
     given = record.extra.get(SIGNATURE)
-    return isinstance(given, str) and hmac.compare_digest(given, sign(record, key).extra[SIGNATURE])
+    if not (isinstance(given, str) and len(given) == 64 and all(c in "0123456789abcdef" for c in given)):
+        return False
+    return hmac.compare_digest(given, sign(record, key).extra[SIGNATURE])
 
 
 def read_record(path: Path, strict: bool = False) -> ResultRecord:
@@ -214,8 +218,8 @@ def read_record(path: Path, strict: bool = False) -> ResultRecord:
             json.loads(data, object_pairs_hook=_refuse_duplicates)
     except _DuplicateKey as exc:
         raise InvalidInput([Issue(str(path), str(exc), "key appears twice in one object")]) from None
-    except (OSError, ValueError) as exc:
-        raise FtbenchError(f"{path}:-: cannot read result record: {exc}") from None
+    except (OSError, ValueError, RecursionError) as exc:
+        raise FtbenchError(f"{path}:-: cannot read result record: {str(exc)[:200]}") from None
     try:
         return ResultRecord.model_validate_json(data)
     except ValidationError as exc:

@@ -33,6 +33,7 @@ UNSAFE_SUFFIXES = {".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib",
 CODE_SUFFIXES = {".py", ".pyc", ".so", ".sh", ".js"}
 MAX_FOLDER_BYTES = 64 * 1024 * 1024
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
+SYMLINK = "symbolic links are not allowed in a submission"
 ADAPTER_METHODS = {"lora", "qlora", "ia3", "prefix"}
 
 
@@ -76,6 +77,8 @@ def load_submission(folder: Path, tasks: Registry[Task], data_dir: Path | None =
     ]
     issues += list(text_issues(raw, shown))
     issues += list(_folder_content_issues(folder))
+    if any(i.message == SYMLINK for i in issues):  # nothing in the folder is opened through a link
+        raise InvalidInput(issues)
     try:
         spec = Submission.model_validate(raw)
     except ValidationError as exc:
@@ -174,7 +177,7 @@ def _folder_content_issues(folder: Path) -> list[Issue]:
             issues.append(Issue(ascii(shown), "-", f"file name holds {bad}; rename it"))
             continue
         if path.is_symlink():
-            issues.append(Issue(shown, "-", "symbolic links are not allowed in a submission"))
+            issues.append(Issue(shown, "-", SYMLINK))
             continue
         if not path.is_file():
             continue

@@ -74,8 +74,8 @@ def parse_yaml(text: str, shown: str) -> tuple[Any, list[Issue]]:
             return loader.get_single_data(), []
         finally:
             loader.dispose()
-    except (yaml.YAMLError, ValueError) as exc:
-        return None, [Issue(shown, "-", f"not valid YAML: {exc}".replace("\n", " "))]
+    except (yaml.YAMLError, ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        return None, [Issue(shown, "-", f"not valid YAML: {exc}".replace("\n", " ")[:300])]
 
 
 def _event_problem(text: str) -> str | None:
@@ -84,6 +84,9 @@ def _event_problem(text: str) -> str | None:
     for event in yaml.parse(text, Loader=YAML_LOADER):
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
             return "YAML anchors and aliases (& and *) are not allowed in a submission; write values out"
+        tag = getattr(event, "tag", None)
+        if tag is not None:  # !!timestamp, !!binary, ...: plain values only
+            return f"YAML tags ({tag}) are not allowed in a submission; write plain values"
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH:
@@ -126,7 +129,10 @@ def code_keys(node: Any, where: str = "") -> Iterator[str]:
 
 
 _LIST_OR_QUOTE = re.compile(r"^(?P<indent>[ \t]*)(?P<marker>(?:[-*+]|\d{1,9}[.)]|>)[ \t])")
-_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*)[^>]*?(/?)>")
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9]*)[^<>]*?(/?)>")  # [^<>]: linear on "<a<a<a..."
+_TAG_START = re.compile(r"<[A-Za-z/!?]")
+MAX_TAGS = 2000
+"""Raw HTML tags a model card may hold (markdown needs none)."""
 _VOID = {"br", "hr", "img", "input", "meta", "link", "area", "base", "col", "embed", "source", "track", "wbr"}
 
 
@@ -139,6 +145,8 @@ def card_problem(text: str) -> str | None:
     """
     if len(text.encode("utf-8", "surrogatepass")) > MAX_CARD_BYTES:
         return f"larger than {MAX_CARD_BYTES // 1024} KiB"
+    if len(_TAG_START.findall(text)) > MAX_TAGS:  # python-markdown slows quadratically on "<a<a<a..."
+        return f"more than {MAX_TAGS:,} HTML tags"
     for line in text.splitlines():
         if _quote_or_list_depth(line) > MAX_DEPTH:
             return f"lists or quotes nested deeper than {MAX_DEPTH} levels"

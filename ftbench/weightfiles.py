@@ -108,6 +108,8 @@ def adapter_problems(folder: Path) -> list[tuple[str, str]]:
         return [("adapter_model.safetensors", str(exc))]
     problems = []
     peft_type = config.get("peft_type")
+    if not isinstance(peft_type, str):
+        peft_type = repr(peft_type)
     if peft_type not in PEFT_TYPES:
         problems.append(("adapter_config.json:peft_type", f"{peft_type!r} is not a PEFT method ftbench knows"))
     if peft_type in {"LORA", "ADALORA"}:
@@ -132,8 +134,9 @@ def _lora_problems(config: dict[str, Any], header: dict[str, Any]) -> list[tuple
         for name, e in header.items()
         if name.endswith("lora_A.weight") and isinstance(e, dict) and e.get("shape")
     }
-    overrides = config.get("rank_pattern") or {}
-    if ranks and ranks - {rank} - set(overrides.values() if isinstance(overrides, dict) else ()):
+    overrides = config.get("rank_pattern")
+    allowed = {v for v in overrides.values() if isinstance(v, int)} if isinstance(overrides, dict) else set()
+    if ranks and ranks - {rank} - allowed:
         return [("adapter_config.json:r", f"says {rank}, but the weights have rank {sorted(ranks)}")]
     return []
 

@@ -144,3 +144,23 @@ def test_a_record_cannot_prove_itself_without_the_held_out_data(evaluated):
     task = load_tasks(evaluated.tasks_dir)["sst2"]
     [issue] = audit_record(record, task, None, "r")
     assert "held-out data of task 'sst2' is unavailable" in issue.message
+
+
+REVIEWED = {
+    # found by a review of the defences: each was ranked, or crashed check or build, before it was fixed
+    "task data sha256 changed, key kept": (_set("task.data_sha256", "0" * 64), "task.data_sha256"),
+    "NaN per-class score": (_set("per_class.positive.precision", float("nan")), "per_class.positive"),
+    "huge label id": (lambda d: d["predictions"]["pred"].__setitem__(0, 2**70), "predictions.pred.0"),
+    "negative bootstrap seed": (_set("intervals.seed", -1), "intervals.seed"),
+    "two hundred thousand resamples": (_set("intervals.resamples", 200_000), "intervals.resamples"),
+    "interval level 3": (_set("intervals.level", 3), "intervals.level"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REVIEWED))
+def test_reviewed_forgeries_are_refused_without_a_crash(name, evaluated, tmp_path):
+    change, field = REVIEWED[name]
+    _forge(evaluated, change)
+    errors = [i for i in check_board(evaluated) if i.severity == "error"]
+    assert field in {i.field for i in errors}, errors
+    assert not _ranked_on_site(evaluated, tmp_path)

@@ -83,7 +83,7 @@ CASES = {
     "forged CI log line in a file name": ({"x\n::error::forged.txt": "x"}, "-", "file name holds U+000A"),
     "huge model card": ({"README.md": "# Card\n\n" + "word " * 80_000}, "-", "model card larger than"),
     "deeply nested card list": ({"README.md": _nested_list_card(60)}, "-", "lists or quotes nested deeper"),
-    "deeply nested card HTML": ({"README.md": "# Card\n\n" + "<div>" * 5_000 + "x"}, "-", "HTML nested deeper"),
+    "deeply nested card HTML": ({"README.md": "# Card\n\n" + "<div>" * 100 + "x"}, "-", "HTML nested deeper"),
     "pickle weights": ({"adapter/adapter_model.bin": b"\x80\x04pickle"}, "-", "can run code when loaded"),
     "broken safetensors header": (
         {"adapter/adapter_model.safetensors": b"\xff" * 8 + b"{}"},
@@ -127,6 +127,28 @@ CASES = {
         "describes about",
     ),
 }
+
+
+REVIEW_CASES = {
+    # found by a review of the defences: each crashed or stalled validate before it was fixed
+    "YAML tag with a bad value": (
+        {"submission.yaml": _spec_text().replace("license:", "x: !!bool maybe\nlicense:")},
+        "-",
+        "YAML tags",
+    ),
+    "YAML timestamp tag": (
+        {"submission.yaml": _spec_text().replace("license:", "x: !!timestamp abc\nlicense:")},
+        "-",
+        "YAML tags",
+    ),
+    "PEFT type that is a list": (
+        {"adapter/adapter_config.json": json.dumps({"peft_type": []})},
+        "peft_type",
+        "not a PEFT method",
+    ),
+    "card of unclosed tags": ({"README.md": "# Card\n\n" + "<a" * 60_000}, "-", "more than 2,000 HTML tags"),
+}
+CASES.update(REVIEW_CASES)
 
 
 def _limited() -> None:

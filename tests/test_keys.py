@@ -139,3 +139,15 @@ def test_evaluate_signs_with_the_ci_key(board, make_submission, monkeypatch):
     report = evaluate_pending(load_config(board), settings=EvalSettings(progress=False), backend=keyword_model)
     [(_, record)] = report.done
     assert signed(record, b"ci-secret") and "ci-secret" not in repr(load_config(board))
+
+
+def test_a_malformed_signature_is_unsigned_not_a_crash(evaluated, monkeypatch):
+    from conftest import plan
+    from ftbench.record import read_record, write_record
+
+    path = evaluated.results_dir / "my-model" / "sst2.json"
+    record = read_record(path)
+    write_record(path, record.model_copy(update={"extra": {"ci_signature": "é" * 64}}))
+    monkeypatch.setenv("FTBENCH_RECORD_KEY", "ci-secret")
+    _, [job] = plan(evaluated.root)
+    assert job.why == "not signed by this board's CI (edited, or made elsewhere)"

@@ -194,20 +194,15 @@ def _card(sub: LoadedSubmission) -> str:
 
 def record_status(rec: Any, sub: LoadedSubmission, layout: Layout, memo: dict | None = None) -> tuple[str, str]:
     """``(status, note)`` of a record on the site: ``orphan`` when its task is no longer asked
-    for; ``refused`` when it does not prove its numbers (``ftbench.audit``, against the task's
-    current data); else :func:`ftbench.jobs.freshness` against the key ``ftbench evaluate``
-    would compute now for the same submission and task, at the board's batch size."""
+    for; ``refused`` when it does not prove its numbers (``ftbench.audit``: every record that
+    would be current, and every other one scored on the task's current data); else
+    :func:`ftbench.jobs.freshness` against the key ``ftbench plan`` computes now (the board's
+    batch size, its mirrors' files and, where known, the CI's signing key included)."""
     tasks = layout.tasks
     name = rec.task.name
     if name not in tasks or name not in sub.spec.tasks:
         return "orphan", f"task {name!r} is no longer part of this submission or of the board"
     task = tasks[name]
-    if rec.task.data_sha256 == task.data_sha256:  # otherwise stale: the labels it was scored on are gone
-        problems = audit_record(rec, task, layout.gold.get(name), str(rec.task.name), intervals=True)
-        if problems:
-            return "refused", "; ".join(
-                i.message if i.field == "-" else f"{i.field}: {i.message}" for i in problems[:3]
-            )
     try:
         base, adapter = sub.spec.weights_for(name)
         precision = sub.spec.model.precision
@@ -215,6 +210,13 @@ def record_status(rec: Any, sub: LoadedSubmission, layout: Layout, memo: dict | 
     except (OSError, FtbenchError) as exc:
         return "stale", f"weights could not be read to check the record ({exc})"
     fresh = freshness(rec, parts, key=layout.record_key)
+    # a stale record scored on other data keeps its numbers as made; any other must prove them
+    if fresh.status == "current" or rec.task.data_sha256 == task.data_sha256:
+        problems = audit_record(rec, task, layout.gold.get(name), name, intervals=True)
+        if problems:
+            return "refused", "; ".join(
+                i.message if i.field == "-" else f"{i.field}: {i.message}" for i in problems[:3]
+            )
     if fresh.status == "current":
         return "current", ""
     if fresh.reason in ("incomplete", "unsigned"):

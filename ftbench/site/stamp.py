@@ -26,7 +26,9 @@ MANIFEST = ".ftbench-build.json"
 def input_stamp(config: BoardConfig) -> str:
     """sha256 over (path, size, mtime) of every input file and the output-shaping settings."""
     digest = hashlib.sha256()
-    settings = [ftbench.__version__, config.base_url, config.title, os.environ.get("SOURCE_DATE_EPOCH", "")]
+    # the signing key decides which records are current: a digest of it (never the key) counts
+    key = hashlib.sha256(config.record_key).hexdigest() if config.record_key else ""
+    settings = [ftbench.__version__, config.base_url, config.title, os.environ.get("SOURCE_DATE_EPOCH", ""), key]
     digest.update(json.dumps(settings).encode())
     roots = [
         config.tasks_dir,
