@@ -5,6 +5,7 @@ cached by the file's hash."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import random
 from pathlib import Path
 
@@ -113,6 +114,8 @@ def test_the_converted_smollm2_scores_like_the_gguf_it_came_from(tmp_path):
     folder = Path(next(iter(SMOLLM2.submodule_search_locations)))
     gguf = folder / "SmolLM2-135M-Instruct.Q4_1.gguf"
     converted = converted_gguf(gguf, tmp_path / "cache")
+    config = json.loads((converted / "config.json").read_text())
+    assert "quantization_config" not in config  # plain fp32 weights: any loader takes the folder as it is
     lm = load_causal_lm(converted)
     reference = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf.name, dtype=torch.float32).eval()
     ids = torch.tensor([lm.token_ids("The capital of France is Paris.")])

@@ -115,5 +115,7 @@ def convert_gguf(gguf: Path, folder: Path) -> None:
     # tied tensors share memory, which safetensors refuses: each is written as its own copy
     tensors = {name: tensor.detach().contiguous().clone() for name, tensor in model.state_dict().items()}
     save_file(tensors, str(folder / "model.safetensors"), metadata={"format": "pt", "source": gguf.name})
-    model.config.to_json_file(str(folder / "config.json"))
+    config = model.config.to_dict()
+    config.pop("quantization_config", None)  # the weights written here are plain fp32, not GGUF
+    (folder / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     tokenizer.save_pretrained(folder)
