@@ -30,6 +30,13 @@ TOLERANCE = 1e-9
 """How far a recorded score may be from its recomputed value (float summation order only)."""
 
 
+def must_prove(record: Any, task: Task, current: bool) -> bool:
+    """Whether a record is audited before it is shown: every record that would be current,
+    and every other one scored on the task's current data. Only a stale record scored on data
+    that has since changed keeps its numbers as made (they cannot be checked any more)."""
+    return current or record.task.data_sha256 == task.data_sha256
+
+
 def audit_record(record: Any, task: Task, gold: Examples | None, shown: str, *, intervals: bool = False) -> list[Issue]:
     """Every way ``record`` (a ResultRecord) disagrees with itself or with ``gold``, the
     task's held-out examples; ``shown`` names the file in each issue. ``intervals`` also

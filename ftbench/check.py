@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ftbench.audit import audit_record
+from ftbench.audit import audit_record, must_prove
 from ftbench.config import BoardConfig
 from ftbench.errors import FtbenchError, InvalidInput, Issue, display_path
 from ftbench.files import is_leftover_temporary
 from ftbench.jobs import EvalJob, plan_jobs
 from ftbench.record import read_record
 from ftbench.submissions import load_submissions
-from ftbench.tasks import Examples, Task, load_examples, task_data_issues
+from ftbench.tasks import Examples, Task, read_held_out, task_data_issues
 
 
 def check_board(config: BoardConfig, allow_missing: bool = False) -> list[Issue]:
@@ -33,7 +33,7 @@ def check_board(config: BoardConfig, allow_missing: bool = False) -> list[Issue]
     jobs = plan_jobs(board, config)
     expected = {job.output: job for job in jobs}
     ids = {s.spec.id for s in board.submissions}
-    held_out = _HeldOut(config)
+    held_out, _ = read_held_out(board.tasks.values(), config.data_dir)  # unreadable data: issues above
     issues += _record_issues(config.results_dir, expected, ids, dict(board.tasks.items()), held_out)
     for job in jobs:
         if job.status == "missing":
@@ -50,24 +50,12 @@ def check_board(config: BoardConfig, allow_missing: bool = False) -> list[Issue]
     return issues
 
 
-class _HeldOut:
-    """Each task's held-out examples, read once (None when the data is unavailable)."""
-
-    def __init__(self, config: BoardConfig):
-        self.config = config
-        self.read: dict[str, Examples | None] = {}
-
-    def __call__(self, task: Task) -> Examples | None:
-        if task.name not in self.read:
-            try:
-                self.read[task.name] = load_examples(task, self.config.data_dir)
-            except (FtbenchError, OSError, ValueError):
-                self.read[task.name] = None
-        return self.read[task.name]
-
-
 def _record_issues(
-    results_dir: Path, expected: dict[Path, EvalJob], ids: set[str], tasks: dict[str, Task], held_out: _HeldOut
+    results_dir: Path,
+    expected: dict[Path, EvalJob],
+    ids: set[str],
+    tasks: dict[str, Task],
+    held_out: dict[str, Examples],
 ) -> list[Issue]:
     issues: list[Issue] = []
     if not results_dir.is_dir():
@@ -98,7 +86,7 @@ def _record_issues(
     return issues
 
 
-def _one_record(path: Path, job: EvalJob, held_out: _HeldOut) -> list[Issue]:
+def _one_record(path: Path, job: EvalJob, held_out: dict[str, Examples]) -> list[Issue]:
     try:
         record = read_record(path, strict=True)
     except InvalidInput as exc:
@@ -112,8 +100,8 @@ def _one_record(path: Path, job: EvalJob, held_out: _HeldOut) -> list[Issue]:
         problems.append(Issue(str(path), "complete", "record does not cover the whole held-out split"))
     if job.status == "stale":
         problems.append(Issue(str(path), "content_key", f"stale ({job.why}): re-run `ftbench evaluate --changed`"))
-    if job.status == "current" or record.task.data_sha256 == job.task.data_sha256:
-        problems += audit_record(record, job.task, held_out(job.task), str(path), intervals=True)
+    if must_prove(record, job.task, job.status == "current"):
+        problems += audit_record(record, job.task, held_out.get(job.task.name), str(path), intervals=True)
     return problems
 
 

@@ -14,7 +14,7 @@ from ftbench.errors import FtbenchError
 from ftbench.jobs import freshness, plan_jobs
 from ftbench.record import ResultRecord, read_record, record_path, write_record
 from ftbench.submissions import load_submissions
-from ftbench.tasks import Examples, load_examples
+from ftbench.tasks import read_held_out
 
 
 def collect_records(sources: Iterable[Path], config: BoardConfig) -> list[str]:
@@ -26,7 +26,7 @@ def collect_records(sources: Iterable[Path], config: BoardConfig) -> list[str]:
     """
     board = load_submissions(config)
     jobs = {(j.submission.spec.id, j.task.name): j for j in plan_jobs(board, config)}
-    held_out: dict[str, Examples] = {}
+    held_out, _ = read_held_out(board.tasks.values(), config.data_dir)  # a task without data: nothing taken
     taken: dict[Path, ResultRecord] = {}
     log = []
     for source in sorted(record_files(sources)):
@@ -39,9 +39,7 @@ def collect_records(sources: Iterable[Path], config: BoardConfig) -> list[str]:
         if job is None or freshness(record, job.key_parts).status != "current":
             log.append(f"skipped {source}: not a complete, current record of this board")
             continue
-        if job.task.name not in held_out:
-            held_out[job.task.name] = load_examples(job.task, config.data_dir)
-        problems = audit_record(record, job.task, held_out[job.task.name], str(source), intervals=True)
+        problems = audit_record(record, job.task, held_out.get(job.task.name), str(source), intervals=True)
         if problems:
             log.append(f"skipped {source}: does not prove its numbers ({problems[0]})")
             continue

@@ -23,7 +23,7 @@ def write_atomic(path: Path, data: bytes | str, *, fsync: bool = True, make_pare
     """
     if make_parent:
         path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{TEMPORARY[0]}{path.name}.{os.getpid()}.", suffix=TEMPORARY[1])
+    fd, tmp = temporary_beside(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data.encode("utf-8") if isinstance(data, str) else data)
@@ -40,6 +40,12 @@ def write_atomic(path: Path, data: bytes | str, *, fsync: bool = True, make_pare
 
 TEMPORARY = (".", ".tmp")
 """A temporary file of :func:`write_atomic` is ``.<name>.<pid>.<random>.tmp`` beside its target."""
+
+
+def temporary_beside(path: Path) -> tuple[int, str]:
+    """A new temporary file in ``path``'s folder, named ``.<name>.<pid>.<random>.tmp`` (the
+    writer's pid lets a later run tell a dead writer's file from a live one's): ``(fd, path)``."""
+    return tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
 
 
 def is_leftover_temporary(path: Path) -> bool:

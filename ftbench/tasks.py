@@ -222,6 +222,18 @@ def verify_data(task: Task, data_dir: Path) -> Path:
     return path
 
 
+def read_held_out(tasks: Iterable[Task], data_dir: Path) -> tuple[dict[str, Examples], dict[str, str]]:
+    """Every task's held-out examples that can be read (checked against their sha256), and
+    why each other task's cannot: what the audit of records is checked against."""
+    examples, errors = {}, {}
+    for task in tasks:
+        try:
+            examples[task.name] = load_examples(task, data_dir)
+        except (DataIntegrityError, OSError, ValueError) as exc:
+            errors[task.name] = str(exc)
+    return examples, errors
+
+
 def task_data_issues(task: Task, data_dir: Path, shown: str) -> list[Issue]:
     """What is wrong with a task's held-out data, without loading a model: the dataset folder,
     the file and its sha256, the row count, the text field, every label within the task's

@@ -31,8 +31,9 @@ CODE_KEYS = ("trust_remote_code", "auto_map")
 
 # C0 controls but tab and line feed, DEL, C1 controls, and the bidirectional embedding,
 # override and isolate characters (which reorder how a name or a path is displayed).
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
-_UNSAFE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u2028\u2029]")
+_BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+_UNSAFE = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI}]")
+_UNSAFE_LINE = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}\u2028\u2029]")
 SINGLE_LINE_FIELDS = {"id", "name", "license", "model_card", "submitter.name", "submitter.github"}
 """Fields shown on one line (titles, table cells): no tab or line break either."""
 
@@ -50,11 +51,7 @@ def unsafe_character(text: str, single_line: bool = False) -> str | None:
     if found is None:
         return None
     char = found.group()
-    kind = (
-        "bidirectional control"
-        if char in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
-        else "control character"
-    )
+    kind = "bidirectional control" if char in _BIDI else "control character"
     return f"U+{ord(char):04X} ({kind})"
 
 

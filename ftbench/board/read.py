@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ftbench import DEFAULT_BATCH_SIZE
-from ftbench.audit import audit_record
+from ftbench.audit import audit_record, must_prove
 from ftbench.board.snapshot import Board, CardedSubmission, LoadedRecord, Shard, Summary, summarise
 from ftbench.config import BoardConfig
 from ftbench.errors import FtbenchError, Issue
@@ -28,7 +28,7 @@ from ftbench.keys import key_parts
 from ftbench.record import iter_record_paths, read_record, view_of
 from ftbench.registry import Registry
 from ftbench.submissions import LoadedSubmission, SubmissionSet, discover, load_all
-from ftbench.tasks import Examples, Task, load_examples, load_tasks
+from ftbench.tasks import Examples, Task, load_tasks, read_held_out
 
 PAGE_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
 RESERVED_PAGES = {"index", "404"}
@@ -81,7 +81,12 @@ def list_board(config: BoardConfig) -> Layout:
     for name in sorted(set(by_folder) - {f.name for f in folders}):
         notes.append(f"{config.results_dir / name}: no submission {name!r} for these records; not shown")
     pages = _pages(config.pages_dir, notes)
-    gold = _held_out(tasks.values(), config.data_dir, notes)
+    gold, unreadable = read_held_out(tasks.values(), config.data_dir)
+    notes += [
+        f"task {name}: held-out data unavailable ({why}); its records cannot be checked and are not ranked; "
+        "label distribution and baselines omitted"
+        for name, why in unreadable.items()
+    ]
     folders_and_records = tuple((f, tuple(by_folder.get(f.name, ()))) for f in folders)
     return Layout(
         tasks=tasks,
@@ -210,8 +215,7 @@ def record_status(rec: Any, sub: LoadedSubmission, layout: Layout, memo: dict | 
     except (OSError, FtbenchError) as exc:
         return "stale", f"weights could not be read to check the record ({exc})"
     fresh = freshness(rec, parts, key=layout.record_key)
-    # a stale record scored on other data keeps its numbers as made; any other must prove them
-    if fresh.status == "current" or rec.task.data_sha256 == task.data_sha256:
+    if must_prove(rec, task, fresh.status == "current"):
         problems = audit_record(rec, task, layout.gold.get(name), name, intervals=True)
         if problems:
             return "refused", "; ".join(
@@ -223,19 +227,6 @@ def record_status(rec: Any, sub: LoadedSubmission, layout: Layout, memo: dict | 
         return "stale", fresh.why
     why = ", ".join(fresh.changed) if fresh.changed else "weights, task, data, precision or evaluation logic"
     return "stale", f"{STALE} ({why} changed since it was evaluated)"
-
-
-def _held_out(tasks: Iterable[Task], data_dir: Path, notes: list[str]) -> dict[str, Examples]:
-    gold = {}
-    for task in tasks:
-        try:
-            gold[task.name] = load_examples(task, data_dir)
-        except (FtbenchError, OSError, ValueError) as exc:
-            notes.append(
-                f"task {task.name}: held-out data unavailable ({exc}); its records cannot be checked and are "
-                "not ranked; label distribution and baselines omitted"
-            )
-    return gold
 
 
 def _pages(pages_dir: Path, notes: list[str]) -> dict[str, str]:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ftbench.files import write_atomic
+from ftbench.files import temporary_beside, write_atomic
 
 
 @dataclass
@@ -124,7 +124,7 @@ def copy_if_changed(source: Path, target: Path, folders: set[Path] | None = None
     else:
         if not os.path.samestat(src, dst) and (dst.st_size, dst.st_mtime_ns) == (src.st_size, src.st_mtime_ns):
             return False
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp")
+    fd, tmp = temporary_beside(target)
     try:
         with open(source, "rb") as reader, os.fdopen(fd, "wb") as writer:
             shutil.copyfileobj(reader, writer, 1 << 20)
