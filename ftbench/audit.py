@@ -24,6 +24,9 @@ import numpy as np
 
 from ftbench.errors import Issue
 from ftbench.metrics import METRICS, bootstrap_intervals, confusion_counts, per_label_scores, quality_from_confusion
+from ftbench.perplexity import perplexity_intervals, perplexity_metrics
+from ftbench.runner.choices import choice_probabilities, normalised_choice
+from ftbench.scores import document_scores
 from ftbench.tasks import Examples, Task
 
 TOLERANCE = 1e-9
@@ -43,6 +46,12 @@ def audit_record(record: Any, task: Task, gold: Examples | None, shown: str, *, 
     recomputes the bootstrap intervals from the recorded seed and resample count (20 ms for an
     SST-2 record, 170 ms for Banking77's 77 labels); without it only their range is checked.
     An empty list means the record proves its numbers."""
+    if getattr(record.task, "type", "classification") != task.type:
+        return [Issue(shown, "task.type", f"{record.task.type!r}, but the task is a {task.type} task")]
+    if task.type == "perplexity":
+        return document_issues(record, task, gold, shown, intervals=intervals)
+    if record.predictions is None or record.documents is not None:
+        return [Issue(shown, "predictions", "a classification record needs its predictions (and no documents)")]
     issues = _shape_issues(record, task, shown)
     if issues:
         return issues
@@ -54,7 +63,14 @@ def audit_record(record: Any, task: Task, gold: Examples | None, shown: str, *, 
         return issues
     truth = np.asarray(gold.labels[: len(pred)], dtype=np.int64)
     matrix = confusion_counts(truth, pred, len(task.labels))
-    issues += _metric_issues(record.metrics, matrix, task, shown)
+    issues += choice_issues(record, task, shown)
+    if issues:
+        return issues
+    normalised = None
+    if record.choices is not None:
+        norm_pred = normalised_choice(np.asarray(record.choices.loglik), record.choices.chars)
+        normalised = confusion_counts(truth, norm_pred, len(task.labels))
+    issues += _metric_issues(record.metrics, matrix, task, shown, normalised)
     issues += _table_issues(record, matrix, task, shown)
     issues += _interval_issues(record, task, shown)
     if intervals and not issues and record.intervals is not None:
@@ -113,7 +129,9 @@ def _example_issues(record: Any, gold: Examples, shown: str) -> list[Issue]:
     return [Issue(shown, "predictions.idx", f"example ids do not match the held-out split ({detail})")]
 
 
-def _metric_issues(metrics: Mapping[str, float], matrix: np.ndarray, task: Task, shown: str) -> list[Issue]:
+def _metric_issues(
+    metrics: Mapping[str, float], matrix: np.ndarray, task: Task, shown: str, normalised: np.ndarray | None = None
+) -> list[Issue]:
     issues = []
     missing = [m for m in task.metrics if m not in metrics]
     if missing:
@@ -122,10 +140,16 @@ def _metric_issues(metrics: Mapping[str, float], matrix: np.ndarray, task: Task,
         if name not in METRICS or METRICS[name].from_confusion is None:
             issues.append(Issue(shown, f"metrics.{name}", "not a quality metric of this board"))
             continue
+        evidence = matrix
+        if METRICS[name].evidence == "normalised predictions":
+            if normalised is None:
+                issues.append(Issue(shown, f"metrics.{name}", "needs the label words' log-likelihoods (choices)"))
+                continue
+            evidence = normalised
         if not isinstance(value, int | float) or not math.isfinite(value) or not 0.0 <= value <= 1.0:
             issues.append(Issue(shown, f"metrics.{name}", f"{value!r} is not a score in [0, 1]"))
             continue
-        actual = quality_from_confusion([name], matrix)[name]
+        actual = quality_from_confusion([name], evidence)[name]
         if abs(actual - value) > TOLERANCE:
             issues.append(
                 Issue(shown, f"metrics.{name}", f"recorded {value:.6f}, but the stored predictions give {actual:.6f}")
@@ -152,6 +176,86 @@ def _table_issues(record: Any, matrix: np.ndarray, task: Task, shown: str) -> li
             issues.append(Issue(shown, f"per_class.{label}", "differs from what the stored predictions give"))
             break
     return issues
+
+
+def choice_issues(record: Any, task: Task, shown: str) -> list[Issue]:
+    """A prompted LM's record: every prediction must be the arg-max of its label words'
+    log-likelihoods, and its probability their softmax (to the 4 decimals stored)."""
+    choices = record.choices
+    if choices is None:
+        return []
+    n, k = len(record.predictions.pred), len(task.labels)
+    loglik = np.asarray(choices.loglik, dtype=np.float64) if choices.loglik else np.zeros((0, k))
+    if loglik.shape != (n, k) or len(choices.chars) != k:
+        return [Issue(shown, "choices", f"needs {n} rows of {k} log-likelihoods and {k} continuation lengths")]
+    if not np.isfinite(loglik).all() or (loglik > 0).any():
+        return [Issue(shown, "choices.loglik", "log-likelihoods must be finite and at most 0")]
+    if loglik.argmax(axis=1).tolist() != list(record.predictions.pred):
+        return [Issue(shown, "predictions.pred", "not the label words' highest log-likelihoods")]
+    probs = choice_probabilities(loglik)[np.arange(n), loglik.argmax(axis=1)]
+    if np.abs(probs - np.asarray(record.predictions.prob)).max(initial=0.0) > 5e-5 + 1e-9:
+        return [Issue(shown, "predictions.prob", "not the softmax of the label words' log-likelihoods")]
+    return []
+
+
+def document_issues(
+    record: Any, task: Task, gold: Examples | None, shown: str, *, intervals: bool = False
+) -> list[Issue]:
+    """A perplexity record: its documents must be the held-out ones (words and bytes as
+    counted from their text), and every metric and interval what their log-likelihoods give."""
+    docs = record.documents
+    if docs is None or record.predictions is not None or record.confusion_matrix:
+        return [Issue(shown, "documents", "a perplexity record needs per-document scores (and no predictions)")]
+    n = len(docs.idx)
+    if not (n == len(docs.loglik) == len(docs.tokens) == len(docs.words) == len(docs.bytes)) or n == 0:
+        return [Issue(shown, "documents", "idx, loglik, tokens, words and bytes differ in length, or are empty")]
+    if n != record.task.num_examples or (record.complete and n != task.num_examples):
+        return [Issue(shown, "task.num_examples", f"says {record.task.num_examples} documents, the record holds {n}")]
+    for field in ("data_sha256", "definition_sha256"):
+        if getattr(record.task, field) != getattr(task, field):
+            return [Issue(shown, f"task.{field}", "differs from the task it is ranked on")]
+    if gold is None:
+        return [Issue(shown, "-", f"cannot be checked: the held-out data of task {task.name!r} is unavailable")]
+    if list(docs.idx) != list(gold.idx[:n]):
+        return [Issue(shown, "documents.idx", "not the held-out documents in file order")]
+    expected = document_scores(gold.head(n), docs.loglik, docs.tokens)
+    for field in ("words", "bytes"):
+        if list(getattr(docs, field)) != list(getattr(expected, field)):
+            return [Issue(shown, f"documents.{field}", "differ from the counts of the held-out documents")]
+    issues = []
+    actual = perplexity_metrics(expected)
+    for name in task.metrics:
+        if name not in record.metrics:
+            issues.append(Issue(shown, "metrics", f"lacks {name}"))
+    for name, value in sorted(record.metrics.items()):
+        if name not in actual:
+            issues.append(Issue(shown, f"metrics.{name}", "not a perplexity metric"))
+        elif not (isinstance(value, int | float) and math.isfinite(value) and _close(value, actual[name])):
+            issues.append(Issue(shown, f"metrics.{name}", f"recorded {value!r}, the documents give {actual[name]:.6f}"))
+    if record.intervals is None:
+        return issues
+    for name, (low, high) in sorted(record.intervals.bounds.items()):
+        if name not in record.metrics or not (0.0 <= low <= high) or not math.isfinite(high):
+            issues.append(
+                Issue(shown, f"intervals.bounds.{name}", f"({low!r}, {high!r}) is not an interval of a metric")
+            )
+    if intervals and not issues:
+        spec = record.intervals
+        again = perplexity_intervals(expected, spec.resamples, spec.level, spec.seed)
+        wrong = [
+            m
+            for m in sorted(spec.bounds)
+            if not all(_close(a, b) for a, b in zip(again[m], spec.bounds[m], strict=True))
+        ]
+        if wrong:
+            issues.append(
+                Issue(shown, f"intervals.bounds.{wrong[0]}", "differs from the bootstrap its seed and resamples give")
+            )
+    return issues + _efficiency_issues(record.efficiency, shown)
+
+
+def _close(a: float, b: float) -> bool:
+    return abs(a - b) <= TOLERANCE * max(1.0, abs(b))
 
 
 def _interval_issues(record: Any, task: Task, shown: str) -> list[Issue]:

@@ -21,6 +21,7 @@ DEFAULTS: dict[str, object] = {
     "site_dir": "site",
     "templates_dir": "templates",
     "pages_dir": "pages",
+    "cache_dir": ".ftbench-cache",
     "base_url": "/",
     "title": "ftbench leaderboard",
     "batch_size": DEFAULT_BATCH_SIZE,
@@ -48,6 +49,9 @@ class BoardConfig:
     """Jinja2 templates of the site."""
     pages_dir: Path
     """Markdown pages (about, how to submit) rendered into the site."""
+    cache_dir: Path | None = None
+    """Derived files kept between runs (GGUF checkpoints dequantised to safetensors, under
+    ``gguf/<sha256 of the GGUF file>``); ``FTBENCH_CACHE_DIR`` overrides it."""
     base_url: str = "/"
     """URL prefix the site is served under (``/ftbench/`` on a GitHub Pages project site)."""
     title: str = "ftbench leaderboard"
@@ -95,6 +99,8 @@ def load_config(root: Path | None = None) -> BoardConfig:
     values = {**DEFAULTS, **table}
     if os.environ.get("FTBENCH_DATA_DIR"):
         values["data_dir"] = os.environ["FTBENCH_DATA_DIR"]
+    if os.environ.get("FTBENCH_CACHE_DIR"):
+        values["cache_dir"] = os.environ["FTBENCH_CACHE_DIR"]
     paths = {k: (root / str(values[k])).resolve() for k in DEFAULTS if k.endswith("_dir")}
     base_url = str(values["base_url"])
     batch_size = values["batch_size"]

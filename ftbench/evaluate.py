@@ -21,16 +21,15 @@ from typing import Literal
 import ftbench
 from ftbench.config import BoardConfig
 from ftbench.errors import FtbenchError, Issue
+from ftbench.evaluate_lm import Outcome, evaluate_language_model
 from ftbench.files import remove_leftover_temporaries
 from ftbench.git import git_state
 from ftbench.jobs import EvalJob, plan_jobs
-from ftbench.metrics import bootstrap_intervals, confusion, per_class_scores, quality_metrics
 from ftbench.models.backends import SEED, Backend, LoadedModel, load_model
-from ftbench.models.base import Classifier
+from ftbench.models.base import Classifier, LanguageModel
 from ftbench.models.resolve import ResolvedWeights
 from ftbench.provenance import hardware, package_versions
 from ftbench.record import (
-    Intervals,
     Predictions,
     Provenance,
     ResultRecord,
@@ -40,12 +39,11 @@ from ftbench.record import (
     sign,
     write_record,
 )
-from ftbench.runner import RunResult, run_classifier
+from ftbench.runner import run_classifier
+from ftbench.runner.documents import checkpoint_path
+from ftbench.scores import score
 from ftbench.submissions import load_submissions
-from ftbench.tasks import Examples, Task, load_examples
-
-INTERVAL_LEVEL = 0.95
-INTERVAL_RESAMPLES = 1000
+from ftbench.tasks import Examples, load_examples
 
 
 @dataclass(frozen=True)
@@ -115,6 +113,7 @@ def evaluate_pending(
         try:
             record = evaluate_job(job, config, settings, backend)
             write_record(job.output, record)
+            checkpoint_path(job.output).unlink(missing_ok=True)  # a perplexity run's, now in the record
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception as exc:  # one broken submission must not stop the others
@@ -151,33 +150,32 @@ def evaluate_job(
     """Run one job and return its record (the caller writes it)."""
     started = _now()
     examples = load_examples(job.task, config.data_dir).head(settings.limit)
+    if job.task.type != "classification" and job.model_kind != "causal-lm":
+        raise FtbenchError(f"task {job.task.name!r} is a {job.task.type} task: it needs model.kind causal-lm")
     loaded = load_model(job, config, settings.device, backend)
-    run = run_classifier(
-        loaded.model,
-        examples.texts,
-        job.batch_size,
-        settings.progress,
-        description=job.name,
-    )
-    record = assemble_record(job, config, settings, examples, run, loaded, started)
+    if job.model_kind == "causal-lm":
+        outcome = evaluate_language_model(job, config, examples, loaded.model, job.batch_size, settings.progress)
+    else:
+        outcome = classify(job, examples, loaded.model, settings.progress)
+    record = assemble_record(job, config, settings, examples, outcome, loaded, started)
     return record if config.record_key is None else sign(record, config.record_key)
 
 
-def score(task: Task, gold: Sequence[int], pred: Sequence[int]) -> dict:
-    """Quality metrics with their confidence intervals, per-class scores and the confusion
-    matrix of one run."""
-    n = len(task.labels)
-    return {
-        "metrics": quality_metrics(task.metrics, gold, pred, n),
-        "intervals": Intervals(
-            level=INTERVAL_LEVEL,
-            resamples=INTERVAL_RESAMPLES,
-            seed=SEED,
-            bounds=bootstrap_intervals(task.metrics, gold, pred, n, INTERVAL_RESAMPLES, INTERVAL_LEVEL, SEED),
-        ),
-        "per_class": per_class_scores(gold, pred, task.labels),
-        "confusion_matrix": confusion(gold, pred, n),
+def classify(job: EvalJob, examples: Examples, model: Classifier, progress: bool) -> Outcome:
+    """Score a classifier on the job's held-out texts."""
+    run = run_classifier(model, examples.texts, job.batch_size, progress, description=job.name)
+    pred = run.predictions
+    fields = score(job.task, examples.labels, pred)
+    fields["predictions"] = Predictions(
+        idx=list(examples.idx), pred=pred, prob=[round(float(run.probs[i, p]), 4) for i, p in enumerate(pred)]
+    )
+    figures = {
+        **run.efficiency(),
+        "memory_kind": run.memory_kind,
+        "n_tokens": run.n_tokens,
+        "batch_size": run.batch_size,
     }
+    return Outcome(fields, figures)
 
 
 def assemble_record(
@@ -185,13 +183,12 @@ def assemble_record(
     config: BoardConfig,
     settings: EvalSettings,
     examples: Examples,
-    run: RunResult,
+    outcome: Outcome,
     loaded: LoadedModel,
     started: str,
 ) -> ResultRecord:
-    """Put predictions, scores, efficiency and provenance together into a record."""
+    """Put scores, per-example evidence, efficiency and provenance together into a record."""
     spec = job.submission.spec
-    pred = run.predictions
     model = loaded.model
     weights = [_weights_provenance("base", loaded.base)]
     if loaded.adapter is not None:
@@ -215,14 +212,12 @@ def assemble_record(
             num_examples=len(examples),
             primary_metric=job.task.primary_metric,
             labels=list(job.task.labels),
+            type=job.task.type,
             definition_sha256=job.task.definition_sha256,
             data_sha256=job.task.data_sha256,
         ),
-        **score(job.task, examples.labels, pred),
-        efficiency=_efficiency(run, model, weights, loaded.load_seconds, spec.fine_tuning.trainable_parameters),
-        predictions=Predictions(
-            idx=list(examples.idx), pred=pred, prob=[round(float(run.probs[i, p]), 4) for i, p in enumerate(pred)]
-        ),
+        **outcome.fields,
+        efficiency=_efficiency(outcome.efficiency, model, weights, loaded, spec.fine_tuning.trainable_parameters),
         provenance=Provenance(
             ftbench_version=ftbench.__version__,
             eval_logic_version=ftbench.EVAL_LOGIC_VERSION,
@@ -240,36 +235,45 @@ def assemble_record(
 
 
 def _efficiency(
-    run: RunResult,
-    model: Classifier,
+    figures: dict,
+    model: Classifier | LanguageModel,
     weights: list[WeightsProvenance],
-    load_seconds: float,
+    loaded: LoadedModel,
     declared_trainable: int | None,
 ) -> dict:
     def size(role: str) -> int:
         return sum(f["bytes"] for w in weights if w.role == role for f in w.files)
 
     trainable = model.info.parameters_trainable
+    extra = {}
+    if loaded.base.ref.gguf_file is not None:  # as published (GGUF) and as evaluated (dequantised)
+        extra = {"source_size_bytes": size("base"), "conversion_time_s": loaded.conversion_seconds}
     return {
-        **run.efficiency(),
-        "memory_kind": run.memory_kind,
-        "load_time_s": load_seconds,
-        "n_tokens": run.n_tokens,
-        "batch_size": run.batch_size,
+        **figures,
+        **extra,
+        "load_time_s": loaded.load_seconds,
         "device": model.info.device,
         "dtype": model.info.dtype,
         "parameters_total": model.info.parameters_total,
         "parameters_trainable": trainable if trainable is not None else declared_trainable,
         "adapter_size_bytes": size("adapter"),
-        "model_size_bytes": size("base") + size("adapter"),
+        "model_size_bytes": _evaluated_size(loaded, size("base")) + size("adapter"),
     }
+
+
+def _evaluated_size(loaded: LoadedModel, base_bytes: int) -> int:
+    """Bytes of the base weights as evaluated: the dequantised safetensors of a GGUF base."""
+    folder = getattr(loaded.model, "converted_folder", None)
+    if loaded.base.ref.gguf_file is None or folder is None:
+        return base_bytes
+    return sum(p.stat().st_size for p in Path(folder).glob("*.safetensors"))
 
 
 def _weights_provenance(role: Literal["base", "adapter"], weights: ResolvedWeights) -> WeightsProvenance:
     return WeightsProvenance(role=role, ref=weights.ref.label, origin=weights.origin, files=weights.fingerprint())
 
 
-def _model_provenance(model: Classifier) -> dict:
+def _model_provenance(model: Classifier | LanguageModel) -> dict:
     info = model.info
     return {
         "backend": info.backend,

@@ -17,7 +17,7 @@ from typing import Any
 
 from ftbench.config import BoardConfig
 from ftbench.errors import FtbenchError, display_path
-from ftbench.keys import content_key, key_parts, stale_parts
+from ftbench.keys import content_key, pair_key_parts, stale_parts
 from ftbench.record import read_record, record_path, signed
 from ftbench.spec import WeightsRef
 from ftbench.submissions import LoadedSubmission, SubmissionSet
@@ -146,6 +146,11 @@ class EvalJob:
         """The precision the submission declares for its weights."""
         return self.submission.spec.model.precision
 
+    @property
+    def model_kind(self) -> str:
+        """``classifier`` or ``causal-lm`` (the submission's ``model.kind``)."""
+        return self.submission.spec.model.kind
+
 
 def plan_jobs(
     board: SubmissionSet,
@@ -169,8 +174,7 @@ def plan_jobs(
                 continue
             task = board.tasks[name]
             base, adapter = sub.spec.weights_for(name)
-            precision = sub.spec.model.precision
-            parts = key_parts(base, adapter, sub.folder, task, precision, batch_size, local_models=config.local_models)
+            parts = pair_key_parts(sub.spec, sub.folder, task, batch_size, local_models=config.local_models)
             out = record_path(config.results_dir, sub.spec.id, name, limit)
             fresh = record_freshness(out, parts, limit, config.record_key)
             status, why = ("forced", "--force") if force else (fresh.status, fresh.why)

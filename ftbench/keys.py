@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING
 from ftbench import EVAL_LOGIC_VERSION
 from ftbench.config import mirror_folder
 from ftbench.files import file_sha256
+from ftbench.prompting import settings_key
 
 if TYPE_CHECKING:
-    from ftbench.spec import WeightsRef
+    from ftbench.spec import Submission, WeightsRef
     from ftbench.tasks import Task
 
 
@@ -47,7 +48,17 @@ def weights_fingerprint(
     if ref.hub is not None:
         pinned = f"hub:{ref.hub}@{ref.revision}"
         mirror = (local_models or {}).get(pinned.removeprefix("hub:"))
-        return pinned if mirror is None else f"{pinned} {folder_fingerprint(mirror_folder(mirror))}"
+        if ref.gguf_file is not None:
+            pinned += f"/{ref.gguf_file}"
+        if mirror is None:
+            return pinned
+        if (
+            ref.gguf_file is not None
+        ):  # the file holds weights, tokenizer and config; the rest of the folder is not read
+            path = mirror_folder(mirror) / ref.gguf_file
+            stat = path.stat()
+            return f"{pinned} gguf:{_cached_sha256(str(path), stat.st_size, stat.st_mtime_ns)}"
+        return f"{pinned} {folder_fingerprint(mirror_folder(mirror))}"
     return folder_fingerprint((submission_folder / str(ref.path)).resolve())
 
 
@@ -77,10 +88,15 @@ def key_parts(
     batch_size: int,
     memo: dict | None = None,
     local_models: Mapping[str, str] | None = None,
+    model_kind: str = "classifier",
+    prompting: str | None = None,
 ) -> dict[str, str | int | None]:
     """The inputs a result depends on: the bytes of the weights, task definition, data,
-    precision, batch size, and the version of ftbench's evaluation logic."""
+    precision, batch size, the kind of model and its prompt settings (causal LMs on
+    classification tasks), and the version of ftbench's evaluation logic."""
     return {
+        "model_kind": model_kind,
+        "prompting": prompting,
         "base": weights_fingerprint(base, submission_folder, memo, local_models),
         "adapter": weights_fingerprint(adapter, submission_folder, memo, local_models),
         "task_definition": task.definition_sha256,
@@ -89,6 +105,26 @@ def key_parts(
         "batch_size": batch_size,
         "eval_logic_version": EVAL_LOGIC_VERSION,
     }
+
+
+def pair_key_parts(
+    spec: Submission,
+    folder: Path,
+    task: Task,
+    batch_size: int,
+    memo: dict | None = None,
+    local_models: Mapping[str, str] | None = None,
+) -> dict[str, str | int | None]:
+    """:func:`key_parts` of a submission on one of its tasks: the one place that reads a
+    pair's weights, precision, model kind and prompt settings off its spec."""
+    base, adapter = spec.weights_for(task.name)
+    kind = spec.model.kind
+    prompting = (
+        settings_key(task.prompt, spec.prompting_for(task.name))
+        if kind == "causal-lm" and task.type == "classification"
+        else None
+    )
+    return key_parts(base, adapter, folder, task, spec.model.precision, batch_size, memo, local_models, kind, prompting)
 
 
 def content_key(parts: dict[str, str | int | None]) -> str:

@@ -10,7 +10,7 @@ so that the leaderboard reads every column's direction from one place.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -40,6 +40,11 @@ class Metric:
     from_confusion: Callable[[np.ndarray], np.ndarray] | None = None
     """The same value from a confusion matrix (rows gold, columns predicted), or one value per
     matrix of a stack (``(n, k, k)``); None for efficiency figures."""
+    evidence: str = "predictions"
+    """What a record recomputes it from: ``predictions`` (the predicted labels),
+    ``normalised predictions`` (labels chosen by length-normalised log-likelihood, causal LMs
+    on classification tasks: lm-eval's ``acc_norm``), ``documents`` (per-document
+    log-likelihoods and counts, perplexity tasks) or ``measured`` (efficiency)."""
 
 
 METRICS: Registry[Metric] = Registry("metric")
@@ -257,6 +262,60 @@ QUALITY = (
     ),
 )
 
+NORMALISED = (
+    Metric(
+        name="accuracy_norm",
+        label="Accuracy (length-normalised)",
+        higher_is_better=True,
+        kind="quality",
+        description=(
+            "Accuracy when a language model's label is chosen by log-likelihood per character of "
+            "the label word (lm-evaluation-harness's acc_norm)."
+        ),
+        compute=accuracy,
+        from_confusion=_accuracy_cm,
+        evidence="normalised predictions",
+    ),
+)
+
+PERPLEXITY = (
+    Metric(
+        name="bits_per_byte",
+        label="Bits per byte",
+        higher_is_better=False,
+        kind="quality",
+        description=(
+            "Negative log2-likelihood of the text per UTF-8 byte: independent of the tokenizer, so "
+            "models with different vocabularies compare."
+        ),
+        evidence="documents",
+    ),
+    Metric(
+        name="token_perplexity",
+        label="Token perplexity",
+        higher_is_better=False,
+        kind="quality",
+        description="exp of the mean negative log-likelihood per token (depends on the tokenizer).",
+        evidence="documents",
+    ),
+    Metric(
+        name="word_perplexity",
+        label="Word perplexity",
+        higher_is_better=False,
+        kind="quality",
+        description="exp of the negative log-likelihood per whitespace-separated word (lm-eval's wikitext).",
+        evidence="documents",
+    ),
+    Metric(
+        name="byte_perplexity",
+        label="Byte perplexity",
+        higher_is_better=False,
+        kind="quality",
+        description="exp of the negative log-likelihood per UTF-8 byte.",
+        evidence="documents",
+    ),
+)
+
 EFFICIENCY = (
     Metric(
         name="latency_ms",
@@ -338,5 +397,58 @@ EFFICIENCY = (
     ),
 )
 
-for _metric in (*QUALITY, *EFFICIENCY):
+LM_EFFICIENCY = (
+    Metric(
+        name="prefill_tokens_per_s",
+        label="Prefill",
+        higher_is_better=True,
+        kind="efficiency",
+        unit="tok/s",
+        description="Prompt or document tokens a language model reads per second while scoring (one forward pass).",
+    ),
+    Metric(
+        name="decode_tokens_per_s",
+        label="Decode",
+        higher_is_better=True,
+        kind="efficiency",
+        unit="tok/s",
+        description="Tokens generated per second in a fixed greedy generation after the first (batch 1, KV cache).",
+    ),
+    Metric(
+        name="ttft_ms_p50",
+        label="Time to first token",
+        higher_is_better=False,
+        kind="efficiency",
+        unit="ms",
+        description="Median time from a prompt to its first generated token (batch 1).",
+    ),
+    Metric(
+        name="ttft_ms_p95",
+        label="TTFT p95",
+        higher_is_better=False,
+        kind="efficiency",
+        unit="ms",
+        description="95th percentile of the time from a prompt to its first generated token (batch 1).",
+    ),
+    Metric(
+        name="conversion_time_s",
+        label="Conversion time",
+        higher_is_better=False,
+        kind="efficiency",
+        unit="s",
+        description="Time to dequantise a GGUF checkpoint into safetensors (0 when it was already cached).",
+    ),
+    Metric(
+        name="source_size_bytes",
+        label="Checkpoint size",
+        higher_is_better=False,
+        kind="efficiency",
+        unit="B",
+        description="Bytes of the checkpoint as published (the GGUF file for a quantised base).",
+    ),
+)
+
+for _metric in (*QUALITY, *NORMALISED, *PERPLEXITY):
     register_metric(_metric)
+for _metric in (*EFFICIENCY, *LM_EFFICIENCY):
+    register_metric(replace(_metric, evidence="measured"))

@@ -55,7 +55,9 @@ class TaskRef(BaseModel):
     primary_metric: str
     """Metric that ranks this task."""
     labels: list[str]
-    """Label names, index = label id."""
+    """Label names, index = label id (empty for perplexity tasks)."""
+    type: str = "classification"
+    """Task type: ``classification`` or ``perplexity``."""
     definition_sha256: str
     """Hash of the task definition."""
     data_sha256: str
@@ -74,13 +76,47 @@ class Predictions(BaseModel):
     """Probability the model gave its predicted label (4 decimals)."""
 
 
+class Documents(BaseModel):
+    """Every document's log-likelihood and counts (perplexity tasks): every metric and its
+    interval is recomputable from these."""
+
+    model_config = _STRICT
+    idx: list[Annotated[int, Field(ge=0, lt=2**31)]]
+    """Document number in the held-out corpus (0-based, file order)."""
+    loglik: list[Annotated[float, Field(le=0.0, allow_inf_nan=False)]]
+    """Natural-log likelihood of each document's tokens."""
+    tokens: list[Annotated[int, Field(ge=1, lt=2**40)]]
+    """Tokens predicted in each document (by the model's tokenizer)."""
+    words: list[Annotated[int, Field(ge=1, lt=2**40)]]
+    """Words in each document (lm-eval's wikitext count)."""
+    bytes: list[Annotated[int, Field(ge=1, lt=2**40)]]
+    """UTF-8 bytes of each document."""
+    max_length: int = Field(ge=1)
+    """Tokens per scoring window, as used."""
+    context_len: int = Field(ge=1)
+    """Tokens of context carried into each later window (1: lm-eval's disjoint windows)."""
+
+
+class ChoiceScores(BaseModel):
+    """A causal LM's log-likelihood of every label word after every prompt (classification
+    by prompting): the predictions and ``accuracy_norm`` are recomputable from these."""
+
+    model_config = _STRICT
+    loglik: list[list[Annotated[float, Field(le=0.0, allow_inf_nan=False)]]]
+    """Per example (aligned with ``predictions.idx``), log P(label continuation | prompt) per label."""
+    chars: list[Annotated[int, Field(ge=1, lt=2**31)]]
+    """Characters of each label's continuation (the length normalisation of ``accuracy_norm``)."""
+
+
 class Intervals(BaseModel):
     """Bootstrap confidence intervals of the quality metrics, and how they were drawn."""
 
     model_config = _STRICT
-    method: Literal["percentile bootstrap over examples"] = "percentile bootstrap over examples"
-    """Examples resampled with replacement; the interval is the central ``level`` share of the
-    metric's values over the resamples."""
+    method: Literal["percentile bootstrap over examples", "percentile bootstrap over documents"] = (
+        "percentile bootstrap over examples"
+    )
+    """Examples (or a perplexity task's documents) resampled with replacement; the interval is
+    the central ``level`` share of the metric's values over the resamples."""
     level: float = Field(gt=0.0, lt=1.0)
     """Coverage, e.g. 0.95."""
     resamples: int = Field(ge=1, le=MAX_RESAMPLES)
@@ -155,14 +191,21 @@ class ResultRecord(BaseModel):
     """Quality metrics, name -> value."""
     intervals: Intervals | None = None
     """Confidence intervals of ``metrics`` (None in records made before intervals were added)."""
-    per_class: dict[str, dict[str, int | float]]
-    """Label name -> precision, recall, f1, support."""
-    confusion_matrix: list[list[int]]
-    """Row = gold label, column = predicted label."""
+    per_class: dict[str, dict[str, int | float]] = Field(default_factory=dict)
+    """Label name -> precision, recall, f1, support (classification)."""
+    confusion_matrix: list[list[int]] = Field(default_factory=list)
+    """Row = gold label, column = predicted label (classification)."""
     efficiency: dict[str, float | int | str | None]
     """Latency, throughput, memory, parameters, sizes, batch size, device."""
-    predictions: Predictions
-    """Per-example predictions."""
+    predictions: Predictions | None = None
+    """Per-example predictions (classification)."""
+    choices: ChoiceScores | None = None
+    """Label-word log-likelihoods of a causal LM (classification by prompting)."""
+    documents: Documents | None = None
+    """Per-document log-likelihoods and counts (perplexity tasks)."""
+    prompt: dict[str, Any] | None = None
+    """How a causal LM was prompted: template, label words, chat template, demonstrations
+    (ids, labels, seed) and the hash of the shared prefix."""
     provenance: Provenance
     """Versions, hashes, hardware, times."""
     extra: dict[str, Any] = Field(default_factory=dict)
@@ -263,7 +306,11 @@ def record_json_schema() -> dict:
 RecordView = create_model(  # type: ignore[call-overload]
     "RecordView",
     __config__=ConfigDict(extra="ignore", frozen=True),
-    **{k: (f.annotation, f) for k, f in ResultRecord.model_fields.items() if k != "predictions"},
+    **{
+        k: (f.annotation, f)
+        for k, f in ResultRecord.model_fields.items()
+        if k not in ("predictions", "choices", "documents")
+    },
 )
 
 

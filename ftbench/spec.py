@@ -24,7 +24,33 @@ _ID = r"^[a-z0-9][a-z0-9._\-]{1,79}$"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*/[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
-Method = Literal["full", "lora", "qlora", "ia3", "prefix", "head-only", "prompting", "other"]
+Method = Literal[
+    "full",
+    "lora",
+    "qlora",
+    "dora",
+    "ia3",
+    "prefix",
+    "prompt-tuning",
+    "head-only",
+    "prompting",
+    "sft",
+    "instruction-tuning",
+    "dpo",
+    "orpo",
+    "kto",
+    "simpo",
+    "rlhf",
+    "ppo",
+    "distillation",
+    "other",
+]
+"""How the weights were produced. ``prompting``: none (the base as published, scored through a
+prompt). Adapter methods (lora, qlora, dora, ia3, prefix, prompt-tuning) need an adapter."""
+Objective = Literal[
+    "classification", "language-modeling", "sft", "instruction-tuning", "dpo", "orpo", "kto", "simpo", "rlhf", "other"
+]
+ModelKind = Literal["classifier", "causal-lm"]
 Precision = Literal["fp32", "fp16", "bf16", "int8", "int4"]
 
 
@@ -38,6 +64,9 @@ class WeightsRef(BaseModel):
     """Commit hash (40 hex digits) that pins ``hub``; branches and tags can move."""
     path: str | None = None
     """Folder relative to the submission folder (must stay inside it)."""
+    gguf_file: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*\.gguf$")
+    """A GGUF checkpoint in that folder (a file name, no path): dequantised by transformers'
+    GGUF support and evaluated in fp32 (causal LMs only)."""
 
     @model_validator(mode="after")
     def _one_source(self) -> WeightsRef:
@@ -55,7 +84,22 @@ class WeightsRef(BaseModel):
     @property
     def label(self) -> str:
         """``owner/name@abcdef1`` or ``./path``, for display."""
-        return f"{self.hub}@{self.revision[:7]}" if self.hub and self.revision else f"./{self.path}"
+        where = f"{self.hub}@{self.revision[:7]}" if self.hub and self.revision else f"./{self.path}"
+        return f"{where}/{self.gguf_file}" if self.gguf_file else where
+
+
+class Prompting(BaseModel):
+    """How a causal LM is prompted on a classification task (the task declares the template and
+    label words; these settings are the submission's)."""
+
+    model_config = _STRICT
+    chat_template: bool = False
+    """Wrap the prompt in the tokenizer's chat template (instruction-tuned models): the label
+    word is then scored as the start of the assistant's reply."""
+    num_fewshot: int = Field(default=0, ge=0, le=32)
+    """Demonstrations drawn from the task's train split and put before every example."""
+    fewshot_seed: int = Field(default=1234, ge=0, lt=2**32)
+    """Seed of the draw of demonstrations (recorded; the same seed gives the same prompt)."""
 
 
 class ModelSpec(BaseModel):
@@ -68,6 +112,20 @@ class ModelSpec(BaseModel):
     """A PEFT adapter (``adapter_config.json`` + ``adapter_model.safetensors``) applied to ``base``."""
     precision: Precision = "fp32"
     """Weights' precision at evaluation. int8/int4 describe a quantised base (QLoRA-style)."""
+    kind: ModelKind = "classifier"
+    """``classifier``: a sequence classifier with a head over the task's labels (encoders).
+    ``causal-lm``: a language model, scored by log-likelihood (perplexity tasks) or through
+    the task's prompt and label words (classification tasks)."""
+    prompting: Prompting = Field(default_factory=Prompting)
+    """Prompt settings for a causal LM on classification tasks (ignored for classifiers)."""
+
+    @model_validator(mode="after")
+    def _gguf_only_for_a_causal_base(self) -> ModelSpec:
+        if self.adapter is not None and self.adapter.gguf_file is not None:
+            raise ValueError("'gguf_file' names a base checkpoint, not an adapter")
+        if self.base.gguf_file is not None and self.kind != "causal-lm":
+            raise ValueError("a GGUF base is a language model: set kind: causal-lm")
+        return self
 
 
 class DataRef(BaseModel):
@@ -90,6 +148,8 @@ class TaskEntry(BaseModel):
     """Checkpoint for this task, replacing ``model.base``."""
     training_data: tuple[DataRef, ...] | None = None
     """Data this task's adapter/checkpoint was trained on, replacing ``fine_tuning.training_data``."""
+    prompting: Prompting | None = None
+    """Prompt settings for this task, replacing ``model.prompting``."""
 
 
 class FineTuning(BaseModel):
@@ -97,7 +157,11 @@ class FineTuning(BaseModel):
 
     model_config = _STRICT
     method: Method
-    """full, lora, qlora, ia3, prefix, head-only, prompting or other."""
+    """full, lora, qlora, dora, ia3, prefix, prompt-tuning, head-only, prompting (no training),
+    sft, instruction-tuning, dpo, orpo, kto, simpo, rlhf, ppo, distillation or other."""
+    objective: Objective | None = None
+    """What training optimised, when ``method`` names the parameterisation (LoRA trained with
+    DPO: ``method: lora``, ``objective: dpo``)."""
     trainable_parameters: int | None = Field(default=None, ge=0)
     """Parameters updated by training (adapter + trained heads)."""
     training_data: tuple[DataRef, ...] = ()
@@ -164,6 +228,11 @@ class Submission(BaseModel):
         """The data the model evaluated on ``task`` was trained on."""
         own = self.tasks[task].training_data
         return own if own is not None else self.fine_tuning.training_data
+
+    def prompting_for(self, task: str) -> Prompting:
+        """The prompt settings of ``task``."""
+        own = self.tasks[task].prompting
+        return own if own is not None else self.model.prompting
 
     def weights_for(self, task: str) -> tuple[WeightsRef, WeightsRef | None]:
         """The (base, adapter) pair evaluated on ``task``."""

@@ -34,7 +34,7 @@ CODE_SUFFIXES = {".py", ".pyc", ".so", ".sh", ".js"}
 MAX_FOLDER_BYTES = 64 * 1024 * 1024
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 SYMLINK = "symbolic links are not allowed in a submission"
-ADAPTER_METHODS = {"lora", "qlora", "ia3", "prefix"}
+ADAPTER_METHODS = {"lora", "qlora", "dora", "ia3", "prefix", "prompt-tuning"}
 
 
 @dataclass(frozen=True)
@@ -237,6 +237,7 @@ def _spec_issues(spec: Submission, folder: Path, shown: str, tasks: Registry[Tas
     for name in spec.tasks:
         if name in tasks:
             issues += _contamination_issues(spec, tasks[name], shown)
+            issues += _kind_issues(spec, tasks[name], shown)
     uses_adapter = spec.model.adapter or any(e.adapter for e in spec.tasks.values())
     if spec.fine_tuning.method in ADAPTER_METHODS and not uses_adapter:
         issues.append(
@@ -247,6 +248,25 @@ def _spec_issues(spec: Submission, folder: Path, shown: str, tasks: Registry[Tas
             )
         )
     return issues
+
+
+def _kind_issues(spec: Submission, task: Task, shown: str) -> list[Issue]:
+    """A task the submission's kind of model cannot be scored on."""
+    kind, field = spec.model.kind, f"tasks.{task.name}"
+    if task.type == "perplexity" and kind != "causal-lm":
+        return [Issue(shown, field, "a perplexity task scores language models: set model.kind: causal-lm")]
+    if task.type == "classification" and kind == "causal-lm" and task.prompt is None:
+        return [Issue(shown, field, "the task declares no prompt, so a causal LM cannot be scored on it")]
+    settings = spec.prompting_for(task.name)
+    if (
+        kind == "causal-lm"
+        and settings.num_fewshot
+        and not (task.prompt and (task.prompt.fewshot_split or task.train_split))
+    ):
+        return [
+            Issue(shown, f"{field}.prompting.num_fewshot", "the task has no train split to draw demonstrations from")
+        ]
+    return []
 
 
 def _unknown_tasks(names: Iterable[str], shown: str, tasks: Registry[Task]) -> list[Issue]:
@@ -300,6 +320,9 @@ def _path_issues(ref: WeightsRef, kind: str, folder: Path, shown: str, field: st
         if missing:
             return [Issue(shown, where, f"adapter folder lacks {', '.join(missing)}")]
         return _weight_file_issues(target, adapter_problems(target))
+    if ref.gguf_file is not None:
+        found = (target / ref.gguf_file).is_file()
+        return [] if found else [Issue(shown, f"{field}.gguf_file", f"{ref.gguf_file!r} not found in {ref.path!r}")]
     problems = []
     if not (target / "config.json").is_file():
         problems.append(Issue(shown, where, "model folder lacks config.json"))

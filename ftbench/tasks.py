@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -15,11 +16,12 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from ftbench.errors import DataIntegrityError, InvalidInput, Issue
 from ftbench.files import file_sha256, read_jsonl
 from ftbench.metrics import METRICS
+from ftbench.perplexity import split_articles
 from ftbench.registry import Registry
 from ftbench.spec import pydantic_issues
 
@@ -66,6 +68,54 @@ class Overlap(BaseModel):
     """How large the overlap is and how it was measured."""
 
 
+class PromptSpec(BaseModel):
+    """How a causal LM is asked a classification task (lm-evaluation-harness's multiple-choice
+    format): the prompt is ``instruction``, then the demonstrations, then ``template`` with the
+    example's text; each label is scored as the continuation ``target_delimiter + choice``."""
+
+    model_config = _STRICT
+    template: str = Field(min_length=1, max_length=2000, pattern=r"\{text\}")
+    """The example's prompt; ``{text}`` is replaced by the example's text."""
+    choices: tuple[str, ...]
+    """The label words (verbalisers), one per label, in label-id order."""
+    instruction: str = Field(default="", max_length=2000)
+    """Put once before the demonstrations and the example (empty: none)."""
+    target_delimiter: str = " "
+    """Between the prompt and the label word (lm-eval's ``target_delimiter``)."""
+    fewshot_delimiter: str = "\n\n"
+    """Between demonstrations, and between the last one and the example."""
+    fewshot_split: str | None = None
+    """Split demonstrations are drawn from (default: the task's ``train_split``)."""
+
+    @field_validator("choices")
+    @classmethod
+    def _distinct_choices(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(v)) != len(v) or not all(c.strip() for c in v):
+            raise ValueError("label words must be distinct and not blank")
+        return v
+
+
+class PerplexitySpec(BaseModel):
+    """How a perplexity task cuts its text into documents and scores them."""
+
+    model_config = _STRICT
+    documents: Literal["wikitext-articles", "blank-line-paragraphs", "whole-file"] = "wikitext-articles"
+    """``wikitext-articles``: a line `` = Title = `` starts a document (WikiText);
+    ``blank-line-paragraphs``: documents separated by empty lines; ``whole-file``: one document."""
+    max_length: int = Field(default=2048, ge=16, le=131072)
+    """Tokens per scoring window (capped at the model's context length; recorded)."""
+    stride: int | None = Field(default=None, ge=1)
+    """Tokens predicted per window: less than ``max_length`` gives a sliding window, each
+    window re-reading ``max_length - stride`` earlier tokens as context (more context per
+    token, more compute). Default: ``max_length`` (lm-eval's disjoint rolling windows)."""
+
+    @property
+    def context_len(self) -> int:
+        """The ``context_len`` of :func:`ftbench.perplexity.rolling_windows`."""
+        stride = min(self.stride or self.max_length, self.max_length)
+        return self.max_length - stride + 1
+
+
 class Task(BaseModel):
     """One benchmark task: a dataset, its held-out split and how it is scored."""
 
@@ -74,8 +124,9 @@ class Task(BaseModel):
     """Unique task id; also the file name (``tasks/<name>.yaml``)."""
     title: str
     """Human-readable name."""
-    type: Literal["classification"] = "classification"
-    """Task family; decides which runner evaluates it."""
+    type: Literal["classification", "perplexity"] = "classification"
+    """Task family; decides which runner evaluates it: ``classification`` (labelled texts;
+    classifiers, and causal LMs through ``prompt``) or ``perplexity`` (held-out text; causal LMs)."""
     description: str = ""
     """What the task measures, in a sentence or two (shown on the site)."""
     dataset: str
@@ -92,11 +143,13 @@ class Task(BaseModel):
     """JSON key of the input text."""
     label_field: str = "label"
     """JSON key of the integer label."""
-    labels: tuple[str, ...]
-    """Label names; index = label id."""
-    primary_metric: str = "accuracy"
+    labels: tuple[str, ...] = ()
+    """Label names; index = label id (classification tasks)."""
+    primary_metric: str = Field(default="accuracy", validate_default=True)
     """Metric that ranks the leaderboard (its direction is declared on the metric)."""
-    metrics: tuple[str, ...] = ("accuracy", "f1_macro", "precision_macro", "recall_macro")
+    metrics: tuple[str, ...] = Field(
+        default=("accuracy", "f1_macro", "precision_macro", "recall_macro"), validate_default=True
+    )
     """Metrics reported for this task."""
     train_split: str | None = None
     """Split that submissions may train on, if the data directory has one."""
@@ -110,28 +163,67 @@ class Task(BaseModel):
     """The Hugging Face Hub copy of the same split."""
     overlaps: tuple[Overlap, ...] = ()
     """Known overlaps with other splits: training on those contaminates this task."""
+    prompt: PromptSpec | None = None
+    """How causal LMs are prompted on a classification task (none: only classifiers take it)."""
+    perplexity: PerplexitySpec | None = None
+    """Documents and windows of a perplexity task."""
 
     @field_validator("labels")
     @classmethod
-    def _two_or_more_labels(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        if len(v) < 2 or len(set(v)) != len(v):
+    def _labels_fit_the_type(cls, v: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        if len(set(v)) != len(v):
+            raise ValueError("label names must be distinct")
+        kind = info.data.get("type", "classification")
+        if kind == "classification" and len(v) < 2:
             raise ValueError("needs at least two distinct label names")
+        if kind == "perplexity" and v:
+            raise ValueError("a perplexity task has no labels")
         return v
 
     @field_validator("primary_metric")
     @classmethod
-    def _known_primary(cls, v: str) -> str:
+    def _known_primary(cls, v: str, info: ValidationInfo) -> str:
         if v not in METRICS:
             raise ValueError(f"unknown metric {v!r} (known: {', '.join(METRICS.names())})")
+        _fits_type(v, info.data.get("type", "classification"))
         return v
 
     @field_validator("metrics")
     @classmethod
-    def _known_metrics(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+    def _known_metrics(cls, v: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
         unknown = [m for m in v if m not in METRICS]
         if unknown:
             raise ValueError(f"unknown metric {unknown[0]!r} (known: {', '.join(METRICS.names())})")
+        for name in v:
+            _fits_type(name, info.data.get("type", "classification"))
         return v
+
+    @field_validator("prompt")
+    @classmethod
+    def _a_word_per_label(cls, v: PromptSpec | None, info: ValidationInfo) -> PromptSpec | None:
+        labels = info.data.get("labels")
+        if v is not None and info.data.get("type") == "perplexity":
+            raise ValueError("only classification tasks take a prompt")
+        if v is not None and labels is not None and len(v.choices) != len(labels):
+            raise ValueError(f"{len(v.choices)} label words (choices) for {len(labels)} labels")
+        return v
+
+    @field_validator("perplexity")
+    @classmethod
+    def _only_for_perplexity(cls, v: PerplexitySpec | None, info: ValidationInfo) -> PerplexitySpec | None:
+        if v is not None and info.data.get("type") != "perplexity":
+            raise ValueError("only perplexity tasks take perplexity settings")
+        return v
+
+    @property
+    def scored_by_documents(self) -> bool:
+        """True for perplexity tasks (per-document log-likelihoods, no labels)."""
+        return self.type == "perplexity"
+
+    @property
+    def settings(self) -> PerplexitySpec:
+        """The perplexity settings (defaults when the task gives none)."""
+        return self.perplexity or PerplexitySpec()
 
     @cached_property
     def definition_sha256(self) -> str:
@@ -168,6 +260,13 @@ class Examples:
         if n is None or n >= len(self):
             return self
         return Examples(self.idx[:n], self.texts[:n], self.labels[:n])
+
+
+def _fits_type(metric: str, task_type: str) -> None:
+    """A perplexity task reports perplexity metrics, a classification task the others."""
+    by_documents = METRICS[metric].evidence == "documents"
+    if by_documents != (task_type == "perplexity"):
+        raise ValueError(f"{metric!r} is not a metric of {task_type} tasks")
 
 
 def load_task_file(path: Path) -> Task:
@@ -257,7 +356,7 @@ def task_data_issues(task: Task, data_dir: Path, shown: str) -> list[Issue]:
     declared = meta.get("labels") if isinstance(meta, dict) else None
     if isinstance(declared, list) and list(declared) != list(task.labels):
         issues.append(Issue(shown, "labels", f"differ from {task.dataset}/meta.json's labels {declared}"))
-    if len(set(examples.labels)) < 2:
+    if task.type == "classification" and len(set(examples.labels)) < 2:
         issues.append(Issue(shown, "labels", "the held-out data holds fewer than two distinct labels"))
     return issues
 
@@ -279,8 +378,14 @@ def _meta(data_dir: Path, dataset: str) -> object:
 
 
 def load_examples(task: Task, data_dir: Path) -> Examples:
-    """Read a task's held-out examples after verifying the file's checksum."""
+    """Read a task's held-out examples after verifying the file's checksum: labelled texts,
+    or a perplexity task's documents (ids 0..n-1, no labels)."""
     path = verify_data(task, data_dir)
+    if task.scored_by_documents:
+        docs = split_documents(path.read_text(encoding="utf-8"), task.settings.documents)
+        if len(docs) != task.num_examples:
+            raise DataIntegrityError(f"{path}: {len(docs)} documents, task says {task.num_examples}")
+        return Examples(idx=tuple(range(len(docs))), texts=tuple(docs), labels=())
     rows = read_jsonl(path)
     if len(rows) != task.num_examples:
         raise DataIntegrityError(f"{path}: {len(rows)} rows, task says {task.num_examples}")
@@ -300,6 +405,19 @@ def _rows_to_examples(task: Task, path: Path, rows: Sequence[dict]) -> Examples:
         texts=tuple(row[task.text_field] for row in rows),
         labels=tuple(row[task.label_field] for row in rows),
     )
+
+
+def split_documents(text: str, how: str) -> list[str]:
+    """A perplexity corpus cut into its documents (see ``PerplexitySpec.documents``).
+
+    >>> split_documents("a\\nb\\n\\n\\nc\\n", "blank-line-paragraphs")
+    ['a\\nb', 'c']
+    """
+    if how == "wikitext-articles":
+        return split_articles(text)
+    if how == "blank-line-paragraphs":
+        return [p.strip("\n") for p in re.split(r"\n\s*\n", text) if p.strip()]
+    return [text] if text.strip() else []
 
 
 def load_split(data_dir: Path, dataset: str, split: str) -> Examples:
@@ -332,11 +450,13 @@ def task_json_schema() -> dict:
 
 def task_lines(tasks: Iterable[Task]) -> list[str]:
     """``ftbench tasks``: a header and one aligned line per task."""
-    lines = [f"{'task':20} {'dataset/split':28} {'examples':>8} {'labels':>6}  primary metric"]
+    lines = [f"{'task':20} {'scores':16} {'dataset/split':28} {'examples':>8} {'labels':>6}  primary metric"]
     for t in tasks:
         arrow = "higher is better" if t.higher_is_better else "lower is better"
+        kind = "LMs (perplexity)" if t.type == "perplexity" else ("classifiers, LMs" if t.prompt else "classifiers")
+        labels = str(len(t.labels)) if t.labels else "-"
         lines.append(
-            f"{t.name:20} {t.dataset + '/' + t.split:28} {t.num_examples:>8} "
-            f"{len(t.labels):>6}  {t.primary_metric} ({arrow})"
+            f"{t.name:20} {kind:16} {t.dataset + '/' + t.split:28} {t.num_examples:>8} "
+            f"{labels:>6}  {t.primary_metric} ({arrow})"
         )
     return lines

@@ -7,14 +7,18 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ftbench import DEFAULT_BATCH_SIZE
 from ftbench.config import BoardConfig
 from ftbench.errors import FtbenchError
+from ftbench.evaluate_lm import prompt_plan
 from ftbench.jobs import plan_jobs
 from ftbench.models.backends import Backend, load_model
 from ftbench.record import read_record
 from ftbench.runner import run_classifier
+from ftbench.runner.choices import run_choices
+from ftbench.runner.documents import run_documents
 from ftbench.submissions import load_submissions
 from ftbench.tasks import load_examples
 
@@ -35,7 +39,8 @@ class Verification:
     agreement: float
     """Share of sampled examples with the same predicted label."""
     max_prob_diff: float
-    """Largest :func:`probability_change` over the sample."""
+    """Largest :func:`probability_change` over the sample (perplexity records: the largest
+    relative change of a document's log-likelihood)."""
     differing_idx: tuple[int, ...]
     """Row ids whose label changed."""
     precision: str
@@ -97,15 +102,23 @@ def verify_record(
     batch_size = int(record.efficiency.get("batch_size") or DEFAULT_BATCH_SIZE)
     [job] = plan_jobs(board, config, batch_size, only_tasks=[record.task.name])
     examples = load_examples(job.task, config.data_dir)
+    if job.task.type == "perplexity":
+        return _verify_documents(path, record, job, config, examples, sample, seed, device, backend)
     row_of = {idx: i for i, idx in enumerate(examples.idx)}
+    if record.predictions is None:
+        raise FtbenchError(f"{path}: a classification record without predictions cannot be verified")
     stored = dict(
         zip(record.predictions.idx, zip(record.predictions.pred, record.predictions.prob, strict=True), strict=True)
     )
     chosen = sorted(random.Random(seed).sample(sorted(stored), min(sample, len(stored))))
     model = load_model(job, config, device, backend).model
-    run = run_classifier(
-        model, [examples.texts[row_of[i]] for i in chosen], batch_size, progress=False, single_latency_samples=0
-    )
+    texts = [examples.texts[row_of[i]] for i in chosen]
+    if job.model_kind == "causal-lm":
+        plan = prompt_plan(job, config)
+        contexts = [model.chat(plan.message(t)) if plan.settings.chat_template else plan.message(t) for t in texts]
+        run: Any = run_choices(model, contexts, plan.continuations, batch_size, False, single_latency_samples=0)
+    else:
+        run = run_classifier(model, texts, batch_size, progress=False, single_latency_samples=0)
     new_pred = run.predictions
     gold = [examples.labels[row_of[i]] for i in chosen]
     differing = tuple(i for i, p in zip(chosen, new_pred, strict=True) if p != stored[i][0])
@@ -119,6 +132,47 @@ def verify_record(
         precision=record.submission.precision,
         recorded_accuracy=sum(stored[i][0] == g for i, g in zip(chosen, gold, strict=True)) / len(chosen),
         rerun_accuracy=sum(p == g for p, g in zip(new_pred, gold, strict=True)) / len(chosen),
+        stale=job.status != "current",
+        seed=seed,
+    )
+
+
+DOCUMENTS_PER_SAMPLE = 16
+"""A perplexity record re-runs one document per this many of ``--sample`` (documents are long)."""
+
+
+def _verify_documents(
+    path: Path,
+    record: Any,
+    job: Any,
+    config: BoardConfig,
+    examples: Any,
+    sample: int,
+    seed: int,
+    device: str,
+    backend: Any,
+) -> Verification:
+    """Re-score sampled documents: agreement is the share whose log-likelihood is within the
+    record's precision tolerance (relative), ``max_prob_diff`` the largest relative change."""
+    docs = record.documents
+    stored = dict(zip(docs.idx, docs.loglik, strict=True))
+    chosen = sorted(
+        random.Random(seed).sample(sorted(stored), min(max(1, sample // DOCUMENTS_PER_SAMPLE), len(stored)))
+    )
+    model = load_model(job, config, device, backend).model
+    run = run_documents(model, [examples.texts[i] for i in chosen], docs.max_length, docs.context_len, progress=False)
+    change = [abs(new - stored[i]) / max(1.0, abs(stored[i])) for i, new in zip(chosen, run.loglik, strict=True)]
+    tolerance = TOLERANCE[record.submission.precision]
+    moved = tuple(i for i, c in zip(chosen, change, strict=True) if c > tolerance)
+    return Verification(
+        record=path,
+        sampled=len(chosen),
+        agreement=1 - len(moved) / len(chosen),
+        max_prob_diff=max(change),
+        differing_idx=moved,
+        precision=record.submission.precision,
+        recorded_accuracy=float("nan"),
+        rerun_accuracy=float("nan"),
         stale=job.status != "current",
         seed=seed,
     )

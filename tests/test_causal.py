@@ -19,7 +19,7 @@ from ftbench.perplexity import rolling_windows
 class CharTokenizer:
     """Characters to ids 3..: enough for a model built from a config (no download)."""
 
-    bos_token_id, eos_token_id = 1, 2
+    bos_token_id, eos_token_id, pad_token_id = 1, 2, 0
 
     def __call__(self, text: str, add_special_tokens: bool = False) -> dict:
         return {"input_ids": [3 + (ord(c) % 60) for c in text]}
@@ -55,7 +55,7 @@ def test_rolling_windows_predict_every_token_exactly_once(seed):
 
 
 def _direct_loglik(lm: CausalLM, tokens: list[int]) -> float:
-    ids = torch.tensor([[lm.prefix_token, *tokens[:-1]]])
+    ids = torch.tensor([[lm.prefix_token(), *tokens[:-1]]])
     with torch.inference_mode():
         logprobs = torch.log_softmax(lm.model(input_ids=ids).logits[0].float(), dim=-1)
     return float(sum(logprobs[i, t] for i, t in enumerate(tokens)))
@@ -65,16 +65,64 @@ def test_one_window_equals_the_direct_computation():
     lm = tiny_lm()
     text = "the quick brown fox"
     loglik, n = lm.rolling_loglik(text, max_length=64)
-    assert n == len(text) and loglik == pytest.approx(_direct_loglik(lm, lm.token_ids(text)), abs=1e-4)
+    assert n == len(text) and loglik == pytest.approx(_direct_loglik(lm, lm.tokenize(text)), abs=1e-4)
 
 
 def test_windows_sum_to_the_documents_score_and_more_context_changes_it():
     lm = tiny_lm()
     text = "jumps over the lazy dog " * 3
-    tokens = lm.token_ids(text)
-    by_hand = sum(lm.continuation_loglik(c, t) for c, t in rolling_windows(tokens, lm.prefix_token, 8))
+    tokens = lm.tokenize(text)
+    by_hand = sum(lm.continuation_loglik(c, t) for c, t in rolling_windows(tokens, lm.prefix_token(), 8))
     assert lm.rolling_loglik(text, max_length=8)[0] == pytest.approx(by_hand, abs=1e-6)
     assert lm.rolling_loglik(text, max_length=8, context_len=4)[0] != pytest.approx(by_hand, abs=1e-6)
+
+
+def _naive_choice(lm: CausalLM, context: list[int], choice: list[int]) -> float:
+    """log P(choice | context) from one unpadded pass over context + choice."""
+    ids = torch.tensor([context + choice[:-1]])
+    with torch.inference_mode():
+        logprobs = torch.log_softmax(lm.model(input_ids=ids).logits[0].float(), dim=-1)
+    start = len(context) - 1
+    return float(sum(logprobs[start + k, t] for k, t in enumerate(choice)))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_prefix_shared_choice_scores_equal_the_naive_per_choice_computation(seed):
+    rng = random.Random(seed)
+    lm = tiny_lm(seed)
+    contexts = [[rng.randrange(3, 60) for _ in range(rng.randrange(1, 30))] for _ in range(rng.randrange(1, 6))]
+    # label words of one to four tokens, as verbalisers are: the rest is read on the contexts' cache
+    choices = [[[rng.randrange(3, 60) for _ in range(rng.randrange(1, 5))] for _ in range(3)] for _ in contexts]
+    batched = lm.choice_loglikelihoods(contexts, choices)
+    for context, options, scores in zip(contexts, choices, batched, strict=True):
+        assert scores == pytest.approx([_naive_choice(lm, context, c) for c in options], abs=1e-4)
+    # a prefix common to every prompt (a chat template's system turn) is read once and cached
+    prefix = [rng.randrange(3, 60) for _ in range(9)]
+    cached = lm.choice_loglikelihoods(contexts, choices, prefix)
+    assert lm.choice_loglikelihoods(contexts, choices, prefix) == cached  # the cached prefix is not consumed
+    for context, options, scores in zip(contexts, choices, cached, strict=True):
+        assert scores == pytest.approx([_naive_choice(lm, prefix + context, c) for c in options], abs=1e-4)
+
+
+def test_choice_scoring_reads_each_prompt_once(monkeypatch):
+    """The cost grows with prompt + label tokens: one pass over the prompts, one over the rest
+    of the multi-token label words (never prompt x labels)."""
+    lm = tiny_lm()
+    seen = []
+    forward = lm.model.forward
+
+    def counting(*args, **kwargs):
+        seen.append(tuple(kwargs["input_ids"].shape))
+        return forward(*args, **kwargs)
+
+    monkeypatch.setattr(lm.model, "forward", counting)
+    lm.choice_loglikelihoods([[5] * 20, [6] * 12], [[[7], [8, 9]], [[7], [8, 9, 10]]])
+    assert seen == [(2, 20), (2, 2)]  # 2 prompts of <= 20 tokens; 2 multi-token words, 2 tokens after their first
+
+
+def test_greedy_timing_generates_the_tokens_asked_for():
+    first, rest, n = tiny_lm().greedy_timing([5, 6, 7], 6)
+    assert n == 5 and first > 0 and rest > 0
 
 
 def test_gguf_conversion_is_cached_by_the_files_hash(tmp_path):
@@ -118,6 +166,6 @@ def test_the_converted_smollm2_scores_like_the_gguf_it_came_from(tmp_path):
     assert "quantization_config" not in config  # plain fp32 weights: any loader takes the folder as it is
     lm = load_causal_lm(converted)
     reference = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf.name, dtype=torch.float32).eval()
-    ids = torch.tensor([lm.token_ids("The capital of France is Paris.")])
+    ids = torch.tensor([lm.tokenize("The capital of France is Paris.")])
     with torch.inference_mode():
         assert torch.allclose(lm.model(input_ids=ids).logits, reference(input_ids=ids).logits, atol=1e-5)

@@ -29,6 +29,8 @@ def test_key_parts_name_everything_that_changes_a_number(tmp_path):
     write_adapter(tmp_path / "adapter")
     parts = _parts(tmp_path)
     assert set(parts) == {
+        "model_kind",
+        "prompting",
         "base",
         "adapter",
         "task_definition",

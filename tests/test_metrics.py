@@ -82,7 +82,7 @@ def test_confusion_matrix_forms_equal_scikit_learn(seed):
     pred = rng.integers(seed % 3, n, 60).tolist()
     cm = confusion_counts(gold, pred, n)
     assert cm.tolist() == confusion(gold, pred, n)
-    names = [name for name, m in METRICS.items() if m.kind == "quality"]
+    names = [name for name, m in METRICS.items() if m.evidence == "predictions"]
     assert names == ["accuracy", "f1_macro", "precision_macro", "recall_macro"]
     exact = quality_metrics(names, gold, pred, n)
     assert quality_from_confusion(names, cm) == pytest.approx(exact, abs=1e-12)

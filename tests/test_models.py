@@ -13,7 +13,9 @@ from ftbench.registry import Registry
 
 def test_each_task_type_has_its_default_backend():
     assert backend_for("classification").name == "hf-sequence-classification"
-    with pytest.raises(KeyError, match="no model backend serves task type 'perplexity'"):
+    assert backend_for("classification", "causal-lm").name == "hf-causal-lm"
+    assert backend_for("perplexity", "causal-lm").name == "hf-causal-lm"
+    with pytest.raises(KeyError, match="no model backend serves classifier models on perplexity tasks"):
         backend_for("perplexity")
 
 

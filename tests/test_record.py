@@ -68,8 +68,10 @@ def test_a_record_validates_against_its_published_schema(record):
 def test_the_site_keeps_everything_but_the_predictions(record):
     view = view_of(record)
     full = record.model_dump()
-    del full["predictions"]
-    assert view.model_dump() == full and not hasattr(view, "predictions")
+    for evidence in ("predictions", "choices", "documents"):
+        del full[evidence]
+        assert not hasattr(view, evidence)
+    assert view.model_dump() == full
 
 
 def test_strict_reading_refuses_a_key_given_twice(record, tmp_path):

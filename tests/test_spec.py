@@ -65,8 +65,9 @@ SPEC_CASES = [
     (
         "bad method",
         _set("fine_tuning.method", "magic"),
-        "fine_tuning.method: must be one of 'full', 'lora', 'qlora', 'ia3', 'prefix', 'head-only', "
-        "'prompting' or 'other', got 'magic'",
+        "fine_tuning.method: must be one of 'full', 'lora', 'qlora', 'dora', 'ia3', 'prefix', 'prompt-tuning', "
+        "'head-only', 'prompting', 'sft', 'instruction-tuning', 'dpo', 'orpo', 'kto', 'simpo', 'rlhf', 'ppo', "
+        "'distillation' or 'other', got 'magic'",
     ),
     (
         "revision missing",
@@ -94,7 +95,8 @@ SPEC_CASES = [
     (
         "unknown task",
         _set("tasks", {"sst3": {}}),
-        "tasks.sst3: unknown task (known: ag_news, banking77, rotten_tomatoes, sst2, trec, tweet_eval_emotion)",
+        "tasks.sst3: unknown task (known: ag_news, banking77, rotten_tomatoes, sst2, trec, tweet_eval_emotion, "
+        "wikitext2)",
     ),
     ("no tasks", _set("tasks", {}), "tasks: Dictionary should have at least 1 item after validation, not 0"),
     (

@@ -85,8 +85,8 @@ def test_training_split_is_verified(tmp_path):
         ({"data_sha256": "0" * 64}, "data_sha256", "does not match data_sha256"),
         ({"num_examples": 499}, "num_examples", "500 rows, task says 499"),
         ({"dataset": "no_such_dataset"}, "-", "not found"),
-        ({"labels": ["a", "b", "c", "d", "e", "f", "g"]}, "labels", "differ from trec/meta.json"),
-        ({"labels": ["a", "b", "c"]}, "-", "not in 0..2"),
+        ({"labels": ["a", "b", "c", "d", "e", "f", "g"], "prompt": None}, "labels", "differ from trec/meta.json"),
+        ({"labels": ["a", "b", "c"], "prompt": None}, "-", "not in 0..2"),
     ],
 )
 def test_tasks_check_finds_bad_data_without_a_model(tmp_path, change, field, text):
@@ -96,6 +96,7 @@ def test_tasks_check_finds_bad_data_without_a_model(tmp_path, change, field, tex
 
     (tmp_path / "tasks").mkdir()
     definition = {**yaml.safe_load((ROOT / "tasks" / "trec.yaml").read_text()), **change}
+    definition = {k: v for k, v in definition.items() if v is not None}
     (tmp_path / "tasks" / "trec.yaml").write_text(yaml.safe_dump(definition))
     (tmp_path / "pyproject.toml").write_text(f'[tool.ftbench]\ndata_dir = "{DATA_DIR.as_posix()}"\n')
     result = CliRunner().invoke(main, ["--root", str(tmp_path), "tasks", "--check"])

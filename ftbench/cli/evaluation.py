@@ -127,10 +127,13 @@ def evaluate(
         if record is None:
             click.echo(f"{job.name} FAILED: {why}", err=True)
             return
-        metric = job.task.primary_metric
+        metric, eff = job.task.primary_metric, record.efficiency
+        speed = f"{eff['examples_per_s']:.0f} ex/s" if job.task.type == "classification" else ""
+        if "prefill_tokens_per_s" in eff:
+            speed = f"{speed} {eff['prefill_tokens_per_s']:.0f} tok/s".strip()
         click.echo(
             f"{job.name} ({job.status}): {metric}={record.metrics[metric]:.4f} n={record.task.num_examples} "
-            f"{record.efficiency['examples_per_s']:.0f} ex/s -> {display_path(job.output)}"
+            f"{speed} -> {display_path(job.output)}"
         )
 
     report = evaluate_pending(
@@ -182,6 +185,16 @@ def verify(
 
     result = verify_record(record, board_config(ctx), sample, seed, device)
     limit = result.tolerance if tolerance is None else tolerance
+    if result.recorded_accuracy != result.recorded_accuracy:  # NaN: a perplexity record's documents
+        click.echo(
+            f"{display_path(record)}: {result.sampled} documents re-scored (seed {result.seed}, {result.precision}), "
+            f"{result.agreement:.2%} within tolerance {limit:g}, largest relative change of a document's "
+            f"log-likelihood {result.max_prob_diff:.2e}"
+        )
+        if result.drifted(limit):
+            click.echo("DRIFT: the record does not reproduce", err=True)
+            sys.exit(1)
+        return
     click.echo(
         f"{display_path(record)}: {result.sampled} examples re-run (seed {result.seed}, {result.precision}), "
         f"label agreement {result.agreement:.2%}, max probability difference {result.max_prob_diff:.2e} (tolerance "

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ftbench.config import BoardConfig
-from ftbench.models.base import Classifier
-from ftbench.models.dummy import DummyClassifier
+from ftbench.models.base import Classifier, LanguageModel
+from ftbench.models.dummy import DummyClassifier, DummyLanguageModel
 from ftbench.models.resolve import ResolvedWeights, resolve
 from ftbench.registry import Registry
 
@@ -52,6 +52,10 @@ class LoadRequest:
     """``auto``, ``cpu``, ``cuda`` or ``cuda:N``."""
     seed: int = SEED
     """Seed set before loading."""
+    gguf_file: str | None = None
+    """A GGUF checkpoint in ``base`` to dequantise (causal LMs)."""
+    cache_dir: Path | None = None
+    """Where converted checkpoints are kept."""
 
 
 Backend = Callable[[LoadRequest], Any]
@@ -66,6 +70,8 @@ class BackendEntry:
     """Registry name (recorded in provenance through the model's ``info.backend``)."""
     task_types: tuple[str, ...]
     """Task types (``Task.type``) this backend is the default for."""
+    model_kind: str
+    """The kind of model it loads (``model.kind`` of a submission: ``classifier``, ``causal-lm``)."""
     load: Backend
     """The loader."""
 
@@ -73,26 +79,30 @@ class BackendEntry:
 BACKENDS: Registry[BackendEntry] = Registry("model backend")
 
 
-def register_backend(name: str, *, task_types: tuple[str, ...] = ()) -> Callable[[Backend], Backend]:
+def register_backend(
+    name: str, *, task_types: tuple[str, ...] = (), model_kind: str = "classifier"
+) -> Callable[[Backend], Backend]:
     """Class or function decorator: register a loader under ``name`` (a second use of a name
-    is an error), as the default backend of ``task_types``."""
+    is an error), as the default backend of ``task_types`` for models of ``model_kind``."""
 
     def add(load: Backend) -> Backend:
-        taken = [t for t in task_types for e in BACKENDS.values() if t in e.task_types]
+        taken = [t for t in task_types for e in BACKENDS.values() if t in e.task_types and e.model_kind == model_kind]
         if taken:
-            raise ValueError(f"task type {taken[0]!r} already has a default backend")
-        BACKENDS.add(name, BackendEntry(name, task_types, load))
+            raise ValueError(f"task type {taken[0]!r} already has a default backend for {model_kind} models")
+        BACKENDS.add(name, BackendEntry(name, task_types, model_kind, load))
         return load
 
     return add
 
 
-def backend_for(task_type: str) -> BackendEntry:
-    """The default backend of a task type."""
+def backend_for(task_type: str, model_kind: str = "classifier") -> BackendEntry:
+    """The default backend of a task type for a kind of model."""
     for entry in BACKENDS.values():
-        if task_type in entry.task_types:
+        if task_type in entry.task_types and entry.model_kind == model_kind:
             return entry
-    raise KeyError(f"no model backend serves task type {task_type!r} (backends: {', '.join(BACKENDS.names())})")
+    raise KeyError(
+        f"no model backend serves {model_kind} models on {task_type} tasks (backends: {', '.join(BACKENDS.names())})"
+    )
 
 
 @dataclass(frozen=True)
@@ -100,13 +110,15 @@ class LoadedModel:
     """A job's model, where its weights came from, and how long loading took."""
 
     model: Any
-    """The model, implementing its family's Protocol (``Classifier`` for classification)."""
+    """The model, implementing its family's Protocol (``Classifier`` or ``LanguageModel``)."""
     base: ResolvedWeights
     """The base weights as resolved."""
     adapter: ResolvedWeights | None
     """The adapter as resolved."""
     load_seconds: float
-    """Wall time of loading (resolving excluded)."""
+    """Wall time of loading (resolving excluded, converting included)."""
+    conversion_seconds: float = 0.0
+    """Part of ``load_seconds`` spent dequantising a GGUF checkpoint (0 when cached)."""
 
 
 def load_model(
@@ -118,7 +130,7 @@ def load_model(
     base = resolve(job.base, folder, config.local_models)
     adapter = resolve(job.adapter, folder, config.local_models) if job.adapter else None
     if backend is None:
-        load = backend_for(job.task.type).load
+        load = backend_for(job.task.type, job.model_kind).load
     else:
         load = BACKENDS[backend].load if isinstance(backend, str) else backend
     request = LoadRequest(
@@ -127,10 +139,15 @@ def load_model(
         labels=tuple(job.task.labels),
         precision=job.precision,
         device=device,
+        gguf_file=job.base.gguf_file,
+        cache_dir=(config.cache_dir or config.root / ".ftbench-cache") / "gguf",
     )
     start = time.perf_counter()
     model = load(request)
-    return LoadedModel(model, base, adapter, time.perf_counter() - start)
+    converted = 0.0
+    if isinstance(model, tuple):  # (model, seconds spent converting its checkpoint)
+        model, converted = model
+    return LoadedModel(model, base, adapter, time.perf_counter() - start, converted)
 
 
 @register_backend("hf-sequence-classification", task_types=("classification",))
@@ -144,7 +161,32 @@ def hf_sequence_classification(request: LoadRequest) -> Classifier:
     )
 
 
+@register_backend("hf-causal-lm", task_types=("classification", "perplexity"), model_kind="causal-lm")
+def hf_causal_lm(request: LoadRequest) -> tuple[LanguageModel, float]:
+    """transformers ``AutoModelForCausalLM`` (safetensors, no remote code; a GGUF base
+    dequantised once into the cache), with an optional PEFT adapter merged in."""
+    from ftbench.models.causal import load_language_model
+
+    if request.cache_dir is None:
+        raise ValueError("a causal-LM load needs a cache folder")
+    return load_language_model(
+        request.base,
+        request.adapter,
+        request.gguf_file,
+        request.precision,
+        request.device,
+        request.cache_dir,
+        seed=request.seed,
+    )
+
+
 @register_backend("dummy")
 def dummy(request: LoadRequest) -> Classifier:
     """Weightless, deterministic scores (tests and dry runs; never a task's default)."""
     return DummyClassifier(len(request.labels))
+
+
+@register_backend("dummy-lm", model_kind="causal-lm")
+def dummy_lm(request: LoadRequest) -> LanguageModel:
+    """A weightless bigram language model over bytes (tests and dry runs; never a default)."""
+    return DummyLanguageModel(request.seed)

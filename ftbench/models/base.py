@@ -48,3 +48,48 @@ class Classifier(Protocol):
     def peak_device_memory_mb(self) -> float | None:
         """Peak accelerator memory since the model was loaded, or None on CPU."""
         ...
+
+
+class LanguageModel(Protocol):
+    """A causal language model over token ids: it scores continuations given contexts.
+
+    Log-likelihoods are natural logs summed over a continuation's tokens. Every scoring method
+    must return only after the device has finished (timings depend on it).
+    """
+
+    info: ModelInfo
+
+    def tokenize(self, text: str) -> list[int]:
+        """The text's token ids, without special tokens."""
+        ...
+
+    def prefix_token(self) -> int:
+        """The token a document's first window is conditioned on: BOS, else EOS."""
+        ...
+
+    def chat(self, message: str) -> str:
+        """``message`` as the user's turn in the tokenizer's chat template, ending where the
+        assistant's reply starts."""
+        ...
+
+    def loglikelihood(self, windows: Sequence[tuple[list[int], list[int]]]) -> list[float]:
+        """log P(continuation | context) of each ``(context, continuation)`` pair."""
+        ...
+
+    def choice_loglikelihoods(
+        self, contexts: Sequence[list[int]], choices: Sequence[Sequence[list[int]]], prefix: Sequence[int] = ()
+    ) -> list[list[float]]:
+        """For each context, log P(choice | prefix + context) of each of its choices. The
+        context is read once and shared by its choices (the cost grows with context + choice
+        tokens, not context × choices); ``prefix``, common to every context of a run (a chat
+        template's system turn, few-shot demonstrations), may be read once and cached."""
+        ...
+
+    def greedy_timing(self, prompt: list[int], new_tokens: int) -> tuple[float, float, int]:
+        """Generate up to ``new_tokens`` greedily after ``prompt`` (batch 1, cache on):
+        ``(seconds to the first token, seconds for the rest, tokens generated after the first)``."""
+        ...
+
+    def peak_device_memory_mb(self) -> float | None:
+        """Peak accelerator memory since the model was loaded, or None on CPU."""
+        ...

@@ -40,3 +40,51 @@ class DummyClassifier:
 
     def peak_device_memory_mb(self) -> float | None:
         return None
+
+
+class DummyLanguageModel:
+    """A weightless bigram language model over bytes: token ids are a text's UTF-8 bytes, and
+    log P(token | previous) comes from a fixed seeded table. Every method computes exactly, the
+    naive way, so the runners' bookkeeping can be checked against it."""
+
+    VOCAB = 257  # 256 bytes and one prefix token
+
+    def __init__(self, seed: int = 0, device_memory: float | None = None):
+        table = np.random.default_rng(seed).normal(size=(self.VOCAB, self.VOCAB))
+        self.logprob = table - np.log(np.exp(table).sum(axis=1, keepdims=True))
+        self.info = ModelInfo(
+            "dummy-lm", parameters_total=0, parameters_trainable=0, dtype="none", device="cpu", max_length=4096
+        )
+        self.calls = 0
+        self._device_memory = device_memory
+
+    def tokenize(self, text: str) -> list[int]:
+        return list(text.encode("utf-8"))
+
+    def prefix_token(self) -> int:
+        return 256
+
+    def chat(self, message: str) -> str:
+        return f"<user>{message}</user><assistant>"
+
+    def _score(self, context: list[int], continuation: list[int]) -> float:
+        previous = [*context, *continuation][len(context) - 1 : -1] if context else [256, *continuation[:-1]]
+        return float(sum(self.logprob[p, t] for p, t in zip(previous, continuation, strict=True)))
+
+    def loglikelihood(self, windows: Sequence[tuple[list[int], list[int]]]) -> list[float]:
+        self.calls += len(windows)
+        return [self._score(list(c), list(t)) for c, t in windows]
+
+    def choice_loglikelihoods(
+        self, contexts: Sequence[list[int]], choices: Sequence[Sequence[list[int]]], prefix: Sequence[int] = ()
+    ) -> list[list[float]]:
+        self.calls += 1
+        return [
+            [self._score([*prefix, *c], list(t)) for t in options] for c, options in zip(contexts, choices, strict=True)
+        ]
+
+    def greedy_timing(self, prompt: list[int], new_tokens: int) -> tuple[float, float, int]:
+        return 0.001, 0.001 * max(new_tokens - 1, 0), max(new_tokens - 1, 0)
+
+    def peak_device_memory_mb(self) -> float | None:
+        return self._device_memory

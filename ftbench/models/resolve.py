@@ -33,7 +33,9 @@ class ResolvedWeights:
     """How they were found: ``submission``, ``local mirror <folder>`` or ``hub``."""
 
     def weight_files(self) -> list[Path]:
-        """Weight files in the folder (top level), sorted."""
+        """Weight files in the folder (top level), sorted; only the named one for a GGUF."""
+        if self.ref.gguf_file is not None:
+            return [self.folder / self.ref.gguf_file]
         return sorted(p for p in self.folder.iterdir() if p.suffix in WEIGHT_SUFFIXES)
 
     def fingerprint(self) -> list[dict]:
@@ -61,7 +63,9 @@ def _snapshot(ref: WeightsRef) -> Path:
     except ImportError as exc:  # pragma: no cover - a hard dependency
         raise FtbenchError("huggingface_hub is needed to fetch Hub models") from exc
     try:
-        path = snapshot_download(repo_id=str(ref.hub), revision=ref.revision, allow_patterns=SAFE_PATTERNS)
+        # a GGUF repository holds many quantisations: fetch only the one named
+        patterns = [ref.gguf_file] if ref.gguf_file else SAFE_PATTERNS
+        path = snapshot_download(repo_id=str(ref.hub), revision=ref.revision, allow_patterns=patterns)
     except Exception as exc:  # network, auth, missing revision: all end the same way for a user
         raise FtbenchError(
             f"could not get {ref.hub}@{ref.revision} from the Hugging Face Hub or its local cache "

@@ -1,0 +1,130 @@
+"""The evaluation steps of a causal language model, in the order ``evaluate_job`` takes them:
+
+    classification task: plan prompts -> score label words (shared prefix) -> metrics as for
+                         classifiers (+ length-normalised accuracy) -> generation timings
+    perplexity task:     score documents in rolling windows (checkpointed) -> perplexity
+                         metrics with intervals over documents -> generation timings
+
+Each step returns plain values; :class:`Outcome` carries what goes into the record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ftbench.config import BoardConfig
+from ftbench.errors import FtbenchError
+from ftbench.jobs import EvalJob
+from ftbench.metrics import quality_metrics
+from ftbench.models.base import LanguageModel
+from ftbench.prompting import PromptPlan, plan_prompts
+from ftbench.record import ChoiceScores, Documents, Predictions
+from ftbench.runner.choices import ChoiceRun, run_choices
+from ftbench.runner.documents import checkpoint_path, run_documents
+from ftbench.runner.generation import measure_generation
+from ftbench.scores import document_scores, score, score_documents
+from ftbench.tasks import Examples, load_split
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a run contributes to its record: the scored fields and the runner's figures."""
+
+    fields: dict[str, Any]
+    """Record fields: metrics, intervals, predictions or documents, prompt, tables."""
+    efficiency: dict[str, Any]
+    """Throughput, latency, memory and generation figures measured by the runner."""
+
+
+def evaluate_language_model(
+    job: EvalJob, config: BoardConfig, examples: Examples, model: LanguageModel, batch_size: int, progress: bool
+) -> Outcome:
+    """Score a causal LM on the job's task (its type decides how)."""
+    if job.task.type == "perplexity":
+        return _perplexity(job, examples, model, progress)
+    return _prompted(job, config, examples, model, batch_size, progress)
+
+
+def prompt_plan(job: EvalJob, config: BoardConfig) -> PromptPlan:
+    """The prompts of a causal LM on a classification task (demonstrations drawn from the
+    task's train split with the submission's seed)."""
+    task = job.task
+    if task.prompt is None:
+        raise FtbenchError(f"task {task.name!r} declares no prompt: a causal LM cannot be scored on it")
+    settings = job.submission.spec.prompting_for(task.name)
+    split = task.prompt.fewshot_split or task.train_split
+    if settings.num_fewshot and split is None:
+        raise FtbenchError(f"task {task.name!r} has no train split to draw {settings.num_fewshot} demonstrations from")
+    train = load_split(config.data_dir, task.dataset, split) if settings.num_fewshot and split else None
+    return plan_prompts(task.prompt, settings, train)
+
+
+def _prompted(
+    job: EvalJob, config: BoardConfig, examples: Examples, model: LanguageModel, batch_size: int, progress: bool
+) -> Outcome:
+    plan = prompt_plan(job, config)
+    chat = plan.settings.chat_template
+    contexts = [model.chat(plan.message(t)) if chat else plan.message(t) for t in examples.texts]
+    run = run_choices(model, contexts, plan.continuations, batch_size, progress, description=job.name)
+    fields = score(job.task, examples.labels, run.predictions)
+    # every prompted record carries lm-eval's acc_norm beside acc (the task's metrics)
+    norm = quality_metrics(["accuracy_norm"], examples.labels, run.normalised_predictions, len(job.task.labels))
+    fields["metrics"].update(norm)
+    fields["prompt"] = {**plan.provenance(), "example": contexts[0] if contexts else ""}
+    fields.update(_choice_fields(run, examples))
+    return Outcome(fields, {**run.efficiency(), **_generation(model, contexts), **_counts(run)})
+
+
+def _choice_fields(run: ChoiceRun, examples: Examples) -> dict[str, Any]:
+    pred, probs = run.predictions, run.probs
+    return {
+        "predictions": Predictions(
+            idx=list(examples.idx), pred=pred, prob=[round(float(probs[i, p]), 4) for i, p in enumerate(pred)]
+        ),
+        "choices": ChoiceScores(loglik=run.loglik.tolist(), chars=list(run.chars)),
+    }
+
+
+def _counts(run: ChoiceRun) -> dict[str, Any]:
+    return {"memory_kind": run.memory_kind, "n_tokens": run.n_tokens, "batch_size": run.batch_size}
+
+
+def _perplexity(job: EvalJob, examples: Examples, model: LanguageModel, progress: bool) -> Outcome:
+    settings = job.task.settings
+    run = run_documents(
+        model,
+        examples.texts,
+        settings.max_length,
+        settings.context_len,
+        checkpoint=checkpoint_path(job.output),
+        key=job.content_key,
+        progress=progress,
+        description=job.name,
+    )
+    scores = document_scores(examples, run.loglik, run.tokens)
+    fields = {
+        **score_documents(scores),
+        "documents": Documents(
+            idx=list(examples.idx),
+            loglik=list(run.loglik),
+            tokens=list(run.tokens),
+            words=list(scores.words),
+            bytes=list(scores.bytes),
+            max_length=run.max_length,
+            context_len=run.context_len,
+        ),
+    }
+    figures = {
+        **run.efficiency(),
+        **_generation(model, examples.texts),
+        "memory_kind": run.memory_kind,
+        "n_tokens": sum(run.tokens),
+        "batch_size": 1,
+        "resumed_documents": run.resumed,
+    }
+    return Outcome(fields, figures)
+
+
+def _generation(model: LanguageModel, texts: Any) -> dict[str, Any]:
+    return measure_generation(model, list(texts))

@@ -1,0 +1,208 @@
+"""A causal LM as a classifier: each label word is scored as the continuation of the
+example's prompt (lm-evaluation-harness's multiple-choice ``loglikelihood`` requests).
+
+Tokenisation follows lm-eval's ``_encode_pair``: trailing spaces of the context move to the
+continuation, the context is encoded alone, the continuation is what encoding context and
+continuation together adds after it. A prompt is read once for all its label words
+(``LanguageModel.choice_loglikelihoods``), prompts of similar length are batched, and the
+batches are timed as the classifier runner times its own.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ftbench.efficiency import PeakMemory, median, percentile
+from ftbench.models.base import LanguageModel
+from ftbench.runner.classifier import length_sorted_batches
+
+
+@dataclass(frozen=True)
+class ChoiceRun:
+    """Label-word log-likelihoods and timings of one pass over a task's prompts."""
+
+    loglik: np.ndarray
+    """log P(label word | prompt), shape ``(n_examples, n_labels)``, in the prompts' order."""
+    chars: tuple[int, ...]
+    """Characters of each label's continuation (the length normalisation of ``acc_norm``)."""
+    n_tokens: int
+    """Prompt and continuation tokens read (each prompt once)."""
+    wall_time_s: float
+    """Seconds of the timed pass (tokenising included)."""
+    batch_size: int
+    """Prompts per batch."""
+    batch_latency_ms: tuple[float, ...]
+    """Wall time of each batch."""
+    single_latency_ms: tuple[float, ...]
+    """Wall time of a few prompts scored alone (batch size 1)."""
+    peak_memory_mb: float
+    """Peak memory during the pass (device memory on GPU, process RSS on CPU)."""
+    memory_kind: str
+    """``cuda`` or ``rss``."""
+
+    @property
+    def predictions(self) -> list[int]:
+        """The label with the highest log-likelihood (lm-eval's ``acc``)."""
+        return self.loglik.argmax(axis=1).tolist()
+
+    @property
+    def normalised_predictions(self) -> list[int]:
+        """The label with the highest log-likelihood per character (lm-eval's ``acc_norm``)."""
+        return normalised_choice(self.loglik, self.chars).tolist()
+
+    @property
+    def probs(self) -> np.ndarray:
+        """The label-word likelihoods renormalised over the labels (a softmax of ``loglik``)."""
+        return choice_probabilities(self.loglik)
+
+    def efficiency(self) -> dict[str, float]:
+        """Throughput and latency figures of the pass."""
+        n, wall = len(self.loglik), self.wall_time_s
+        return {
+            "wall_time_s": wall,
+            "examples_per_s": n / wall if wall else 0.0,
+            "tokens_per_s": self.n_tokens / wall if wall else 0.0,
+            "prefill_tokens_per_s": self.n_tokens / wall if wall else 0.0,
+            "latency_ms": 1000 * wall / n if n else 0.0,
+            "latency_ms_single": median(self.single_latency_ms),
+            "batch_latency_ms_p50": percentile(self.batch_latency_ms, 50),
+            "batch_latency_ms_p95": percentile(self.batch_latency_ms, 95),
+            "peak_memory_mb": self.peak_memory_mb,
+        }
+
+
+def choice_probabilities(loglik: np.ndarray) -> np.ndarray:
+    """Softmax over labels of each row of log-likelihoods.
+
+    >>> choice_probabilities(np.log(np.array([[1.0, 3.0]]))).round(2).tolist()
+    [[0.25, 0.75]]
+    """
+    shifted = loglik - loglik.max(axis=1, keepdims=True)
+    weights = np.exp(shifted)
+    return weights / weights.sum(axis=1, keepdims=True)
+
+
+def normalised_choice(loglik: np.ndarray, chars: Sequence[int]) -> np.ndarray:
+    """Arg-max of log-likelihood per character of each label's continuation.
+
+    >>> normalised_choice(np.array([[-2.0, -3.0]]), [1, 6]).tolist()
+    [1]
+    """
+    return (np.asarray(loglik, dtype=np.float64) / np.asarray(chars, dtype=np.float64)).argmax(axis=1)
+
+
+def encode_pair(model: LanguageModel, context: str, continuation: str) -> tuple[list[int], list[int]]:
+    """lm-eval's ``_encode_pair``: ``(context tokens, continuation tokens)``."""
+    spaces = len(context) - len(context.rstrip(" "))
+    if spaces:
+        context, continuation = context[:-spaces], context[-spaces:] + continuation
+    whole = model.tokenize(context + continuation)
+    ctx = model.tokenize(context)
+    return ctx, whole[len(ctx) :]
+
+
+def encode_prompts(
+    model: LanguageModel, contexts: Sequence[str], continuations: Sequence[str], max_length: int
+) -> tuple[list[list[int]], list[list[list[int]]]]:
+    """Token ids of every prompt and of its label continuations. The context keeps its last
+    tokens when a prompt with its longest continuation would exceed ``max_length``."""
+    prompts, options = [], []
+    for context in contexts:
+        pairs = [encode_pair(model, context, c) for c in continuations]
+        ctx = pairs[0][0]
+        if any(p[0] != ctx for p in pairs):  # only trailing spaces can differ, and they were moved
+            raise ValueError("the context's tokens differ between label words")
+        conts = [p[1] for p in pairs]
+        if any(not c for c in conts):
+            raise ValueError("a label word encodes to no tokens after the prompt")
+        room = max_length - max(len(c) for c in conts)
+        prompts.append(ctx[-room:] if len(ctx) > room else ctx)
+        options.append(conts)
+    return prompts, options
+
+
+SHARED_PREFIX_MIN = 8
+"""A prefix common to every prompt is cached only from this many tokens on."""
+
+
+def shared_prefix(prompts: Sequence[list[int]], minimum: int = SHARED_PREFIX_MIN) -> list[int]:
+    """The tokens every prompt starts with (each keeps at least one of its own); empty when
+    fewer than ``minimum``.
+
+    >>> shared_prefix([[1, 2, 3, 4], [1, 2, 3, 5, 6], [1, 2, 3]], minimum=2)
+    [1, 2]
+    """
+    if not prompts:
+        return []
+    first, limit = prompts[0], min(len(p) for p in prompts) - 1
+    n = 0
+    while n < limit and all(p[n] == first[n] for p in prompts):
+        n += 1
+    return list(first[:n]) if n >= minimum else []
+
+
+def run_choices(
+    model: LanguageModel,
+    contexts: Sequence[str],
+    continuations: Sequence[str],
+    batch_size: int,
+    progress: bool = True,
+    single_latency_samples: int = 16,
+    description: str = "scoring label words",
+) -> ChoiceRun:
+    """Score every label continuation after every context; one warm-up batch first, untimed."""
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    max_length = model.info.max_length
+    warm = encode_prompts(model, contexts[:batch_size], continuations, max_length)
+    model.choice_loglikelihoods(*warm)  # first call pays one-off costs
+    with PeakMemory() as memory:
+        start = time.perf_counter()
+        prompts, options = encode_prompts(model, contexts, continuations, max_length)
+        full = sum(len(p) for p in prompts)
+        prefix = shared_prefix(prompts)
+        prompts = [p[len(prefix) :] for p in prompts]
+        lengths = [len(p) for p in prompts]
+        loglik = np.zeros((len(prompts), len(continuations)), dtype=np.float64)
+        batch_ms = []
+        with tqdm(total=len(prompts), desc=description, unit="ex", disable=not progress, leave=False) as bar:
+            for batch in length_sorted_batches(lengths, batch_size):
+                t0 = time.perf_counter()
+                scores = model.choice_loglikelihoods([prompts[i] for i in batch], [options[i] for i in batch], prefix)
+                batch_ms.append(1000 * (time.perf_counter() - t0))
+                loglik[batch] = scores
+                bar.update(len(batch))
+        wall = time.perf_counter() - start
+    single = _single_latencies(model, prompts, options, prefix, single_latency_samples)
+    device_peak = model.peak_device_memory_mb()
+    read = full + sum(len(c) for conts in options for c in conts)
+    return ChoiceRun(
+        loglik=loglik,
+        chars=tuple(len(c) for c in continuations),
+        n_tokens=int(read),
+        wall_time_s=wall,
+        batch_size=batch_size,
+        batch_latency_ms=tuple(batch_ms),
+        single_latency_ms=tuple(single),
+        peak_memory_mb=device_peak if device_peak is not None else memory.peak_mb,
+        memory_kind="cuda" if device_peak is not None else "rss",
+    )
+
+
+def _single_latencies(
+    model: LanguageModel, prompts: list[list[int]], options: list[list[list[int]]], prefix: list[int], samples: int
+) -> list[float]:
+    if samples <= 0 or not prompts:
+        return []
+    step = max(1, len(prompts) // samples)
+    out = []
+    for i in range(0, len(prompts), step)[:samples]:
+        t0 = time.perf_counter()
+        model.choice_loglikelihoods([prompts[i]], [options[i]], prefix)
+        out.append(1000 * (time.perf_counter() - t0))
+    return out
