@@ -19,11 +19,11 @@ from ftbench.jobs import EvalJob
 from ftbench.metrics import quality_metrics
 from ftbench.models.base import LanguageModel
 from ftbench.prompting import PromptPlan, plan_prompts
-from ftbench.record import ChoiceScores, Documents, Predictions
+from ftbench.record import ChoiceScores, Predictions
 from ftbench.runner.choices import ChoiceRun, run_choices
 from ftbench.runner.documents import checkpoint_path, run_documents
 from ftbench.runner.generation import measure_generation
-from ftbench.scores import document_scores, score, score_documents
+from ftbench.scores import document_scores, documents_field, score, score_documents
 from ftbench.tasks import Examples, load_split
 
 
@@ -66,7 +66,9 @@ def _prompted(
     plan = prompt_plan(job, config)
     chat = plan.settings.chat_template
     contexts = [model.chat(plan.message(t)) if chat else plan.message(t) for t in examples.texts]
-    run = run_choices(model, contexts, plan.continuations, batch_size, progress, description=job.name)
+    run = run_choices(
+        model, contexts, plan.continuations, batch_size, progress, description=job.name, words=plan.spec.choices
+    )
     fields = score(job.task, examples.labels, run.predictions)
     # every prompted record carries lm-eval's acc_norm beside acc (the task's metrics)
     norm = quality_metrics(["accuracy_norm"], examples.labels, run.normalised_predictions, len(job.task.labels))
@@ -104,16 +106,8 @@ def _perplexity(job: EvalJob, examples: Examples, model: LanguageModel, progress
     )
     scores = document_scores(examples, run.loglik, run.tokens)
     fields = {
-        **score_documents(scores),
-        "documents": Documents(
-            idx=list(examples.idx),
-            loglik=list(run.loglik),
-            tokens=list(run.tokens),
-            words=list(scores.words),
-            bytes=list(scores.bytes),
-            max_length=run.max_length,
-            context_len=run.context_len,
-        ),
+        **score_documents(job.task, scores),
+        "documents": documents_field(scores, examples.idx, run.max_length, run.context_len),
     }
     figures = {
         **run.efficiency(),

@@ -105,7 +105,8 @@ class ChoiceScores(BaseModel):
     loglik: list[list[Annotated[float, Field(le=0.0, allow_inf_nan=False)]]]
     """Per example (aligned with ``predictions.idx``), log P(label continuation | prompt) per label."""
     chars: list[Annotated[int, Field(ge=1, lt=2**31)]]
-    """Characters of each label's continuation (the length normalisation of ``accuracy_norm``)."""
+    """Characters of each label word, without its delimiter: what ``accuracy_norm`` divides the
+    log-likelihood by (as lm-eval's ``acc_norm`` does)."""
 
 
 class Intervals(BaseModel):

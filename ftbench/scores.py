@@ -10,7 +10,7 @@ from typing import Any
 
 from ftbench.metrics import bootstrap_intervals, confusion, per_class_scores, quality_metrics
 from ftbench.perplexity import DocumentScores, count_words, perplexity_intervals, perplexity_metrics
-from ftbench.record import Intervals
+from ftbench.record import Documents, Intervals
 from ftbench.tasks import Examples, Task
 
 INTERVAL_LEVEL = 0.95
@@ -51,15 +51,30 @@ def document_scores(examples: Examples, loglik: Sequence[float], tokens: Sequenc
     )
 
 
-def score_documents(scores: DocumentScores) -> dict[str, Any]:
-    """Perplexity metrics and their intervals over documents."""
+def documents_field(scores: DocumentScores, idx: Sequence[int], max_length: int, context_len: int) -> Documents:
+    """The ``documents`` field of a perplexity record."""
+    return Documents(
+        idx=list(idx),
+        loglik=list(scores.loglik),
+        tokens=list(scores.tokens),
+        words=list(scores.words),
+        bytes=list(scores.bytes),
+        max_length=max_length,
+        context_len=context_len,
+    )
+
+
+def score_documents(task: Task, scores: DocumentScores) -> dict[str, Any]:
+    """The task's perplexity metrics and their intervals over documents."""
+    metrics = perplexity_metrics(scores)
+    bounds = perplexity_intervals(scores, INTERVAL_RESAMPLES, INTERVAL_LEVEL, INTERVAL_SEED)
     return {
-        "metrics": perplexity_metrics(scores),
+        "metrics": {name: metrics[name] for name in task.metrics},
         "intervals": Intervals(
             method="percentile bootstrap over documents",
             level=INTERVAL_LEVEL,
             resamples=INTERVAL_RESAMPLES,
             seed=INTERVAL_SEED,
-            bounds=perplexity_intervals(scores, INTERVAL_RESAMPLES, INTERVAL_LEVEL, INTERVAL_SEED),
+            bounds={name: bounds[name] for name in task.metrics},
         ),
     }

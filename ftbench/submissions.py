@@ -25,7 +25,7 @@ from ftbench.untrusted import (
     text_issues,
     unsafe_character,
 )
-from ftbench.weightfiles import adapter_problems, model_problems
+from ftbench.weightfiles import adapter_problems, gguf_problems, model_problems
 
 SPEC_FILE = "submission.yaml"
 # Formats that can execute code when loaded (pickle and friends).
@@ -321,8 +321,10 @@ def _path_issues(ref: WeightsRef, kind: str, folder: Path, shown: str, field: st
             return [Issue(shown, where, f"adapter folder lacks {', '.join(missing)}")]
         return _weight_file_issues(target, adapter_problems(target))
     if ref.gguf_file is not None:
-        found = (target / ref.gguf_file).is_file()
-        return [] if found else [Issue(shown, f"{field}.gguf_file", f"{ref.gguf_file!r} not found in {ref.path!r}")]
+        gguf = target / ref.gguf_file
+        if not gguf.is_file():
+            return [Issue(shown, f"{field}.gguf_file", f"{ref.gguf_file!r} not found in {ref.path!r}")]
+        return [Issue(display_path(gguf), where, message) for where, message in gguf_problems(gguf)]
     problems = []
     if not (target / "config.json").is_file():
         problems.append(Issue(shown, where, "model folder lacks config.json"))

@@ -173,3 +173,36 @@ def implied_parameters(config: dict[str, Any]) -> int | None:
         return None
     vocab, hidden, layers, inner = numbers
     return vocab * hidden + layers * (4 * hidden * hidden + 2 * hidden * inner)
+
+
+GGUF_VERSIONS = (2, 3)
+MAX_GGUF_TENSORS = 100_000
+MAX_GGUF_METADATA = 100_000
+
+
+def gguf_problems(path: Path) -> list[tuple[str, str]]:
+    """What is wrong with a GGUF file's fixed header, read as data: the magic, a known
+    version, and tensor and metadata counts a real checkpoint has (a forged count would make
+    a reader allocate for it). The rest is parsed by the ``gguf`` library at evaluation.
+
+    >>> import tempfile
+    >>> with tempfile.NamedTemporaryFile(suffix=".gguf") as f:
+    ...     _ = f.write(b"GGUF" + struct.pack("<IQQ", 3, 2**40, 1)); f.flush()
+    ...     gguf_problems(Path(f.name))
+    [('-', 'GGUF header declares 1099511627776 tensors')]
+    """
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(24)
+    except OSError as exc:
+        return [("-", f"cannot be read ({exc.strerror or exc})")]
+    if len(head) < 24 or head[:4] != b"GGUF":
+        return [("-", "not a GGUF file (no GGUF magic)")]
+    version, tensors, metadata = struct.unpack("<IQQ", head[4:24])
+    if version not in GGUF_VERSIONS:
+        return [("-", f"GGUF version {version} (known: {', '.join(map(str, GGUF_VERSIONS))})")]
+    if tensors > MAX_GGUF_TENSORS:
+        return [("-", f"GGUF header declares {tensors} tensors")]
+    if metadata > MAX_GGUF_METADATA:
+        return [("-", f"GGUF header declares {metadata} metadata entries")]
+    return []

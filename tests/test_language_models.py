@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import struct
 
 import numpy as np
 import pytest
@@ -48,7 +49,8 @@ def make_lm(make_submission):
     def make(spec: dict):
         folder = make_submission(spec, folder_name=spec["id"], adapter=False)
         (folder / "weights").mkdir()
-        (folder / "weights" / "tiny.gguf").write_bytes(b"GGUF not really")
+        # a GGUF header (version 3, no tensors, no metadata): the dummy backends read no weights
+        (folder / "weights" / "tiny.gguf").write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 0, 0))
         return folder
 
     return make
@@ -247,3 +249,47 @@ def test_verify_reruns_prompted_and_perplexity_records(board, make_lm):
     [(job, _)] = report.done
     result = verify_record(job.output, config, sample=20, seed=1, backend="dummy-lm")
     assert result.sampled == 20 and result.agreement == 1.0 and result.max_prob_diff <= 5e-5
+
+
+def test_a_forged_gguf_header_or_an_escaping_file_name_is_refused(make_lm, tasks):
+    folder = make_lm(lm_spec(sub_id="lm-forged"))
+    (folder / "weights" / "tiny.gguf").write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 2**40, 0))
+    assert any("2" in i and "tensors" in i for i in _issues(folder, tasks))
+    (folder / "weights" / "tiny.gguf").write_bytes(b"PK\x03\x04 a zip, not a GGUF")
+    assert any("no GGUF magic" in i for i in _issues(folder, tasks))
+    spec = lm_spec(sub_id="lm-escape")
+    spec["model"]["base"]["gguf_file"] = "../../etc/passwd.gguf"
+    assert any(i.startswith("model.base.gguf_file") for i in _issues(make_lm(spec), tasks))
+
+
+def test_a_new_perplexity_corpus_is_one_yaml_file(board, make_lm, tmp_path):
+    """A corpus of blank-line paragraphs, declared in one task file, scored end to end."""
+    import hashlib
+
+    import yaml
+
+    corpus = tmp_path / "data" / "notes"
+    corpus.mkdir(parents=True)
+    text = "first paragraph\nof two lines\n\nsecond one\n\n\nthird\n"
+    (corpus / "test.txt").write_text(text)
+    (board / "tasks" / "notes.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "notes",
+                "title": "Notes",
+                "type": "perplexity",
+                "dataset": "notes",
+                "data_file": "test.txt",
+                "data_sha256": hashlib.sha256(text.encode()).hexdigest(),
+                "num_examples": 3,
+                "primary_metric": "bits_per_byte",
+                "metrics": ["bits_per_byte", "token_perplexity"],
+                "perplexity": {"documents": "blank-line-paragraphs", "max_length": 16, "stride": 8},
+            }
+        )
+    )
+    make_lm(lm_spec(tasks=("notes",)))
+    config = load_config(board).with_overrides(data_dir=tmp_path / "data")
+    [(job, record)] = evaluate_pending(config, settings=EvalSettings(progress=False), backend="dummy-lm").done
+    assert record.documents.context_len == 16 - 8 + 1 and record.documents.bytes == [28, 10, 5]
+    assert set(record.metrics) == {"bits_per_byte", "token_perplexity"}

@@ -232,7 +232,9 @@ def load_causal_lm(
     tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True, trust_remote_code=False)
     all_notes, trainable = list(notes), None
     if adapter is not None:
-        model, trainable, merged = _apply_adapter(model, adapter)
+        from ftbench.models.hf import apply_adapter
+
+        model, trainable, merged = apply_adapter(model, adapter, "CAUSAL_LM")
         all_notes.append("adapter merged into the base weights for inference" if merged else "adapter applied unmerged")
     dev = torch.device(device)
     model.to(dev)  # type: ignore[arg-type]
@@ -247,21 +249,6 @@ def load_causal_lm(
         notes=tuple(all_notes),
     )
     return CausalLM(model.eval(), tokenizer, dev, info)
-
-
-def _apply_adapter(model: Any, adapter: Path) -> tuple[Any, int, bool]:
-    from peft import PeftConfig, PeftModel
-
-    from ftbench.models.hf import adapter_parameter_count
-
-    config = PeftConfig.from_pretrained(str(adapter))
-    if config.task_type not in (None, "CAUSAL_LM"):
-        raise FtbenchError(f"{adapter}/adapter_config.json: task_type {config.task_type} is not CAUSAL_LM")
-    peft_model = PeftModel.from_pretrained(model, str(adapter), is_trainable=False)
-    trainable = adapter_parameter_count(adapter / "adapter_model.safetensors")
-    if config.is_prompt_learning:
-        return peft_model, trainable, False
-    return peft_model.merge_and_unload(), trainable, True
 
 
 def load_language_model(

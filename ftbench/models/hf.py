@@ -129,7 +129,7 @@ def load_classifier(
     )
     trainable = None
     if adapter_dir is not None:
-        model, trainable, merged = _apply_adapter(model, adapter_dir)
+        model, trainable, merged = apply_adapter(model, adapter_dir)
         notes.append("adapter merged into the base weights for inference" if merged else "adapter applied unmerged")
     model.to(dev).eval()
     tokenizer = AutoTokenizer.from_pretrained(base_dir, local_files_only=True)
@@ -182,14 +182,16 @@ def _head_notes(config, labels: Sequence[str], adapter_dir: Path | None, seed: i
     return []
 
 
-def _apply_adapter(model, adapter_dir: Path):
+def apply_adapter(model, adapter_dir: Path, task_type: str = "SEQ_CLS"):
+    """``(model, trained parameters, merged)``: the PEFT adapter applied, merged into the
+    weights unless it is a prompt-learning one (virtual tokens: nothing to merge)."""
     from peft import PeftConfig, PeftModel
 
     config = PeftConfig.from_pretrained(str(adapter_dir))
-    if config.task_type not in (None, "SEQ_CLS"):
+    if config.task_type not in (None, task_type):
         raise FtbenchError(
             f"{adapter_dir}/adapter_config.json: task_type {config.task_type} "
-            "is not SEQ_CLS (a sequence-classification adapter is needed)"
+            f"is not {task_type} (an adapter for this kind of model is needed)"
         )
     peft_model = PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=False)
     trainable = adapter_parameter_count(adapter_dir / "adapter_model.safetensors")

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
-from ftbench.efficiency import PeakMemory, median, percentile
+from ftbench.efficiency import PeakMemory
 from ftbench.models.base import LanguageModel
-from ftbench.runner.classifier import length_sorted_batches
+from ftbench.runner.classifier import batch_figures, length_sorted_batches
 
 
 @dataclass(frozen=True)
@@ -61,19 +61,9 @@ class ChoiceRun:
         return choice_probabilities(self.loglik)
 
     def efficiency(self) -> dict[str, float]:
-        """Throughput and latency figures of the pass."""
-        n, wall = len(self.loglik), self.wall_time_s
-        return {
-            "wall_time_s": wall,
-            "examples_per_s": n / wall if wall else 0.0,
-            "tokens_per_s": self.n_tokens / wall if wall else 0.0,
-            "prefill_tokens_per_s": self.n_tokens / wall if wall else 0.0,
-            "latency_ms": 1000 * wall / n if n else 0.0,
-            "latency_ms_single": median(self.single_latency_ms),
-            "batch_latency_ms_p50": percentile(self.batch_latency_ms, 50),
-            "batch_latency_ms_p95": percentile(self.batch_latency_ms, 95),
-            "peak_memory_mb": self.peak_memory_mb,
-        }
+        """Throughput and latency figures of the pass (every token read is a prefill token)."""
+        figures = batch_figures(self, len(self.loglik))
+        return {**figures, "prefill_tokens_per_s": figures["tokens_per_s"]}
 
 
 def choice_probabilities(loglik: np.ndarray) -> np.ndarray:
@@ -97,8 +87,9 @@ def normalised_choice(loglik: np.ndarray, chars: Sequence[int]) -> np.ndarray:
 
 
 def encode_pair(model: LanguageModel, context: str, continuation: str) -> tuple[list[int], list[int]]:
-    """lm-eval's ``_encode_pair``: ``(context tokens, continuation tokens)``."""
-    spaces = len(context) - len(context.rstrip(" "))
+    """lm-eval's ``_encode_pair``: ``(context tokens, continuation tokens)``; whitespace that
+    ends the context (a chat template's last newline) is moved to the continuation."""
+    spaces = len(context) - len(context.rstrip())
     if spaces:
         context, continuation = context[:-spaces], context[-spaces:] + continuation
     whole = model.tokenize(context + continuation)
@@ -154,8 +145,11 @@ def run_choices(
     progress: bool = True,
     single_latency_samples: int = 16,
     description: str = "scoring label words",
+    words: Sequence[str] | None = None,
 ) -> ChoiceRun:
-    """Score every label continuation after every context; one warm-up batch first, untimed."""
+    """Score every label continuation after every context; one warm-up batch first, untimed.
+    ``words``: the label words whose characters normalise ``acc_norm`` (lm-eval divides by the
+    choice's length without its delimiter); default: the continuations."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     max_length = model.info.max_length
@@ -183,7 +177,7 @@ def run_choices(
     read = full + sum(len(c) for conts in options for c in conts)
     return ChoiceRun(
         loglik=loglik,
-        chars=tuple(len(c) for c in continuations),
+        chars=tuple(len(w) for w in (continuations if words is None else words)),
         n_tokens=int(read),
         wall_time_s=wall,
         batch_size=batch_size,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -45,17 +46,23 @@ class RunResult:
 
     def efficiency(self) -> dict[str, float]:
         """Throughput and latency figures derived from the timings."""
-        n = len(self.probs)
-        return {
-            "wall_time_s": self.wall_time_s,
-            "examples_per_s": n / self.wall_time_s if self.wall_time_s else 0.0,
-            "tokens_per_s": self.n_tokens / self.wall_time_s if self.wall_time_s else 0.0,
-            "latency_ms": 1000 * self.wall_time_s / n if n else 0.0,
-            "latency_ms_single": median(self.single_latency_ms),
-            "batch_latency_ms_p50": percentile(self.batch_latency_ms, 50),
-            "batch_latency_ms_p95": percentile(self.batch_latency_ms, 95),
-            "peak_memory_mb": self.peak_memory_mb,
-        }
+        return batch_figures(self, len(self.probs))
+
+
+def batch_figures(run: RunResult | Any, n: int) -> dict[str, float]:
+    """Throughput and latency of a batched pass over ``n`` examples (any run with the
+    timing fields of :class:`RunResult`)."""
+    wall = run.wall_time_s
+    return {
+        "wall_time_s": wall,
+        "examples_per_s": n / wall if wall else 0.0,
+        "tokens_per_s": run.n_tokens / wall if wall else 0.0,
+        "latency_ms": 1000 * wall / n if n else 0.0,
+        "latency_ms_single": median(run.single_latency_ms),
+        "batch_latency_ms_p50": percentile(run.batch_latency_ms, 50),
+        "batch_latency_ms_p95": percentile(run.batch_latency_ms, 95),
+        "peak_memory_mb": run.peak_memory_mb,
+    }
 
 
 def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
