@@ -84,11 +84,11 @@ def perplexity_part(ours, theirs, task, docs, repeat: int) -> dict:
     }
 
 
-def choices_part(ours, theirs_by_batch, task, texts, batch_size: int, repeat: int) -> dict:
+def choices_part(ours, theirs_by_batch, task, texts, batch_size: int, repeat: int, chat: bool) -> dict:
     from lm_eval.api.instance import Instance
 
-    plan = plan_prompts(task.prompt, Prompting(), None)
-    contexts = [plan.message(t) for t in texts]
+    plan = plan_prompts(task.prompt, Prompting(chat_template=chat), None)
+    contexts = [ours.chat(plan.message(t)) if chat else plan.message(t) for t in texts]
     conts = plan.continuations
     requests = [
         Instance("loglikelihood", {}, (c, cont), i, metadata=("sst2", i, 1))
@@ -117,6 +117,7 @@ def choices_part(ours, theirs_by_batch, task, texts, batch_size: int, repeat: in
         }
     return {
         "prompts": len(contexts),
+        "chat_template": chat,
         "label_words": list(conts),
         "prompt_tokens": sum(len(p) for p in prompts),
         "continuation_tokens": sum(len(c) for o in options for c in o),
@@ -134,6 +135,11 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--repeat", type=int, default=2, help="alternate all sides this many times; best of each")
     parser.add_argument("--part", choices=["perplexity", "choices", "both"], default="both")
+    parser.add_argument(
+        "--chat",
+        action="store_true",
+        help="(b) through the chat template (a shared system turn; two-token continuations)",
+    )
     parser.add_argument("--cache", type=Path, default=ROOT / ".ftbench-cache" / "gguf")
     args = parser.parse_args()
 
@@ -171,7 +177,7 @@ def main() -> None:
             size: HFLM(pretrained=str(folder), batch_size=size, device="cpu", dtype="float32")
             for size in sorted({1, args.batch_size})
         }
-        report["choices"] = choices_part(ours, theirs_by_batch, task, texts, args.batch_size, args.repeat)
+        report["choices"] = choices_part(ours, theirs_by_batch, task, texts, args.batch_size, args.repeat, args.chat)
     print(json.dumps(report, indent=2))
     if "perplexity" in report:
         p = report["perplexity"]
@@ -187,7 +193,8 @@ def main() -> None:
         ratios = ", ".join(f"{k}: {v:.2f}x" for k, v in c["lm_eval_over_ftbench"].items())
         worst = max(a["max_abs_loglik_difference"] for a in c["agreement"].values())
         print(
-            f"(b) {c['prompts']} SST-2 prompts x {len(c['label_words'])} label words: largest log-likelihood "
+            f"(b) {c['prompts']} SST-2 prompts{' (chat template)' if c['chat_template'] else ''} x "
+            f"{len(c['label_words'])} label words: largest log-likelihood "
             f"difference {worst:.2e}; best time ftbench {min(c['seconds']['ftbench']):.2f} s; "
             f"lm-eval / ftbench = {ratios}"
         )

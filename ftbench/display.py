@@ -1,6 +1,7 @@
 """How numbers read, wherever they are shown (site pages, downloads, the pull-request report):
-values, intervals, column headings, and the one list of efficiency columns a ranking shows.
-Pure string work; directions and units come from the metric registry.
+values, intervals, column headings, and the lists of efficiency columns a ranking shows.
+Pure string work; directions, units and what a metric is computed from come from the metric
+registry.
 """
 
 from __future__ import annotations
@@ -15,7 +16,44 @@ EFFICIENCY_COLUMNS = (
     "parameters_trainable",
     "adapter_size_bytes",
 )
-"""The efficiency figures a ranking shows beside the quality metrics, in this order."""
+"""The efficiency figures a classification ranking shows beside the quality metrics, in this order."""
+LM_EFFICIENCY_COLUMNS = (
+    "prefill_tokens_per_s",
+    "decode_tokens_per_s",
+    "ttft_ms_p50",
+    "peak_memory_mb",
+    "parameters_total",
+    "model_size_bytes",
+)
+"""The efficiency figures a perplexity ranking shows (every entry is a language model)."""
+PERCENT_EVIDENCE = ("predictions", "normalised predictions")
+"""Metrics recomputed from predicted labels are shares of examples: shown as percentages."""
+
+
+def efficiency_columns(task_type: str) -> tuple[str, ...]:
+    """The efficiency columns of a ranking of a task of ``task_type``.
+
+    >>> efficiency_columns("perplexity")[0], efficiency_columns("classification")[0]
+    ('prefill_tokens_per_s', 'latency_ms')
+    """
+    return LM_EFFICIENCY_COLUMNS if task_type == "perplexity" else EFFICIENCY_COLUMNS
+
+
+def is_percent(metric: str) -> bool:
+    """Whether ``metric`` is a share of examples, shown ×100 with a ``%``.
+
+    >>> is_percent("accuracy"), is_percent("accuracy_norm"), is_percent("bits_per_byte"), is_percent("latency_ms")
+    (True, True, False, False)
+    """
+    if metric not in METRICS:
+        return False
+    m = METRICS[metric]
+    return m.kind == "quality" and m.evidence in PERCENT_EVIDENCE
+
+
+def display_scale(metric: str) -> float:
+    """What a value is multiplied by before it is shown (or charted): 100 for percentages."""
+    return 100.0 if is_percent(metric) else 1.0
 
 
 def compact_number(value: float) -> str:
@@ -31,16 +69,23 @@ def compact_number(value: float) -> str:
 
 
 def format_value(metric: str, value: object) -> str:
-    """A metric's value as shown in a table: quality as a percentage, sizes compacted.
+    """A metric's value as shown in a table: shares of examples as a percentage, perplexities
+    with 2 decimals, bits per byte with 4, sizes compacted.
 
     >>> format_value("accuracy", 0.91234), format_value("adapter_size_bytes", 3 * 2**20)
     ('91.23', '3.0 MiB')
+    >>> format_value("bits_per_byte", 1.03807), format_value("token_perplexity", 19.7721)
+    ('1.0381', '19.77')
     """
     if value is None or isinstance(value, bool) or not isinstance(value, int | float):
         return "—" if value is None else str(value)
     style = _STYLES.get(metric, "")
     if style == "percent":
         return f"{100 * value:.2f}"
+    if style == "perplexity":
+        return f"{value:,.2f}"
+    if style == "bits":
+        return f"{value:.4f}"
     if style == "count":
         return compact_number(float(f"{value:.3g}"))
     if style == "bytes":
@@ -48,36 +93,65 @@ def format_value(metric: str, value: object) -> str:
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
+def _style(name: str) -> str:
+    m = METRICS[name]
+    if is_percent(name):
+        return "percent"
+    if m.kind == "quality":  # from documents: perplexities, and bits per byte
+        return "perplexity" if name.endswith("perplexity") else "bits"
+    if name.startswith("parameters"):
+        return "count"
+    return "bytes" if m.unit == "B" else ""
+
+
 # How each registered metric is displayed (looked up once: this runs for every table cell).
-_STYLES = {
-    name: "percent"
-    if m.kind == "quality"
-    else "count"
-    if name.startswith("parameters")
-    else "bytes"
-    if m.unit == "B"
-    else ""
-    for name, m in METRICS.items()
-}
+_STYLES = {name: _style(name) for name in METRICS.names()}
+_INTERVAL_DECIMALS = {"percent": 1, "perplexity": 2, "bits": 3}
 
 
 def interval_text(metric: str, bounds: tuple[float, float] | None) -> str:
-    """A confidence interval as shown next to its score: ``84.2–87.4`` (percent for quality).
+    """A confidence interval as shown next to its score: ``84.2–87.4`` (percent for shares of
+    examples, the metric's own scale otherwise).
 
     >>> interval_text("accuracy", (0.8421, 0.8737)), interval_text("accuracy", None)
     ('84.2–87.4', '')
+    >>> interval_text("bits_per_byte", (0.91824, 1.06527)), interval_text("word_perplexity", (23.978, 41.9459))
+    ('0.918–1.065', '23.98–41.95')
     """
     if not bounds:
         return ""
-    scale = 100 if METRICS[metric].kind == "quality" else 1
-    return f"{scale * bounds[0]:.1f}–{scale * bounds[1]:.1f}"
+    scale = display_scale(metric)
+    decimals = _INTERVAL_DECIMALS.get(_STYLES.get(metric, ""), 1)
+    return f"{scale * bounds[0]:.{decimals}f}–{scale * bounds[1]:.{decimals}f}"
+
+
+def value_unit(metric: str) -> str:
+    """The unit a formatted value is read in: ``%``, ``ms``, ``tok/s``; "" for perplexities,
+    counts and sizes (a size carries its own unit).
+
+    >>> value_unit("accuracy"), value_unit("ttft_ms_p50"), value_unit("bits_per_byte")
+    ('%', 'ms', '')
+    """
+    if is_percent(metric):
+        return "%"
+    m = METRICS[metric]
+    return "" if m.kind == "quality" or m.unit == "B" else m.unit
 
 
 def metric_heading(metric: str) -> str:
-    """Column heading with its unit: ``Accuracy (%)``, ``Latency (ms)``."""
-    m = METRICS[metric]
-    unit = "%" if m.kind == "quality" else m.unit
-    return f"{m.label} ({unit})" if unit and unit != "B" else m.label
+    """Column heading with its unit: ``Accuracy (%)``, ``Latency (ms)``, ``Bits per byte``.
+
+    >>> metric_heading("accuracy"), metric_heading("prefill_tokens_per_s"), metric_heading("token_perplexity")
+    ('Accuracy (%)', 'Prefill (tok/s)', 'Token perplexity')
+    """
+    unit = value_unit(metric)
+    label = METRICS[metric].label
+    return f"{label} ({unit})" if unit else label
+
+
+def direction(metric: str) -> str:
+    """``higher`` or ``lower``: which way is better, as a page says it."""
+    return "higher" if METRICS[metric].higher_is_better else "lower"
 
 
 def _bytes(value: float) -> str:

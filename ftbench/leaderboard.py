@@ -17,8 +17,37 @@ from ftbench.metrics import METRICS, confusion_counts, quality_from_confusion
 
 # Costs a quality-versus-cost front is drawn against (keys of a record's efficiency map).
 PARETO_COSTS = ("latency_ms", "peak_memory_mb")
+# ... on a perplexity task, where every entry is a language model: how fast it reads text, and
+# how large it is (prefill throughput is a benefit: its direction comes from its metric).
+LM_PARETO_COSTS = ("prefill_tokens_per_s", "parameters_total")
 # Rounding before comparing scores, so that float noise does not split a tie.
 _TIE_DECIMALS = 12
+
+
+FAMILIES = ("encoder fine-tune", "prompted LM", "tuned LM")
+"""The kinds of entry a ranking can be filtered by, in the order the site lists them."""
+
+
+def model_family(kind: str, method: str) -> str:
+    """The family of an entry, from its model kind and fine-tuning method: a sequence
+    classifier is an ``encoder fine-tune``; a causal LM used as published is a ``prompted LM``;
+    one whose weights were trained in any way is a ``tuned LM``.
+
+    >>> model_family("classifier", "lora"), model_family("causal-lm", "prompting"), model_family("causal-lm", "dpo")
+    ('encoder fine-tune', 'prompted LM', 'tuned LM')
+    """
+    if kind != "causal-lm":
+        return FAMILIES[0]
+    return FAMILIES[1] if method == "prompting" else FAMILIES[2]
+
+
+def pareto_costs(task_type: str) -> tuple[str, ...]:
+    """The costs whose quality fronts a ranking of a ``task_type`` task marks.
+
+    >>> pareto_costs("classification"), pareto_costs("perplexity")
+    (('latency_ms', 'peak_memory_mb'), ('prefill_tokens_per_s', 'parameters_total'))
+    """
+    return LM_PARETO_COSTS if task_type == "perplexity" else PARETO_COSTS
 
 
 @dataclass(frozen=True)
@@ -45,6 +74,13 @@ class Entry:
     """Site-relative path of the raw result record behind it."""
     intervals: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     """95% bootstrap intervals of the quality metrics, where the record has them."""
+    kind: str = "classifier"
+    """Kind of model (the submission's ``model.kind``): ``classifier`` or ``causal-lm``."""
+
+    @property
+    def family(self) -> str:
+        """Encoder fine-tune, prompted LM or tuned LM (:func:`model_family`)."""
+        return model_family(self.kind, self.method)
 
     def value(self, metric: str) -> float | None:
         """The metric's value from either map; None when missing or not a finite number."""
@@ -160,9 +196,9 @@ def mark_pareto(rows: Sequence[RankedRow], metric: str, costs: Sequence[str] = P
     return [RankedRow(r.rank, r.entry, tuple(badges[i])) for i, r in enumerate(rows)]
 
 
-def task_table(entries: Sequence[Entry], metric: str) -> list[RankedRow]:
-    """The full ranking of one task: ranked by ``metric``, Pareto fronts marked."""
-    return mark_pareto(rank_entries(entries, metric), metric)
+def task_table(entries: Sequence[Entry], metric: str, costs: Sequence[str] = PARETO_COSTS) -> list[RankedRow]:
+    """The full ranking of one task: ranked by ``metric``, Pareto fronts against ``costs`` marked."""
+    return mark_pareto(rank_entries(entries, metric), metric, costs)
 
 
 def win_rates(rows: Sequence[RankedRow]) -> dict[str, float]:

@@ -13,10 +13,10 @@ from ftbench.board.read import load_board
 from ftbench.board.snapshot import Board, Shard, task_tables
 from ftbench.config import BoardConfig
 from ftbench.display import EFFICIENCY_COLUMNS as EFFICIENCY
-from ftbench.display import format_value, interval_text, metric_heading
+from ftbench.display import direction, format_value, interval_text, metric_heading
 from ftbench.errors import FtbenchError, Issue
 from ftbench.git import changed_files, changed_submissions
-from ftbench.leaderboard import RankedRow
+from ftbench.leaderboard import RankedRow, model_family
 from ftbench.metrics import METRICS
 
 MARKER = "<!-- ftbench-report -->"
@@ -98,7 +98,8 @@ def _submission_section(
     lines = [
         f"### {escape(spec.name)} (`{escape(sub_id)}`)",
         "",
-        f"{escape(spec.fine_tuning.method)} on `{escape(spec.model.base.label)}`, "
+        f"{model_family(spec.model.kind, spec.fine_tuning.method)}: {escape(spec.fine_tuning.method)} "
+        f"on `{escape(spec.model.base.label)}`, "
         f"submitted by {escape(spec.submitter.name)}.",
         "",
     ]
@@ -125,7 +126,10 @@ def _task_row(shard: Shard, rows: Sequence[RankedRow], sub_id: str, task: str, m
         return f"| {task} | — ({status}: not evaluated yet) | — | {leaders} |" + " — |" * len(EFFICIENCY)
     score = format_value(metric, mine.entry.value(metric))
     ci = interval_text(metric, mine.entry.intervals.get(metric))
-    score += f" (95% CI {ci})" if ci else ""
+    notes = [f"95% CI {ci}"] if ci else []
+    if not METRICS[metric].higher_is_better:  # the rare way round: say so beside the number
+        notes.append(f"{direction(metric)} is better")
+    score += f" ({'; '.join(notes)})" if notes else ""
     badge = " ★ Pareto" if mine.pareto else ""
     cells = " | ".join(format_value(m, mine.entry.efficiency.get(m)) for m in EFFICIENCY)
     return (

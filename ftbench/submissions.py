@@ -260,6 +260,7 @@ def _kind_issues(spec: Submission, task: Task, shown: str) -> list[Issue]:
     settings = spec.prompting_for(task.name)
     if (
         kind == "causal-lm"
+        and task.type == "classification"
         and settings.num_fewshot
         and not (task.prompt and (task.prompt.fewshot_split or task.train_split))
     ):

@@ -1,9 +1,14 @@
 """Synthetic boards and result records, for the site's tests and the build benchmark (no model,
 no torch).
 
-A record is built from gold labels and a target accuracy: predictions are the gold label for a
-seeded random share of examples and the next label otherwise, and every score is derived from
-the resulting confusion matrix, so a record is internally consistent.
+A classifier's record is built from gold labels and a target accuracy: predictions are the gold
+label for a seeded random share of examples and the next label otherwise, and every score is
+derived from the resulting confusion matrix, so a record is internally consistent. A prompted
+language model's record is built the same way from label-word log-likelihoods whose arg-max
+gives those predictions; a perplexity record from seeded per-document log-likelihoods. Their
+numbers come from the functions an evaluation uses (``ftbench.scores``,
+``ftbench.runner.choices``, ``ftbench.prompting``), so every synthetic record passes
+``ftbench.audit.audit_record``.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from ftbench.keys import content_key, key_parts
+from ftbench.keys import content_key, pair_key_parts
 from ftbench.metrics import (
     METRICS,
     bootstrap_intervals,
@@ -25,7 +30,9 @@ from ftbench.metrics import (
     per_label_scores,
     quality_from_confusion,
 )
+from ftbench.prompting import plan_prompts
 from ftbench.record import (
+    ChoiceScores,
     Intervals,
     Predictions,
     Provenance,
@@ -34,8 +41,10 @@ from ftbench.record import (
     TaskRef,
     WeightsProvenance,
 )
-from ftbench.spec import Submission
-from ftbench.tasks import Task
+from ftbench.runner.choices import choice_probabilities, normalised_choice
+from ftbench.scores import document_scores, documents_field, score_documents
+from ftbench.spec import Prompting, Submission
+from ftbench.tasks import Examples, Task
 
 BASE_HUB = "sentence-transformers/all-MiniLM-L6-v2"
 BASE_REV = "c9745ed1d9f207416be6d2e6f8de32d1f16199bf"
@@ -55,7 +64,7 @@ def synthetic_predictions(gold: Sequence[int], n_labels: int, accuracy: float, s
 def scores_from_confusion(cm: np.ndarray, labels: Sequence[str]) -> tuple[dict, dict]:
     """``(metrics, per_class)`` of a confusion matrix (row = gold, column = predicted)."""
     precision, recall, f1, support = per_label_scores(cm)
-    metrics = quality_from_confusion([n for n, m in METRICS.items() if m.kind == "quality"], cm)
+    metrics = quality_from_confusion([n for n, m in METRICS.items() if m.evidence == "predictions"], cm)
     per_class = {
         name: {
             "precision": float(precision[i]),
@@ -153,15 +162,7 @@ def synthetic_record(
         content_key_parts=content_key_parts or {},
         complete=True,
         submission=submission,
-        task=TaskRef(
-            name=task.name,
-            split=task.split,
-            num_examples=len(gold),
-            primary_metric=task.primary_metric,
-            labels=list(task.labels),
-            definition_sha256=task.definition_sha256,
-            data_sha256=task.data_sha256,
-        ),
+        task=task_ref(task, len(gold)),
         metrics={k: metrics[k] for k in task.metrics},
         intervals=Intervals(
             level=0.95,
@@ -175,6 +176,164 @@ def synthetic_record(
         predictions=Predictions(
             idx=list(range(len(gold))), pred=pred, prob=np.round(rng.uniform(0.34, 1.0, len(gold)), 4).tolist()
         ),
+        provenance=provenance or synthetic_provenance(),
+    )
+
+
+def task_ref(task: Task, scored: int) -> TaskRef:
+    """The ``task`` block of a record that scored the first ``scored`` examples (or documents)."""
+    return TaskRef(
+        name=task.name,
+        split=task.split,
+        num_examples=scored,
+        primary_metric=task.primary_metric,
+        labels=list(task.labels),
+        type=task.type,
+        definition_sha256=task.definition_sha256,
+        data_sha256=task.data_sha256,
+    )
+
+
+def synthetic_lm_efficiency(
+    seed: int, n_examples: int, batch_size: int = 32, *, documents: bool = False, gguf: bool = True, **overrides: Any
+) -> dict:
+    """:func:`synthetic_efficiency` with a language model's figures: prefill and decode rates,
+    time to first token, generation counts and, with ``gguf``, the GGUF checkpoint's size, its
+    dequantised size and the conversion time (``documents``: a perplexity run, one document at
+    a time)."""
+    rng = np.random.default_rng(seed + 2_000_003)
+    params = int(rng.choice([134_515_008, 360_821_056, 1_711_376_384]))
+    prefill = round(float(rng.uniform(80.0, 4000.0)), 2)
+    ttft = round(float(rng.uniform(20.0, 400.0)), 3)
+    figures = {
+        **synthetic_efficiency(seed, n_examples, 1 if documents else batch_size),
+        "prefill_tokens_per_s": prefill,
+        "tokens_per_s": prefill,
+        "decode_tokens_per_s": round(float(rng.uniform(5.0, 120.0)), 2),
+        "ttft_ms_p50": ttft,
+        "ttft_ms_p95": round(ttft * 2.7, 3),
+        "generation_prompts": 8,
+        "generation_new_tokens": 32,
+        "conversion_time_s": round(float(rng.uniform(2.0, 40.0)), 2),
+        "parameters_total": params,
+        "parameters_trainable": None,
+        "adapter_size_bytes": 0,
+        "model_size_bytes": params * 4,
+        "source_size_bytes": params * 3 // 4,
+    }
+    if not gguf:
+        del figures["source_size_bytes"], figures["conversion_time_s"]
+    if documents:
+        figures["resumed_documents"] = 0
+        for key in ("latency_ms_single", "batch_latency_ms_p50", "batch_latency_ms_p95"):
+            figures.pop(key)
+    figures.update(overrides)
+    return figures
+
+
+def synthetic_perplexity_record(
+    submission: SubmissionRef,
+    task: Task,
+    documents: Examples,
+    *,
+    nats_per_byte: float,
+    seed: int,
+    content_key: str,
+    content_key_parts: dict | None = None,
+    efficiency: dict | None = None,
+    provenance: Provenance | None = None,
+) -> ResultRecord:
+    """A complete, consistent perplexity record of ``submission`` on ``task`` (``documents``:
+    its held-out documents): each document's log-likelihood is about ``-nats_per_byte`` per
+    byte, varied by ``seed``, and it has about one token per four bytes."""
+    rng = np.random.default_rng(seed)
+    n_bytes = [len(t.encode("utf-8")) for t in documents.texts]
+    tokens = [max(1, b // 4 + int(rng.integers(0, 3))) for b in n_bytes]
+    loglik = [-round(nats_per_byte * b * float(rng.uniform(0.8, 1.2)), 6) for b in n_bytes]
+    scores = document_scores(documents, loglik, tokens)
+    settings = task.settings
+    figures = efficiency if efficiency is not None else synthetic_lm_efficiency(seed, len(documents), documents=True)
+    return ResultRecord(
+        content_key=content_key,
+        content_key_parts=content_key_parts or {},
+        complete=True,
+        submission=submission,
+        task=task_ref(task, len(documents)),
+        **score_documents(task, scores),
+        documents=documents_field(scores, documents.idx, settings.max_length, settings.context_len),
+        efficiency={**figures, "n_tokens": sum(tokens)},  # the tokens its documents hold
+        provenance=provenance or synthetic_provenance(),
+    )
+
+
+CHAT_TEMPLATE = "<|im_start|>user\n{}<|im_end|>\n<|im_start|>assistant\n"
+"""A ChatML-like wrapping of a prompt, as a chat-tuned tokenizer's template would give."""
+
+
+def synthetic_prompt(task: Task, settings: Prompting, first_text: str, train: Examples | None = None) -> dict:
+    """The ``prompt`` block of a prompted record (``ftbench.prompting``'s provenance of the
+    plan, and the first example's full prompt, wrapped as by :data:`CHAT_TEMPLATE` when
+    ``settings.chat_template``); ``train``: the split demonstrations are drawn from."""
+    if task.prompt is None:
+        raise ValueError(f"task {task.name!r} declares no prompt")
+    plan = plan_prompts(task.prompt, settings, train)
+    message = plan.message(first_text)
+    return {**plan.provenance(), "example": CHAT_TEMPLATE.format(message) if settings.chat_template else message}
+
+
+def synthetic_choices(pred: Sequence[int], n_labels: int, seed: int) -> np.ndarray:
+    """Label-word log-likelihoods whose arg-max is ``pred`` (one row per example)."""
+    rng = np.random.default_rng(seed + 3_000_017)
+    loglik = -rng.uniform(0.5, 8.0, size=(len(pred), n_labels))
+    rows = np.arange(len(pred))
+    best = loglik.max(axis=1)
+    loglik[rows, pred] = np.maximum(loglik[rows, pred], best / 2)  # closer to 0 than any other label
+    return np.round(loglik, 6)
+
+
+def synthetic_prompted_record(
+    submission: SubmissionRef,
+    task: Task,
+    gold: Sequence[int],
+    *,
+    accuracy: float,
+    seed: int,
+    prompt: dict,
+    content_key: str,
+    content_key_parts: dict | None = None,
+    efficiency: dict | None = None,
+    provenance: Provenance | None = None,
+) -> ResultRecord:
+    """A complete, consistent record of a causal LM prompted on a classification task
+    (``prompt``: from :func:`synthetic_prompt`): predictions as in :func:`synthetic_record`,
+    label-word log-likelihoods that give them, and ``accuracy_norm`` from those."""
+    n = len(task.labels)
+    pred = synthetic_predictions(gold, n, accuracy, seed)
+    loglik = synthetic_choices(pred, n, seed)
+    chars = [len(c) for c in prompt["choices"]]  # the label words without their delimiter, as lm-eval divides
+    cm = confusion_counts(gold, pred, n)
+    metrics, per_class = scores_from_confusion(cm, task.labels)
+    norm = confusion_counts(gold, normalised_choice(loglik, chars), n)
+    probs = choice_probabilities(loglik)[np.arange(len(pred)), pred]
+    return ResultRecord(
+        content_key=content_key,
+        content_key_parts=content_key_parts or {},
+        complete=True,
+        submission=submission,
+        task=task_ref(task, len(gold)),
+        metrics={**{k: metrics[k] for k in task.metrics}, **quality_from_confusion(["accuracy_norm"], norm)},
+        intervals=Intervals(
+            level=0.95,
+            resamples=SYNTHETIC_RESAMPLES,
+            seed=seed,
+            bounds=bootstrap_intervals(task.metrics, gold, pred, n, SYNTHETIC_RESAMPLES, 0.95, seed),
+        ),
+        per_class=per_class,
+        confusion_matrix=cm.tolist(),
+        efficiency=efficiency if efficiency is not None else synthetic_lm_efficiency(seed, len(gold)),
+        predictions=Predictions(idx=list(range(len(gold))), pred=pred, prob=np.round(probs, 4).tolist()),
+        choices=ChoiceScores(loglik=loglik.tolist(), chars=chars),
+        prompt=prompt,
         provenance=provenance or synthetic_provenance(),
     )
 
@@ -199,6 +358,31 @@ def write_task(
         "labels": list(labels),
         "license": "CC-BY-4.0",
         "description": f"Synthetic {len(labels)}-way task.",
+        **fields,
+    }
+    (root / "tasks").mkdir(parents=True, exist_ok=True)
+    (root / "tasks" / f"{name}.yaml").write_text(yaml.safe_dump(definition, sort_keys=False))
+    return Task.model_validate(definition)
+
+
+def write_perplexity_task(root: Path, name: str, articles: Sequence[tuple[str, str]], **fields: Any) -> Task:
+    """Write ``tasks/<name>.yaml`` for a perplexity task and its corpus, ``data/<name>/test.txt``:
+    one WikiText-style article per ``(title, body)``, each starting with a `` = Title = `` line."""
+    text = "".join(f" = {title} = \n \n {body} \n \n" for title, body in articles).encode()
+    (root / "data" / name).mkdir(parents=True, exist_ok=True)
+    (root / "data" / name / "test.txt").write_bytes(text)
+    definition = {
+        "name": name,
+        "title": name.replace("_", " ").title(),
+        "type": "perplexity",
+        "dataset": name,
+        "data_file": "test.txt",
+        "data_sha256": hashlib.sha256(text).hexdigest(),
+        "num_examples": len(articles),
+        "primary_metric": "bits_per_byte",
+        "metrics": ["bits_per_byte", "token_perplexity", "word_perplexity", "byte_perplexity"],
+        "license": "CC-BY-SA-3.0",
+        "description": f"Synthetic corpus of {len(articles)} articles.",
         **fields,
     }
     (root / "tasks").mkdir(parents=True, exist_ok=True)
@@ -271,7 +455,7 @@ def write_submission(root: Path, spec: dict, card: str = "# Model\n\nA synthetic
 
 def current_key(spec: Submission, folder: Path, task: Task, batch_size: int) -> tuple[str, dict]:
     """``(content_key, key_parts)`` that make a record of ``spec`` on ``task`` current."""
-    parts = key_parts(*spec.weights_for(task.name), folder, task, spec.model.precision, batch_size)
+    parts = pair_key_parts(spec, folder, task, batch_size)
     return content_key(parts), parts
 
 

@@ -779,14 +779,15 @@ and of its pre-training and instruction data (described, not released in full, b
             wrapping = """the prompt wrapped in the tokenizer's chat template (`chat_template: true`: the prompt
 is the user's turn, with SmolLM2's default system prompt, and each label word is scored as the start of the
 assistant's reply)"""
-            notes = """Tokenizer notes: the chat template adds SmolLM2's default system prompt (`You are a helpful AI assistant
-named SmolLM, trained by Hugging Face`) to every prompt (ftbench reads this shared prefix once and caches it);
-the label words (`negative`, `positive`, ...) after `<|im_start|>assistant\\n` are single tokens for SST-2."""
+            notes = """Tokenizer notes: the chat template adds SmolLM2's default system prompt
+(`You are a helpful AI assistant named SmolLM, trained by Hugging Face`) to every prompt (ftbench reads
+this shared prefix once and caches it); the label words (`negative`, `positive`, ...) after
+`<|im_start|>assistant\\n` are single tokens for SST-2."""
         else:
             wrapping = """the prompt given as plain text (`chat_template: false`, lm-evaluation-harness's default:
 each label word, after a space, is scored as the continuation of the prompt)"""
-            notes = """Tokenizer notes: the tokenizer's BOS token is `<|im_start|>` (id 1), so that is the token a WikiText-2
-document is conditioned on; the label words (` negative`, ` positive`, ...) are single tokens for SST-2."""
+            notes = """Tokenizer notes: the tokenizer's BOS token is `<|im_start|>` (id 1), so that is the token a
+WikiText-2 document is conditioned on; the label words (` negative`, ` positive`, ...) are single tokens for SST-2."""
         wikitext = " WikiText-2 is scored by rolling log-likelihood." if "wikitext2" in recipe.tasks else ""
         return f"""# {recipe.name}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shutil
 
 import numpy as np
@@ -110,11 +111,20 @@ def test_bundled_records_recompute_from_predictions():
         record = read_record(path)
         task = tasks[record.task.name]
         examples = load_examples(task, DATA_DIR)
-        assert record.complete and record.predictions.idx == list(examples.idx), path
+        assert record.complete, path
+        if task.type == "perplexity":  # bits per byte from the documents' log-likelihoods and their texts' bytes
+            n_bytes = sum(len(t.encode("utf-8")) for t in examples.texts)
+            assert record.documents.idx == list(examples.idx), path
+            bpb = -sum(record.documents.loglik) / n_bytes / math.log(2)
+            assert record.metrics["bits_per_byte"] == pytest.approx(bpb, rel=1e-12), path
+            continue
+        assert record.predictions.idx == list(examples.idx), path
         gold, pred = np.array(examples.labels), np.array(record.predictions.pred)
         assert record.metrics["accuracy"] == pytest.approx(accuracy_score(gold, pred), abs=1e-12), path
         f1 = f1_score(gold, pred, average="macro", labels=list(range(len(task.labels))), zero_division=0)
         assert record.metrics["f1_macro"] == pytest.approx(f1, abs=1e-12), path
+        if record.choices is not None:  # a prompted LM: each prediction is its best label word
+            assert pred.tolist() == np.argmax(np.array(record.choices.loglik), axis=1).tolist(), path
 
 
 def test_the_bundled_board_is_current_and_passes_its_checks(monkeypatch):

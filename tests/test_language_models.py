@@ -290,6 +290,6 @@ def test_a_new_perplexity_corpus_is_one_yaml_file(board, make_lm, tmp_path):
     )
     make_lm(lm_spec(tasks=("notes",)))
     config = load_config(board).with_overrides(data_dir=tmp_path / "data")
-    [(job, record)] = evaluate_pending(config, settings=EvalSettings(progress=False), backend="dummy-lm").done
+    [(_, record)] = evaluate_pending(config, settings=EvalSettings(progress=False), backend="dummy-lm").done
     assert record.documents.context_len == 16 - 8 + 1 and record.documents.bytes == [28, 10, 5]
     assert set(record.metrics) == {"bits_per_byte", "token_perplexity"}

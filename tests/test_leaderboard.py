@@ -15,6 +15,7 @@ from ftbench.leaderboard import (
     label_distribution,
     majority_baseline,
     mark_pareto,
+    model_family,
     overall_ranking,
     pareto_front,
     rank_entries,
@@ -22,12 +23,12 @@ from ftbench.leaderboard import (
     uniform_random_baseline,
     win_rates,
 )
-from ftbench.site import charts, downloads, pages, parallel, sanitize, tables
+from ftbench.site import charts, context, downloads, pages, parallel, sanitize, tables
 
 
 def entry(sub: str, date: str = "2026-01-01", **values: float) -> Entry:
     """An entry whose quality metrics and efficiency figures are given by keyword."""
-    quality = {k: v for k, v in values.items() if k in {"accuracy", "f1_macro"}}
+    quality = {k: v for k, v in values.items() if k in {"accuracy", "f1_macro", "bits_per_byte"}}
     cost = {k: v for k, v in values.items() if k not in quality}
     return Entry(sub, sub.upper(), "lora", "base", date, quality, cost)
 
@@ -162,7 +163,38 @@ def test_uniform_random_baseline_is_seeded():
     assert 0.2 < first["accuracy"] < 0.45
 
 
-@pytest.mark.parametrize("module", [leaderboard, display, jobs, charts, sanitize, downloads, parallel, pages, tables])
+def test_families_by_hand():
+    assert model_family("classifier", "lora") == "encoder fine-tune"
+    assert model_family("classifier", "prompting") == "encoder fine-tune"  # a classifier is never prompted
+    assert model_family("causal-lm", "prompting") == "prompted LM"
+    for method in ("sft", "lora", "dpo", "full", "instruction-tuning"):
+        assert model_family("causal-lm", method) == "tuned LM"
+    lm = Entry("a", "A", "prompting", "b", "2026-01-01", {}, {}, kind="causal-lm")
+    assert lm.family == "prompted LM" and entry("c").family == "encoder fine-tune"
+
+
+def test_bits_per_byte_ranks_lower_first_and_fronts_use_language_model_costs():
+    rows = task_table(
+        [
+            entry("big", bits_per_byte=0.9, prefill_tokens_per_s=100.0, parameters_total=1e9),
+            entry("small", bits_per_byte=1.2, prefill_tokens_per_s=900.0, parameters_total=1e8),
+            entry("worse", bits_per_byte=1.3, prefill_tokens_per_s=800.0, parameters_total=2e8),
+        ],
+        "bits_per_byte",
+        leaderboard.pareto_costs("perplexity"),
+    )
+    assert [(r.rank, r.entry.submission) for r in rows] == [(1, "big"), (2, "small"), (3, "worse")]
+    # faster is better (prefill), smaller is better (parameters): "worse" is beaten on both
+    assert [r.pareto for r in rows] == [
+        ("prefill_tokens_per_s", "parameters_total"),
+        ("prefill_tokens_per_s", "parameters_total"),
+        (),
+    ]
+
+
+@pytest.mark.parametrize(
+    "module", [leaderboard, display, jobs, charts, context, sanitize, downloads, parallel, pages, tables]
+)
 def test_docstring_examples(module):
     result = doctest.testmod(module)
     assert result.failed == 0 and result.attempted > 0

@@ -28,7 +28,7 @@ def test_a_section_per_submission_with_ranks_and_the_sites_columns(site_board):
     header = next(line for line in report.splitlines() if line.startswith("| task |"))
     assert header.endswith(" | ".join(metric_heading(m) for m in EFFICIENCY_COLUMNS) + " |")
     sentiment = _row(report, "sentiment")
-    assert sentiment[2] == "#3 of 4 ★ Pareto" and len(sentiment) == 4 + len(EFFICIENCY_COLUMNS)  # fastest
+    assert sentiment[2] == "#5 of 6 ★ Pareto" and len(sentiment) == 4 + len(EFFICIENCY_COLUMNS)  # fastest
     assert "(95% CI " in sentiment[1]
     topics = _row(report, "topics")  # gamma's topics record is stale: not ranked
     assert topics[1] == "— (stale: not evaluated yet)" and topics[2] == "—"
@@ -64,7 +64,7 @@ def test_each_submission_is_validated_once(site_board, monkeypatch):
 
     monkeypatch.setattr(submissions, "load_submission", counting)
     build_report(load_config(site_board), ids=["alpha-lora"])
-    assert sorted(calls) == ["alpha-lora", "beta-full", "delta-head", "gamma-ia3"]
+    assert sorted(calls) == ["alpha-lora", "beta-full", "delta-head", "epsilon-prompted", "gamma-ia3", "zeta-sft"]
 
 
 def test_a_board_without_git_history_asks_for_ids(site_board):
@@ -72,3 +72,14 @@ def test_a_board_without_git_history_asks_for_ids(site_board):
 
     with pytest.raises(FtbenchError, match="cannot compare with git ref"):
         build_report(load_config(site_board), base="no-such-ref")
+
+
+def test_language_model_rows_show_perplexity_the_right_way_round(site_board):
+    report = build_report(load_config(site_board), ids=["epsilon-prompted"])
+    assert "prompted LM: prompting on `org/tiny-lm-gguf@" in report  # (an @ is defused)
+    wiki = _row(report, "wiki")
+    # zeta-sft's 1.0924 bits per byte beats epsilon's 1.2359: lower is better
+    assert wiki[1] == "Bits per byte 1.2359 (95% CI 1.091–1.404; lower is better)"
+    assert wiki[2].startswith("#2 of 2") and wiki[3] == "#1 Zeta Sft 1.0924"
+    sentiment = _row(report, "sentiment")
+    assert sentiment[1].startswith("Accuracy 76.67 (95% CI ") and "lower is better" not in sentiment[1]

@@ -241,12 +241,14 @@ def test_a_changed_record_rewrites_only_what_shows_it(site_board):
     report, _ = build(site_board)
     after = site_files(site)
     changed = {rel for rel in after if after[rel] != before.get(rel)}
-    # delta-head (0.53 -> 0.77) overtakes gamma-ia3, whose page shows its rank
+    # delta-head (0.53 -> 0.77) overtakes zeta-sft (0.70) and gamma-ia3, whose pages show their
+    # rank, and ties epsilon-prompted (0.77), which keeps its rank: its page is unchanged
     assert changed == {
         "index.html",
         "tasks/sentiment.html",
         "models/delta-head.html",
         "models/gamma-ia3.html",
+        "models/zeta-sft.html",
         "downloads/sentiment/leaderboard.json",
         "downloads/sentiment/leaderboard.csv",
         "records/delta-head/sentiment.json",
@@ -275,7 +277,7 @@ def test_build_command_help_and_summary(site_board):
     assert "Example:" in runner.invoke(main, ["build", "--help"]).output
     result = runner.invoke(main, ["--root", str(site_board), "build"])
     assert result.exit_code == 0
-    assert "12 pages, 8 records" in result.stdout
+    assert "15 pages, 12 records" in result.stdout
     assert "no submission 'ghost' for these records" in result.stderr
     assert "site is up to date" in runner.invoke(main, ["--root", str(site_board), "build"]).stdout
     forced = runner.invoke(main, ["--root", str(site_board), "build", "--force", "--workers", "2"])
@@ -434,7 +436,11 @@ def _hostile_board(root: Path) -> Path:
         record = json.loads(path.read_text())
         prov = synthetic_provenance(cpu=payload).model_dump(mode="json")
         prov.update(command=payload, packages={"torch": payload}, model={"notes": [payload]})
-        record.update(provenance=prov)
+        # a prompt block is shown as the record holds it: every string of it is contributor text
+        prompt = {"template": payload, "instruction": payload, "choices": [payload], "continuations": [payload]}
+        prompt.update(example=payload, fewshot_seed=payload, prefix_sha256=payload)
+        prompt["demonstrations"] = [{"idx": payload, "label": payload}, {"idx": 0, "label": 0}]
+        record.update(provenance=prov, prompt=prompt)
         path.write_text(json.dumps(record, sort_keys=True, indent=1))
     # a record file whose name (and task) is markup: shown as "not ranked" on its model page
     odd = HOSTILE[1]
@@ -472,7 +478,7 @@ def test_the_audit_catches_what_it_looks_for(html):
 
 def test_hostile_input_never_becomes_markup(hostile_site):
     pages = sorted(hostile_site.rglob("*.html"))
-    assert len(pages) == 4 + 5 + len(HOSTILE) + 4  # home, about, submit, 404; tasks; models
+    assert len(pages) == 4 + 6 + len(HOSTILE) + 6  # home, about, submit, 404; tasks; models
     for page in pages:
         audit = _Audit()
         audit.feed(page.read_text(encoding="utf-8"))
@@ -562,7 +568,7 @@ def test_parallel_build_gives_the_same_site(site_board, tmp_path, monkeypatch):
     monkeypatch.setattr(site_build, "MIN_RECORDS_PER_WORKER", 1)
     config = load_config(site_board).with_overrides(site_dir=tmp_path / "parallel")
     report = build_site(config, workers=2)
-    assert report.pages == 12 and report.records == 8
+    assert report.pages == 15 and report.records == 12
     assert site_files(config.site_dir) == site_files(serial)
 
 
@@ -689,3 +695,147 @@ def test_entries_not_better_than_a_trivial_baseline_are_marked(site_board):
     # majority class scores 66.67 on this task: 60% and 50% accuracy are no better
     assert "below baseline" not in rows["alpha-lora"]
     assert "below baseline" in rows["gamma-ia3"] and "below baseline" in rows["delta-head"]
+
+
+# ---------------------------------------------------------------- language models
+
+
+def _row_of(page: str, sub: str) -> str:
+    return page[page.index(f'href="../models/{sub}.html"') :].split("</tr>")[0]
+
+
+def test_a_perplexity_table_ranks_lower_first_without_baselines(site_board):
+    _, site = build(site_board)
+    doc = json.loads((site / "downloads/wiki/leaderboard.json").read_text())
+    assert doc["type"] == "perplexity" and doc["higher_is_better"] is False
+    rows = doc["rows"]
+    assert [r["submission"] for r in rows] == ["zeta-sft", "epsilon-prompted"]
+    assert rows[0]["metrics"]["bits_per_byte"] < rows[1]["metrics"]["bits_per_byte"]
+    assert [r["rank"] for r in rows] == [1, 2]
+    page = (site / "tasks/wiki.html").read_text()
+    assert page.index('href="../models/zeta-sft.html"') < page.index('href="../models/epsilon-prompted.html"')
+    assert "(lower is better) on the test split (5 documents)" in page
+    for absent in ("Reference baselines", "Majority class", "Label distribution", "below baseline", "labels</dd>"):
+        assert absent not in page, absent
+    assert page.count('<svg class="chart"') == 2 and 'id="chart-prefill_tokens_per_s"' in page
+    assert "Bits per byte (lower is better)" in page  # the chart's y axis, not in percent
+    assert "sliding windows of 64 tokens, stride 32" in page
+    # token, word and byte perplexity beside it, and a language model's costs
+    head = page[page.index("<thead>") : page.index("</thead>")]
+    for heading in ("Token perplexity", "Word perplexity", "Byte perplexity", "Prefill (tok/s)", "Decode (tok/s)"):
+        assert heading in head, heading
+    assert "Latency (ms)" not in head
+
+
+def test_perplexity_is_never_shown_as_a_percentage(site_board):
+    _, site = build(site_board)
+    record = json.loads((site_board / "results/epsilon-prompted/wiki.json").read_text())
+    bpb, ppl = record["metrics"]["bits_per_byte"], record["metrics"]["token_perplexity"]
+    low, high = record["intervals"]["bounds"]["bits_per_byte"]
+    task = (site / "tasks/wiki.html").read_text()
+    cell = _row_of(task, "epsilon-prompted")
+    assert f'{bpb:.4f} <small class="ci">{low:.3f}–{high:.3f}</small>' in cell
+    assert f">{ppl:.2f}</td>" in cell and f"{100 * bpb:.2f}" not in task
+    assert "Quality in percent" not in task
+    model = (site / "models/epsilon-prompted.html").read_text()
+    wiki = model[model.index('id="task-wiki"') :]
+    assert f'<td class="num">{bpb:.4f}</td><td class="num ci">{low:.3f}–{high:.3f}</td>' in wiki
+    assert f"{bpb:.4f}%" not in model and f"{100 * bpb:.2f}" not in model
+    # the page's summary mixes a percentage and bits per byte: each value carries its own unit
+    assert '<th scope="col" class="num">Value</th>' in model and f'<td class="num">{bpb:.4f}</td>' in model
+    sentiment = json.loads((site_board / "results/epsilon-prompted/sentiment.json").read_text())
+    assert f'<td class="num">{100 * sentiment["metrics"]["accuracy"]:.2f}%</td>' in model
+
+
+def test_every_entry_has_a_family_column_and_filter(site_board):
+    _, site = build(site_board)
+    page = (site / "tasks/sentiment.html").read_text()
+    assert (
+        '<select data-filter="family"><option value="">all</option><option>encoder fine-tune</option>'
+        "<option>prompted LM</option><option>tuned LM</option></select>"
+    ) in page
+    expected = {"alpha-lora": "encoder fine-tune", "epsilon-prompted": "prompted LM", "zeta-sft": "tuned LM"}
+    for sub, family in expected.items():
+        start = page.rindex("<tr ", 0, page.index(f'href="../models/{sub}.html"'))
+        assert page[start:].startswith(f'<tr data-family="{family}"'), sub
+        assert f'<td class="family">{family}</td>' in _row_of(page, sub)
+    home = (site / "index.html").read_text()
+    assert '<div class="filters" data-table="overall-table" hidden>' in home
+    assert '<tr data-family="prompted LM">' in home and '<td class="family">tuned LM</td>' in home
+    rows = {
+        r["submission"]: r["family"]
+        for r in json.loads((site / "downloads/sentiment/leaderboard.json").read_text())["rows"]
+    }
+    assert {k: rows[k] for k in expected} == expected
+    assert "Family</dt><dd>prompted LM</dd>" in (site / "models/epsilon-prompted.html").read_text()
+
+
+def test_a_prompted_records_page_shows_its_prompt(site_board):
+    from markupsafe import escape
+
+    _, site = build(site_board)
+    record = json.loads((site_board / "results/epsilon-prompted/sentiment.json").read_text())
+    prompt = record["prompt"]
+    page = (site / "models/epsilon-prompted.html").read_text()
+    section = page[page.index('id="task-sentiment"') : page.index('id="task-wiki"')]
+    assert f'<pre class="prompt-text"><code>{escape(prompt["template"])}</code></pre>' in section
+    assert "negative → &#34;bad&#34;, positive → &#34;good&#34;" in section
+    assert "<dd>off: the label word follows the prompt text</dd>" in section
+    assert "2 (train examples drawn with seed 7)" in section
+    chips = "".join(
+        f'<span class="chip">#{d["idx"]} {["negative", "positive"][d["label"]]}</span>'
+        for d in prompt["demonstrations"]
+    )
+    assert len(prompt["demonstrations"]) == 2 and chips in section
+    assert f'<pre class="prompt-text"><code>{escape(prompt["example"])}</code></pre>' in section
+    assert (
+        f'Accuracy (length-normalised)</th><td class="num">{100 * record["metrics"]["accuracy_norm"]:.2f}%' in section
+    )
+    assert "<h3>Per class</h3>" in section and "<h3>Confusion matrix</h3>" in section
+    # a chat template's markup is shown as text
+    zeta = (site / "models/zeta-sft.html").read_text()
+    assert "<code>&lt;|im_start|&gt;user\nReview: example 0" in zeta and "<|im_start|>" not in zeta
+    assert "on: the prompt is the user&#39;s turn" in zeta and "none, zero-shot (seed 1234)" in zeta
+
+
+def test_a_perplexity_records_page_shows_its_windows_and_serving_figures(site_board):
+    _, site = build(site_board)
+    record = json.loads((site_board / "results/zeta-sft/wiki.json").read_text())
+    docs, eff = record["documents"], record["efficiency"]
+    page = (site / "models/zeta-sft.html").read_text()
+    section = page[page.index('id="task-wiki"') :]
+    for label, text in [
+        ("Documents", "5"),
+        ("Tokens predicted", f"{sum(docs['tokens']):,}"),
+        ("Window (max_length)", "64 tokens"),
+        ("Stride", "32 tokens (context_len 33)"),
+        ("Prefill", f"{eff['prefill_tokens_per_s']:,.0f} tok/s"),
+        ("Peak memory", f"{eff['peak_memory_mb']:,.0f} MiB (process RSS)"),
+    ]:
+        assert f'<tr><th scope="row">{label}</th><td>{text}</td></tr>' in section, label
+    assert f"{eff['ttft_ms_p50']:.0f} ms median, {eff['ttft_ms_p95']:,.0f} ms 95th percentile" in section
+    # a safetensors base: its weights, no conversion; a GGUF base: the file against its tensors
+    assert "Weights</th><td>1.3 GiB</td>" in section and "Conversion time" not in page
+    epsilon = (site / "models/epsilon-prompted.html").read_text()
+    assert "Checkpoint as published</th><td>96.2 MiB</td>" in epsilon
+    assert "Weights as evaluated</th><td>513.1 MiB (5.3× the checkpoint)</td>" in epsilon
+    conversion = json.loads((site_board / "results/epsilon-prompted/wiki.json").read_text())["efficiency"]
+    assert f"Conversion time</th><td>{conversion['conversion_time_s']:.3g} s</td>" in epsilon
+    assert "5 documents · measured on" in section and "<h3>Per class</h3>" not in section
+    # the content key's batch size, not the one-document-at-a-time figure
+    assert "ftbench evaluate submissions/zeta-sft --task wiki --batch-size 32" in section
+    assert eff["batch_size"] == 1
+
+
+def test_the_fixtures_language_model_records_prove_themselves(site_board):
+    from ftbench.audit import audit_record
+    from ftbench.record import read_record
+
+    config = load_config(site_board)
+    tasks = load_tasks(config.tasks_dir)
+    for sub, task in [("epsilon-prompted", "sentiment"), ("zeta-sft", "wiki")]:
+        record = read_record(site_board / "results" / sub / f"{task}.json")
+        gold = load_examples(tasks[task], config.data_dir)
+        assert audit_record(record, tasks[task], gold, task, intervals=True) == []
+        forged = record.model_copy(update={"metrics": {**record.metrics, tasks[task].primary_metric: 0.5}})
+        assert audit_record(forged, tasks[task], gold, task) != []

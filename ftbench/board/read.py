@@ -20,11 +20,11 @@ from typing import Any
 
 from ftbench import DEFAULT_BATCH_SIZE
 from ftbench.audit import audit_record, must_prove
-from ftbench.board.snapshot import Board, CardedSubmission, LoadedRecord, Shard, Summary, summarise
+from ftbench.board.snapshot import Board, CardedSubmission, LoadedRecord, Shard, Summary, document_totals, summarise
 from ftbench.config import BoardConfig
 from ftbench.errors import FtbenchError, Issue
 from ftbench.jobs import freshness
-from ftbench.keys import key_parts
+from ftbench.keys import pair_key_parts
 from ftbench.record import iter_record_paths, read_record, view_of
 from ftbench.registry import Registry
 from ftbench.submissions import LoadedSubmission, SubmissionSet, discover, load_all
@@ -186,7 +186,7 @@ def _read_submission(layout: Layout, sub: LoadedSubmission, paths: Sequence[Path
         if status == "refused":
             notes.append(f"{path}: refused, not shown: {why}")
         href = f"records/{sub.spec.id}/{rec.task.name}.json"
-        records.append((LoadedRecord(view_of(rec), status, why, href), path))
+        records.append((LoadedRecord(view_of(rec), status, why, href, document_totals(rec.documents)), path))
     return CardedSubmission(sub.spec, _card(sub)), records, notes
 
 
@@ -209,9 +209,7 @@ def record_status(rec: Any, sub: LoadedSubmission, layout: Layout, memo: dict | 
         return "orphan", f"task {name!r} is no longer part of this submission or of the board"
     task = tasks[name]
     try:
-        base, adapter = sub.spec.weights_for(name)
-        precision = sub.spec.model.precision
-        parts = key_parts(base, adapter, sub.folder, task, precision, layout.batch_size, memo, layout.local_models)
+        parts = pair_key_parts(sub.spec, sub.folder, task, layout.batch_size, memo, layout.local_models)
     except (OSError, FtbenchError) as exc:
         return "stale", f"weights could not be read to check the record ({exc})"
     fresh = freshness(rec, parts, key=layout.record_key)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ftbench.errors import Issue
-from ftbench.leaderboard import Entry, RankedRow, task_table
+from ftbench.leaderboard import Entry, RankedRow, pareto_costs, task_table
 from ftbench.spec import Submission
 from ftbench.tasks import Task
 
@@ -28,6 +28,24 @@ class LoadedRecord:
     """Why a record is not current, for the model page."""
     href: str = ""
     """Site-relative path of its raw copy (``records/<id>/<task>.json``)."""
+    scoring: Mapping[str, int] = field(default_factory=dict)
+    """A perplexity record's totals over its documents and its windows (see
+    :func:`document_totals`): the view keeps no documents, the model page shows these."""
+
+
+def document_totals(documents: Any) -> dict[str, int]:
+    """What a model page says of a perplexity record's documents (a ``record.Documents``, or
+    None for other records): how many, their tokens, words and bytes, and the scoring windows."""
+    if documents is None:
+        return {}
+    return {
+        "documents": len(documents.idx),
+        "tokens": sum(documents.tokens),
+        "words": sum(documents.words),
+        "bytes": sum(documents.bytes),
+        "max_length": documents.max_length,
+        "context_len": documents.context_len,
+    }
 
 
 @dataclass(frozen=True)
@@ -125,6 +143,7 @@ def summarise(shard: Shard, tasks: Sequence[Task]) -> Summary:
                 hardware=hardware_label(rec),
                 record=loaded.href,
                 intervals=rec.intervals.bounds if rec.intervals else {},
+                kind=spec.model.kind,
             )
         )
     current = sum(len(e) for e in entries.values())
@@ -155,4 +174,4 @@ def merge(summaries: Sequence[Summary], tasks: Sequence[Task]) -> Summary:
 def task_tables(board: Board) -> dict[str, list[RankedRow]]:
     """Every task's full ranking by its primary metric."""
     entries = board.summary.entries
-    return {t.name: task_table(entries.get(t.name, ()), t.primary_metric) for t in board.tasks}
+    return {t.name: task_table(entries.get(t.name, ()), t.primary_metric, pareto_costs(t.type)) for t in board.tasks}

@@ -35,9 +35,13 @@ CACHE_COMPLETE = "ftbench-conversion.json"
 class CausalLM:
     """A transformers causal LM and its tokenizer on one device: ``ftbench.models.base.LanguageModel``.
 
-    Contexts of a batch of choices are left-padded so that they all end at the same position;
-    position ids are computed from the attention mask, so padding changes no score. Choices of
-    more than one token continue from the contexts' key/value cache, repeated per choice.
+    Contexts of a batch of choices are left-padded so that they all end at the same position,
+    and only that position's vocabulary projection is computed; position ids come from the
+    attention mask, so padding changes no score. A key/value cache is built only when needed:
+    for choices of more than one token (they continue from the contexts' cache, repeated per
+    choice) and for a prefix shared by every context (read once). Measured on SST-2 prompts,
+    right padding with the projection at every row's last position was slower (15.4–16.0 s
+    against 13.5–14.1 s for 256 prompts), and building an unneeded cache cost as much again.
     """
 
     def __init__(self, model: torch.nn.Module, tokenizer: Any, device: torch.device, info: ModelInfo | None = None):
@@ -105,11 +109,10 @@ class CausalLM:
             mask = torch.cat([torch.ones((len(contexts), len(prefix)), dtype=mask.dtype, device=self.device), mask], 1)
         # only the last position's logits are needed: the vocabulary projection of every
         # position would cost as much as the rest of the model for a 49k-token vocabulary
-        positions = _positions(mask)[:, -ids.shape[1] :]
         out = self.model(
             input_ids=ids,
             attention_mask=mask,
-            position_ids=positions,
+            position_ids=_positions(mask)[:, -ids.shape[1] :],
             use_cache=longer or bool(prefix),
             logits_to_keep=1,
             **shared,

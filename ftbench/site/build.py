@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # imported for real only when a build runs (see the module do
     from ftbench.board.read import Layout
     from ftbench.board.snapshot import Shard, Summary
 
+
 def build_site(config: BoardConfig, force: bool = False, workers: int | None = None) -> BuildReport:
     """Build ``config.site_dir`` from the board; a no-op when nothing changed (unless ``force``).
 

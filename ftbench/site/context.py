@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 from markupsafe import Markup
 
+from ftbench.display import direction, display_scale, value_unit
 from ftbench.leaderboard import RankedRow, label_distribution, majority_baseline, uniform_random_baseline
 from ftbench.metrics import METRICS
 from ftbench.site import charts
@@ -21,7 +22,17 @@ TOP_N = 5
 MAX_MATRIX_LABELS = 20
 """Above this many labels a confusion matrix is unreadable; the page lists the top confusions."""
 CHART_COSTS = (("latency_ms", "Latency per example (ms)"), ("peak_memory_mb", "Peak memory while evaluating (MiB)"))
-"""The costs a task page charts quality against, with their axis labels."""
+"""The costs a classification task page charts quality against, with their axis labels."""
+LM_CHART_COSTS = (
+    ("prefill_tokens_per_s", "Prefill throughput (tok/s, higher is better)"),
+    ("parameters_total", "Parameters"),
+)
+"""The costs a perplexity task page charts quality against (``ftbench.leaderboard.LM_PARETO_COSTS``)."""
+
+
+def chart_costs(task: Task) -> tuple[tuple[str, str], ...]:
+    """The costs a task page charts its primary metric against, with their axis labels."""
+    return LM_CHART_COSTS if task.type == "perplexity" else CHART_COSTS
 
 
 @dataclass(frozen=True)
@@ -47,8 +58,9 @@ def model_url(sub_id: str) -> str:
 
 
 def baselines(task: Task, gold: Sequence[int] | None) -> list[tuple[str, dict[str, float]]]:
-    """Reference rows: majority class and uniform random, on the task's own metrics."""
-    if not gold:
+    """Reference rows: majority class and uniform random, on the task's own metrics (none for
+    a perplexity task: it has no labels to guess)."""
+    if not gold or task.type == "perplexity":
         return []
     n = len(task.labels)
     return [
@@ -58,10 +70,13 @@ def baselines(task: Task, gold: Sequence[int] | None) -> list[tuple[str, dict[st
 
 
 def chart_svgs(task: Task, rows: Sequence[RankedRow], root: str, reference: float | None) -> list[Any]:
-    """The quality-versus-cost charts of a task (one per cost in ``CHART_COSTS``)."""
+    """The quality-versus-cost charts of a task (one per cost of :func:`chart_costs`), with the
+    majority-class ``reference`` line where there is one."""
     metric = METRICS[task.primary_metric]
+    scale, unit = display_scale(metric.name), value_unit(metric.name)
+    y_label = f"{metric.label} ({unit + ', ' if unit else ''}{direction(metric.name)} is better)"
     out = []
-    for cost, label in CHART_COSTS:
+    for cost, label in chart_costs(task):
         points = []
         for r in rows:
             x, y = r.entry.value(cost), r.entry.value(metric.name)
@@ -69,13 +84,13 @@ def chart_svgs(task: Task, rows: Sequence[RankedRow], root: str, reference: floa
                 points.append(
                     charts.Point(
                         cost=x,
-                        quality=100 * y,
+                        quality=scale * y,
                         label=r.entry.name,
                         href=root + model_url(r.entry.submission),
                         front=cost in r.pareto,
                     )
                 )
-        ref = ("majority class", 100 * reference) if reference is not None else None
+        ref = ("majority class", scale * reference) if reference is not None else None
         out.append(
             charts.scatter_svg(
                 points,
@@ -83,16 +98,20 @@ def chart_svgs(task: Task, rows: Sequence[RankedRow], root: str, reference: floa
                 reference=ref,
                 x_label=label,
                 title=f"{metric.label} against {METRICS[cost].label.lower()} on {task.title}",
-                y_label=f"{metric.label} (%, {'higher' if metric.higher_is_better else 'lower'} is better)",
+                y_label=y_label,
             )
         )
     return out
 
 
 def dataset_card(task: Task, gold: Sequence[int] | None) -> dict[str, Any]:
-    """What the task page says about the data: source, license, size, labels, metrics."""
+    """What the task page says about the data: source, license, size, labels (or a perplexity
+    task's documents and scoring windows), metrics."""
     return {
-        "distribution": label_distribution(gold, task.labels) if gold else [],
+        "distribution": label_distribution(gold, task.labels) if gold and task.labels else [],
+        "scoring": scoring_text(task.settings.max_length, task.settings.context_len)
+        if task.type == "perplexity"
+        else "",
         "metrics": [(METRICS[m].label, METRICS[m].description, METRICS[m].higher_is_better) for m in task.metrics],
         "source_url": (
             f"https://github.com/{quote(task.source.repository)}/tree/{quote(task.source.commit)}"
@@ -101,6 +120,26 @@ def dataset_card(task: Task, gold: Sequence[int] | None) -> dict[str, Any]:
         ),
         "hub_url": f"https://huggingface.co/datasets/{quote(task.hub.dataset)}" if task.hub else "",
     }
+
+
+def scoring_text(max_length: int, context_len: int) -> str:
+    """How a perplexity task's documents are scored, in words (``context_len``: tokens of
+    context each later window carries, ``ftbench.perplexity.rolling_windows``).
+
+    >>> print(scoring_text(2048, 1))  # doctest: +NORMALIZE_WHITESPACE
+    disjoint windows of 2,048 tokens (lm-eval's rolling windows):
+    each later window predicts 2,048 new tokens after 1 token of context
+    >>> print(scoring_text(64, 33))
+    sliding windows of 64 tokens, stride 32: each later window predicts 32 new tokens after 33 tokens of context
+    """
+    stride = max_length - context_len + 1
+    kind = (
+        f"disjoint windows of {max_length:,} tokens (lm-eval's rolling windows)"
+        if context_len <= 1
+        else f"sliding windows of {max_length:,} tokens, stride {stride:,}"
+    )
+    context = "1 token" if context_len == 1 else f"{context_len:,} tokens"
+    return f"{kind}: each later window predicts {stride:,} new tokens after {context} of context"
 
 
 def render_card(text: str) -> Markup:

@@ -7,7 +7,7 @@ import io
 import json
 from collections.abc import Sequence
 
-from ftbench.display import EFFICIENCY_COLUMNS
+from ftbench.display import efficiency_columns
 from ftbench.leaderboard import Entry, RankedRow
 from ftbench.metrics import METRICS
 from ftbench.tasks import Task
@@ -23,6 +23,7 @@ def _row_dict(row: RankedRow) -> dict:
         "submission": e.submission,
         "name": e.name,
         "method": e.method,
+        "family": e.family,
         "base": e.base,
         "date": e.date,
         "metrics": dict(e.metrics),
@@ -42,6 +43,7 @@ def leaderboard_json(task: Task, rows: Sequence[RankedRow], build_date: str) -> 
         "title": task.title,
         "split": task.split,
         "num_examples": task.num_examples,
+        "type": task.type,
         "primary_metric": task.primary_metric,
         "higher_is_better": METRICS[task.primary_metric].higher_is_better,
         "metrics": list(task.metrics),
@@ -76,19 +78,21 @@ def csv_cell(value: object) -> str:
 
 def leaderboard_csv(task: Task, rows: Sequence[RankedRow]) -> bytes:
     """One line per ranked entry: identity, every task metric, the primary metric's 95%
-    interval, the efficiency columns."""
+    interval, the efficiency columns of the task's type."""
     primary = task.primary_metric
+    costs = efficiency_columns(task.type)
     head = [
         "rank",
         "submission",
         "name",
         "method",
+        "family",
         "base",
         "date",
         *task.metrics,
         f"{primary}_ci95_low",
         f"{primary}_ci95_high",
-        *EFFICIENCY_COLUMNS,
+        *costs,
         "hardware",
         "pareto",
         "record_path",
@@ -105,11 +109,12 @@ def leaderboard_csv(task: Task, rows: Sequence[RankedRow]) -> bytes:
                 e.submission,
                 e.name,
                 e.method,
+                e.family,
                 e.base,
                 e.date,
                 *(_raw(e, m) for m in task.metrics),
                 *e.intervals.get(primary, (None, None)),
-                *(_raw(e, m) for m in EFFICIENCY_COLUMNS),
+                *(_raw(e, m) for m in costs),
                 e.hardware,
                 " ".join(r.pareto),
                 e.record,

@@ -1,5 +1,6 @@
 """A submission's page: its model card, fine-tuning, and each record as the page shows it
-(scores, confusions, efficiency, provenance, the command that reproduces it). Pure, no I/O.
+(scores, confusions, efficiency, provenance, the command that reproduces it; a language
+model's prompt, scoring windows and serving figures, from ``language_model``). Pure, no I/O.
 """
 
 from __future__ import annotations
@@ -14,13 +15,16 @@ from urllib.parse import quote
 from markupsafe import Markup
 
 from ftbench.board.snapshot import CardedSubmission, LoadedRecord, Shard, hardware_label
-from ftbench.display import format_value
-from ftbench.leaderboard import RankedRow
+from ftbench.display import format_value, is_percent
+from ftbench.leaderboard import RankedRow, model_family
 from ftbench.metrics import METRICS
 from ftbench.site.context import Page, model_url, render_card, task_url
+from ftbench.site.language_model import PromptView, prompt_view, scoring_rows
 from ftbench.site.tables import (
     confusion_view,
     efficiency_table,
+    facts_table,
+    lm_efficiency_rows,
     metric_rows,
     per_class_rows,
     plain_value,
@@ -70,11 +74,15 @@ def model_context(
     shared = bool(environments) and all(e == environments[0] for e in environments)
     results = [result_view(r, by_name.get(r.record.task.name), ranks, spec.id, shared) for r in records]
     seen = {r.record.task.name for r in records if r.status != "orphan"}
+    percent_only = all(is_percent(r.record.task.primary_metric) for r in records)
     return {
         **common,
         "root": "../",
         "page_title": spec.name,
         "spec": spec,
+        "family": model_family(spec.model.kind, spec.fine_tuning.method),
+        "value_heading": "Value (%)" if percent_only else "Value",
+        "value_units": not percent_only,
         "card": render_card(sub.card),
         "results": results,
         "environment": environments[0] if shared else [],
@@ -112,6 +120,8 @@ class ResultView:
     """Primary metric's label."""
     primary_value: str
     """Its formatted value."""
+    primary_unit: str
+    """``%`` for a share of examples, else "" (a perplexity, bits per byte)."""
     metrics: Markup
     """Rows of the metrics table."""
     per_class: Markup
@@ -121,7 +131,13 @@ class ResultView:
     confusions: list[tuple[str, str, int]]
     """The most frequent confusions when there is no matrix."""
     efficiency: Markup
-    """Rows of the efficiency table."""
+    """Rows of the efficiency table (every figure of the record)."""
+    lm_efficiency: Markup
+    """A language model's serving figures with their units (empty for classifiers)."""
+    scoring: Markup
+    """A perplexity record's documents, tokens and windows (empty for classification)."""
+    prompt: PromptView | None
+    """How a prompted language model was asked (None for classifiers and perplexity)."""
     hardware: str
     """Device the efficiency figures come from."""
     provenance: list[tuple[str, str]]
@@ -135,7 +151,9 @@ class ResultView:
     record_href: str
     """Raw record URL, site-relative."""
     num_examples: int
-    """Held-out examples scored."""
+    """Held-out examples (or documents) scored."""
+    units: str
+    """``examples``, or ``documents`` on a perplexity task."""
 
 
 def result_view(
@@ -153,6 +171,7 @@ def result_view(
     ranks, ranked = standings.get(name, ({}, 0))
     primary = rec.task.primary_metric
     matrix = confusion_view(rec.task.labels, rec.confusion_matrix)
+    language_model = rec.task.type == "perplexity" or rec.prompt is not None
     return ResultView(
         task=name,
         title=task.title if task else name,
@@ -163,19 +182,31 @@ def result_view(
         of=ranked,
         primary=METRICS[primary].label if primary in METRICS else primary,
         primary_value=format_value(primary, rec.metrics.get(primary)),
+        primary_unit="%" if is_percent(primary) else "",
         metrics=metric_rows(rec.metrics, primary, rec.intervals.bounds if rec.intervals else {}),
         per_class=per_class_rows(rec.per_class),
         matrix=matrix,
         confusions=top_confusions(rec.task.labels, rec.confusion_matrix) if matrix is None else [],
         efficiency=efficiency_table(rec.efficiency),
+        lm_efficiency=facts_table(lm_efficiency_rows(rec.efficiency)) if language_model else Markup(""),
+        scoring=facts_table(scoring_rows(loaded.scoring, rec.intervals)) if loaded.scoring else Markup(""),
+        prompt=prompt_view(rec.prompt, rec.task.labels),
         hardware=hardware_label(rec),
         provenance=provenance_view(rec),
         environment=[] if shared_environment else environment_view(rec),
         weights=weights_view(rec),
-        reproduce=reproduce_command(sub_id, name, rec.efficiency.get("batch_size")),
+        reproduce=reproduce_command(sub_id, name, _batch_size(rec)),
         record_href=quote(loaded.href),
         num_examples=rec.task.num_examples,
+        units="documents" if rec.task.type == "perplexity" else "examples",
     )
+
+
+def _batch_size(rec: Any) -> object:
+    """The batch size the record's content key was made at (a perplexity run scores one
+    document at a time whatever it is, and records that 1 among its figures)."""
+    keyed = rec.content_key_parts.get("batch_size")
+    return keyed if keyed is not None else rec.efficiency.get("batch_size")
 
 
 def provenance_view(rec: Any) -> list[tuple[str, str]]:

@@ -12,15 +12,39 @@ from urllib.parse import quote
 from markupsafe import Markup
 
 from ftbench.board.snapshot import Board, task_tables
-from ftbench.display import EFFICIENCY_COLUMNS, format_value, metric_heading
-from ftbench.leaderboard import OverallRow, RankedRow, overall_ranking
+from ftbench.display import efficiency_columns, format_value, is_percent, metric_heading
+from ftbench.leaderboard import FAMILIES, OverallRow, RankedRow, overall_ranking, pareto_costs
 from ftbench.metrics import METRICS
 from ftbench.site.context import TOP_N, Page, baselines, chart_svgs, dataset_card, model_url, task_url
 from ftbench.site.sanitize import markdown_title, render_markdown
 from ftbench.site.tables import metric_cells
 from ftbench.tasks import Task
 
-PARETO_BADGES = {"latency_ms": "latency", "peak_memory_mb": "memory"}
+PARETO_BADGES = {
+    "latency_ms": "latency",
+    "peak_memory_mb": "memory",
+    "prefill_tokens_per_s": "prefill",
+    "parameters_total": "size",
+}
+"""The badge a row gets for each cost front it lies on (``ftbench.leaderboard.pareto_costs``)."""
+
+
+def families(rows: Sequence[RankedRow]) -> list[str]:
+    """The families present among ``rows``, in the order of ``ftbench.leaderboard.FAMILIES``."""
+    present = {r.entry.family for r in rows}
+    return [f for f in FAMILIES if f in present]
+
+
+def home_cost(task: Task) -> str:
+    """The one cost a home-page card shows beside a task's primary metric."""
+    return "prefill_tokens_per_s" if task.type == "perplexity" else "latency_ms"
+
+
+def task_size(task: Task) -> str:
+    """``1,821 examples · 2 labels`` or ``62 documents``, as a page describes a held-out split."""
+    if task.type == "perplexity":
+        return f"{task.num_examples:,} documents"
+    return f"{task.num_examples:,} examples · {len(task.labels)} labels"
 
 
 def build_pages(board: Board, tables: Mapping[str, Sequence[RankedRow]] | None = None) -> list[Page]:
@@ -66,8 +90,10 @@ def home_context(
             "href": task_url(t.name),
             "metric": metric_heading(t.primary_metric),
             "direction": "higher" if t.higher_is_better else "lower",
+            "size": task_size(t),
+            "cost": metric_heading(home_cost(t)),
             "count": len(tables[t.name]),
-            "top": [_compact_row(r, t.primary_metric) for r in tables[t.name][:TOP_N]],
+            "top": [_compact_row(r, t.primary_metric, home_cost(t)) for r in tables[t.name][:TOP_N]],
         }
         for t in board.tasks
     ]
@@ -77,6 +103,7 @@ def home_context(
             "name": entries[o.submission].name,
             "href": model_url(o.submission),
             "method": entries[o.submission].method,
+            "family": entries[o.submission].family,
             "n_tasks": len(o.tasks),
             "win_rate": f"{100 * o.mean_win_rate:.1f}",
             "win_rate_raw": o.mean_win_rate,
@@ -90,6 +117,7 @@ def home_context(
         "page_title": board.title,
         "summaries": summaries,
         "overall": overall_rows,
+        "families": [f for f in FAMILIES if f in {row["family"] for row in overall_rows}],
         "n_tasks": len(board.tasks),
         "n_submissions": board.summary.submissions,
         "n_current": board.summary.current,
@@ -97,15 +125,16 @@ def home_context(
     }
 
 
-def _compact_row(row: RankedRow, metric: str) -> dict[str, Any]:
+def _compact_row(row: RankedRow, metric: str, cost: str) -> dict[str, Any]:
     e = row.entry
     return {
         "rank": row.rank,
         "name": e.name,
         "href": model_url(e.submission),
         "method": e.method,
+        "family": e.family,
         "score": format_value(metric, e.value(metric)),
-        "latency": format_value("latency_ms", e.value("latency_ms")),
+        "cost": format_value(cost, e.value(cost)),
     }
 
 
@@ -113,7 +142,7 @@ def task_context(board: Board, task: Task, rows: Sequence[RankedRow], common: di
     """A task's full ranking, charts, baselines, dataset card and downloads."""
     gold = board.gold.get(task.name)
     metrics = [task.primary_metric, *(m for m in task.metrics if m != task.primary_metric)]
-    columns = [*metrics, *EFFICIENCY_COLUMNS]
+    columns = [*metrics, *efficiency_columns(task.type)]
     refs = baselines(task, gold)
     majority = refs[0][1][task.primary_metric] if refs else None
     floor = best_baseline(task, refs)
@@ -126,6 +155,11 @@ def task_context(board: Board, task: Task, rows: Sequence[RankedRow], common: di
         "columns": [_column(m) for m in columns],
         "rows": [_table_row(r, columns, floor) for r in rows],
         "floor": format_value(task.primary_metric, floor) if floor is not None else "",
+        "percent": is_percent(task.primary_metric),
+        "size": task_size(task),
+        "units": "documents" if task.type == "perplexity" else "examples",
+        "badges": [PARETO_BADGES[c] for c in pareto_costs(task.type)],
+        "families": families(rows),
         "methods": sorted({r.entry.method for r in rows}),
         "bases": sorted({r.entry.base for r in rows}),
         "hardware": sorted({r.entry.hardware for r in rows}),
@@ -164,6 +198,8 @@ class TableRow:
     """Model page URL, site-relative."""
     method: str
     """Fine-tuning method."""
+    family: str
+    """Encoder fine-tune, prompted LM or tuned LM."""
     base: str
     """Base checkpoint label."""
     base_short: str
@@ -202,6 +238,7 @@ def _table_row(row: RankedRow, columns: Sequence[str], floor: float | None = Non
         name=e.name,
         href=model_url(e.submission),
         method=e.method,
+        family=e.family,
         base=e.base,
         base_short=short_base(e.base),
         date=e.date,

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from markupsafe import Markup
 
-from ftbench.display import format_value, interval_text
+from ftbench.display import format_value, interval_text, is_percent
 from ftbench.leaderboard import Entry
 from ftbench.metrics import METRICS
 from ftbench.site.context import MAX_MATRIX_LABELS
@@ -30,6 +30,9 @@ OTHER_FIGURES = {
     "load_time_s": ("Model load time", "s"),
     "n_tokens": ("Tokens scored", ""),
     "batch_size": ("Batch size", ""),
+    "generation_prompts": ("Generation prompts timed", ""),
+    "generation_new_tokens": ("New tokens per generation", ""),
+    "resumed_documents": ("Documents resumed from a checkpoint", ""),
     "memory_kind": ("Memory measured as", ""),
     "device": ("Device", ""),
     "dtype": ("Weights dtype", ""),
@@ -76,8 +79,8 @@ def metric_cells(entry: Entry, columns: Sequence[str]) -> Markup:
 def metric_rows(
     metrics: Mapping[str, float], primary: str, intervals: Mapping[str, tuple[float, float]] | None = None
 ) -> Markup:
-    """Rows of a record's quality metrics in percent, the primary one marked, each with its
-    95% confidence interval where the record has one.
+    """Rows of a record's quality metrics (shares of examples in percent, perplexities as they
+    are), the primary one marked, each with its 95% confidence interval where the record has one.
 
     >>> print(metric_rows({"f1_macro": 0.5, "accuracy": 0.75}, "accuracy", {"accuracy": (0.7, 0.8)}))
     <tr class="primary"><th scope="row">Accuracy</th><td class="num">75.00%</td><td class="num ci">70.0–80.0</td></tr>
@@ -90,8 +93,9 @@ def metric_rows(
         mark = ' class="primary"' if name == primary else ""
         value = html_text(format_value(name, metrics[name]))
         ci = interval_text(name, intervals.get(name)) if name in METRICS else ""
+        unit = "%" if name not in METRICS or is_percent(name) else ""
         rows.append(
-            f'<tr{mark}><th scope="row">{label}</th><td class="num">{value}%</td><td class="num ci">{ci}</td></tr>'
+            f'<tr{mark}><th scope="row">{label}</th><td class="num">{value}{unit}</td><td class="num ci">{ci}</td></tr>'
         )
     return Markup("\n".join(rows))
 
@@ -194,6 +198,63 @@ def efficiency_table(efficiency: Mapping[str, object]) -> Markup:
             for label, value, unit in efficiency_rows(efficiency)
         )
     )
+
+
+def lm_efficiency_rows(efficiency: Mapping[str, object]) -> list[tuple[str, str]]:
+    """``(label, text with units)`` of a language model's serving figures, in reading order:
+    prefill and decode throughput, time to first token, peak memory, the checkpoint as
+    published against the weights as evaluated (a GGUF file and its dequantised tensors), and
+    the conversion time. Figures the record lacks are left out.
+
+    >>> lm_efficiency_rows({"prefill_tokens_per_s": 155.5, "ttft_ms_p50": 191.7, "ttft_ms_p95": 2174.0})
+    [('Prefill', '156 tok/s'), ('Time to first token', '192 ms median, 2,174 ms 95th percentile')]
+    """
+    e = efficiency
+    rows = []
+    if _has(e, "prefill_tokens_per_s"):
+        rows.append(("Prefill", f"{format_value('prefill_tokens_per_s', e['prefill_tokens_per_s'])} tok/s"))
+    if _has(e, "decode_tokens_per_s"):
+        text = f"{format_value('decode_tokens_per_s', e['decode_tokens_per_s'])} tok/s"
+        if _has(e, "generation_prompts") and _has(e, "generation_new_tokens"):
+            text += f" (greedy, batch 1: {e['generation_prompts']} prompts × {e['generation_new_tokens']} new tokens)"
+        rows.append(("Decode", text))
+    if _has(e, "ttft_ms_p50"):
+        text = f"{format_value('ttft_ms_p50', e['ttft_ms_p50'])} ms median"
+        if _has(e, "ttft_ms_p95"):
+            text += f", {format_value('ttft_ms_p95', e['ttft_ms_p95'])} ms 95th percentile"
+        rows.append(("Time to first token", text))
+    if _has(e, "peak_memory_mb"):
+        kind = {"rss": " (process RSS)", "cuda": " (device memory)"}.get(str(e.get("memory_kind")), "")
+        rows.append(("Peak memory", f"{format_value('peak_memory_mb', e['peak_memory_mb'])} MiB{kind}"))
+    rows += _size_rows(e)
+    if _has(e, "conversion_time_s"):
+        seconds = float(e["conversion_time_s"])  # type: ignore[arg-type]
+        rows.append(("Conversion time", f"{seconds:.3g} s" + (" (already converted)" if seconds == 0 else "")))
+    return rows
+
+
+def _size_rows(e: Mapping[str, object]) -> list[tuple[str, str]]:
+    """The checkpoint as published and the weights as evaluated, when they differ."""
+    source, loaded = e.get("source_size_bytes"), e.get("model_size_bytes")
+    if not _has(e, "model_size_bytes"):
+        return []
+    if not _has(e, "source_size_bytes") or source == loaded:
+        return [("Weights", format_value("model_size_bytes", loaded))]
+    ratio = float(loaded) / float(source) if source else 0.0  # type: ignore[arg-type]
+    return [
+        ("Checkpoint as published", format_value("source_size_bytes", source)),
+        ("Weights as evaluated", f"{format_value('model_size_bytes', loaded)} ({ratio:.1f}× the checkpoint)"),
+    ]
+
+
+def _has(e: Mapping[str, object], key: str) -> bool:
+    value = e.get(key)
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def facts_table(rows: Sequence[tuple[str, str]]) -> Markup:
+    """``(label, text)`` pairs as the rows of a two-column table, escaped."""
+    return Markup("\n".join(f'<tr><th scope="row">{_escaped(k)}</th><td>{html_text(v)}</td></tr>' for k, v in rows))
 
 
 def plain_value(value: object) -> str:

@@ -46,6 +46,30 @@
     });
   }
 
+  // A filtered view can be linked to: ?family=prompted%20LM selects that family on load, and
+  // every change is written back into the address (replaceState: no new history entry).
+  function initialValues(selects) {
+    const params = new URLSearchParams(window.location.search);
+    for (const s of selects) {
+      const wanted = params.get(s.dataset.filter);
+      if (wanted !== null && Array.from(s.options).some((o) => o.value === wanted)) s.value = wanted;
+    }
+  }
+
+  function remember(selects) {
+    const params = new URLSearchParams(window.location.search);
+    for (const s of selects) {
+      if (s.value === "") params.delete(s.dataset.filter);
+      else params.set(s.dataset.filter, s.value);
+    }
+    const query = params.toString();
+    try {
+      history.replaceState(null, "", window.location.pathname + (query ? "?" + query : "") + window.location.hash);
+    } catch (e) {
+      // some browsers refuse to rewrite file:// addresses; the filter still applies
+    }
+  }
+
   function setupFilters(box) {
     const table = document.getElementById(box.dataset.table);
     if (!table) return;
@@ -60,7 +84,13 @@
       }
       if (count) count.textContent = shown + " of " + table.tBodies[0].rows.length + " shown";
     };
-    for (const s of selects) s.addEventListener("change", apply);
+    for (const s of selects) {
+      s.addEventListener("change", () => {
+        apply();
+        remember(selects);
+      });
+    }
+    initialValues(selects);
     box.hidden = false;
     apply();
   }
