@@ -78,7 +78,8 @@ class CausalLM:
         """log P(continuation | context), natural log, summed over the continuation's tokens.
         Returns only after the device has finished."""
         ids = torch.tensor([(context + continuation)[:-1]], device=self.device)
-        logits = self.model(input_ids=ids).logits[0, -len(continuation) :].float()
+        # no key/value cache: nothing reads it, and building one copies every layer's keys and values
+        logits = self.model(input_ids=ids, use_cache=False).logits[0, -len(continuation) :].float()
         targets = torch.tensor(continuation, device=self.device)
         total = torch.log_softmax(logits, dim=-1).gather(1, targets[:, None]).sum()
         return float(total.item())  # .item() waits for the device
