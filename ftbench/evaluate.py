@@ -247,7 +247,7 @@ def _efficiency(
     trainable = model.info.parameters_trainable
     extra = {}
     if loaded.base.ref.gguf_file is not None:  # as published (GGUF) and as evaluated (dequantised)
-        extra = {"source_size_bytes": size("base"), "conversion_time_s": loaded.conversion_seconds}
+        extra = {"source_size_bytes": size("base"), "conversion_time_s": model.info.conversion_seconds}
     return {
         **figures,
         **extra,
@@ -257,16 +257,8 @@ def _efficiency(
         "parameters_total": model.info.parameters_total,
         "parameters_trainable": trainable if trainable is not None else declared_trainable,
         "adapter_size_bytes": size("adapter"),
-        "model_size_bytes": _evaluated_size(loaded, size("base")) + size("adapter"),
+        "model_size_bytes": (model.info.evaluated_bytes or size("base")) + size("adapter"),
     }
-
-
-def _evaluated_size(loaded: LoadedModel, base_bytes: int) -> int:
-    """Bytes of the base weights as evaluated: the dequantised safetensors of a GGUF base."""
-    folder = getattr(loaded.model, "converted_folder", None)
-    if loaded.base.ref.gguf_file is None or folder is None:
-        return base_bytes
-    return sum(p.stat().st_size for p in Path(folder).glob("*.safetensors"))
 
 
 def _weights_provenance(role: Literal["base", "adapter"], weights: ResolvedWeights) -> WeightsProvenance:

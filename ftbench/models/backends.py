@@ -117,8 +117,6 @@ class LoadedModel:
     """The adapter as resolved."""
     load_seconds: float
     """Wall time of loading (resolving excluded, converting included)."""
-    conversion_seconds: float = 0.0
-    """Part of ``load_seconds`` spent dequantising a GGUF checkpoint (0 when cached)."""
 
 
 def load_model(
@@ -144,10 +142,7 @@ def load_model(
     )
     start = time.perf_counter()
     model = load(request)
-    converted = 0.0
-    if isinstance(model, tuple):  # (model, seconds spent converting its checkpoint)
-        model, converted = model
-    return LoadedModel(model, base, adapter, time.perf_counter() - start, converted)
+    return LoadedModel(model, base, adapter, time.perf_counter() - start)
 
 
 @register_backend("hf-sequence-classification", task_types=("classification",))
@@ -162,7 +157,7 @@ def hf_sequence_classification(request: LoadRequest) -> Classifier:
 
 
 @register_backend("hf-causal-lm", task_types=("classification", "perplexity"), model_kind="causal-lm")
-def hf_causal_lm(request: LoadRequest) -> tuple[LanguageModel, float]:
+def hf_causal_lm(request: LoadRequest) -> LanguageModel:
     """transformers ``AutoModelForCausalLM`` (safetensors, no remote code; a GGUF base
     dequantised once into the cache), with an optional PEFT adapter merged in."""
     from ftbench.models.causal import load_language_model

@@ -27,6 +27,11 @@ class ModelInfo:
     """Inputs are truncated to this many tokens."""
     notes: tuple[str, ...] = field(default_factory=tuple)
     """Anything a reader of the record should know (an untrained head, a merged adapter)."""
+    evaluated_bytes: int | None = None
+    """Bytes of the base weights as evaluated, when they are not the files loaded (a GGUF
+    checkpoint dequantised to safetensors); None otherwise."""
+    conversion_seconds: float = 0.0
+    """Seconds spent converting the checkpoint before loading it (0 when it was cached)."""
 
 
 class Classifier(Protocol):

@@ -18,6 +18,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +52,6 @@ class CausalLM:
         self.info = info or ModelInfo(
             "transformers", sum(p.numel() for p in model.parameters()), None, "float32", str(device), 2048
         )
-        self.converted_folder: Path | None = None
-        """The dequantised safetensors folder of a GGUF base (None otherwise)."""
 
     def prefix_token(self) -> int:
         bos = getattr(self.tokenizer, "bos_token_id", None)
@@ -263,9 +262,9 @@ def load_language_model(
     device: str,
     cache_dir: Path,
     seed: int = 0,
-) -> tuple[CausalLM, float]:
-    """The model a causal-LM job evaluates, and the seconds spent converting a GGUF base (0
-    when it was cached): a safetensors folder, or a GGUF file dequantised once into the cache."""
+) -> CausalLM:
+    """The model a causal-LM job evaluates: a safetensors folder, or a GGUF file dequantised
+    once into the cache (its conversion time and dequantised size are in ``info``)."""
     from ftbench.models.hf import DTYPES, pick_device
 
     if precision not in ("fp32", "bf16", "fp16"):
@@ -289,8 +288,10 @@ def load_language_model(
             f"{gguf_file}: {gguf_type(gguf)} GGUF weights dequantised by transformers, computed in {precision}"
         )
     lm = load_causal_lm(folder, str(dev), DTYPES[precision], adapter, notes)
-    lm.converted_folder = folder if gguf_file is not None else None
-    return lm, converted
+    if gguf_file is not None:
+        dequantised = sum(p.stat().st_size for p in folder.glob("*.safetensors"))
+        lm.info = replace(lm.info, evaluated_bytes=dequantised, conversion_seconds=converted)
+    return lm
 
 
 def converted_gguf(gguf: Path, cache_dir: Path, convert: Callable[[Path, Path], None] | None = None) -> Path:
