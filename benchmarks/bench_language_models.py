@@ -63,7 +63,9 @@ def perplexity_part(ours, theirs, task, docs, repeat: int) -> dict:
     times, out = best_of(
         repeat,
         {
-            "ftbench": lambda: run_documents(ours, docs, window.max_length, window.context_len, progress=False),
+            "ftbench": lambda: run_documents(
+                ours, docs, window.max_length, window.context_len, progress=False, policy=None
+            ),
             "lm-eval": lambda: [float(x) for x in theirs.loglikelihood_rolling(requests, disable_tqdm=True)],
         },
     )
@@ -95,7 +97,8 @@ def choices_part(ours, theirs_by_batch, task, texts, batch_size: int, repeat: in
         for i, c in enumerate(contexts)
         for cont in conts
     ]
-    runs = {"ftbench": lambda: run_choices(ours, contexts, conts, batch_size, False, single_latency_samples=0)}
+    # no warm-up batch of ftbench's own: the sides alternate and the best of each counts
+    runs = {"ftbench": lambda: run_choices(ours, contexts, conts, batch_size, False, warmup=False, policy=None)}
     for size, lm in theirs_by_batch.items():
         runs[f"lm-eval batch {size}"] = lambda lm=lm: [
             float(x[0]) for x in lm.loglikelihood(requests, disable_tqdm=True)
@@ -133,7 +136,7 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=2, help="first N articles of WikiText-2 test")
     parser.add_argument("--prompts", type=int, default=256, help="first N SST-2 test sentences")
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--repeat", type=int, default=2, help="alternate all sides this many times; best of each")
+    parser.add_argument("--repeat", type=int, default=3, help="alternate all sides this many times; best of each")
     parser.add_argument("--part", choices=["perplexity", "choices", "both"], default="both")
     parser.add_argument(
         "--chat",

@@ -26,6 +26,7 @@ DEFAULTS: dict[str, object] = {
     "title": "ftbench leaderboard",
     "batch_size": DEFAULT_BATCH_SIZE,
     "data_url": "",
+    "reference_hardware": "",
 }
 
 
@@ -64,6 +65,13 @@ class BoardConfig:
     data_url: str = ""
     """Mirror the held-out files are fetched from (``ftbench data fetch``), laid out like the
     data directory; every file is checked against its task's sha256."""
+    measurement: dict[str, float] = field(default_factory=dict)
+    """``[tool.ftbench.measurement]``: overrides of the efficiency measurement policy
+    (``ftbench.measure.Policy``'s fields: iterations, seconds, repeats, noise thresholds)."""
+    reference_hardware: str = ""
+    """The hardware profile (``ftbench.provenance.hardware_profile``) the board's efficiency
+    figures are compared on; empty: the profile most current records were measured on.
+    Figures from another profile are shown, flagged, and left out of badges and fronts."""
     record_key: bytes | None = field(default=None, repr=False)
     """The board's CI signing key (``FTBENCH_RECORD_KEY``, a secret of the main workflow only):
     when set, records are signed when made and a record without a valid signature is stale."""
@@ -93,7 +101,7 @@ def load_config(root: Path | None = None) -> BoardConfig:
     root = find_root(root) if root is None else root.resolve()
     pyproject = root / "pyproject.toml"
     table = _read_toml(pyproject).get("tool", {}).get("ftbench", {}) if pyproject.is_file() else {}
-    unknown = sorted(set(table) - set(DEFAULTS) - {"local_models"})
+    unknown = sorted(set(table) - set(DEFAULTS) - {"local_models", "measurement"})
     if unknown:
         raise FtbenchError(f"{pyproject}:tool.ftbench.{unknown[0]}: unknown setting")
     values = {**DEFAULTS, **table}
@@ -112,10 +120,22 @@ def load_config(root: Path | None = None) -> BoardConfig:
         title=str(values["title"]),
         batch_size=batch_size,
         data_url=str(values["data_url"]),
+        reference_hardware=str(values["reference_hardware"]),
         local_models=dict(table.get("local_models", {})),
+        measurement=_measurement(table.get("measurement", {}), pyproject),
         record_key=os.environ.get("FTBENCH_RECORD_KEY", "").encode() or None,
         **paths,
     )
+
+
+def _measurement(table: object, pyproject: Path) -> dict[str, float]:
+    """The ``[tool.ftbench.measurement]`` table: numbers only (``ftbench.measure.policy`` checks the names)."""
+    if not isinstance(table, dict):
+        raise FtbenchError(f"{pyproject}:tool.ftbench.measurement: must be a table")
+    for key, value in table.items():
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+            raise FtbenchError(f"{pyproject}:tool.ftbench.measurement.{key}: must be a non-negative number")
+    return dict(table)
 
 
 def _read_toml(path: Path) -> dict:

@@ -11,8 +11,8 @@ from ftbench.metrics import METRICS
 EFFICIENCY_COLUMNS = (
     "latency_ms",
     "examples_per_s",
-    "peak_memory_mb",
-    "parameters_total",
+    "model_memory_mb",
+    "parameters_effective",
     "parameters_trainable",
     "adapter_size_bytes",
 )
@@ -21,8 +21,8 @@ LM_EFFICIENCY_COLUMNS = (
     "prefill_tokens_per_s",
     "decode_tokens_per_s",
     "ttft_ms_p50",
-    "peak_memory_mb",
-    "parameters_total",
+    "model_memory_mb",
+    "parameters_effective",
     "model_size_bytes",
 )
 """The efficiency figures a perplexity ranking shows (every entry is a language model)."""
@@ -37,6 +37,18 @@ def efficiency_columns(task_type: str) -> tuple[str, ...]:
     ('prefill_tokens_per_s', 'latency_ms')
     """
     return LM_EFFICIENCY_COLUMNS if task_type == "perplexity" else EFFICIENCY_COLUMNS
+
+
+def is_measured(metric: str) -> bool:
+    """Whether a figure is timed or metered by the run (latency, throughput, memory), so that
+    a record's validity flags (``ftbench.measure.FLAGS``) apply to it; counts and sizes are
+    exact on any machine.
+
+    >>> is_measured("latency_ms"), is_measured("parameters_effective"), is_measured("adapter_size_bytes")
+    (True, False, False)
+    """
+    m = METRICS[metric]
+    return m.kind == "efficiency" and m.unit not in ("", "B")
 
 
 def is_percent(metric: str) -> bool:
@@ -139,13 +151,18 @@ def value_unit(metric: str) -> str:
 
 
 def metric_heading(metric: str) -> str:
-    """Column heading with its unit: ``Accuracy (%)``, ``Latency (ms)``, ``Bits per byte``.
+    """Column heading with its unit: ``Accuracy (%)``, ``Bits per byte``; a label that ends in
+    a parenthesis takes the unit inside it (``Latency (batch 1, ms)``).
 
     >>> metric_heading("accuracy"), metric_heading("prefill_tokens_per_s"), metric_heading("token_perplexity")
     ('Accuracy (%)', 'Prefill (tok/s)', 'Token perplexity')
+    >>> metric_heading("latency_ms")
+    'Latency (batch 1, ms)'
     """
     unit = value_unit(metric)
     label = METRICS[metric].label
+    if unit and label.endswith(")"):
+        return f"{label[:-1]}, {unit})"
     return f"{label} ({unit})" if unit else label
 
 

@@ -2,25 +2,33 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
 import statistics
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from types import TracebackType
 
 import psutil
 
 
 class PeakMemory:
-    """Samples this process's resident memory in a background thread while the block runs.
+    """The peak resident memory of this process while the block runs (MiB).
 
-    ``peak_mb`` is the highest RSS seen (MiB); ``baseline_mb`` the RSS on entry. Sampling every
-    few milliseconds can miss a spike shorter than the interval, so it is a lower bound.
+    On Linux the kernel keeps the exact high-water mark (``VmHWM``), which the block resets on
+    entry (``/proc/self/clear_refs``), so the peak is this block's alone and nothing samples.
+    Elsewhere a background thread samples the RSS every few milliseconds: a lower bound, as a
+    spike shorter than the interval can be missed. ``baseline_mb`` is the RSS on entry;
+    ``exact`` says which way the peak was taken.
     """
 
     def __init__(self, interval_s: float = 0.005):
         self.interval_s = interval_s
         self.baseline_mb = 0.0
         self.peak_mb = 0.0
+        self.exact = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._process = psutil.Process()
@@ -33,16 +41,55 @@ class PeakMemory:
             self.peak_mb = max(self.peak_mb, self._rss_mb())
 
     def __enter__(self) -> PeakMemory:
+        self.exact = _reset_high_water_mark()
         self.baseline_mb = self.peak_mb = self._rss_mb()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
+        if not self.exact:
+            self._thread = threading.Thread(target=self._sample, daemon=True)
+            self._thread.start()
         return self
 
     def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
-        self.peak_mb = max(self.peak_mb, self._rss_mb())
+        high = _high_water_mark_mb() if self.exact else None
+        self.peak_mb = max(self.peak_mb, self._rss_mb(), high or 0.0)
+
+
+_STATUS, _CLEAR_REFS = Path("/proc/self/status"), Path("/proc/self/clear_refs")
+
+
+def _reset_high_water_mark() -> bool:
+    """Reset the kernel's peak-RSS counter of this process; False where that is not possible."""
+    try:
+        _CLEAR_REFS.write_text("5")
+    except OSError:
+        return False
+    return _high_water_mark_mb() is not None
+
+
+def _high_water_mark_mb() -> float | None:
+    try:
+        for line in _STATUS.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def rss_mb() -> float:
+    """This process's resident memory now (MiB)."""
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def release_memory() -> float:
+    """Collect garbage and hand freed heap back to the OS (glibc's ``malloc_trim``), so that a
+    baseline taken next is not inflated by what an earlier model left; returns the RSS after."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    return rss_mb()
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -21,26 +21,32 @@ from typing import Literal
 import ftbench
 from ftbench.config import BoardConfig
 from ftbench.errors import FtbenchError, Issue
-from ftbench.evaluate_lm import Outcome, evaluate_language_model
+from ftbench.evaluate_lm import Outcome, evaluate_language_model, measure_language_model
 from ftbench.files import remove_leftover_temporaries
 from ftbench.git import git_state
 from ftbench.jobs import EvalJob, plan_jobs
+from ftbench.measure import DEFAULT_POLICY, Measurement, Policy
+from ftbench.measure import policy as measurement_policy
 from ftbench.models.backends import SEED, Backend, LoadedModel, load_model
 from ftbench.models.base import Classifier, LanguageModel
 from ftbench.models.resolve import ResolvedWeights
-from ftbench.provenance import hardware, package_versions
+from ftbench.provenance import fix_threads, hardware, hardware_profile, package_versions
 from ftbench.record import (
+    SIGNATURE,
     Predictions,
     Provenance,
     ResultRecord,
     SubmissionRef,
     TaskRef,
     WeightsProvenance,
+    read_record,
     sign,
     write_record,
 )
 from ftbench.runner import run_classifier
+from ftbench.runner.classifier import measure_classifier
 from ftbench.runner.documents import checkpoint_path
+from ftbench.runner.generation import measure_generation
 from ftbench.scores import score
 from ftbench.submissions import load_submissions
 from ftbench.tasks import Examples, load_examples
@@ -58,6 +64,11 @@ class EvalSettings:
     """Score only the first N examples (the record is then marked incomplete)."""
     progress: bool = True
     """Show a progress bar."""
+    threads: int | None = None
+    """Compute threads (fixed for the whole run and recorded); None: torch's default."""
+    policy: Policy | None = None
+    """How efficiency is measured (``ftbench.measure``); None: the board's
+    (``[tool.ftbench.measurement]`` over the defaults)."""
 
 
 @dataclass
@@ -128,6 +139,84 @@ def evaluate_pending(
     return report
 
 
+def remeasure_current(
+    config: BoardConfig,
+    paths: Iterable[Path] = (),
+    settings: EvalSettings | None = None,
+    only_tasks: Sequence[str] = (),
+    on_record: Callable[[EvalJob, ResultRecord | None, str], None] | None = None,
+    backend: str | Backend | None = None,
+) -> EvalReport:
+    """Measure the efficiency of every *current* record's model again on this machine, without
+    scoring it again: the figures, hardware and versions are replaced, the predictions, metrics
+    and content key are kept. A maintainer runs this alone on the reference machine so that a
+    board's figures come from one profile; a pair without a current record is left to
+    ``evaluate``."""
+    settings = settings or EvalSettings()
+    board = load_submissions(config, paths)
+    report = EvalReport(issues=board.issues)
+    report.jobs = [j for j in plan_jobs(board, config, settings.batch_size, None, only_tasks) if not j.pending]
+    for job in report.jobs:
+        try:
+            record = remeasure_job(job, config, settings, backend)
+            write_record(job.output, record)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:
+            why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            report.failed.append((job, why))
+            if on_record is not None:
+                on_record(job, None, why)
+            continue
+        report.done.append((job, record))
+        if on_record is not None:
+            on_record(job, record, "")
+    return report
+
+
+def remeasure_job(
+    job: EvalJob, config: BoardConfig, settings: EvalSettings, backend: str | Backend | None = None
+) -> ResultRecord:
+    """A current record with its efficiency measured again here (``remeasure_current``)."""
+    old = read_record(job.output)
+    examples = load_examples(job.task, config.data_dir)
+    threads = fix_threads(settings.threads)
+    loaded = load_model(job, config, settings.device, backend)
+    figures = measure(job, config, settings, examples, loaded.model, threads).figures()
+    peaks = figures.get("memory_peaks_mb") or [0.0]
+    # the scoring pass's own timings belong to the machine that scored it: not carried over
+    kept = {k: v for k, v in old.efficiency.items() if k in _PASS_INDEPENDENT}
+    figures = {**kept, **figures, "peak_memory_mb": max(peaks), "remeasured_at": _now()}
+    if job.model_kind == "causal-lm":
+        figures.update(measure_generation(loaded.model, list(examples.texts)))
+        if "tokens_per_s" in figures:
+            for suffix in ("", "_lo", "_hi"):
+                figures[f"prefill_tokens_per_s{suffix}"] = figures[f"tokens_per_s{suffix}"]
+    unmerged = None
+    if loaded.adapter is not None and loaded.model.info.merged:
+        unmerged = measure_unmerged(job, config, settings, examples, backend, threads)
+    machine = hardware()
+    weights = list(old.provenance.weights)
+    efficiency = _efficiency(
+        figures,
+        loaded.model,
+        weights,
+        loaded,
+        job.submission.spec.fine_tuning.trainable_parameters,
+        hardware_profile(machine, loaded.model.info.device),
+        config.reference_hardware,
+        unmerged,
+    )
+    provenance = old.provenance.model_copy(update={"hardware": machine, "packages": package_versions()})
+    extra = {k: v for k, v in old.extra.items() if k != SIGNATURE}  # the old signature covers the old figures
+    record = old.model_copy(update={"efficiency": efficiency, "provenance": provenance, "extra": extra})
+    return record if config.record_key is None else sign(record, config.record_key)
+
+
+_PASS_INDEPENDENT = ("memory_kind", "n_tokens", "batch_size", "resumed_documents")
+"""Efficiency fields of a record that do not depend on the machine (kept by a re-measurement)."""
+
+
 def prepare_output(results_dir: Path) -> None:
     """Make sure records can be written before any model is loaded (a read-only or missing
     folder would otherwise lose a whole run's work), and remove the temporary files that a
@@ -152,18 +241,77 @@ def evaluate_job(
     examples = load_examples(job.task, config.data_dir).head(settings.limit)
     if job.task.type != "classification" and job.model_kind != "causal-lm":
         raise FtbenchError(f"task {job.task.name!r} is a {job.task.type} task: it needs model.kind causal-lm")
+    threads = fix_threads(settings.threads)
     loaded = load_model(job, config, settings.device, backend)
+    policy = _policy(settings, config)
     if job.model_kind == "causal-lm":
-        outcome = evaluate_language_model(job, config, examples, loaded.model, job.batch_size, settings.progress)
+        outcome = evaluate_language_model(
+            job, config, examples, loaded.model, job.batch_size, settings.progress, policy, threads
+        )
     else:
-        outcome = classify(job, examples, loaded.model, settings.progress)
-    record = assemble_record(job, config, settings, examples, outcome, loaded, started)
+        outcome = classify(job, examples, loaded.model, settings.progress, policy, threads)
+    unmerged = None
+    if loaded.adapter is not None and loaded.model.info.merged:
+        unmerged = measure_unmerged(job, config, settings, examples, backend, threads)
+    record = assemble_record(job, config, settings, examples, outcome, loaded, started, unmerged)
     return record if config.record_key is None else sign(record, config.record_key)
 
 
-def classify(job: EvalJob, examples: Examples, model: Classifier, progress: bool) -> Outcome:
-    """Score a classifier on the job's held-out texts."""
-    run = run_classifier(model, examples.texts, job.batch_size, progress, description=job.name)
+def measure(
+    job: EvalJob,
+    config: BoardConfig,
+    settings: EvalSettings,
+    examples: Examples,
+    model: Classifier | LanguageModel,
+    threads: int,
+) -> Measurement:
+    """The efficiency measurement of a loaded model on the job's task, without a scoring pass."""
+    policy = _policy(settings, config)
+    if job.model_kind == "causal-lm":
+        return measure_language_model(job, config, examples, model, job.batch_size, policy, threads)  # type: ignore[arg-type]
+    return measure_classifier(model, examples.texts, job.batch_size, policy, threads)  # type: ignore[arg-type]
+
+
+def _policy(settings: EvalSettings, config: BoardConfig) -> Policy:
+    return settings.policy or measurement_policy(
+        config.measurement, f"{config.root / 'pyproject.toml'}:tool.ftbench.measurement"
+    )
+
+
+def measure_unmerged(
+    job: EvalJob,
+    config: BoardConfig,
+    settings: EvalSettings,
+    examples: Examples,
+    backend: str | Backend | None,
+    threads: int,
+) -> dict:
+    """The adapter as deployed unmerged (PEFT layers beside the base weights): its load time,
+    parameters, latency, throughput and memory, measured like the merged model's."""
+    loaded = load_model(job, config, settings.device, backend, merge_adapter=False)
+    model = loaded.model
+    figures = measure(job, config, settings, examples, model, threads).figures()
+    figures["peak_memory_mb"] = max(figures.get("memory_peaks_mb") or [0.0])
+    figures.update(_memory(figures, loaded, model))
+    return {
+        **figures,
+        "load_time_s": loaded.load_seconds,
+        "parameters_total": model.info.parameters_total,
+    }
+
+
+def classify(
+    job: EvalJob,
+    examples: Examples,
+    model: Classifier,
+    progress: bool,
+    policy: Policy = DEFAULT_POLICY,
+    threads: int = 1,
+) -> Outcome:
+    """Score a classifier on the job's held-out texts, then measure it."""
+    run = run_classifier(
+        model, examples.texts, job.batch_size, progress, description=job.name, policy=policy, threads=threads
+    )
     pred = run.predictions
     fields = score(job.task, examples.labels, pred)
     fields["predictions"] = Predictions(
@@ -186,10 +334,12 @@ def assemble_record(
     outcome: Outcome,
     loaded: LoadedModel,
     started: str,
+    unmerged: dict | None = None,
 ) -> ResultRecord:
     """Put scores, per-example evidence, efficiency and provenance together into a record."""
     spec = job.submission.spec
     model = loaded.model
+    machine = hardware()
     weights = [_weights_provenance("base", loaded.base)]
     if loaded.adapter is not None:
         weights.append(_weights_provenance("adapter", loaded.adapter))
@@ -217,13 +367,22 @@ def assemble_record(
             data_sha256=job.task.data_sha256,
         ),
         **outcome.fields,
-        efficiency=_efficiency(outcome.efficiency, model, weights, loaded, spec.fine_tuning.trainable_parameters),
+        efficiency=_efficiency(
+            outcome.efficiency,
+            model,
+            weights,
+            loaded,
+            spec.fine_tuning.trainable_parameters,
+            hardware_profile(machine, model.info.device),
+            config.reference_hardware,
+            unmerged,
+        ),
         provenance=Provenance(
             ftbench_version=ftbench.__version__,
             eval_logic_version=ftbench.EVAL_LOGIC_VERSION,
             git=git_state(config.root, outputs=(config.results_dir, config.site_dir)),
             packages=package_versions(),
-            hardware=hardware(),
+            hardware=machine,
             weights=weights,
             model=_model_provenance(model),
             seed=SEED,
@@ -240,24 +399,57 @@ def _efficiency(
     weights: list[WeightsProvenance],
     loaded: LoadedModel,
     declared_trainable: int | None,
+    profile: str,
+    reference: str,
+    unmerged: dict | None,
 ) -> dict:
     def size(role: str) -> int:
         return sum(f["bytes"] for w in weights if w.role == role for f in w.files)
 
-    trainable = model.info.parameters_trainable
-    extra = {}
+    info = model.info
+    trainable = info.parameters_trainable if info.parameters_trainable is not None else declared_trainable
+    extra: dict = {}
     if loaded.base.ref.gguf_file is not None:  # as published (GGUF) and as evaluated (dequantised)
-        extra = {"source_size_bytes": size("base"), "conversion_time_s": model.info.conversion_seconds}
+        extra = {"source_size_bytes": size("base"), "conversion_time_s": info.conversion_seconds}
+    if unmerged is not None:
+        extra["unmerged"] = unmerged
+    figures = {**figures, **_memory(figures, loaded, model)}
+    validity = figures.get("validity")
+    if isinstance(validity, dict) and reference and profile != reference:
+        validity["flags"] = [*validity["flags"], "other-hardware"]
     return {
         **figures,
         **extra,
+        "hardware_profile": profile,
         "load_time_s": loaded.load_seconds,
-        "device": model.info.device,
-        "dtype": model.info.dtype,
-        "parameters_total": model.info.parameters_total,
-        "parameters_trainable": trainable if trainable is not None else declared_trainable,
+        "device": info.device,
+        "dtype": info.dtype,
+        "parameters_total": info.parameters_total,
+        "parameters_base": info.parameters_base if info.parameters_base is not None else info.parameters_total,
+        "parameters_trainable": trainable,
+        # what a forward pass computes with as deployed: base + adapter when left unmerged
+        "parameters_effective": unmerged["parameters_total"] if unmerged else info.parameters_total,
         "adapter_size_bytes": size("adapter"),
-        "model_size_bytes": (model.info.evaluated_bytes or size("base")) + size("adapter"),
+        "model_size_bytes": (info.evaluated_bytes or size("base")) + size("adapter"),
+    }
+
+
+def _memory(figures: dict, loaded: LoadedModel, model: Classifier | LanguageModel) -> dict:
+    """The memory the model takes: peak RSS minus the RSS before it was loaded (CPU), with the
+    range over the throughput repeats; the allocator's peak on a GPU."""
+    peaks = [float(m) for m in figures.get("memory_peaks_mb", [])]
+    peak = figures.get("peak_memory_mb")
+    if not isinstance(peak, (int, float)):
+        return {}
+    if str(model.info.device).startswith("cuda"):
+        return {"model_memory_mb": float(peak)}
+    base = loaded.rss_before_mb
+    high = max([float(peak), *peaks])
+    return {
+        "model_memory_mb": max(high - base, 0.0),
+        "model_memory_mb_lo": max(min(peaks or [high]) - base, 0.0),
+        "model_memory_mb_hi": max(high - base, 0.0),
+        "rss_before_load_mb": base,
     }
 
 

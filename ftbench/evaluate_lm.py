@@ -16,12 +16,13 @@ from typing import Any
 from ftbench.config import BoardConfig
 from ftbench.errors import FtbenchError
 from ftbench.jobs import EvalJob
+from ftbench.measure import DEFAULT_POLICY, Measurement, Policy
 from ftbench.metrics import quality_metrics
 from ftbench.models.base import LanguageModel
 from ftbench.prompting import PromptPlan, plan_prompts
 from ftbench.record import ChoiceScores, Predictions
-from ftbench.runner.choices import ChoiceRun, run_choices
-from ftbench.runner.documents import checkpoint_path, run_documents
+from ftbench.runner.choices import ChoiceRun, measure_choices, run_choices
+from ftbench.runner.documents import checkpoint_path, measure_documents, run_documents
 from ftbench.runner.generation import measure_generation
 from ftbench.scores import document_scores, documents_field, score, score_documents
 from ftbench.tasks import Examples, load_split
@@ -38,12 +39,43 @@ class Outcome:
 
 
 def evaluate_language_model(
-    job: EvalJob, config: BoardConfig, examples: Examples, model: LanguageModel, batch_size: int, progress: bool
+    job: EvalJob,
+    config: BoardConfig,
+    examples: Examples,
+    model: LanguageModel,
+    batch_size: int,
+    progress: bool,
+    policy: Policy = DEFAULT_POLICY,
+    threads: int = 1,
 ) -> Outcome:
-    """Score a causal LM on the job's task (its type decides how)."""
+    """Score a causal LM on the job's task (its type decides how), then measure it."""
     if job.task.type == "perplexity":
-        return _perplexity(job, examples, model, progress)
-    return _prompted(job, config, examples, model, batch_size, progress)
+        return _perplexity(job, examples, model, progress, policy, threads)
+    return _prompted(job, config, examples, model, batch_size, progress, policy, threads)
+
+
+def measure_language_model(
+    job: EvalJob,
+    config: BoardConfig,
+    examples: Examples,
+    model: LanguageModel,
+    batch_size: int,
+    policy: Policy = DEFAULT_POLICY,
+    threads: int = 1,
+) -> Measurement:
+    """The efficiency measurement of a causal LM on the job's task, without scoring it."""
+    if job.task.type == "perplexity":
+        return measure_documents(model, examples.texts, job.task.settings.max_length, policy, threads)
+    contexts, plan = _contexts(job, config, examples, model)
+    return measure_choices(model, contexts, plan.continuations, batch_size, policy, threads)
+
+
+def _contexts(
+    job: EvalJob, config: BoardConfig, examples: Examples, model: LanguageModel
+) -> tuple[list[str], PromptPlan]:
+    plan = prompt_plan(job, config)
+    chat = plan.settings.chat_template
+    return [model.chat(plan.message(t)) if chat else plan.message(t) for t in examples.texts], plan
 
 
 def prompt_plan(job: EvalJob, config: BoardConfig) -> PromptPlan:
@@ -61,13 +93,26 @@ def prompt_plan(job: EvalJob, config: BoardConfig) -> PromptPlan:
 
 
 def _prompted(
-    job: EvalJob, config: BoardConfig, examples: Examples, model: LanguageModel, batch_size: int, progress: bool
+    job: EvalJob,
+    config: BoardConfig,
+    examples: Examples,
+    model: LanguageModel,
+    batch_size: int,
+    progress: bool,
+    policy: Policy,
+    threads: int,
 ) -> Outcome:
-    plan = prompt_plan(job, config)
-    chat = plan.settings.chat_template
-    contexts = [model.chat(plan.message(t)) if chat else plan.message(t) for t in examples.texts]
+    contexts, plan = _contexts(job, config, examples, model)
     run = run_choices(
-        model, contexts, plan.continuations, batch_size, progress, description=job.name, words=plan.spec.choices
+        model,
+        contexts,
+        plan.continuations,
+        batch_size,
+        progress,
+        description=job.name,
+        words=plan.spec.choices,
+        policy=policy,
+        threads=threads,
     )
     fields = score(job.task, examples.labels, run.predictions)
     # every prompted record carries lm-eval's acc_norm beside acc (the task's metrics)
@@ -92,7 +137,9 @@ def _counts(run: ChoiceRun) -> dict[str, Any]:
     return {"memory_kind": run.memory_kind, "n_tokens": run.n_tokens, "batch_size": run.batch_size}
 
 
-def _perplexity(job: EvalJob, examples: Examples, model: LanguageModel, progress: bool) -> Outcome:
+def _perplexity(
+    job: EvalJob, examples: Examples, model: LanguageModel, progress: bool, policy: Policy, threads: int
+) -> Outcome:
     settings = job.task.settings
     run = run_documents(
         model,
@@ -103,6 +150,8 @@ def _perplexity(job: EvalJob, examples: Examples, model: LanguageModel, progress
         key=job.content_key,
         progress=progress,
         description=job.name,
+        policy=policy,
+        threads=threads,
     )
     scores = document_scores(examples, run.loglik, run.tokens)
     fields = {

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ftbench.measure import FLAGS
 from ftbench.metrics import METRICS, confusion_counts, quality_from_confusion
 
 # Costs a quality-versus-cost front is drawn against (keys of a record's efficiency map).
-PARETO_COSTS = ("latency_ms", "peak_memory_mb")
+PARETO_COSTS = ("latency_ms", "model_memory_mb")
 # ... on a perplexity task, where every entry is a language model: how fast it reads text, and
 # how large it is (prefill throughput is a benefit: its direction comes from its metric).
 LM_PARETO_COSTS = ("prefill_tokens_per_s", "parameters_total")
@@ -45,7 +46,7 @@ def pareto_costs(task_type: str) -> tuple[str, ...]:
     """The costs whose quality fronts a ranking of a ``task_type`` task marks.
 
     >>> pareto_costs("classification"), pareto_costs("perplexity")
-    (('latency_ms', 'peak_memory_mb'), ('prefill_tokens_per_s', 'parameters_total'))
+    (('latency_ms', 'model_memory_mb'), ('prefill_tokens_per_s', 'parameters_total'))
     """
     return LM_PARETO_COSTS if task_type == "perplexity" else PARETO_COSTS
 
@@ -69,7 +70,8 @@ class Entry:
     efficiency: Mapping[str, float | int | str | None]
     """Efficiency figures of the record."""
     hardware: str = ""
-    """Device the efficiency figures were measured on (only comparable on the same one)."""
+    """Hardware profile the efficiency figures were measured on (``provenance.hardware_profile``:
+    only comparable within one)."""
     record: str = ""
     """Site-relative path of the raw result record behind it."""
     intervals: Mapping[str, tuple[float, float]] = field(default_factory=dict)
@@ -81,6 +83,28 @@ class Entry:
     def family(self) -> str:
         """Encoder fine-tune, prompted LM or tuned LM (:func:`model_family`)."""
         return model_family(self.kind, self.method)
+
+    def flags(self, reference: str = "") -> tuple[str, ...]:
+        """The validity flags of the efficiency figures (``ftbench.measure.FLAGS``): those the
+        record carries, ``not-measured`` for a record without any, and ``other-hardware`` when
+        ``reference`` is set and the figures come from another profile."""
+        validity = self.efficiency.get("validity")
+        found = set(validity.get("flags", ())) if isinstance(validity, Mapping) else {"not-measured"}
+        found.discard("other-hardware")  # relative to the board's reference, decided here
+        if reference and self.hardware != reference:
+            found.add("other-hardware")
+        return tuple(f for f in FLAGS if f in found)
+
+    def interval(self, name: str) -> tuple[float, float] | None:
+        """The measured range of an efficiency figure (its rounds or repeats); the value itself
+        for an exact one (parameters, sizes); None when missing."""
+        value = self.value(name)
+        if value is None:
+            return None
+        lo, hi = self.efficiency.get(f"{name}_lo"), self.efficiency.get(f"{name}_hi")
+        if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and not isinstance(lo, bool):
+            return (min(float(lo), value), max(float(hi), value))
+        return (value, value)
 
     def value(self, metric: str) -> float | None:
         """The metric's value from either map; None when missing or not a finite number."""
@@ -181,24 +205,88 @@ def pareto_front(
     return front
 
 
-def mark_pareto(rows: Sequence[RankedRow], metric: str, costs: Sequence[str] = PARETO_COSTS) -> list[RankedRow]:
-    """The rows with ``pareto`` set for every cost they are on the front of (vs ``metric``)."""
+def clearly_better(a: tuple[float, float], b: tuple[float, float], lower_is_better: bool = True) -> bool:
+    """Whether measured range ``a`` beats range ``b`` beyond the spread of both (they do not
+    overlap): the only "faster than" or "smaller than" a board claims.
+
+    >>> clearly_better((4.8, 5.0), (5.1, 5.3)), clearly_better((4.8, 5.2), (5.1, 5.3))
+    (True, False)
+    """
+    return a[1] < b[0] if lower_is_better else a[0] > b[1]
+
+
+def robust_front(
+    quality: Sequence[float],
+    costs: Sequence[tuple[float, float]],
+    *,
+    higher_quality: bool = True,
+    lower_cost: bool = True,
+) -> set[int]:
+    """Indices on the quality-versus-cost front when a cost difference counts only beyond the
+    measured spread (``costs``: each point's measured range).
+
+    A point is dominated by another that is at least as good in quality and not clearly worse
+    in cost, and better in one of them: better quality, or a clearly lower cost. So an entry
+    that is only within-noise cheaper than a better one is not on the front.
+
+    >>> robust_front([0.9, 0.8], [(5.0, 5.3), (4.8, 5.1)])   # 0.8 is not clearly cheaper
+    {0}
+    >>> sorted(robust_front([0.9, 0.8], [(5.0, 5.3), (3.0, 3.2)]))
+    [0, 1]
+    """
+    n = len(quality)
+    sign = 1.0 if higher_quality else -1.0
+
+    def dominates(j: int, i: int) -> bool:
+        q_j, q_i = sign * quality[j], sign * quality[i]
+        if q_j < q_i or clearly_better(costs[i], costs[j], lower_cost):
+            return False
+        return q_j > q_i or clearly_better(costs[j], costs[i], lower_cost)
+
+    return {i for i in range(n) if not any(dominates(j, i) for j in range(n) if j != i)}
+
+
+def mark_pareto(
+    rows: Sequence[RankedRow], metric: str, costs: Sequence[str] = PARETO_COSTS, reference: str = ""
+) -> list[RankedRow]:
+    """The rows with ``pareto`` set for every cost they are on the robust front of (vs
+    ``metric``). Only entries whose efficiency is unflagged on the ``reference`` profile (see
+    :meth:`Entry.flags`) take part: a flagged figure earns no badge and beats nobody."""
     hib = METRICS[metric].higher_is_better
     badges: dict[int, list[str]] = {i: [] for i in range(len(rows))}
+    eligible = [i for i, r in enumerate(rows) if not r.entry.flags(reference)]
     for cost in costs:
         usable = [
-            i for i, r in enumerate(rows) if r.entry.value(metric) is not None and r.entry.value(cost) is not None
+            i for i in eligible if rows[i].entry.value(metric) is not None and rows[i].entry.interval(cost) is not None
         ]
-        points = [(float(rows[i].entry.value(metric) or 0.0), float(rows[i].entry.value(cost) or 0.0)) for i in usable]
-        front = pareto_front(points, higher_quality=hib, lower_cost=not METRICS[cost].higher_is_better)
+        quality = [float(rows[i].entry.value(metric) or 0.0) for i in usable]
+        ranges = [rows[i].entry.interval(cost) or (0.0, 0.0) for i in usable]
+        front = robust_front(quality, ranges, higher_quality=hib, lower_cost=not METRICS[cost].higher_is_better)
         for j in front:
             badges[usable[j]].append(cost)
     return [RankedRow(r.rank, r.entry, tuple(badges[i])) for i, r in enumerate(rows)]
 
 
-def task_table(entries: Sequence[Entry], metric: str, costs: Sequence[str] = PARETO_COSTS) -> list[RankedRow]:
-    """The full ranking of one task: ranked by ``metric``, Pareto fronts against ``costs`` marked."""
-    return mark_pareto(rank_entries(entries, metric), metric, costs)
+def task_table(
+    entries: Sequence[Entry], metric: str, costs: Sequence[str] = PARETO_COSTS, reference: str = ""
+) -> list[RankedRow]:
+    """The full ranking of one task: ranked by ``metric``, robust Pareto fronts against
+    ``costs`` marked among the entries measured validly on the ``reference`` profile."""
+    return mark_pareto(rank_entries(entries, metric), metric, costs, reference)
+
+
+def reference_profile(entries: Sequence[Entry], configured: str = "") -> str:
+    """The board's reference hardware profile: the configured one, else the profile most
+    entries were measured on (the first by name on a tie); empty for no entries.
+
+    >>> e = lambda h: Entry("s", "S", "lora", "b", "2026-01-01", {}, {}, hardware=h)
+    >>> reference_profile([e("cpu: B"), e("cpu: A"), e("cpu: B")]), reference_profile([e("x")], "cpu: A")
+    ('cpu: B', 'cpu: A')
+    """
+    if configured:
+        return configured
+    counts = Counter(e.hardware for e in entries if e.hardware)
+    return min(counts, key=lambda h: (-counts[h], h)) if counts else ""
 
 
 def win_rates(rows: Sequence[RankedRow]) -> dict[str, float]:

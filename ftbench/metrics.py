@@ -319,19 +319,14 @@ PERPLEXITY = (
 EFFICIENCY = (
     Metric(
         name="latency_ms",
-        label="Latency",
-        higher_is_better=False,
-        kind="efficiency",
-        unit="ms",
-        description="Mean wall time per example at the recorded batch size.",
-    ),
-    Metric(
-        name="latency_ms_single",
         label="Latency (batch 1)",
         higher_is_better=False,
         kind="efficiency",
         unit="ms",
-        description="Median wall time for one example alone, as a single request would see it.",
+        description=(
+            "Median wall time of one example scored alone, over timed rounds of a fixed sample of held-out "
+            "inputs after a warm-up (at least 50 calls and 2 s); its interval is the range of the rounds' means."
+        ),
     ),
     Metric(
         name="examples_per_s",
@@ -339,7 +334,10 @@ EFFICIENCY = (
         higher_is_better=True,
         kind="efficiency",
         unit="ex/s",
-        description="Held-out examples scored per second, model loading excluded.",
+        description=(
+            "Examples per second at the record's batch size: the median of repeated timings of a fixed sample "
+            "of whole batches; its interval is the range of the repeats."
+        ),
     ),
     Metric(
         name="tokens_per_s",
@@ -347,7 +345,7 @@ EFFICIENCY = (
         higher_is_better=True,
         kind="efficiency",
         unit="tok/s",
-        description="Non-padding tokens processed per second.",
+        description="Non-padding tokens processed per second (median of the throughput repeats).",
     ),
     Metric(
         name="peak_memory_mb",
@@ -355,14 +353,39 @@ EFFICIENCY = (
         higher_is_better=False,
         kind="efficiency",
         unit="MiB",
-        description="Peak memory while evaluating: process RSS on CPU, allocated device memory on GPU.",
+        description="Peak memory of the process while evaluating (RSS on CPU, exact high-water mark on Linux).",
+    ),
+    Metric(
+        name="model_memory_mb",
+        label="Model memory",
+        higher_is_better=False,
+        kind="efficiency",
+        unit="MiB",
+        description=(
+            "Memory the model takes: peak RSS minus the RSS just before it was loaded (CPU), the allocator's "
+            "peak on a GPU; its interval is the range over the throughput repeats."
+        ),
     ),
     Metric(
         name="parameters_total",
         label="Parameters",
         higher_is_better=False,
         kind="efficiency",
-        description="Parameters of the model as evaluated (base plus adapter).",
+        description="Parameters of the model as evaluated (an adapter merged into the base).",
+    ),
+    Metric(
+        name="parameters_base",
+        label="Base parameters",
+        higher_is_better=False,
+        kind="efficiency",
+        description="Parameters of the base model before any adapter.",
+    ),
+    Metric(
+        name="parameters_effective",
+        label="Effective parameters",
+        higher_is_better=False,
+        kind="efficiency",
+        description="Parameters a forward pass computes with as deployed: base plus adapter when it runs unmerged.",
     ),
     Metric(
         name="parameters_trainable",

@@ -196,8 +196,10 @@ class ResultRecord(BaseModel):
     """Label name -> precision, recall, f1, support (classification)."""
     confusion_matrix: list[list[int]] = Field(default_factory=list)
     """Row = gold label, column = predicted label (classification)."""
-    efficiency: dict[str, float | int | str | None]
-    """Latency, throughput, memory, parameters, sizes, batch size, device."""
+    efficiency: dict[str, Any]
+    """Latency, throughput, memory, parameters, sizes, batch size, device, hardware profile;
+    the distributions behind them (``latency``, ``throughput``), their validity flags and
+    contention readings (``validity``), and an unmerged adapter's figures (``unmerged``)."""
     predictions: Predictions | None = None
     """Per-example predictions (classification)."""
     choices: ChoiceScores | None = None

@@ -13,10 +13,11 @@ from ftbench.board.read import load_board
 from ftbench.board.snapshot import Board, Shard, task_tables
 from ftbench.config import BoardConfig
 from ftbench.display import EFFICIENCY_COLUMNS as EFFICIENCY
-from ftbench.display import direction, format_value, interval_text, metric_heading
+from ftbench.display import direction, format_value, interval_text, is_measured, metric_heading
 from ftbench.errors import FtbenchError, Issue
 from ftbench.git import changed_files, changed_submissions
 from ftbench.leaderboard import RankedRow, model_family
+from ftbench.measure import FLAGS
 from ftbench.metrics import METRICS
 
 MARKER = "<!-- ftbench-report -->"
@@ -107,15 +108,20 @@ def _submission_section(
         "| task | score | would rank | leaders | " + " | ".join(metric_heading(m) for m in EFFICIENCY) + " |",
         "|---|---:|---:|---|" + "---:|" * len(EFFICIENCY),
     ]
+    caveats = []
     for task in board.tasks:
         if task.name in spec.tasks:
-            lines.append(_task_row(shard, tables.get(task.name, []), sub_id, task.name, task.primary_metric))
+            rows = tables.get(task.name, [])
+            lines.append(_task_row(shard, rows, sub_id, task.name, task.primary_metric, board.reference_hardware))
+            caveats += _caveat(rows, sub_id, task.name, board.reference_hardware)
+    if caveats:
+        lines += ["", *caveats]
     if issues:
         lines += ["", "Warnings:", "", *_issue_block(issues)]
     return [*lines, ""]
 
 
-def _task_row(shard: Shard, rows: Sequence[RankedRow], sub_id: str, task: str, metric: str) -> str:
+def _task_row(shard: Shard, rows: Sequence[RankedRow], sub_id: str, task: str, metric: str, reference: str) -> str:
     mine = next((r for r in rows if r.entry.submission == sub_id), None)
     if mine is None:
         status = next(
@@ -131,11 +137,36 @@ def _task_row(shard: Shard, rows: Sequence[RankedRow], sub_id: str, task: str, m
         notes.append(f"{direction(metric)} is better")
     score += f" ({'; '.join(notes)})" if notes else ""
     badge = " ★ Pareto" if mine.pareto else ""
-    cells = " | ".join(format_value(m, mine.entry.efficiency.get(m)) for m in EFFICIENCY)
+    flagged = bool(mine.entry.flags(reference))
+    cells = " | ".join(_cell(mine, m, flagged) for m in EFFICIENCY)
     return (
         f"| {task} | {METRICS[metric].label} {score} | #{mine.rank} of {len(rows)}{badge} | "
         f"{_leaders(rows, sub_id, metric)} | {cells} |"
     )
+
+
+def _cell(row: RankedRow, metric: str, flagged: bool) -> str:
+    """An efficiency figure as the table shows it, marked ⚑ when measured and flagged."""
+    value = row.entry.efficiency.get(metric)
+    mark = " ⚑" if flagged and value is not None and is_measured(metric) else ""
+    return format_value(metric, value) + mark
+
+
+def _caveat(rows: Sequence[RankedRow], sub_id: str, task: str, reference: str) -> list[str]:
+    """A line under the table when the submission's figures on ``task`` are flagged or come
+    from a profile other than the board's ``reference``: shown, not compared with the others."""
+    mine = next((r for r in rows if r.entry.submission == sub_id), None)
+    flags = mine.entry.flags(reference) if mine else ()
+    if not flags:
+        return []
+    where = f"measured on `{escape(mine.entry.hardware or 'unknown hardware')}`"  # type: ignore[union-attr]
+    if "other-hardware" in flags:
+        where += f", not the board's reference `{escape(reference)}`"
+    named = "; ".join(f"**{f}**: {FLAGS[f]}" for f in flags if f != "other-hardware")
+    return [
+        f"- ⚑ **{escape(task)}**: {where}{'; flags: ' + named if named else ''}. "
+        "Its latency, throughput and memory (marked ⚑) are not compared with the board's: no badge."
+    ]
 
 
 def _leaders(rows: Sequence[RankedRow], sub_id: str, metric: str) -> str:

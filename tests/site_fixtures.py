@@ -2,14 +2,19 @@
 records, one task without data (its record cannot prove itself, so it is not shown). Two of
 the submissions are causal language models, one prompted (two-shot) and one tuned (chat
 template), each on a classification task through its prompt and on a perplexity task.
+Efficiency: one record is flagged (contention), one was measured on a GPU (another hardware
+profile than the board's), one predates the measurement method (no distribution, no ranges),
+and one adapter was measured merged and unmerged.
 Everything is deterministic, so its site is a golden output."""
 
 from __future__ import annotations
 
 import shutil
+from dataclasses import asdict
 from pathlib import Path
 
 from ftbench.files import write_atomic
+from ftbench.measure import DEFAULT_POLICY
 from ftbench.record import ResultRecord, dumps
 from ftbench.spec import Submission
 from ftbench.tasks import Examples, Task, load_examples
@@ -31,7 +36,11 @@ from ftbench.testing import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = {"about": "# About this board\n\nA **test** board.\n", "submit": "# Submitting\n\n1. Fork.\n2. Add a folder.\n"}
+PAGES = {
+    "about": "# About this board\n\nA **test** board.\n",
+    "submit": "# Submitting\n\n1. Fork.\n2. Add a folder.\n",
+    "methodology": (ROOT / "pages" / "methodology.md").read_text(encoding="utf-8"),
+}
 INTENTS = [f"intent_{i:02d}" for i in range(22)]
 SENTIMENT_PROMPT = {"template": "Review: {text}\nSentiment:", "choices": ["bad", "good"]}
 ARTICLES = [
@@ -44,6 +53,87 @@ ARTICLES = [
 TRAIN = Examples(idx=tuple(range(100, 110)), texts=tuple(f"train review {i}" for i in range(10)), labels=(0, 1) * 5)
 """The sentiment task's train split, as far as demonstrations are drawn from it."""
 BATCH = 32  # the board's batch size ([tool.ftbench] batch_size): its records are made at it
+SPREAD = 0.03
+"""Half-width of the measured range the fixture gives a figure it sets (as a share of it)."""
+RANGED = ("latency_ms", "examples_per_s", "tokens_per_s", "prefill_tokens_per_s", "model_memory_mb")
+GPU_PROFILE = "cuda: Synthetic H100"
+LORA = {"adapter_size_bytes": 295_000, "parameters_trainable": 73_750, "parameters_effective": 22_773_750}
+"""A LoRA adapter's sizes (merged: the parameters as evaluated are the base's)."""
+FLAGGED = {
+    "throughput": {"repeats": 3, "seconds": [1.0, 1.21, 1.36], "examples": 512, "tokens": 12288, "cv": 0.152},
+    "validity": {
+        "flags": ["high-variation", "cpu-contention"],
+        "contention": {
+            "other_cpu_share": 0.31,
+            "process_utilisation": 0.62,
+            "steal_share": 0.0,
+            "load_start": 1.1,
+            "load_end": 3.4,
+        },
+        "policy": asdict(DEFAULT_POLICY),
+    },
+}
+"""Efficiency overrides of a record measured while other processes took the CPU."""
+LEGACY_KEYS = (
+    "adapter_size_bytes",
+    "batch_latency_ms_p50",
+    "batch_latency_ms_p95",
+    "batch_size",
+    "device",
+    "dtype",
+    "examples_per_s",
+    "latency_ms",
+    "load_time_s",
+    "memory_kind",
+    "model_size_bytes",
+    "n_tokens",
+    "parameters_total",
+    "parameters_trainable",
+    "peak_memory_mb",
+    "tokens_per_s",
+    "wall_time_s",
+)
+"""The efficiency fields of a record made before the measurement method (no distribution,
+no ranges, no validity, no hardware profile)."""
+
+
+def with_ranges(figures: dict, set_here: set[str]) -> dict:
+    """``figures`` with a measured range around each ranged figure in ``set_here`` (a
+    measurement gives every figure one), and the latency distribution moved to its median."""
+    out = dict(figures)
+    for key in RANGED:
+        if key in set_here and key in out and f"{key}_lo" not in set_here:
+            out[f"{key}_lo"] = round(out[key] * (1 - SPREAD), 3)
+            out[f"{key}_hi"] = round(out[key] * (1 + SPREAD), 3)
+    latency = out.get("latency")
+    if "latency_ms" in set_here and isinstance(latency, dict) and latency.get("p50"):
+        scale = out["latency_ms"] / latency["p50"]
+        times = ("mean", "std", "p50", "p90", "p95", "p99", "min", "max")
+        out["latency"] = {k: round(v * scale, 3) if k in times else v for k, v in latency.items()}
+    if "model_memory_mb" in set_here and "peak_memory_mb" not in set_here:
+        out["peak_memory_mb"] = round(out["model_memory_mb"] + 420.0, 1)
+        out["memory_peaks_mb"] = [out["peak_memory_mb"] - 1.0, out["peak_memory_mb"], out["peak_memory_mb"]]
+    return out
+
+
+def unmerged(merged: dict, slowdown: float = 1.3) -> dict:
+    """The figures of an adapter left unmerged, ``slowdown`` times slower than ``merged``, a
+    little larger, loaded faster (no merge step)."""
+    ms = ("mean", "std", "p50", "p90", "p95", "p99", "min", "max")
+    out = {k: round(merged[k] * slowdown, 3) for k in ("latency_ms", "latency_ms_lo", "latency_ms_hi")}
+    out["latency"] = {k: round(v * slowdown, 3) if k in ms else v for k, v in merged["latency"].items()}
+    for key in ("examples_per_s", "tokens_per_s"):
+        for end in ("", "_lo", "_hi"):
+            out[f"{key}{end}"] = round(merged[f"{key}{end}"] / slowdown, 2)
+    out["throughput"] = {
+        **merged["throughput"],
+        "seconds": [round(t * slowdown, 4) for t in merged["throughput"]["seconds"]],
+    }
+    for key in ("model_memory_mb", "model_memory_mb_lo", "model_memory_mb_hi"):
+        out[key] = round(merged[key] + 12.0, 1)
+    out["memory_peaks_mb"] = [round(m + 12.0, 1) for m in merged["memory_peaks_mb"]]
+    out["validity"] = merged["validity"]
+    return {**out, "load_time_s": 0.9, "parameters_total": merged["parameters_effective"]}
 
 
 def write_pyproject(root: Path, **settings: str) -> None:
@@ -69,14 +159,23 @@ def write_record(
     seed: int,
     *,
     stale: bool = False,
+    legacy: bool = False,
+    with_unmerged: bool = False,
     **efficiency: object,
 ) -> Path:
-    """A record of ``spec`` on ``task``; ``stale`` gives it a content key that no longer matches."""
+    """A record of ``spec`` on ``task``; ``stale`` gives it a content key that no longer matches,
+    ``legacy`` the efficiency fields of a record made before the measurement method,
+    ``with_unmerged`` the figures of its adapter measured unmerged too."""
     batch = BATCH
     key, parts = current_key(spec, root / "submissions" / spec.id, task, batch)
     if stale:
         key, parts = "0" * 64, {**parts, "adapter": "files:old"}
     gpu = "Synthetic H100" if efficiency.get("device") == "cuda:0" else None
+    figures = with_ranges(synthetic_efficiency(seed, len(gold), batch, **efficiency), set(efficiency))
+    if legacy:
+        figures = {k: figures[k] for k in LEGACY_KEYS}
+    if with_unmerged:
+        figures["unmerged"] = unmerged(figures)
     record = synthetic_record(
         submission_ref(spec, task.name),
         task,
@@ -85,7 +184,7 @@ def write_record(
         seed=seed,
         content_key=key,
         content_key_parts=parts,
-        efficiency=synthetic_efficiency(seed, len(gold), batch, **efficiency),
+        efficiency=figures,
         provenance=synthetic_provenance(gpu=gpu),
     )
     path = root / "results" / spec.id / f"{task.name}.json"
@@ -105,6 +204,12 @@ def write_lm_record(
     examples = load_examples(task, root / "data")
     documents, gguf = task.type == "perplexity", spec.weights_for(task.name)[0].gguf_file is not None
     figures = synthetic_lm_efficiency(seed, len(examples), BATCH, documents=documents, gguf=gguf, **efficiency)
+    figures["tokens_per_s"] = figures["prefill_tokens_per_s"]  # one measurement, two names
+    for key in ("parameters_base", "parameters_effective"):  # a full model: every count is its own
+        figures[key] = figures["parameters_total"]
+    figures = with_ranges(figures, {*efficiency, "prefill_tokens_per_s", "tokens_per_s"})
+    if documents:
+        figures["latency"] = {**figures["latency"], "tokens": 64}  # a batch-1 call reads a fixed length
     record: ResultRecord
     if documents:
         record = synthetic_perplexity_record(ref, task, examples, nats_per_byte=quality, efficiency=figures, **common)
@@ -143,21 +248,22 @@ def make_site_board(root: Path) -> Path:
         ),
     }
     specs = _submissions(root)
+    gpu = {"device": "cuda:0", "memory_kind": "cuda", "hardware_profile": GPU_PROFILE}
     plan = [  # (submission, task, accuracy, seed, extra)
-        ("alpha-lora", "sentiment", 0.9, 1, {"latency_ms": 2.0, "peak_memory_mb": 900.0}),
-        ("alpha-lora", "topics", 0.8, 2, {"latency_ms": 2.5, "peak_memory_mb": 950.0}),
-        ("alpha-lora", "intents", 0.7, 3, {"latency_ms": 2.2, "peak_memory_mb": 980.0}),
-        ("beta-full", "sentiment", 0.9, 1, {"latency_ms": 6.0, "peak_memory_mb": 700.0}),
         (
-            "beta-full",
-            "topics",
-            0.95,
-            8,
-            {"latency_ms": 6.5, "peak_memory_mb": 720.0, "device": "cuda:0", "memory_kind": "cuda"},
+            "alpha-lora",
+            "sentiment",
+            0.9,
+            1,
+            {"latency_ms": 2.0, "model_memory_mb": 900.0, "with_unmerged": True, **LORA},
         ),
-        ("beta-full", "legacy", 0.85, 9, {"latency_ms": 6.1, "peak_memory_mb": 710.0}),
-        ("gamma-ia3", "sentiment", 0.6, 5, {"latency_ms": 1.0, "peak_memory_mb": 1200.0}),
-        ("delta-head", "sentiment", 0.5, 6, {"latency_ms": 9.0, "peak_memory_mb": 2000.0}),
+        ("alpha-lora", "topics", 0.8, 2, {"latency_ms": 2.5, "model_memory_mb": 950.0}),
+        ("alpha-lora", "intents", 0.7, 3, {"latency_ms": 2.2, "peak_memory_mb": 980.0, "legacy": True}),
+        ("beta-full", "sentiment", 0.9, 1, {"latency_ms": 6.0, "model_memory_mb": 700.0}),
+        ("beta-full", "topics", 0.95, 8, {"latency_ms": 6.5, "model_memory_mb": 720.0, **gpu}),
+        ("beta-full", "legacy", 0.85, 9, {"latency_ms": 6.1, "model_memory_mb": 710.0}),
+        ("gamma-ia3", "sentiment", 0.6, 5, {"latency_ms": 1.0, "model_memory_mb": 1200.0}),
+        ("delta-head", "sentiment", 0.5, 6, {"latency_ms": 9.0, "model_memory_mb": 2000.0, **FLAGGED}),
     ]
     for sub_id, task, acc, seed, extra in plan:
         write_record(root, specs[sub_id], tasks[task], gold[task], acc, seed, **extra)

@@ -176,7 +176,7 @@ def _click_header(page, index: int) -> None:
 def test_sorting_by_any_numeric_column(browser, served):
     page = browser.new_page()
     page.goto(served + "tasks/sentiment.html")
-    latency = _header_index(page, "Latency (ms)")
+    latency = _header_index(page, "Latency (batch 1")
     _click_header(page, latency)
     values = [float(v) for v in _column(page, latency)]
     assert values == sorted(values) and len(values) == 6  # lower is better: ascending first
@@ -264,12 +264,39 @@ def test_dark_mode_print_and_small_screens(browser, site):
     context.close()
 
 
+def test_flag_markers_name_their_flags_and_the_distribution_is_visible(browser, served):
+    page = browser.new_page()
+    page.goto(served + "tasks/sentiment.html")
+    row = page.locator("#ranking tbody tr", has=page.locator('a[href$="models/delta-head.html"]'))
+    flags = row.locator(".flag")
+    assert flags.count() == 3 and flags.first.is_visible()
+    title = flags.first.get_attribute("title")
+    assert title.startswith("Flagged, not compared: high-variation: ") and "cpu-contention: other processes" in title
+    assert flags.first.get_attribute("role") == "img"  # its title is its accessible name
+    assert page.locator('#ranking a[href$="models/alpha-lora.html"] >> xpath=ancestor::tr >> .flag').count() == 0
+    assert page.is_visible("p.compared") and "Efficiency compared on: cpu: Synthetic CPU" in page.inner_text(
+        "p.compared"
+    )
+    assert page.locator("svg.chart .flagged-pt").count() == 2  # delta-head on both charts
+    page.goto(served + "models/alpha-lora.html#task-sentiment")
+    dist = page.locator("#task-sentiment table.dist")
+    assert dist.is_visible() and "Median (p50)" in dist.inner_text() and "p90 · p95 · p99" in dist.inner_text()
+    assert page.locator("#task-sentiment table.unmerged").is_visible()
+    page.goto(served + "models/alpha-lora.html#task-intents")  # a record from before the method
+    assert "not measured" in page.locator("#task-intents table.dist").inner_text()
+    page.close()
+
+
 @pytest.mark.parametrize(
     "name, path, scheme, width",
     [
         ("home", "index.html", "light", 1280),
         ("task", "tasks/sentiment.html", "light", 1280),
         ("model", "models/alpha-lora.html", "light", 1280),
+        ("model-wide", "models/alpha-lora.html", "light", 1440),
+        ("model-dark-mobile", "models/alpha-lora.html", "dark", 390),
+        ("task-dark", "tasks/topics.html", "dark", 1440),
+        ("methodology", "methodology.html", "light", 1440),
         ("home-dark", "index.html", "dark", 1280),
         ("task-mobile", "tasks/sentiment.html", "light", 390),
         ("task-perplexity", "tasks/wiki.html", "light", 1440),

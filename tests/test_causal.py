@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from ftbench.models import causal
 from ftbench.models.causal import CACHE_COMPLETE, CausalLM, converted_gguf, load_causal_lm
 from ftbench.perplexity import rolling_windows
 
@@ -68,6 +69,17 @@ def test_one_window_equals_the_direct_computation():
     assert n == len(text) and loglik == pytest.approx(_direct_loglik(lm, lm.tokenize(text)), abs=1e-4)
 
 
+@pytest.mark.parametrize("vocab_slice", [7, 64, 3072])
+def test_the_sliced_vocabulary_projection_equals_the_full_log_softmax(monkeypatch, vocab_slice):
+    """A long window's projection a vocabulary slice at a time (a running log-sum-exp) gives the
+    full log-softmax's score, with slices that do not divide the vocabulary too."""
+    monkeypatch.setattr(causal, "VOCAB_SLICE", vocab_slice)
+    lm = tiny_lm()
+    assert lm._plain_head() is not None  # the sliced path is the one under test
+    text = "pack my box with five dozen liquor jugs"
+    assert lm.rolling_loglik(text, max_length=64)[0] == pytest.approx(_direct_loglik(lm, lm.tokenize(text)), abs=1e-4)
+
+
 def test_windows_sum_to_the_documents_score_and_more_context_changes_it():
     lm = tiny_lm()
     text = "jumps over the lazy dog " * 3
@@ -105,8 +117,8 @@ def test_prefix_shared_choice_scores_equal_the_naive_per_choice_computation(seed
 
 
 def test_choice_scoring_reads_each_prompt_once(monkeypatch):
-    """The cost grows with prompt + label tokens: one pass over the prompts, one over the rest
-    of the multi-token label words (never prompt x labels)."""
+    """The cost grows with prompt + label tokens: one pass, each prompt followed by its label
+    words' tokens but the last (never prompt x labels)."""
     lm = tiny_lm()
     seen = []
     forward = lm.model.forward
@@ -117,7 +129,7 @@ def test_choice_scoring_reads_each_prompt_once(monkeypatch):
 
     monkeypatch.setattr(lm.model, "forward", counting)
     lm.choice_loglikelihoods([[5] * 20, [6] * 12], [[[7], [8, 9]], [[7], [8, 9, 10]]])
-    assert seen == [(2, 20), (2, 2)]  # 2 prompts of <= 20 tokens; 2 multi-token words, 2 tokens after their first
+    assert seen == [(2, 21)]  # 20 + 0 + 1 and 12 + 0 + 2 tokens, left-padded to 21
 
 
 def test_greedy_timing_generates_the_tokens_asked_for():
@@ -164,8 +176,12 @@ def test_the_converted_smollm2_scores_like_the_gguf_it_came_from(tmp_path):
     converted = converted_gguf(gguf, tmp_path / "cache")
     config = json.loads((converted / "config.json").read_text())
     assert "quantization_config" not in config  # plain fp32 weights: any loader takes the folder as it is
-    lm = load_causal_lm(converted)
+    lm = load_causal_lm(converted, pack=False)
     reference = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf.name, dtype=torch.float32).eval()
     ids = torch.tensor([lm.tokenize("The capital of France is Paris.")])
     with torch.inference_mode():
         assert torch.allclose(lm.model(input_ids=ids).logits, reference(input_ids=ids).logits, atol=1e-5)
+        # prepacked linear layers (oneDNN) compute the same sums in another order
+        packed = load_causal_lm(converted)
+        assert any("prepacked" in note for note in packed.info.notes)
+        assert torch.allclose(packed.model(input_ids=ids).logits, reference(input_ids=ids).logits, atol=1e-3)

@@ -43,6 +43,13 @@ def test_real_adapter_on_a_limit_slice(tmp_path):
     assert record.metrics["accuracy"] == pytest.approx(accuracy_score(gold, record.predictions.pred))
     assert record.metrics["accuracy"] > 0.75  # a trained adapter, far above chance on this slice
     assert record.efficiency["parameters_total"] > 22_000_000
+    # the adapter is measured as deployed too: left unmerged, its own parameters run beside the base's
+    eff, unmerged = record.efficiency, record.efficiency["unmerged"]
+    assert (
+        eff["parameters_base"] == eff["parameters_total"] < unmerged["parameters_total"] == eff["parameters_effective"]
+    )
+    assert unmerged["latency"]["n"] >= 50 and unmerged["throughput"]["repeats"] >= 3 and "flags" in unmerged["validity"]
+    assert eff["latency"]["duration_s"] >= 2.0 and eff["model_memory_mb"] > 0
     assert record.provenance.model["notes"] == ["adapter merged into the base weights for inference"]
     base = record.provenance.weights[0].files[0]
     assert base["sha256"] == "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"

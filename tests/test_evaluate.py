@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import multiprocessing
+import os
+import time
 
 import numpy as np
 import pytest
@@ -11,11 +15,17 @@ from conftest import valid_spec
 from ftbench.config import load_config
 from ftbench.evaluate import EvalSettings, evaluate_job
 from ftbench.jobs import plan_jobs
+from ftbench.leaderboard import Entry, task_table
+from ftbench.measure import Policy
 from ftbench.models.dummy import DummyClassifier
 from ftbench.record import read_record, write_record
 from ftbench.runner import length_sorted_batches, run_classifier
 from ftbench.submissions import SubmissionSet, load_submission
 from ftbench.tasks import load_examples, load_tasks
+
+QUICK = Policy(
+    min_iterations=4, min_seconds=0.0, max_seconds=1.0, latency_sample=2, throughput_repeats=2, throughput_tokens=8
+)
 
 
 def dummy_loader(keywords):
@@ -35,14 +45,19 @@ def test_batches_cover_every_index_once():
 def test_runner_keeps_example_order():
     texts = ["good film", "a b c d e f", "bad", "good", "x y"]
     model = DummyClassifier(2, {"good": 1, "bad": 0})
-    run = run_classifier(model, texts, batch_size=2, progress=False, single_latency_samples=2)
+    run = run_classifier(model, texts, batch_size=2, progress=False, policy=QUICK)
     expected = model.predict_proba(texts).argmax(1).tolist()
     assert run.predictions == expected
     assert run.predictions[0] == 1 and run.predictions[2] == 0
     assert run.n_tokens == 2 + 6 + 1 + 1 + 2
-    assert len(run.batch_latency_ms) == 3 and len(run.single_latency_ms) == 2
+    assert len(run.batch_latency_ms) == 3
     eff = run.efficiency()
-    assert eff["examples_per_s"] == pytest.approx(5 / run.wall_time_s)
+    assert eff["pass_examples_per_s"] == pytest.approx(5 / run.wall_time_s)
+    # batch 1 over a sample spread across the lengths, in whole rounds; throughput repeated
+    assert eff["latency"]["n"] >= QUICK.min_iterations and eff["latency"]["n"] % QUICK.latency_sample == 0
+    assert eff["throughput"]["repeats"] == QUICK.throughput_repeats
+    assert eff["latency_ms_lo"] <= eff["latency_ms_hi"] and eff["examples_per_s_lo"] <= eff["examples_per_s_hi"]
+    assert set(eff["validity"]) == {"flags", "contention", "policy"}
 
 
 def _job(board, folder, only=("sst2",), limit=None):
@@ -116,3 +131,40 @@ def test_git_state_ignores_the_outputs_an_evaluation_writes(tmp_path):
     (tmp_path / "code.py").write_text("x = 2\n")  # a real change to the board
     state = git_state(tmp_path, outputs)
     assert state["dirty"] is True and len(state["commit"]) == 40
+
+
+def _spin(seconds: float) -> None:
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+def test_a_run_beside_a_cpu_heavy_process_is_flagged_and_earns_no_badge(board, make_submission):
+    """The record carries the latency distribution, its iterations and duration, and the
+    contention the OS saw; a contended run's figures are flagged and win no Pareto badge."""
+    config, settings, job = _job(board, make_submission(), limit=200)
+    brief = Policy(min_iterations=8, min_seconds=1.0, max_seconds=3.0, latency_sample=4, throughput_tokens=64)
+    settings = dataclasses.replace(settings, policy=brief)
+    spinners = [
+        multiprocessing.get_context("spawn").Process(target=_spin, args=(6.0,)) for _ in range(os.cpu_count() or 1)
+    ]
+    for p in spinners:
+        p.start()
+    try:
+        time.sleep(0.5)
+        record = evaluate_job(job, config, settings, backend=dummy_loader({"bad": 0, "good": 1}))
+    finally:
+        for p in spinners:
+            p.join()
+    eff = record.efficiency
+    assert eff["latency"]["n"] >= 8 and eff["latency"]["duration_s"] >= 1.0 and eff["latency"]["rounds"] >= 2
+    assert eff["validity"]["contention"]["other_cpu_share"] > brief.max_other_cpu
+    assert "cpu-contention" in eff["validity"]["flags"]
+    assert eff["hardware_profile"].startswith("cpu: ")
+    contended = Entry(
+        "busy", "Busy", "lora", "b", "2026-01-01", {"accuracy": 0.9}, eff, hardware=eff["hardware_profile"]
+    )
+    calm = {"latency_ms": eff["latency_ms"] * 100, "validity": {"flags": []}}
+    quiet = Entry("calm", "Calm", "lora", "b", "2026-01-01", {"accuracy": 0.8}, calm, hardware=eff["hardware_profile"])
+    rows = task_table([contended, quiet], "accuracy", costs=("latency_ms",))
+    assert {r.entry.submission: r.pareto for r in rows} == {"busy": (), "calm": ("latency_ms",)}

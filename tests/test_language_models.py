@@ -138,7 +138,7 @@ def test_perplexity_record_matches_a_direct_computation_and_proves_itself(board,
 def test_every_token_is_scored_once_at_the_tasks_window():
     model = DummyLanguageModel()
     text = "abcdefghij" * 30
-    run = run_documents(model, [text], max_length=64, progress=False)
+    run = run_documents(model, [text], max_length=64, progress=False, policy=None)
     windows = rolling_windows(model.tokenize(text), 256, 64)
     assert run.tokens == (300,) and model.calls == len(windows) == 5
     assert run.loglik[0] == pytest.approx(_direct_perplexity_loglik(model, text), rel=1e-12)
@@ -194,7 +194,7 @@ def test_evaluate_resumes_a_killed_perplexity_record_and_cleans_up(board, make_l
 def test_choice_runner_scores_in_batches_and_in_order():
     model = DummyLanguageModel()
     contexts = ["short", "a much longer prompt than the others", "mid length"]
-    run = run_choices(model, contexts, [" yes", " no way"], batch_size=2, progress=False, single_latency_samples=1)
+    run = run_choices(model, contexts, [" yes", " no way"], batch_size=2, progress=False, policy=None)
     for row, context in enumerate(contexts):
         assert run.loglik[row].tolist() == [model._score(*encode_pair(model, context, c)) for c in (" yes", " no way")]
     assert run.chars == (4, 7) and run.probs.sum(axis=1) == pytest.approx([1.0] * 3)

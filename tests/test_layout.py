@@ -28,6 +28,7 @@ STAGES = [
             "ftbench.spec",
             "ftbench.metrics",
             "ftbench.efficiency",
+            "ftbench.measure",
             "ftbench.provenance",
             "ftbench.untrusted",
             "ftbench.perplexity",

@@ -26,11 +26,15 @@ from ftbench.leaderboard import (
 from ftbench.site import charts, context, downloads, pages, parallel, sanitize, tables
 
 
-def entry(sub: str, date: str = "2026-01-01", **values: float) -> Entry:
-    """An entry whose quality metrics and efficiency figures are given by keyword."""
+def entry(
+    sub: str, date: str = "2026-01-01", flags: tuple[str, ...] = (), hardware: str = "cpu: A", **values: float
+) -> Entry:
+    """An entry whose quality metrics and efficiency figures are given by keyword, measured
+    (with the validity ``flags``) on the ``hardware`` profile."""
     quality = {k: v for k, v in values.items() if k in {"accuracy", "f1_macro", "bits_per_byte"}}
-    cost = {k: v for k, v in values.items() if k not in quality}
-    return Entry(sub, sub.upper(), "lora", "base", date, quality, cost)
+    cost: dict = {k: v for k, v in values.items() if k not in quality}
+    cost["validity"] = {"flags": list(flags)}
+    return Entry(sub, sub.upper(), "lora", "base", date, quality, cost, hardware=hardware)
 
 
 def test_competition_ranks_share_and_skip():
@@ -92,16 +96,16 @@ def test_pareto_front_follows_the_declared_directions():
 def test_task_table_badges_each_cost_front_separately():
     rows = task_table(
         [
-            entry("fast", accuracy=0.80, latency_ms=1.0, peak_memory_mb=900.0),
-            entry("best", accuracy=0.95, latency_ms=8.0, peak_memory_mb=800.0),
-            entry("worse", accuracy=0.70, latency_ms=9.0, peak_memory_mb=950.0),
+            entry("fast", accuracy=0.80, latency_ms=1.0, model_memory_mb=900.0),
+            entry("best", accuracy=0.95, latency_ms=8.0, model_memory_mb=800.0),
+            entry("worse", accuracy=0.70, latency_ms=9.0, model_memory_mb=950.0),
             entry("nomem", accuracy=0.90, latency_ms=2.0),
         ],
         "accuracy",
     )
     badges = {r.entry.submission: r.pareto for r in rows}
     assert badges == {
-        "best": ("latency_ms", "peak_memory_mb"),
+        "best": ("latency_ms", "model_memory_mb"),
         "nomem": ("latency_ms",),
         "fast": ("latency_ms",),
         "worse": (),
@@ -115,6 +119,38 @@ def test_mark_pareto_uses_the_metric_direction():
     )
     marked = mark_pareto(rows, "latency_ms", costs=("peak_memory_mb",))
     assert [r.pareto for r in marked] == [("peak_memory_mb",), ("peak_memory_mb",)]
+
+
+def test_a_cost_difference_within_the_measured_spread_earns_no_badge():
+    """The issue's case: 4.91 against 5.15 ms is a badge only when the rounds do not overlap."""
+
+    def table(lo: float, hi: float) -> dict:
+        rows = task_table(
+            [
+                entry("better", accuracy=0.88, latency_ms=5.15, latency_ms_lo=5.0, latency_ms_hi=5.3),
+                entry("cheaper", accuracy=0.86, latency_ms=4.91, latency_ms_lo=lo, latency_ms_hi=hi),
+            ],
+            "accuracy",
+            costs=("latency_ms",),
+        )
+        return {r.entry.submission: r.pareto for r in rows}
+
+    assert table(4.7, 5.1) == {"better": ("latency_ms",), "cheaper": ()}  # ranges overlap: not faster
+    assert table(4.7, 4.95) == {"better": ("latency_ms",), "cheaper": ("latency_ms",)}  # clearly faster
+
+
+def test_flagged_or_other_hardware_figures_earn_no_badge_and_beat_nobody():
+    entries = [
+        entry("noisy", accuracy=0.95, latency_ms=1.0, flags=("high-variation",)),
+        entry("elsewhere", accuracy=0.99, latency_ms=0.5, hardware="cpu: B"),
+        entry("clean", accuracy=0.90, latency_ms=3.0),
+    ]
+    rows = task_table(entries, "accuracy", costs=("latency_ms",), reference="cpu: A")
+    assert {r.entry.submission: r.pareto for r in rows} == {"elsewhere": (), "noisy": (), "clean": ("latency_ms",)}
+    assert entries[1].flags("cpu: A") == ("other-hardware",) and entries[1].flags() == ()
+    legacy = Entry("old", "OLD", "lora", "base", "2026-01-01", {"accuracy": 0.9}, {"latency_ms": 1.0})
+    assert legacy.flags() == ("not-measured",)
+    assert leaderboard.reference_profile(entries) == "cpu: A"
 
 
 def test_win_rates_by_hand():

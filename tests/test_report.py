@@ -83,3 +83,39 @@ def test_language_model_rows_show_perplexity_the_right_way_round(site_board):
     assert wiki[2].startswith("#2 of 2") and wiki[3] == "#1 Zeta Sft 1.0924"
     sentiment = _row(report, "sentiment")
     assert sentiment[1].startswith("Accuracy 76.67 (95% CI ") and "lower is better" not in sentiment[1]
+
+
+def test_flagged_or_other_hardware_figures_come_with_a_caveat(site_board):
+    report = build_report(load_config(site_board), ids=["delta-head", "beta-full", "gamma-ia3"])
+    delta = report.split("### Delta Head")[1].split("### ")[0]
+    cells = _row(delta, "sentiment")[4:]
+    # latency, throughput and model memory are measured (flagged); parameters and sizes are exact
+    assert [c.endswith(" ⚑") for c in cells] == [True, True, True, False, False, False]
+    caveat = next(line for line in delta.splitlines() if line.startswith("- ⚑ **sentiment**"))
+    assert "measured on `cpu: Synthetic CPU @ 2.0GHz x2, 2 threads`;" in caveat and "not the board's" not in caveat
+    assert "**cpu-contention**: other processes used a large share of the CPU" in caveat
+    assert "**high-variation**: the repeats differ" in caveat and "no badge" in caveat
+    beta = report.split("### Beta Full")[1].split("### ")[0]
+    assert _row(beta, "topics")[2] == "#1 of 2"  # the best score, but measured elsewhere: no badge
+    assert (
+        "- ⚑ **topics**: measured on `cuda: Synthetic H100`, not the board's reference "
+        "`cpu: Synthetic CPU @ 2.0GHz x2, 2 threads`. Its latency"
+    ) in beta
+    assert "⚑" not in _row(beta, "sentiment")[4] and "**sentiment**" not in beta
+    gamma = report.split("### Gamma Ia3")[1]
+    assert "⚑" not in gamma  # measured on the reference profile, unflagged
+    missing = _row(delta, "topics")  # no record: nothing to flag
+    assert "⚑" not in " ".join(missing)
+
+
+def test_a_caveat_escapes_the_profile_it_names(site_board):
+    import json
+
+    path = site_board / "results" / "delta-head" / "sentiment.json"
+    record = json.loads(path.read_text())
+    record["efficiency"]["hardware_profile"] = "<img src=x> `x` @someone"
+    path.write_text(json.dumps(record))
+    report = build_report(load_config(site_board), ids=["delta-head"])
+    caveat = next(line for line in report.splitlines() if line.startswith("- ⚑ **sentiment**"))
+    assert "<img" not in caveat and "@someone" not in caveat and "`x`" not in caveat
+    assert escape("<img src=x> `x` @someone") in caveat

@@ -22,7 +22,7 @@ from ftbench.config import load_config
 from ftbench.site import MANIFEST, build_site
 from ftbench.submissions import load_submission
 from ftbench.tasks import load_examples, load_tasks
-from site_fixtures import ROOT, make_site_board, write_record
+from site_fixtures import FLAGGED, ROOT, make_site_board, write_record
 
 GOLDEN = Path(__file__).parent / "golden" / "site"
 # Not golden: copies of inputs (checked byte for byte against their sources instead).
@@ -237,7 +237,9 @@ def test_a_changed_record_rewrites_only_what_shows_it(site_board):
     tasks = load_tasks(config.tasks_dir)
     delta = load_submission(site_board / "submissions" / "delta-head", tasks).spec
     gold = list(load_examples(tasks["sentiment"], config.data_dir).labels)
-    write_record(site_board, delta, tasks["sentiment"], gold, 0.75, 16, latency_ms=9.0, peak_memory_mb=2000.0)
+    write_record(
+        site_board, delta, tasks["sentiment"], gold, 0.75, 16, latency_ms=9.0, model_memory_mb=2000.0, **FLAGGED
+    )
     report, _ = build(site_board)
     after = site_files(site)
     changed = {rel for rel in after if after[rel] != before.get(rel)}
@@ -277,7 +279,7 @@ def test_build_command_help_and_summary(site_board):
     assert "Example:" in runner.invoke(main, ["build", "--help"]).output
     result = runner.invoke(main, ["--root", str(site_board), "build"])
     assert result.exit_code == 0
-    assert "15 pages, 12 records" in result.stdout
+    assert "16 pages, 12 records" in result.stdout
     assert "no submission 'ghost' for these records" in result.stderr
     assert "site is up to date" in runner.invoke(main, ["--root", str(site_board), "build"]).stdout
     forced = runner.invoke(main, ["--root", str(site_board), "build", "--force", "--workers", "2"])
@@ -441,6 +443,11 @@ def _hostile_board(root: Path) -> Path:
         prompt.update(example=payload, fewshot_seed=payload, prefix_sha256=payload)
         prompt["demonstrations"] = [{"idx": payload, "label": payload}, {"idx": 0, "label": 0}]
         record.update(provenance=prov, prompt=prompt)
+        # the efficiency details a page shows are whatever the record holds, too
+        eff = record["efficiency"]
+        eff.update(hardware_profile=payload, memory_kind=payload, validity={"flags": [payload, "cpu-steal"]})
+        eff["unmerged"] = {"latency_ms": 3.0, "validity": {"flags": [payload]}, "load_time_s": payload}
+        eff["latency"] = {**eff["latency"], "rounds": payload, "tokens": payload}
         path.write_text(json.dumps(record, sort_keys=True, indent=1))
     # a record file whose name (and task) is markup: shown as "not ranked" on its model page
     odd = HOSTILE[1]
@@ -478,7 +485,7 @@ def test_the_audit_catches_what_it_looks_for(html):
 
 def test_hostile_input_never_becomes_markup(hostile_site):
     pages = sorted(hostile_site.rglob("*.html"))
-    assert len(pages) == 4 + 6 + len(HOSTILE) + 6  # home, about, submit, 404; tasks; models
+    assert len(pages) == 5 + 6 + len(HOSTILE) + 6  # home, about, methodology, submit, 404; tasks; models
     for page in pages:
         audit = _Audit()
         audit.feed(page.read_text(encoding="utf-8"))
@@ -568,7 +575,7 @@ def test_parallel_build_gives_the_same_site(site_board, tmp_path, monkeypatch):
     monkeypatch.setattr(site_build, "MIN_RECORDS_PER_WORKER", 1)
     config = load_config(site_board).with_overrides(site_dir=tmp_path / "parallel")
     report = build_site(config, workers=2)
-    assert report.pages == 15 and report.records == 12
+    assert report.pages == 16 and report.records == 12
     assert site_files(config.site_dir) == site_files(serial)
 
 
@@ -724,7 +731,7 @@ def test_a_perplexity_table_ranks_lower_first_without_baselines(site_board):
     head = page[page.index("<thead>") : page.index("</thead>")]
     for heading in ("Token perplexity", "Word perplexity", "Byte perplexity", "Prefill (tok/s)", "Decode (tok/s)"):
         assert heading in head, heading
-    assert "Latency (ms)" not in head
+    assert "Latency (batch 1" not in head
 
 
 def test_perplexity_is_never_shown_as_a_percentage(site_board):
@@ -839,3 +846,221 @@ def test_the_fixtures_language_model_records_prove_themselves(site_board):
         assert audit_record(record, tasks[task], gold, task, intervals=True) == []
         forged = record.model_copy(update={"metrics": {**record.metrics, tasks[task].primary_metric: 0.5}})
         assert audit_record(forged, tasks[task], gold, task) != []
+
+
+# ---------------------------------------------------------------- how efficiency was measured
+
+
+def _flag_titles(html: str) -> list[str]:
+    import re
+
+    return re.findall(r'<span class="flag" role="img" title="([^"]*)">⚑</span>', html)
+
+
+def test_flagged_figures_carry_a_marker_naming_their_flags(site_board):
+    _, site = build(site_board)
+    page = (site / "tasks/sentiment.html").read_text()
+    delta = _row_of(page, "delta-head")  # measured while other processes took the CPU
+    titles = _flag_titles(delta)
+    # latency, throughput, model memory: the measured figures; parameters and sizes are exact
+    assert len(titles) == 3 and len(set(titles)) == 1
+    assert "cpu-contention: other processes used a large share of the CPU" in titles[0]
+    assert "high-variation: the repeats differ" in titles[0]
+    assert 'data-sort="355073750.0">355M</td>' in delta
+    assert _flag_titles(_row_of(page, "alpha-lora")) == [] and 'class="badge"' in _row_of(page, "alpha-lora")
+    assert 'Figures marked <span class="flag">⚑</span> are flagged' in page
+
+
+def test_a_flagged_entry_loses_its_badge_and_its_place_on_the_front(site_board):
+    config = load_config(site_board)
+    tasks = load_tasks(config.tasks_dir)
+    gamma = load_submission(site_board / "submissions" / "gamma-ia3", tasks).spec
+    gold = list(load_examples(tasks["sentiment"], config.data_dir).labels)
+    _, site = build(site_board)
+    before = (site / "tasks/sentiment.html").read_text()
+    assert 'title="Pareto-optimal for latency">latency' in _row_of(before, "gamma-ia3")  # the fastest
+    write_record(site_board, gamma, tasks["sentiment"], gold, 0.6, 5, latency_ms=1.0, model_memory_mb=1200.0, **FLAGGED)
+    _, site = build(site_board)
+    after = (site / "tasks/sentiment.html").read_text()
+    assert 'class="badge"' not in _row_of(after, "gamma-ia3") and _flag_titles(_row_of(after, "gamma-ia3"))
+    chart = after[after.index('id="chart-latency_ms"') : after.index("</svg>", after.index('id="chart-latency_ms"'))]
+    assert "on the Pareto front: Alpha Lora." in chart and "2 flagged or measured on other hardware" in chart
+    hollow = [line for line in chart.splitlines() if "flagged-pt" in line]
+    assert len(hollow) == 2 and any("Gamma Ia3" in line for line in hollow)
+    assert all("front-pt" not in line for line in hollow)
+    rows = json.loads((site / "downloads/sentiment/leaderboard.json").read_text())["rows"]
+    gamma_row = next(r for r in rows if r["submission"] == "gamma-ia3")
+    assert gamma_row["pareto"] == [] and gamma_row["flags"] == ["high-variation", "cpu-contention"]
+
+
+def test_task_pages_name_the_profile_efficiency_is_compared_on(site_board):
+    _, site = build(site_board)
+    profile = "cpu: Synthetic CPU @ 2.0GHz x2, 2 threads"
+    sentiment = (site / "tasks/sentiment.html").read_text()
+    assert f'<p class="note compared">Efficiency compared on: <strong>{profile}</strong>.' in sentiment
+    assert '<a href="../methodology.html">How efficiency is measured</a>' in sentiment
+    topics = (site / "tasks/topics.html").read_text()
+    assert f'<p class="warn compared">Efficiency compared on: <strong>{profile}</strong>. 1 row was' in topics
+    beta = _row_of(topics, "beta-full")  # measured on a GPU: the best score, and no badge
+    assert 'class="badge"' not in beta and 'cuda: Synthetic H100 <span class="status stale"' in beta
+    assert "other-hardware: measured on hardware other than" in _flag_titles(beta)[0]
+    assert 'class="badge"' in _row_of(topics, "alpha-lora") and "other profile" not in _row_of(topics, "alpha-lora")
+
+
+def test_the_board_can_name_its_reference_profile(site_board):
+    from site_fixtures import GPU_PROFILE, write_pyproject
+
+    write_pyproject(site_board, reference_hardware=GPU_PROFILE)
+    _, site = build(site_board)
+    topics = (site / "tasks/topics.html").read_text()
+    assert f"Efficiency compared on: <strong>{GPU_PROFILE}</strong>" in topics
+    assert "other profile" in _row_of(topics, "alpha-lora") and 'class="badge"' not in _row_of(topics, "alpha-lora")
+    assert 'class="badge"' in _row_of(topics, "beta-full") and not _flag_titles(_row_of(topics, "beta-full"))
+    model = (site / "models/beta-full.html").read_text()
+    assert f"{GPU_PROFILE} (the board&#x27;s reference)" in model
+
+
+def test_model_pages_show_how_each_figure_was_measured(site_board):
+    _, site = build(site_board)
+    record = json.loads((site_board / "results/alpha-lora/sentiment.json").read_text())["efficiency"]
+    lat, page = record["latency"], (site / "models/alpha-lora.html").read_text()
+    section = page[page.index('id="task-sentiment"') : page.index('id="task-topics"')]
+    dist = section[section.index('<table class="compact kv dist">') :].split("</table>")[0]
+    for label, text in [
+        ("Median (p50)", "2 ms (rounds&#x27; means 1.94–2.06)"),
+        ("p90 · p95 · p99", f"{lat['p90']:.3g} · {lat['p95']:.3g} · {lat['p99']:.3g} ms"),
+        ("Mean ± std", f"{lat['mean']:.3g} ± {lat['std']:.3g} ms (CV 9.8%)"),
+        ("Iterations", "64 calls in 4 rounds over 2.5 s (rounds&#x27; CV 1.2%)"),
+    ]:
+        assert f'<tr><th scope="row">{label}</th><td>{text}</td></tr>' in dist, label
+    for label, text in [
+        ("Examples/s", "1,174 ex/s median (repeats 1,139–1,209)"),
+        ("Repeats", "3 × 512 examples, 12,288 tokens: 1, 1.01, 1.02 s (CV 1.0%)"),
+        ("Model memory", "900 MiB (repeats 873–927)"),
+        ("Process peak", "1,320 MiB (process RSS)"),
+        ("Effective (as deployed)", "22,773,750"),
+        ("Hardware profile", "cpu: Synthetic CPU @ 2.0GHz x2, 2 threads (the board&#x27;s reference)"),
+        ("Validity", "no flags"),
+        ("Other processes&#x27; CPU", "1.0%"),
+    ]:
+        assert f'<tr><th scope="row">{label}</th><td>{text}</td></tr>' in section, label
+    delta = (site / "models/delta-head.html").read_text()
+    assert '<tr><th scope="row">⚑ cpu-contention</th><td>other processes used a large share' in delta
+    assert '<tr><th scope="row">Other processes&#x27; CPU</th><td>31.0% (limit 15%)</td></tr>' in delta
+    assert "Flagged (high-variation, cpu-contention): shown, not compared." in delta
+
+
+def test_an_adapter_is_compared_merged_and_unmerged(site_board):
+    _, site = build(site_board)
+    page = (site / "models/alpha-lora.html").read_text()
+    section = page[page.index('id="task-sentiment"') : page.index('id="task-topics"')]
+    table = section[section.index('<table class="compact unmerged">') :].split("</table>")[0]
+    for row in [
+        'Latency, batch 1 (ms)</th><td class="num">2 (1.94–2.06)</td><td class="num">2.6 (2.52–2.68)</td>'
+        '<td class="num">1.30×, beyond the ranges</td>',
+        'Throughput (ex/s)</th><td class="num">1,174 (1,139–1,209)</td><td class="num">903 (876–930)</td>'
+        '<td class="num">0.77×, beyond the ranges</td>',
+        'Model memory (MiB)</th><td class="num">900 (873–927)</td><td class="num">912 (885–939)</td>'
+        '<td class="num">1.01×, within the ranges</td>',
+        'Load time (s)</th><td class="num">1.25</td><td class="num">0.9</td><td class="num">0.72×</td>',
+        'Parameters</th><td class="num">22,700,000</td><td class="num">22,773,750</td><td class="num">1.0032×</td>',
+    ]:
+        assert row in table, row
+    # a record without an unmerged measurement has no such table
+    other = page[page.index('id="task-topics"') :]
+    assert "compact unmerged" not in other and "compact unmerged" not in (site / "models/beta-full.html").read_text()
+
+
+def test_an_old_record_still_renders_and_says_not_measured(site_board):
+    _, site = build(site_board)
+    page = (site / "models/alpha-lora.html").read_text()
+    section = page[page.index('id="task-intents"') : page.index('id="task-sentiment"')]
+    for label, text in [
+        ("Distribution", "not measured (the record predates the measurement method)"),
+        ("Latency recorded", "2.2 ms (method unknown)"),
+        ("Repeats", "not measured (one timed pass)"),
+        ("Model memory", "not measured"),
+        ("Contention", "not measured"),
+        ("⚑ not-measured", "the record predates the measurement method (no distribution, no repeats)"),
+    ]:
+        assert f'<tr><th scope="row">{label}</th><td>{text}</td></tr>' in section, label
+    task = (site / "tasks/intents.html").read_text()
+    row = _row_of(task, "alpha-lora")
+    assert 'class="badge"' not in row and "not-measured: the record predates" in _flag_titles(row)[0]
+    assert 'class="rng"' not in row  # no range to show
+
+
+def test_downloads_carry_ranges_flags_and_profiles(site_board):
+    _, site = build(site_board)
+    profile = "cpu: Synthetic CPU @ 2.0GHz x2, 2 threads"
+    doc = json.loads((site / "downloads/sentiment/leaderboard.json").read_text())
+    assert doc["reference_hardware"] == profile
+    rows = {r["submission"]: r for r in doc["rows"]}
+    assert rows["delta-head"]["flags"] == ["high-variation", "cpu-contention"] and rows["alpha-lora"]["flags"] == []
+    assert rows["alpha-lora"]["efficiency"]["latency_ms_lo"] == 1.94 and rows["alpha-lora"]["hardware"] == profile
+    text = (site / "downloads/sentiment/leaderboard.csv").read_text()
+    head = text.splitlines()[0].split(",")
+    ranges = ["latency_ms_lo", "latency_ms_hi", "examples_per_s_lo", "examples_per_s_hi"]
+    assert head[head.index("adapter_size_bytes") + 1 :] == [
+        *ranges,
+        "model_memory_mb_lo",
+        "model_memory_mb_hi",
+        "hardware",
+        "flags",
+        "pareto",
+        "record_path",
+    ]
+    table = {r["submission"]: r for r in csv.DictReader(io.StringIO(text))}
+    assert table["alpha-lora"]["latency_ms_lo"] == "1.94" and table["alpha-lora"]["hardware"] == profile
+    assert table["delta-head"]["flags"] == "high-variation cpu-contention" and table["alpha-lora"]["flags"] == ""
+    legacy = {
+        r["submission"]: r
+        for r in csv.DictReader(io.StringIO((site / "downloads/intents/leaderboard.csv").read_text()))
+    }
+    assert (
+        legacy["alpha-lora"]["latency_ms_lo"] == "" and legacy["alpha-lora"]["flags"] == "other-hardware not-measured"
+    )
+
+
+def test_the_methodology_page_states_the_measurement_policy():
+    from dataclasses import fields
+
+    from ftbench.measure import DEFAULT_POLICY, FLAGS
+
+    text = (ROOT / "pages" / "methodology.md").read_text()
+    said = {
+        "min_iterations": "**50 calls**",
+        "min_seconds": "**2 seconds**",
+        "max_seconds": "**20 seconds**",
+        "latency_sample": "**16 held-out inputs**",
+        "throughput_repeats": "**3 times**",
+        "throughput_tokens": "**8,192 tokens**",
+        "max_cv": "above 10%",
+        "max_other_cpu": "more than 15%",
+        "max_steal": "more than 5%",
+    }
+    assert set(said) == {f.name for f in fields(DEFAULT_POLICY)}  # a new setting must be explained
+    shown = {
+        "min_iterations": f"**{DEFAULT_POLICY.min_iterations} calls**",
+        "min_seconds": f"**{DEFAULT_POLICY.min_seconds:g} seconds**",
+        "max_seconds": f"**{DEFAULT_POLICY.max_seconds:g} seconds**",
+        "latency_sample": f"**{DEFAULT_POLICY.latency_sample} held-out inputs**",
+        "throughput_repeats": f"**{DEFAULT_POLICY.throughput_repeats} times**",
+        "throughput_tokens": f"**{DEFAULT_POLICY.throughput_tokens:,} tokens**",
+        "max_cv": f"above {100 * DEFAULT_POLICY.max_cv:g}%",
+        "max_other_cpu": f"more than {100 * DEFAULT_POLICY.max_other_cpu:g}%",
+        "max_steal": f"more than {100 * DEFAULT_POLICY.max_steal:g}%",
+    }
+    assert shown == said and all(phrase in text for phrase in said.values())
+    assert all(f"| {flag} |" in text for flag in FLAGS)
+    assert "beyond the measured ranges" in text and "merged" in text and "unmerged" in text
+
+
+def test_the_methodology_page_is_rendered_and_linked(site_board):
+    _, site = build(site_board)
+    page = (site / "methodology.html").read_text()
+    assert "<h1>How efficiency is measured</h1>" in page and "<td>cpu-steal</td>" in page
+    assert '<a href="methodology.html">Methodology</a>' in (site / "index.html").read_text()
+    assert (
+        '<a href="../methodology.html">How efficiency is measured</a>' in (site / "models/alpha-lora.html").read_text()
+    )

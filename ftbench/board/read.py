@@ -25,6 +25,7 @@ from ftbench.config import BoardConfig
 from ftbench.errors import FtbenchError, Issue
 from ftbench.jobs import freshness
 from ftbench.keys import pair_key_parts
+from ftbench.leaderboard import reference_profile
 from ftbench.record import iter_record_paths, read_record, view_of
 from ftbench.registry import Registry
 from ftbench.submissions import LoadedSubmission, SubmissionSet, discover, load_all
@@ -151,6 +152,9 @@ def make_board(config: BoardConfig, layout: Layout, summary: Summary) -> Board:
         gold=gold,
         pages=layout.pages,
         notes=tuple(notes),
+        reference_hardware=reference_profile(
+            [e for entries in summary.entries.values() for e in entries], config.reference_hardware
+        ),
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from ftbench.errors import Issue
 from ftbench.leaderboard import Entry, RankedRow, pareto_costs, task_table
+from ftbench.provenance import hardware_profile
 from ftbench.spec import Submission
 from ftbench.tasks import Task
 
@@ -111,15 +112,18 @@ class Board:
     """Static page name -> markdown."""
     notes: tuple[str, ...] = ()
     """Problems met while reading (``ftbench build`` prints them)."""
+    reference_hardware: str = ""
+    """The hardware profile efficiency is compared on (``leaderboard.reference_profile``)."""
 
 
 def hardware_label(record: Any) -> str:
-    """The GPU a record ran on, else its CPU: efficiency is comparable only on the same one."""
-    hw = record.provenance.hardware
-    gpu = hw.get("gpu")
-    if str(record.efficiency.get("device", "")).startswith("cuda") and isinstance(gpu, dict):
-        return str(gpu.get("name") or "unknown GPU")
-    return str(hw.get("cpu") or "unknown CPU")
+    """The hardware profile a record's efficiency figures were measured on (the record's own,
+    or derived from its provenance for a record that predates profiles): figures are
+    comparable only within one."""
+    recorded = record.efficiency.get("hardware_profile")
+    if isinstance(recorded, str) and recorded:
+        return recorded
+    return hardware_profile(record.provenance.hardware, str(record.efficiency.get("device", "")))
 
 
 def summarise(shard: Shard, tasks: Sequence[Task]) -> Summary:
@@ -174,4 +178,7 @@ def merge(summaries: Sequence[Summary], tasks: Sequence[Task]) -> Summary:
 def task_tables(board: Board) -> dict[str, list[RankedRow]]:
     """Every task's full ranking by its primary metric."""
     entries = board.summary.entries
-    return {t.name: task_table(entries.get(t.name, ()), t.primary_metric, pareto_costs(t.type)) for t in board.tasks}
+    ref = board.reference_hardware
+    return {
+        t.name: task_table(entries.get(t.name, ()), t.primary_metric, pareto_costs(t.type), ref) for t in board.tasks
+    }

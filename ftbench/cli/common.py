@@ -55,3 +55,8 @@ batch_size_option = click.option(
     f"[tool.ftbench] batch_size, {DEFAULT_BATCH_SIZE} unless set].",
 )
 task_option = click.option("--task", "only_tasks", multiple=True, help="Only this task (repeatable).")
+threads_option = click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    help="Compute threads, fixed for the whole run and recorded [default: torch's, the physical cores].",
+)

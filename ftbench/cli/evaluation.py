@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ftbench.cli.common import batch_size_option, board_config, fail_cleanly, task_option
+from ftbench.cli.common import batch_size_option, board_config, fail_cleanly, task_option, threads_option
 from ftbench.errors import FtbenchError, display_path
 
 
@@ -82,6 +82,7 @@ def plan(
     help="Only pairs that `ftbench plan` lists (missing or stale); this is also what happens without --force.",
 )
 @click.option("--force", is_flag=True, help="Re-evaluate even when the record is current.")
+@threads_option
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 @click.pass_context
 @fail_cleanly
@@ -96,6 +97,7 @@ def evaluate(
     device: str,
     changed: bool,
     force: bool,
+    threads: int | None,
     no_progress: bool,
 ) -> None:
     """Evaluate submissions on their tasks and write one JSON record per (submission, task).
@@ -123,23 +125,11 @@ def evaluate(
         todo = sum(j.pending for j in jobs)
         click.echo(f"{len(jobs)} pair(s): {todo} to evaluate, {len(jobs) - todo} current", err=True)
 
-    def finished(job, record, why: str) -> None:
-        if record is None:
-            click.echo(f"{job.name} FAILED: {why}", err=True)
-            return
-        metric, eff = job.task.primary_metric, record.efficiency
-        speed = f"{eff['examples_per_s']:.0f} ex/s" if job.task.type == "classification" else ""
-        if "prefill_tokens_per_s" in eff:
-            speed = f"{speed} {eff['prefill_tokens_per_s']:.0f} tok/s".strip()
-        click.echo(
-            f"{job.name} ({job.status}): {metric}={record.metrics[metric]:.4f} n={record.task.num_examples} "
-            f"{speed} -> {display_path(job.output)}"
-        )
-
+    finished = _finished_line
     report = evaluate_pending(
         config,
         submissions,
-        EvalSettings(batch_size=batch_size, device=device, limit=limit, progress=not no_progress),
+        EvalSettings(batch_size=batch_size, device=device, limit=limit, progress=not no_progress, threads=threads),
         only_tasks,
         force,
         on_plan=planned,
@@ -149,6 +139,73 @@ def evaluate(
         click.echo(str(issue), err=True)
     if report.failed:
         click.echo(f"{len(report.failed)} of {len(report.failed) + len(report.done)} pair(s) failed", err=True)
+    if report.invalid:
+        sys.exit(2)
+    if report.failed:
+        sys.exit(1)
+
+
+def _finished_line(job, record, why: str) -> None:
+    """One line per finished pair: its score, its speed, where the record went, and the
+    validity flags of its efficiency figures."""
+    if record is None:
+        click.echo(f"{job.name} FAILED: {why}", err=True)
+        return
+    metric, eff = job.task.primary_metric, record.efficiency
+    speed = f"{eff['examples_per_s']:.0f} ex/s" if job.task.type == "classification" and "examples_per_s" in eff else ""
+    if "prefill_tokens_per_s" in eff:
+        speed = f"{speed} {eff['prefill_tokens_per_s']:.0f} tok/s".strip()
+    if isinstance(eff.get("latency_ms"), (int, float)):
+        speed = f"{speed}, batch-1 {eff['latency_ms']:.1f} ms".lstrip(", ")
+    flags = (eff.get("validity") or {}).get("flags") or []
+    warn = f" [efficiency flagged: {', '.join(flags)}]" if flags else ""
+    click.echo(
+        f"{job.name} ({job.status}): {metric}={record.metrics[metric]:.4f} n={record.task.num_examples} "
+        f"{speed}{warn} -> {display_path(job.output)}"
+    )
+
+
+@click.command()
+@click.argument("submissions", nargs=-1, type=click.Path(path_type=Path))
+@task_option
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Data directory (default: [tool.ftbench] data_dir or FTBENCH_DATA_DIR).",
+)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@threads_option
+@click.pass_context
+@fail_cleanly
+def measure(
+    ctx: click.Context,
+    submissions: tuple[Path, ...],
+    only_tasks: tuple[str, ...],
+    data_dir: Path | None,
+    device: str,
+    threads: int | None,
+) -> None:
+    """Measure the efficiency of current records again on this machine, without re-scoring.
+
+    Latency, throughput, memory (and an adapter's unmerged cost) are taken again and the
+    record's hardware and versions replaced; predictions, metrics and content keys are kept.
+    Run it alone on the board's reference machine, so that every figure comes from one
+    hardware profile (a busy machine is flagged, and its figures earn no badge).
+
+    \b
+    Example:
+      ftbench measure                          # every current record
+      ftbench measure submissions/minilm-ia3 --task sst2
+    """
+    from ftbench.evaluate import EvalSettings, remeasure_current
+
+    config = board_config(ctx, data_dir=data_dir)
+    report = remeasure_current(
+        config, submissions, EvalSettings(device=device, threads=threads), only_tasks, on_record=_finished_line
+    )
+    for issue in report.issues:
+        click.echo(str(issue), err=True)
+    click.echo(f"{len(report.done)} record(s) measured again, {len(report.failed)} failed", err=True)
     if report.invalid:
         sys.exit(2)
     if report.failed:
@@ -231,4 +288,4 @@ def collect(ctx: click.Context, sources: tuple[Path, ...]) -> None:
         click.echo(line)
 
 
-COMMANDS = (plan, evaluate, verify, collect)
+COMMANDS = (plan, evaluate, measure, verify, collect)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ftbench.config import BoardConfig
+from ftbench.efficiency import release_memory
 from ftbench.models.base import Classifier, LanguageModel
 from ftbench.models.dummy import DummyClassifier, DummyLanguageModel
 from ftbench.models.resolve import ResolvedWeights, resolve
@@ -56,6 +57,8 @@ class LoadRequest:
     """A GGUF checkpoint in ``base`` to dequantise (causal LMs)."""
     cache_dir: Path | None = None
     """Where converted checkpoints are kept."""
+    merge_adapter: bool = True
+    """Merge the adapter into the base weights (False: run it unmerged, as some deploy it)."""
 
 
 Backend = Callable[[LoadRequest], Any]
@@ -117,13 +120,21 @@ class LoadedModel:
     """The adapter as resolved."""
     load_seconds: float
     """Wall time of loading (resolving excluded, converting included)."""
+    rss_before_mb: float = 0.0
+    """The process's resident memory just before loading (freed memory handed back first):
+    what a peak is measured against to give the memory the model itself takes."""
 
 
 def load_model(
-    job: EvalJob, config: BoardConfig, device: str = "auto", backend: str | Backend | None = None
+    job: EvalJob,
+    config: BoardConfig,
+    device: str = "auto",
+    backend: str | Backend | None = None,
+    merge_adapter: bool = True,
 ) -> LoadedModel:
     """Resolve the job's pinned weights to local folders and load them with ``backend`` (a
-    registered name or a loader; default: the backend registered for the task's type)."""
+    registered name or a loader; default: the backend registered for the task's type); an
+    adapter is merged unless ``merge_adapter`` is False."""
     folder = job.submission.folder
     base = resolve(job.base, folder, config.local_models)
     adapter = resolve(job.adapter, folder, config.local_models) if job.adapter else None
@@ -139,10 +150,12 @@ def load_model(
         device=device,
         gguf_file=job.base.gguf_file,
         cache_dir=(config.cache_dir or config.root / ".ftbench-cache") / "gguf",
+        merge_adapter=merge_adapter,
     )
+    before = release_memory()
     start = time.perf_counter()
     model = load(request)
-    return LoadedModel(model, base, adapter, time.perf_counter() - start)
+    return LoadedModel(model, base, adapter, time.perf_counter() - start, before)
 
 
 @register_backend("hf-sequence-classification", task_types=("classification",))
@@ -152,7 +165,13 @@ def hf_sequence_classification(request: LoadRequest) -> Classifier:
     from ftbench.models.hf import load_classifier
 
     return load_classifier(
-        request.base, request.adapter, request.labels, request.precision, request.device, seed=request.seed
+        request.base,
+        request.adapter,
+        request.labels,
+        request.precision,
+        request.device,
+        seed=request.seed,
+        merge_adapter=request.merge_adapter,
     )
 
 
@@ -172,6 +191,7 @@ def hf_causal_lm(request: LoadRequest) -> LanguageModel:
         request.device,
         request.cache_dir,
         seed=request.seed,
+        merge_adapter=request.merge_adapter,
     )
 
 

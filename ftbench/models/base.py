@@ -32,6 +32,10 @@ class ModelInfo:
     checkpoint dequantised to safetensors); None otherwise."""
     conversion_seconds: float = 0.0
     """Seconds spent converting the checkpoint before loading it (0 when it was cached)."""
+    parameters_base: int | None = None
+    """Parameters of the base model alone, before any adapter; None without an adapter."""
+    merged: bool | None = None
+    """Whether an adapter was merged into the base weights (None: no adapter)."""
 
 
 class Classifier(Protocol):

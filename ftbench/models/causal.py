@@ -18,7 +18,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +36,13 @@ CACHE_COMPLETE = "ftbench-conversion.json"
 class CausalLM:
     """A transformers causal LM and its tokenizer on one device: ``ftbench.models.base.LanguageModel``.
 
-    Contexts of a batch of choices are left-padded so that they all end at the same position,
-    and only that position's vocabulary projection is computed; position ids come from the
-    attention mask, so padding changes no score. A key/value cache is built only when needed:
-    for choices of more than one token (they continue from the contexts' cache, repeated per
-    choice) and for a prefix shared by every context (read once). Measured on SST-2 prompts,
-    right padding with the projection at every row's last position was slower (15.4–16.0 s
-    against 13.5–14.1 s for 256 prompts), and building an unneeded cache cost as much again.
+    A batch of choices is one forward pass (``ChoiceBatch``): each row is a context followed by
+    all its choices' tokens, a four-dimensional mask lets each choice see its context and its
+    own earlier tokens only, so a context is read once for all its choices, no key/value cache
+    is copied, and cost grows with context + total choice tokens. Rows are left-padded so that
+    their ends line up, and only the last positions' vocabulary projection is computed. A prefix
+    shared by every context is read once into a cache. A long window's log-likelihood projects
+    its hidden states onto the vocabulary a slice at a time (``VOCAB_SLICE``).
     """
 
     def __init__(self, model: torch.nn.Module, tokenizer: Any, device: torch.device, info: ModelInfo | None = None):
@@ -77,11 +77,29 @@ class CausalLM:
         """log P(continuation | context), natural log, summed over the continuation's tokens.
         Returns only after the device has finished."""
         ids = torch.tensor([(context + continuation)[:-1]], device=self.device)
-        # no key/value cache: nothing reads it, and building one copies every layer's keys and values
-        logits = self.model(input_ids=ids, use_cache=False).logits[0, -len(continuation) :].float()
         targets = torch.tensor(continuation, device=self.device)
-        total = torch.log_softmax(logits, dim=-1).gather(1, targets[:, None]).sum()
-        return float(total.item())  # .item() waits for the device
+        split = self._plain_head()
+        # no key/value cache: nothing reads it, and building one copies every layer's keys and values
+        if split is None:
+            logits = self.model(input_ids=ids, use_cache=False).logits[0, -len(continuation) :].float()
+            return float(torch.log_softmax(logits, dim=-1).gather(1, targets[:, None]).sum().item())
+        body, head = split
+        hidden = body(input_ids=ids, use_cache=False).last_hidden_state[0, -len(continuation) :]
+        return _chunked_logprob(head, hidden, targets)  # waits for the device
+
+    def _plain_head(self) -> tuple[torch.nn.Module, torch.nn.Linear] | None:
+        """``(decoder, lm_head)`` when the model's logits are exactly ``lm_head(decoder(...))``
+        (architectures known to add no scaling or soft-capping, not wrapped by PEFT); then a
+        long window's vocabulary projection can be computed a slice at a time."""
+        from transformers import PreTrainedModel
+
+        model = self.model
+        if not isinstance(model, PreTrainedModel) or model.config.model_type not in PLAIN_HEAD_TYPES:
+            return None
+        body, head = getattr(model, "model", None), getattr(model, "lm_head", None)
+        if not isinstance(body, torch.nn.Module) or not isinstance(head, torch.nn.Linear):
+            return None
+        return body, head
 
     def loglikelihood(self, windows: Sequence[tuple[list[int], list[int]]]) -> list[float]:
         # one window per pass: windows are long (up to the context length) and differ in length
@@ -100,28 +118,26 @@ class CausalLM:
     ) -> list[list[float]]:
         if any(not c for c in contexts) or any(not t for options in choices for t in options):
             raise ValueError("contexts and choices must not be empty")
-        ids, mask = _left_padded(contexts, self._pad_id())
-        ids, mask = ids.to(self.device), mask.to(self.device)
-        longer = any(len(t) > 1 for options in choices for t in options)
+        batch = _choice_batch(contexts, choices, len(prefix), self._pad_id())
         shared: dict[str, Any] = {}
-        if prefix:  # the prefix's cache, one copy per context; the mask covers prefix + context
+        if prefix:  # the prefix's cache, one copy per context (the mask's first columns)
             shared = self._with_cache(self._prefix_cache(tuple(prefix), len(contexts)))
-            mask = torch.cat([torch.ones((len(contexts), len(prefix)), dtype=mask.dtype, device=self.device), mask], 1)
-        # only the last position's logits are needed: the vocabulary projection of every
-        # position would cost as much as the rest of the model for a 49k-token vocabulary
+        # only the last positions' logits are needed (each context's last token, then the
+        # choices' tokens): the vocabulary projection of every position would cost as much as
+        # the rest of the model for a 49k-token vocabulary
         out = self.model(
-            input_ids=ids,
-            attention_mask=mask,
-            position_ids=_positions(mask)[:, -ids.shape[1] :],
-            use_cache=longer or bool(prefix),
-            logits_to_keep=1,
+            input_ids=batch.ids.to(self.device),
+            attention_mask=batch.mask.to(self.device),
+            position_ids=batch.positions.to(self.device),
+            use_cache=bool(prefix),
+            logits_to_keep=batch.keep,
             **shared,
         )
-        first = torch.log_softmax(out.logits[:, -1].float(), dim=-1)  # (batch, vocab)
-        scores = [[float(first[i, t[0]]) for t in options] for i, options in enumerate(choices)]
-        if longer:
-            self._add_rest(_cache_of(out), mask, choices, scores)
-        return scores  # float() above copied every value off the device
+        logprobs = torch.log_softmax(out.logits.float(), dim=-1).cpu()  # (batch, keep, vocab)
+        return [
+            [float(logprobs[i, cols, torch.tensor(t)].sum()) for t, cols in zip(options, batch.columns[i], strict=True)]
+            for i, options in enumerate(choices)
+        ]
 
     def _prefix_cache(self, prefix: tuple[int, ...], copies: int) -> Any:
         """The key/value cache of ``prefix`` (computed once per prefix), repeated ``copies`` times."""
@@ -133,30 +149,6 @@ class CausalLM:
         cache = copy.deepcopy(self._prefix[1])  # a forward pass extends a cache in place
         cache.reorder_cache(torch.zeros(copies, dtype=torch.long, device=self.device))
         return cache
-
-    def _add_rest(self, cache: Any, mask: torch.Tensor, choices: Sequence[Sequence[list[int]]], scores: list) -> None:
-        """Add the log-probabilities of the choices' tokens after the first, read on top of
-        the contexts' cache (each context's cache repeated once per such choice)."""
-        rows = [(i, j) for i, options in enumerate(choices) for j, t in enumerate(options) if len(t) > 1]
-        width = max(len(choices[i][j]) - 1 for i, j in rows)
-        source = torch.tensor([i for i, _ in rows], device=self.device)
-        cache.reorder_cache(source)
-        ids = torch.full((len(rows), width), self._pad_id(), dtype=torch.long)
-        new = torch.zeros((len(rows), width), dtype=torch.long)
-        for r, (i, j) in enumerate(rows):
-            rest = choices[i][j][:-1]
-            ids[r, : len(rest)] = torch.tensor(rest)
-            new[r, : len(rest)] = 1
-        full_mask = torch.cat([mask[source], new.to(self.device)], dim=1)
-        positions = (full_mask.cumsum(1) - 1).clamp(min=0)[:, -width:]
-        logits = self.model(
-            input_ids=ids.to(self.device), attention_mask=full_mask, position_ids=positions, **self._with_cache(cache)
-        ).logits.float()
-        logprobs = torch.log_softmax(logits, dim=-1)
-        for r, (i, j) in enumerate(rows):
-            target = choices[i][j][1:]
-            picked = logprobs[r, torch.arange(len(target)), torch.tensor(target, device=self.device)]
-            scores[i][j] += float(picked.sum())
 
     @torch.inference_mode()
     def greedy_timing(self, prompt: list[int], new_tokens: int) -> tuple[float, float, int]:
@@ -196,26 +188,90 @@ class CausalLM:
         return torch.cuda.max_memory_allocated(self.device) / 2**20
 
 
+PLAIN_HEAD_TYPES = frozenset({"llama", "mistral", "qwen2", "qwen3"})
+"""Architectures whose causal-LM logits are the plain ``lm_head`` of the decoder's output."""
+
+VOCAB_SLICE = 3072
+"""Vocabulary entries projected at a time when a long window is scored: 2,048 positions x 3,072
+fp32 logits are 24 MiB, an allocation the heap reuses, where a window's full logits (and their
+log-softmax) are two fresh 400 MiB blocks for a 49,152-token vocabulary. Slicing the vocabulary
+rather than the positions reads the projection's weights once per window."""
+
+
+def _chunked_logprob(head: torch.nn.Linear, hidden: torch.Tensor, targets: torch.Tensor) -> float:
+    """Sum over positions of log-softmax(head(hidden))[target], the vocabulary a slice at a
+    time (a running log-sum-exp over the slices)."""
+    total: torch.Tensor | None = None
+    picked = torch.zeros(len(targets), dtype=torch.float32, device=hidden.device)
+    for start in range(0, head.weight.shape[0], VOCAB_SLICE):
+        stop = start + VOCAB_SLICE
+        bias = None if head.bias is None else head.bias[start:stop]
+        logits = torch.nn.functional.linear(hidden, head.weight[start:stop], bias).float()
+        part = torch.logsumexp(logits, dim=-1)
+        total = part if total is None else torch.logaddexp(total, part)
+        inside = ((targets >= start) & (targets < stop)).nonzero()[:, 0]
+        picked[inside] = logits[inside, targets[inside] - start]
+    assert total is not None
+    return float((picked - total).sum().item())
+
+
 def _cache_of(out: Any) -> Any:
     """The key/value cache of a forward pass's output, under either name."""
     cache = getattr(out, "cache", None)
     return cache if cache is not None else out.past_key_values
 
 
-def _left_padded(rows: Sequence[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Token rows left-padded to one length, and their attention mask."""
+@dataclass(frozen=True)
+class ChoiceBatch:
+    """Contexts and their choices packed for one forward pass: each row is a context followed
+    by every choice's tokens but the last, left-padded; a choice sees its context and its own
+    earlier tokens (not the other choices), at the positions it would have after the context."""
+
+    ids: torch.Tensor
+    """Token ids, ``(batch, width)``."""
+    mask: torch.Tensor
+    """Which keys each query sees, ``(batch, 1, width, prefix + width)``, a shared prefix first."""
+    positions: torch.Tensor
+    """Position ids, ``(batch, width)``, counting from the shared prefix's start."""
+    keep: int
+    """Last positions whose logits are needed."""
+    columns: tuple[tuple[torch.Tensor, ...], ...]
+    """Per row and choice: the columns (among the last ``keep``) whose logits predict the
+    choice's tokens."""
+
+
+def _choice_batch(
+    contexts: Sequence[list[int]], choices: Sequence[Sequence[list[int]]], prefix: int, pad: int
+) -> ChoiceBatch:
+    """Pack ``contexts`` and ``choices`` (after ``prefix`` cached tokens) into one batch."""
+    rows = [list(c) + [tok for t in options for tok in t[:-1]] for c, options in zip(contexts, choices, strict=True)]
     width = max(len(r) for r in rows)
+    keep = max(len(r) - len(c) for r, c in zip(rows, contexts, strict=True)) + 1
     ids = torch.full((len(rows), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, row in enumerate(rows):
-        ids[i, width - len(row) :] = torch.tensor(row)
-        mask[i, width - len(row) :] = 1
-    return ids, mask
-
-
-def _positions(mask: torch.Tensor) -> torch.Tensor:
-    """Position ids that start at 0 at each row's first real token (padding does not count)."""
-    return (mask.cumsum(1) - 1).clamp(min=0)
+    mask = torch.zeros((len(rows), width, prefix + width), dtype=torch.bool)
+    positions = torch.zeros((len(rows), width), dtype=torch.long)
+    padding = torch.arange(width)
+    mask[:, padding, prefix + padding] = True  # padding sees itself: no empty row, no NaN
+    columns = []
+    for i, (row, context, options) in enumerate(zip(rows, contexts, choices, strict=True)):
+        start, n = width - len(row), len(context)
+        ids[i, start:] = torch.tensor(row)
+        body = slice(start, start + n)
+        mask[i, body, :prefix] = True
+        mask[i, body, prefix + start : prefix + start + n] = torch.ones((n, n), dtype=torch.bool).tril()
+        positions[i, body] = prefix + torch.arange(n)
+        last, at, own = start + n - 1, start + n, []
+        for t in options:
+            m = len(t) - 1
+            tail = slice(at, at + m)
+            mask[i, tail, :prefix] = True
+            mask[i, tail, prefix + start : prefix + start + n] = True  # the whole context
+            mask[i, tail, prefix + at : prefix + at + m] = torch.ones((m, m), dtype=torch.bool).tril()
+            positions[i, tail] = prefix + n + torch.arange(m)
+            own.append(torch.tensor([last, *range(at, at + m)]) - (width - keep))
+            at += m
+        columns.append(tuple(own))
+    return ChoiceBatch(ids, mask[:, None], positions, keep, tuple(columns))
 
 
 def load_causal_lm(
@@ -224,32 +280,44 @@ def load_causal_lm(
     dtype: torch.dtype = torch.float32,
     adapter: Path | None = None,
     notes: Sequence[str] = (),
+    merge_adapter: bool = True,
+    pack: bool = True,
 ) -> CausalLM:
     """A causal LM from a local folder of safetensors weights, config and tokenizer, with an
-    optional PEFT adapter (a LoRA is merged into the weights; others run unmerged)."""
+    optional PEFT adapter (merged into the weights unless ``merge_adapter`` is False or it is a
+    prompt-learning one)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     model = AutoModelForCausalLM.from_pretrained(
         folder, use_safetensors=True, trust_remote_code=False, local_files_only=True, dtype=dtype
     )
     tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True, trust_remote_code=False)
-    all_notes, trainable = list(notes), None
+    all_notes, trainable, base_parameters, merged = list(notes), None, None, None
     if adapter is not None:
         from ftbench.models.hf import apply_adapter
 
-        model, trainable, merged = apply_adapter(model, adapter, "CAUSAL_LM")
+        base_parameters = sum(p.numel() for p in model.parameters())
+        model, trainable, merged = apply_adapter(model, adapter, "CAUSAL_LM", merge=merge_adapter)
         all_notes.append("adapter merged into the base weights for inference" if merged else "adapter applied unmerged")
     dev = torch.device(device)
     model.to(dev)  # type: ignore[arg-type]
     config = model.config
+    parameters = sum(p.numel() for p in model.parameters())  # before packing turns weights into buffers
+    from ftbench.models.hf import can_pack, pack_linear_layers
+
+    # the output projection stays a plain Linear: long windows slice it (_chunked_logprob)
+    if pack and can_pack(dev, dtype) and pack_linear_layers(model, skip=("lm_head",)):
+        all_notes.append("linear layers prepacked for oneDNN (CPU, fp32), the output projection excepted")
     info = ModelInfo(
         backend="transformers+peft" if adapter else "transformers",
-        parameters_total=sum(p.numel() for p in model.parameters()),
+        parameters_total=parameters,
         parameters_trainable=trainable,
         dtype=str(next(model.parameters()).dtype).removeprefix("torch."),
         device=str(dev),
         max_length=int(getattr(config, "max_position_embeddings", 2048) or 2048),
         notes=tuple(all_notes),
+        parameters_base=base_parameters,
+        merged=merged,
     )
     return CausalLM(model.eval(), tokenizer, dev, info)
 
@@ -262,6 +330,7 @@ def load_language_model(
     device: str,
     cache_dir: Path,
     seed: int = 0,
+    merge_adapter: bool = True,
 ) -> CausalLM:
     """The model a causal-LM job evaluates: a safetensors folder, or a GGUF file dequantised
     once into the cache (its conversion time and dequantised size are in ``info``)."""
@@ -287,7 +356,7 @@ def load_language_model(
         notes.append(
             f"{gguf_file}: {gguf_type(gguf)} GGUF weights dequantised by transformers, computed in {precision}"
         )
-    lm = load_causal_lm(folder, str(dev), DTYPES[precision], adapter, notes)
+    lm = load_causal_lm(folder, str(dev), DTYPES[precision], adapter, notes, merge_adapter)
     if gguf_file is not None:
         dequantised = sum(p.stat().st_size for p in folder.glob("*.safetensors"))
         lm.info = replace(lm.info, evaluated_bytes=dequantised, conversion_seconds=converted)

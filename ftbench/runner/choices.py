@@ -18,6 +18,16 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ftbench.efficiency import PeakMemory
+from ftbench.measure import (
+    DEFAULT_POLICY,
+    CpuTimes,
+    Measurement,
+    Policy,
+    batch_sample,
+    measure,
+    read_cpu,
+    spread_sample,
+)
 from ftbench.models.base import LanguageModel
 from ftbench.runner.classifier import batch_figures, length_sorted_batches
 
@@ -38,12 +48,12 @@ class ChoiceRun:
     """Prompts per batch."""
     batch_latency_ms: tuple[float, ...]
     """Wall time of each batch."""
-    single_latency_ms: tuple[float, ...]
-    """Wall time of a few prompts scored alone (batch size 1)."""
     peak_memory_mb: float
     """Peak memory during the pass (device memory on GPU, process RSS on CPU)."""
     memory_kind: str
     """``cuda`` or ``rss``."""
+    measurement: Measurement | None = None
+    """The efficiency measurement after the pass (None when it was not asked for)."""
 
     @property
     def predictions(self) -> list[int]:
@@ -63,7 +73,10 @@ class ChoiceRun:
     def efficiency(self) -> dict[str, float]:
         """Throughput and latency figures of the pass (every token read is a prefill token)."""
         figures = batch_figures(self, len(self.loglik))
-        return {**figures, "prefill_tokens_per_s": figures["tokens_per_s"]}
+        if "tokens_per_s" in figures:  # every token a prompt pass reads is a prefill token
+            for suffix in ("", "_lo", "_hi"):
+                figures[f"prefill_tokens_per_s{suffix}"] = figures[f"tokens_per_s{suffix}"]
+        return figures
 
 
 def choice_probabilities(loglik: np.ndarray) -> np.ndarray:
@@ -143,18 +156,24 @@ def run_choices(
     continuations: Sequence[str],
     batch_size: int,
     progress: bool = True,
-    single_latency_samples: int = 16,
     description: str = "scoring label words",
     words: Sequence[str] | None = None,
+    warmup: bool = True,
+    policy: Policy | None = DEFAULT_POLICY,
+    threads: int = 1,
 ) -> ChoiceRun:
-    """Score every label continuation after every context; one warm-up batch first, untimed.
-    ``words``: the label words whose characters normalise ``acc_norm`` (lm-eval divides by the
-    choice's length without its delimiter); default: the continuations."""
+    """Score every label continuation after every context; one warm-up batch first, untimed
+    (``warmup=False``: none, for a caller that has warmed the model up itself), then measure
+    with ``policy`` (None: no measurement). ``words``: the label words whose characters
+    normalise ``acc_norm`` (lm-eval divides by the choice's length without its delimiter);
+    default: the continuations."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     max_length = model.info.max_length
-    warm = encode_prompts(model, contexts[:batch_size], continuations, max_length)
-    model.choice_loglikelihoods(*warm)  # first call pays one-off costs
+    since = read_cpu()
+    if warmup:
+        warm = encode_prompts(model, contexts[:batch_size], continuations, max_length)
+        model.choice_loglikelihoods(*warm)  # first call pays one-off costs
     with PeakMemory() as memory:
         start = time.perf_counter()
         prompts, options = encode_prompts(model, contexts, continuations, max_length)
@@ -164,15 +183,18 @@ def run_choices(
         lengths = [len(p) for p in prompts]
         loglik = np.zeros((len(prompts), len(continuations)), dtype=np.float64)
         batch_ms = []
+        batches = length_sorted_batches(lengths, batch_size)
         with tqdm(total=len(prompts), desc=description, unit="ex", disable=not progress, leave=False) as bar:
-            for batch in length_sorted_batches(lengths, batch_size):
+            for batch in batches:
                 t0 = time.perf_counter()
                 scores = model.choice_loglikelihoods([prompts[i] for i in batch], [options[i] for i in batch], prefix)
                 batch_ms.append(1000 * (time.perf_counter() - t0))
                 loglik[batch] = scores
                 bar.update(len(batch))
         wall = time.perf_counter() - start
-    single = _single_latencies(model, prompts, options, prefix, single_latency_samples)
+    measurement = None
+    if policy is not None:
+        measurement = _measure(model, prompts, options, prefix, batches, policy, threads, since)
     device_peak = model.peak_device_memory_mb()
     read = full + sum(len(c) for conts in options for c in conts)
     return ChoiceRun(
@@ -182,21 +204,57 @@ def run_choices(
         wall_time_s=wall,
         batch_size=batch_size,
         batch_latency_ms=tuple(batch_ms),
-        single_latency_ms=tuple(single),
         peak_memory_mb=device_peak if device_peak is not None else memory.peak_mb,
         memory_kind="cuda" if device_peak is not None else "rss",
+        measurement=measurement,
     )
 
 
-def _single_latencies(
-    model: LanguageModel, prompts: list[list[int]], options: list[list[list[int]]], prefix: list[int], samples: int
-) -> list[float]:
-    if samples <= 0 or not prompts:
-        return []
-    step = max(1, len(prompts) // samples)
-    out = []
-    for i in range(0, len(prompts), step)[:samples]:
-        t0 = time.perf_counter()
-        model.choice_loglikelihoods([prompts[i]], [options[i]], prefix)
-        out.append(1000 * (time.perf_counter() - t0))
-    return out
+def measure_choices(
+    model: LanguageModel,
+    contexts: Sequence[str],
+    continuations: Sequence[str],
+    batch_size: int,
+    policy: Policy = DEFAULT_POLICY,
+    threads: int = 1,
+) -> Measurement:
+    """The efficiency measurement alone, without a scoring pass (one warm-up batch first)."""
+    since = read_cpu()
+    prompts, options = encode_prompts(model, contexts, continuations, model.info.max_length)
+    prefix = shared_prefix(prompts)
+    prompts = [p[len(prefix) :] for p in prompts]
+    batches = length_sorted_batches([len(p) for p in prompts], batch_size)
+    warm = batches[len(batches) // 2]
+    model.choice_loglikelihoods([prompts[i] for i in warm], [options[i] for i in warm], prefix)
+    return _measure(model, prompts, options, prefix, batches, policy, threads, since)
+
+
+def _measure(
+    model: LanguageModel,
+    prompts: list[list[int]],
+    options: list[list[list[int]]],
+    prefix: list[int],
+    batches: list[list[int]],
+    policy: Policy,
+    threads: int,
+    since: CpuTimes,
+) -> Measurement:
+    """Batch-1 latency of prompts spread over the lengths; throughput over whole batches."""
+    read = [len(prefix) + len(p) + sum(len(c) for c in o) for p, o in zip(prompts, options, strict=True)]
+    single = spread_sample(read, policy.latency_sample)
+    chosen = [batches[j] for j in batch_sample(batches, read, policy.throughput_tokens)]
+
+    def run_sample() -> None:
+        for batch in chosen:
+            model.choice_loglikelihoods([prompts[i] for i in batch], [options[i] for i in batch], prefix)
+
+    return measure(
+        lambda k: model.choice_loglikelihoods([prompts[single[k]]], [options[single[k]]], prefix),
+        len(single),
+        run_sample,
+        sum(len(b) for b in chosen),
+        sum(read[i] for b in chosen for i in b),
+        threads,
+        policy,
+        since,
+    )

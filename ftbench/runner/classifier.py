@@ -1,4 +1,6 @@
-"""Run a classifier over held-out texts: length-sorted batches, timings, progress.
+"""Run a classifier over held-out texts: length-sorted batches, progress, then the efficiency
+measurement (``ftbench.measure``: batch-1 latency rounds, repeated throughput sample,
+contention) on the warmed-up model.
 
 The runner itself imports no torch: it drives any ``Classifier`` and measures it.
 """
@@ -14,7 +16,17 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ftbench import DEFAULT_BATCH_SIZE
-from ftbench.efficiency import PeakMemory, median, percentile
+from ftbench.efficiency import PeakMemory, percentile
+from ftbench.measure import (
+    DEFAULT_POLICY,
+    CpuTimes,
+    Measurement,
+    Policy,
+    batch_sample,
+    measure,
+    read_cpu,
+    spread_sample,
+)
 from ftbench.models.base import Classifier
 
 
@@ -32,12 +44,12 @@ class RunResult:
     """Examples per batch."""
     batch_latency_ms: tuple[float, ...]
     """Wall time of each batch."""
-    single_latency_ms: tuple[float, ...]
-    """Wall time of a few examples scored alone (batch size 1)."""
     peak_memory_mb: float
     """Peak memory during the pass (device memory on GPU, process RSS on CPU)."""
     memory_kind: str
     """``cuda`` (allocated device memory) or ``rss`` (resident process memory)."""
+    measurement: Measurement | None = None
+    """The efficiency measurement after the pass (None when it was not asked for)."""
 
     @property
     def predictions(self) -> list[int]:
@@ -49,20 +61,21 @@ class RunResult:
         return batch_figures(self, len(self.probs))
 
 
-def batch_figures(run: RunResult | Any, n: int) -> dict[str, float]:
-    """Throughput and latency of a batched pass over ``n`` examples (any run with the
-    timing fields of :class:`RunResult`)."""
+def batch_figures(run: RunResult | Any, n: int) -> dict[str, Any]:
+    """Efficiency figures of a batched pass over ``n`` examples (any run with the timing fields
+    of :class:`RunResult`): the pass's own time, and the measurement's figures when there is one
+    (batch-1 latency distribution, median throughput over repeats, intervals, validity)."""
     wall = run.wall_time_s
-    return {
+    figures: dict[str, Any] = {
         "wall_time_s": wall,
-        "examples_per_s": n / wall if wall else 0.0,
-        "tokens_per_s": run.n_tokens / wall if wall else 0.0,
-        "latency_ms": 1000 * wall / n if n else 0.0,
-        "latency_ms_single": median(run.single_latency_ms),
+        "pass_examples_per_s": n / wall if wall else 0.0,
         "batch_latency_ms_p50": percentile(run.batch_latency_ms, 50),
         "batch_latency_ms_p95": percentile(run.batch_latency_ms, 95),
         "peak_memory_mb": run.peak_memory_mb,
     }
+    if run.measurement is not None:
+        figures.update(run.measurement.figures())
+    return figures
 
 
 def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
@@ -81,14 +94,18 @@ def run_classifier(
     texts: Sequence[str],
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: bool = True,
-    single_latency_samples: int = 16,
     description: str = "evaluating",
+    policy: Policy | None = DEFAULT_POLICY,
+    threads: int = 1,
 ) -> RunResult:
-    """Score ``texts`` with ``model`` and time it; one warm-up batch is run first, untimed."""
+    """Score ``texts`` with ``model`` (one warm-up batch first, untimed), then measure it with
+    ``policy`` (None: no measurement, as when re-checking predictions). ``threads``: the compute
+    threads the model runs with (for the contention figures)."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     texts = list(texts)
     warmup = sorted(texts[: min(len(texts), batch_size)], key=len)
+    since = read_cpu()
     model.predict_proba(warmup)  # first call pays one-off costs (kernels, allocator)
     with PeakMemory() as memory:
         start = time.perf_counter()
@@ -96,7 +113,9 @@ def run_classifier(
         batches = length_sorted_batches(lengths, batch_size)
         probs, batch_ms = _score_batches(model, texts, batches, progress, description)
         wall = time.perf_counter() - start
-    single_ms = _single_latencies(model, texts, single_latency_samples)
+    measurement = None
+    if policy is not None:
+        measurement = _measure(model, texts, lengths, batches, policy, threads, since)
     device_peak = model.peak_device_memory_mb()
     return RunResult(
         probs=probs,
@@ -104,9 +123,53 @@ def run_classifier(
         n_tokens=int(sum(lengths)),
         batch_size=batch_size,
         batch_latency_ms=tuple(batch_ms),
-        single_latency_ms=tuple(single_ms),
         peak_memory_mb=device_peak if device_peak is not None else memory.peak_mb,
         memory_kind="cuda" if device_peak is not None else "rss",
+        measurement=measurement,
+    )
+
+
+def measure_classifier(
+    model: Classifier, texts: Sequence[str], batch_size: int, policy: Policy = DEFAULT_POLICY, threads: int = 1
+) -> Measurement:
+    """The efficiency measurement alone, without a scoring pass (one warm-up batch first): how
+    a second form of a model already scored (an adapter left unmerged) is costed."""
+    texts = list(texts)
+    since = read_cpu()
+    lengths = model.token_lengths(texts)
+    batches = length_sorted_batches(lengths, batch_size)
+    model.predict_proba([texts[i] for i in batches[len(batches) // 2]])
+    return _measure(model, texts, lengths, batches, policy, threads, since)
+
+
+def _measure(
+    model: Classifier,
+    texts: list[str],
+    lengths: list[int],
+    batches: list[list[int]],
+    policy: Policy,
+    threads: int,
+    since: CpuTimes,
+) -> Measurement:
+    """Batch-1 latency over texts spread across the lengths; throughput over whole batches
+    spread across the length-sorted batches."""
+    single = [texts[i] for i in spread_sample(lengths, policy.latency_sample)]
+    chosen = [batches[j] for j in batch_sample(batches, lengths, policy.throughput_tokens)]
+    sample = [[texts[i] for i in b] for b in chosen]
+
+    def run_sample() -> None:
+        for batch in sample:
+            model.predict_proba(batch)
+
+    return measure(
+        lambda i: model.predict_proba([single[i]]),
+        len(single),
+        run_sample,
+        sum(len(b) for b in chosen),
+        sum(lengths[i] for b in chosen for i in b),
+        threads,
+        policy,
+        since,
     )
 
 
@@ -128,15 +191,3 @@ def _score_batches(
             bar.update(len(batch))
     assert probs is not None, "no texts to score"
     return probs, batch_ms
-
-
-def _single_latencies(model: Classifier, texts: list[str], samples: int) -> list[float]:
-    if samples <= 0 or not texts:
-        return []
-    step = max(1, len(texts) // samples)
-    out = []
-    for i in range(0, len(texts), step)[:samples]:
-        t0 = time.perf_counter()
-        model.predict_proba([texts[i]])
-        out.append(1000 * (time.perf_counter() - t0))
-    return out

@@ -17,11 +17,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from tqdm.auto import tqdm
 
 from ftbench.efficiency import PeakMemory
+from ftbench.measure import DEFAULT_POLICY, CpuTimes, Measurement, Policy, measure, read_cpu, spread_sample
 from ftbench.models.base import LanguageModel
 from ftbench.perplexity import rolling_windows
 
@@ -46,19 +47,29 @@ class DocumentRun:
     """Peak memory while scoring (device memory on GPU, process RSS on CPU)."""
     memory_kind: str
     """``cuda`` or ``rss``."""
+    measurement: Measurement | None = None
+    """The efficiency measurement after the documents (None when it was not asked for)."""
 
-    def efficiency(self) -> dict[str, float]:
-        """Throughput over the documents' own scoring times (summed across resumed sessions)."""
+    def efficiency(self) -> dict[str, Any]:
+        """The pass's own time (summed across resumed sessions) and the measurement's figures:
+        prefill throughput over repeated full windows, batch-1 latency of short reads."""
         wall, n = sum(self.seconds), len(self.loglik)
-        tokens = sum(self.tokens)
-        return {
+        figures: dict[str, Any] = {
             "wall_time_s": wall,
-            "examples_per_s": n / wall if wall else 0.0,
-            "tokens_per_s": tokens / wall if wall else 0.0,
-            "prefill_tokens_per_s": tokens / wall if wall else 0.0,
-            "latency_ms": 1000 * wall / n if n else 0.0,
+            "pass_examples_per_s": n / wall if wall else 0.0,
+            "pass_tokens_per_s": sum(self.tokens) / wall if wall else 0.0,
             "peak_memory_mb": self.peak_memory_mb,
         }
+        if self.measurement is not None:
+            figures.update(self.measurement.figures())
+            for suffix in ("", "_lo", "_hi"):
+                figures[f"prefill_tokens_per_s{suffix}"] = figures[f"tokens_per_s{suffix}"]
+            figures["latency"]["tokens"] = LATENCY_TOKENS
+        return figures
+
+
+LATENCY_TOKENS = 256
+"""Tokens of the short reads timed at batch 1 on a perplexity task (a full window is seconds)."""
 
 
 def run_documents(
@@ -70,10 +81,12 @@ def run_documents(
     key: str = "",
     progress: bool = True,
     description: str = "scoring documents",
+    policy: Policy | None = DEFAULT_POLICY,
+    threads: int = 1,
 ) -> DocumentRun:
     """Score every document; with ``checkpoint``, resume from it and extend it as documents
     finish (``key`` ties it to one set of inputs). The caller removes it once the record is
-    written."""
+    written. Then measure with ``policy`` (None: no measurement)."""
     max_length = min(max_length, model.info.max_length)
     settings = {"key": key, "max_length": max_length, "context_len": context_len, "documents": len(documents)}
     done = read_checkpoint(checkpoint, settings) if checkpoint else {}
@@ -81,6 +94,7 @@ def run_documents(
     prefix = model.prefix_token()
     results: dict[int, tuple[float, int, float]] = dict(done)
     todo = [i for i in range(len(documents)) if i not in done]
+    since = read_cpu()
     with PeakMemory() as memory, _Checkpoint(checkpoint, settings, done) as log:
         total = sum(len(encoded[i]) for i in todo)
         with tqdm(total=total, desc=description, unit="tok", disable=not progress, leave=False) as bar:
@@ -91,6 +105,9 @@ def run_documents(
                 results[i] = (loglik, len(encoded[i]), time.perf_counter() - start)
                 log.add(i, *results[i])
                 bar.update(len(encoded[i]))
+    measurement = None
+    if policy is not None:
+        measurement = _measure(model, encoded, prefix, max_length, policy, threads, since)
     device_peak = model.peak_device_memory_mb()
     ordered = [results[i] for i in range(len(documents))]
     return DocumentRun(
@@ -102,6 +119,53 @@ def run_documents(
         resumed=len(done),
         peak_memory_mb=device_peak if device_peak is not None else memory.peak_mb,
         memory_kind="cuda" if device_peak is not None else "rss",
+        measurement=measurement,
+    )
+
+
+def measure_documents(
+    model: LanguageModel, documents: Sequence[str], max_length: int, policy: Policy = DEFAULT_POLICY, threads: int = 1
+) -> Measurement:
+    """The efficiency measurement alone, without scoring every document (one warm-up read first)."""
+    since = read_cpu()
+    max_length = min(max_length, model.info.max_length)
+    encoded = [model.tokenize(d) for d in documents]
+    prefix = model.prefix_token()
+    model.loglikelihood([([prefix], encoded[0][:LATENCY_TOKENS] or [prefix])])
+    return _measure(model, encoded, prefix, max_length, policy, threads, since)
+
+
+def _measure(
+    model: LanguageModel,
+    encoded: list[list[int]],
+    prefix: int,
+    max_length: int,
+    policy: Policy,
+    threads: int,
+    since: CpuTimes,
+) -> Measurement:
+    """Batch-1 reads of ``LATENCY_TOKENS`` tokens from documents spread over the lengths, and
+    repeats of the first windows of the longest documents (``policy.throughput_tokens``)."""
+    lengths = [len(e) for e in encoded]
+    short = [
+        rolling_windows(encoded[i][:LATENCY_TOKENS], prefix, max_length)[0]
+        for i in spread_sample(lengths, policy.latency_sample)
+        if encoded[i]
+    ]
+    windows: list[tuple[list[int], list[int]]] = []
+    for i in sorted(range(len(encoded)), key=lambda i: (-lengths[i], i)):  # full windows first
+        if not encoded[i] or sum(len(t) for _, t in windows) >= policy.throughput_tokens:
+            break
+        windows.append(rolling_windows(encoded[i], prefix, max_length)[0])
+    return measure(
+        lambda k: model.loglikelihood([short[k]]),
+        len(short),
+        lambda: model.loglikelihood(windows),
+        len(windows),
+        sum(len(t) for _, t in windows),
+        threads,
+        policy,
+        since,
     )
 
 

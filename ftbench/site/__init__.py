@@ -2,9 +2,9 @@
 
 ``from ftbench.site import build_site`` is the entry point (``ftbench build``). Modules, in the
 order a build uses them: ``stamp`` (skip when nothing changed), ``parallel`` (forked workers),
-``context``, ``pages``, ``model_page``, ``language_model`` and ``tables`` (page contexts,
-pure), ``charts`` and ``downloads`` (pure), ``sanitize`` (contributor markdown), ``render``
-(Jinja2), ``write``.
+``context``, ``pages``, ``model_page``, ``language_model``, ``measurement`` and ``tables``
+(page contexts, pure), ``charts`` and ``downloads`` (pure), ``sanitize`` (contributor
+markdown), ``render`` (Jinja2), ``write``.
 Nothing outside ``ftbench.cli`` imports this package.
 """
 

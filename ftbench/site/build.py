@@ -87,7 +87,7 @@ def _build(config: BoardConfig, stamp: str, previous: list[str], workers: int | 
     with Shards(partial(_read_part, layout), shards) as pool:
         board = make_board(config, layout, merge(pool.summaries(), tasks))
         tables = task_tables(board)
-        common = common_context(board.title, board.build_date, board.pages, tasks)
+        common = common_context(board.title, board.build_date, board.pages, tasks, board.reference_hardware)
         pool.send(_render_model_pages, (config.templates_dir, tasks, standings(tables), common))
         outputs = render_site(board, tables, config.templates_dir)
         files = list(outputs) + [path for part in pool.results() for path in part]

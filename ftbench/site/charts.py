@@ -36,6 +36,9 @@ class Point:
     """Relative link to the model page."""
     front: bool
     """On the Pareto front: drawn filled, labelled and joined by the front line."""
+    flagged: bool = False
+    """Its figures are flagged or from another hardware profile: drawn as a hollow diamond,
+    never on the front."""
 
 
 @dataclass(frozen=True)
@@ -109,7 +112,7 @@ def scatter_svg(
         *_axis_labels(x_label, y_label),
         *(_reference(y_axis, *reference) if reference else []),
         _front_line([p for p in points if p.front], x_axis, y_axis),
-        *(_dot(p, x_axis, y_axis) for p in sorted(points, key=lambda p: p.front)),
+        *(_dot(p, x_axis, y_axis) for p in sorted(points, key=lambda p: (p.front, not p.flagged))),
         *_front_labels([p for p in points if p.front], x_axis, y_axis),
         "</svg>",
     ]
@@ -127,7 +130,11 @@ def _cost_axis(costs: Sequence[float]) -> tuple[Axis, list[float]]:
 
 def _open(chart_id: str, title: str, points: Sequence[Point]) -> str:
     front = sorted(p.label for p in points if p.front)
-    desc = f"{len(points)} models; on the Pareto front: {', '.join(front)}." if front else f"{len(points)} models."
+    flagged = sum(p.flagged for p in points)
+    desc = f"{len(points)} models"
+    if flagged:
+        desc += f" ({flagged} flagged or measured on other hardware, drawn as hollow diamonds)"
+    desc += f"; on the Pareto front: {', '.join(front)}." if front else "."
     return (
         f'<svg class="chart" id="{escape(chart_id)}" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
         f'aria-labelledby="{escape(chart_id)}-t {escape(chart_id)}-d" '
@@ -181,9 +188,15 @@ def _front_line(front: Sequence[Point], x: Axis, y: Axis) -> str:
 
 
 def _dot(p: Point, x: Axis, y: Axis) -> str:
+    tip = f"{p.label}: {p.quality:.2f} at {compact_number(p.cost)}"
+    if p.flagged and not p.front:  # a shape, not only a colour, tells it apart
+        px, py = x(p.cost), y(p.quality)
+        return (
+            f'<a href="{escape(p.href)}"><path class="pt flagged-pt" d="M{_f(px)} {_f(py - 5)}l5 5-5 5-5-5z">'
+            f"<title>{escape(tip)} (flagged: not compared)</title></path></a>"
+        )
     kind = "pt front-pt" if p.front else "pt"
     radius = 5 if p.front else 3.5
-    tip = f"{p.label}: {p.quality:.2f} at {compact_number(p.cost)}"
     return (
         f'<a href="{escape(p.href)}"><circle class="{kind}" cx="{_f(x(p.cost))}" '
         f'cy="{_f(y(p.quality))}" r="{radius}"><title>{escape(tip)}</title></circle></a>'

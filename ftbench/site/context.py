@@ -21,7 +21,10 @@ TOP_N = 5
 """Entries of each task shown on the home page."""
 MAX_MATRIX_LABELS = 20
 """Above this many labels a confusion matrix is unreadable; the page lists the top confusions."""
-CHART_COSTS = (("latency_ms", "Latency per example (ms)"), ("peak_memory_mb", "Peak memory while evaluating (MiB)"))
+CHART_COSTS = (
+    ("latency_ms", "Latency, batch 1, median (ms)"),
+    ("model_memory_mb", "Memory the model takes (MiB)"),
+)
 """The costs a classification task page charts quality against, with their axis labels."""
 LM_CHART_COSTS = (
     ("prefill_tokens_per_s", "Prefill throughput (tok/s, higher is better)"),
@@ -69,9 +72,13 @@ def baselines(task: Task, gold: Sequence[int] | None) -> list[tuple[str, dict[st
     ]
 
 
-def chart_svgs(task: Task, rows: Sequence[RankedRow], root: str, reference: float | None) -> list[Any]:
+def chart_svgs(
+    task: Task, rows: Sequence[RankedRow], root: str, reference: float | None, hardware: str = ""
+) -> list[Any]:
     """The quality-versus-cost charts of a task (one per cost of :func:`chart_costs`), with the
-    majority-class ``reference`` line where there is one."""
+    majority-class ``reference`` line where there is one. Entries whose figures are flagged or
+    come from a profile other than the reference ``hardware`` are drawn apart (hollow
+    diamonds); the front joins only the badged entries, as the leaderboard decides them."""
     metric = METRICS[task.primary_metric]
     scale, unit = display_scale(metric.name), value_unit(metric.name)
     y_label = f"{metric.label} ({unit + ', ' if unit else ''}{direction(metric.name)} is better)"
@@ -88,6 +95,7 @@ def chart_svgs(task: Task, rows: Sequence[RankedRow], root: str, reference: floa
                         label=r.entry.name,
                         href=root + model_url(r.entry.submission),
                         front=cost in r.pareto,
+                        flagged=bool(r.entry.flags(hardware)),
                     )
                 )
         ref = ("majority class", scale * reference) if reference is not None else None

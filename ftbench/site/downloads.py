@@ -10,13 +10,14 @@ from collections.abc import Sequence
 from ftbench.display import efficiency_columns
 from ftbench.leaderboard import Entry, RankedRow
 from ftbench.metrics import METRICS
+from ftbench.site.measurement import RANGED
 from ftbench.tasks import Task
 
 # A spreadsheet treats a cell starting with one of these as a formula (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _row_dict(row: RankedRow) -> dict:
+def _row_dict(row: RankedRow, reference: str) -> dict:
     e = row.entry
     return {
         "rank": row.rank,
@@ -30,14 +31,16 @@ def _row_dict(row: RankedRow) -> dict:
         "intervals": {name: list(bounds) for name, bounds in sorted(e.intervals.items())},
         "efficiency": dict(e.efficiency),
         "hardware": e.hardware,
+        "flags": list(e.flags(reference)),
         "pareto": list(row.pareto),
         "record_path": e.record,
     }
 
 
-def leaderboard_json(task: Task, rows: Sequence[RankedRow], build_date: str) -> bytes:
-    """The ranking with every metric and efficiency figure; ``record_path`` is relative to
-    the site root."""
+def leaderboard_json(task: Task, rows: Sequence[RankedRow], build_date: str, reference: str = "") -> bytes:
+    """The ranking with every metric and efficiency figure (their measured ranges and
+    distributions included), each row's hardware profile and validity flags against the
+    board's ``reference`` profile; ``record_path`` is relative to the site root."""
     doc = {
         "task": task.name,
         "title": task.title,
@@ -49,11 +52,12 @@ def leaderboard_json(task: Task, rows: Sequence[RankedRow], build_date: str) -> 
         "metrics": list(task.metrics),
         "data_sha256": task.data_sha256,
         "build_date": build_date,
+        "reference_hardware": reference,
         "rows": [],
     }
     # One row per line: a changed row is a one-line diff, and json's C encoder (which does not
     # indent) writes it; indenting 1,000 rows in pure Python took 70 ms per task.
-    lines = ",\n".join(_compact(_row_dict(r)) for r in rows)
+    lines = ",\n".join(_compact(_row_dict(r, reference)) for r in rows)
     text = _compact(doc).replace('"rows":[]', f'"rows":[\n{lines}\n]' if lines else '"rows":[]', 1)
     return (text + "\n").encode()
 
@@ -76,11 +80,14 @@ def csv_cell(value: object) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
-def leaderboard_csv(task: Task, rows: Sequence[RankedRow]) -> bytes:
+def leaderboard_csv(task: Task, rows: Sequence[RankedRow], reference: str = "") -> bytes:
     """One line per ranked entry: identity, every task metric, the primary metric's 95%
-    interval, the efficiency columns of the task's type."""
+    interval, the efficiency columns of the task's type with the measured range of those that
+    have one, the hardware profile and the validity flags against the ``reference`` profile
+    (space-separated; the same columns whatever the rows hold)."""
     primary = task.primary_metric
     costs = efficiency_columns(task.type)
+    ranges = [f"{c}_{end}" for c in costs if c in RANGED for end in ("lo", "hi")]
     head = [
         "rank",
         "submission",
@@ -93,7 +100,9 @@ def leaderboard_csv(task: Task, rows: Sequence[RankedRow]) -> bytes:
         f"{primary}_ci95_low",
         f"{primary}_ci95_high",
         *costs,
+        *ranges,
         "hardware",
+        "flags",
         "pareto",
         "record_path",
     ]
@@ -115,7 +124,9 @@ def leaderboard_csv(task: Task, rows: Sequence[RankedRow]) -> bytes:
                 *(_raw(e, m) for m in task.metrics),
                 *e.intervals.get(primary, (None, None)),
                 *(_raw(e, m) for m in costs),
+                *(_raw(e, m) for m in ranges),
                 e.hardware,
+                " ".join(e.flags(reference)),
                 " ".join(r.pareto),
                 e.record,
             ]

@@ -20,6 +20,16 @@ from ftbench.leaderboard import RankedRow, model_family
 from ftbench.metrics import METRICS
 from ftbench.site.context import Page, model_url, render_card, task_url
 from ftbench.site.language_model import PromptView, prompt_view, scoring_rows
+from ftbench.site.measurement import (
+    flag_marker,
+    latency_rows,
+    machine_rows,
+    memory_rows,
+    parameter_rows,
+    record_flags,
+    throughput_rows,
+    unmerged_rows,
+)
 from ftbench.site.tables import (
     confusion_view,
     efficiency_table,
@@ -72,7 +82,8 @@ def model_context(
     records = sorted((r for r in records if r.status != "refused"), key=lambda r: (r.record.task.name, r.status))
     environments = [environment_view(r.record) for r in records]
     shared = bool(environments) and all(e == environments[0] for e in environments)
-    results = [result_view(r, by_name.get(r.record.task.name), ranks, spec.id, shared) for r in records]
+    reference = str(common.get("reference_hardware", ""))
+    results = [result_view(r, by_name.get(r.record.task.name), ranks, spec.id, shared, reference) for r in records]
     seen = {r.record.task.name for r in records if r.status != "orphan"}
     percent_only = all(is_percent(r.record.task.primary_metric) for r in records)
     return {
@@ -134,6 +145,15 @@ class ResultView:
     """Rows of the efficiency table (every figure of the record)."""
     lm_efficiency: Markup
     """A language model's serving figures with their units (empty for classifiers)."""
+    measurement: list[tuple[str, str, Markup]]
+    """``(heading, css class, rows)`` of each block of how the figures were measured: latency
+    distribution, throughput, memory, parameters, machine and validity (``measurement``)."""
+    flags: tuple[str, ...]
+    """Validity flags of the efficiency figures (``ftbench.measure.FLAGS``), as ranked."""
+    flag: Markup
+    """The flag marker (empty when unflagged)."""
+    unmerged: list[tuple[str, str, str, str]]
+    """An adapter's figures merged against unmerged, with the ratio (empty for no adapter)."""
     scoring: Markup
     """A perplexity record's documents, tokens and windows (empty for classification)."""
     prompt: PromptView | None
@@ -162,16 +182,19 @@ def result_view(
     standings: Mapping[str, tuple[Mapping[str, int], int]],
     sub_id: str,
     shared_environment: bool = False,
+    reference: str = "",
 ) -> ResultView:
     """Everything the submission page shows about one of its records (``standings``: task ->
     (submission id -> rank, number ranked)); its environment is left to the page when
-    ``shared_environment``."""
+    ``shared_environment``; its flags are judged against the board's ``reference`` profile."""
     rec = loaded.record
     name = rec.task.name
     ranks, ranked = standings.get(name, ({}, 0))
     primary = rec.task.primary_metric
     matrix = confusion_view(rec.task.labels, rec.confusion_matrix)
     language_model = rec.task.type == "perplexity" or rec.prompt is not None
+    profile = hardware_label(rec)
+    flags = record_flags(rec.efficiency, profile, reference)
     return ResultView(
         task=name,
         title=task.title if task else name,
@@ -189,9 +212,13 @@ def result_view(
         confusions=top_confusions(rec.task.labels, rec.confusion_matrix) if matrix is None else [],
         efficiency=efficiency_table(rec.efficiency),
         lm_efficiency=facts_table(lm_efficiency_rows(rec.efficiency)) if language_model else Markup(""),
+        measurement=measurement_blocks(rec, profile, reference, flags),
+        flags=flags,
+        flag=Markup(flag_marker(flags)),
+        unmerged=unmerged_rows(rec.efficiency),
         scoring=facts_table(scoring_rows(loaded.scoring, rec.intervals)) if loaded.scoring else Markup(""),
         prompt=prompt_view(rec.prompt, rec.task.labels),
-        hardware=hardware_label(rec),
+        hardware=profile,
         provenance=provenance_view(rec),
         environment=[] if shared_environment else environment_view(rec),
         weights=weights_view(rec),
@@ -200,6 +227,19 @@ def result_view(
         num_examples=rec.task.num_examples,
         units="documents" if rec.task.type == "perplexity" else "examples",
     )
+
+
+def measurement_blocks(rec: Any, profile: str, reference: str, flags: tuple[str, ...]) -> list[tuple[str, str, Markup]]:
+    """How a record's efficiency figures were measured, block by block (each says "not
+    measured" where an older record has nothing)."""
+    e, hardware = rec.efficiency, rec.provenance.hardware
+    return [
+        ("Latency, batch 1", "dist", facts_table(latency_rows(e))),
+        ("Throughput", "throughput", facts_table(throughput_rows(e))),
+        ("Memory", "memory", facts_table(memory_rows(e))),
+        ("Parameters", "parameters", facts_table(parameter_rows(e))),
+        ("Machine and validity", "validity", facts_table(machine_rows(e, hardware, profile, reference, flags))),
+    ]
 
 
 def _batch_size(rec: Any) -> object:

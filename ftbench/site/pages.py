@@ -12,21 +12,24 @@ from urllib.parse import quote
 from markupsafe import Markup
 
 from ftbench.board.snapshot import Board, task_tables
-from ftbench.display import efficiency_columns, format_value, is_percent, metric_heading
+from ftbench.display import efficiency_columns, format_value, is_measured, is_percent, metric_heading
 from ftbench.leaderboard import FAMILIES, OverallRow, RankedRow, overall_ranking, pareto_costs
 from ftbench.metrics import METRICS
 from ftbench.site.context import TOP_N, Page, baselines, chart_svgs, dataset_card, model_url, task_url
+from ftbench.site.measurement import flag_marker
 from ftbench.site.sanitize import markdown_title, render_markdown
 from ftbench.site.tables import metric_cells
 from ftbench.tasks import Task
 
 PARETO_BADGES = {
     "latency_ms": "latency",
-    "peak_memory_mb": "memory",
+    "model_memory_mb": "memory",
     "prefill_tokens_per_s": "prefill",
     "parameters_total": "size",
 }
 """The badge a row gets for each cost front it lies on (``ftbench.leaderboard.pareto_costs``)."""
+METHODOLOGY = "methodology"
+"""The markdown page (``pages/methodology.md``) that explains how efficiency is measured."""
 
 
 def families(rows: Sequence[RankedRow]) -> list[str]:
@@ -51,7 +54,7 @@ def build_pages(board: Board, tables: Mapping[str, Sequence[RankedRow]] | None =
     """The board-wide HTML pages (home, tasks, static pages, 404) in a stable order; contexts
     are built when rendered. Model pages come from :func:`model_pages`, shard by shard."""
     tables = task_tables(board) if tables is None else tables
-    common = common_context(board.title, board.build_date, board.pages, board.tasks)
+    common = common_context(board.title, board.build_date, board.pages, board.tasks, board.reference_hardware)
     pages = [Page("index.html", "home.html.j2", partial(home_context, board, tables, overall_ranking(tables), common))]
     pages += [
         Page(task_url(t.name), "task.html.j2", partial(task_context, board, t, tables[t.name], common))
@@ -67,8 +70,12 @@ def build_pages(board: Board, tables: Mapping[str, Sequence[RankedRow]] | None =
     return pages
 
 
-def common_context(title: str, build_date: str, pages: Mapping[str, str], tasks: Sequence[Task]) -> dict[str, Any]:
-    """What every page's frame shows: title, build date, navigation, the task list."""
+def common_context(
+    title: str, build_date: str, pages: Mapping[str, str], tasks: Sequence[Task], reference: str = ""
+) -> dict[str, Any]:
+    """What every page's frame shows: title, build date, navigation, the task list; and what
+    the task and model pages say of efficiency: the board's reference hardware profile, and
+    the methodology page (``pages/methodology.md``) when the board has one."""
     nav = [("index.html", "Leaderboard")]
     nav += [(f"{quote(n)}.html", n.replace("_", " ").capitalize()) for n in sorted(pages)]
     return {
@@ -76,6 +83,8 @@ def common_context(title: str, build_date: str, pages: Mapping[str, str], tasks:
         "build_date": build_date,
         "nav": nav,
         "all_tasks": [(t.name, t.title, task_url(t.name)) for t in tasks],
+        "reference_hardware": reference,
+        "methodology": f"{METHODOLOGY}.html" if METHODOLOGY in pages else "",
     }
 
 
@@ -93,7 +102,10 @@ def home_context(
             "size": task_size(t),
             "cost": metric_heading(home_cost(t)),
             "count": len(tables[t.name]),
-            "top": [_compact_row(r, t.primary_metric, home_cost(t)) for r in tables[t.name][:TOP_N]],
+            "top": [
+                _compact_row(r, t.primary_metric, home_cost(t), board.reference_hardware)
+                for r in tables[t.name][:TOP_N]
+            ],
         }
         for t in board.tasks
     ]
@@ -125,8 +137,9 @@ def home_context(
     }
 
 
-def _compact_row(row: RankedRow, metric: str, cost: str) -> dict[str, Any]:
+def _compact_row(row: RankedRow, metric: str, cost: str, reference: str) -> dict[str, Any]:
     e = row.entry
+    flags = e.flags(reference) if e.value(cost) is not None and is_measured(cost) else ()
     return {
         "rank": row.rank,
         "name": e.name,
@@ -135,6 +148,7 @@ def _compact_row(row: RankedRow, metric: str, cost: str) -> dict[str, Any]:
         "family": e.family,
         "score": format_value(metric, e.value(metric)),
         "cost": format_value(cost, e.value(cost)),
+        "flag": Markup(flag_marker(flags)),
     }
 
 
@@ -146,6 +160,8 @@ def task_context(board: Board, task: Task, rows: Sequence[RankedRow], common: di
     refs = baselines(task, gold)
     majority = refs[0][1][task.primary_metric] if refs else None
     floor = best_baseline(task, refs)
+    reference = board.reference_hardware
+    others = sorted({r.entry.hardware for r in rows if reference and r.entry.hardware != reference})
     return {
         **common,
         "root": "../",
@@ -153,7 +169,7 @@ def task_context(board: Board, task: Task, rows: Sequence[RankedRow], common: di
         "task": task,
         "primary": METRICS[task.primary_metric],
         "columns": [_column(m) for m in columns],
-        "rows": [_table_row(r, columns, floor) for r in rows],
+        "rows": [_table_row(r, columns, reference, floor) for r in rows],
         "floor": format_value(task.primary_metric, floor) if floor is not None else "",
         "percent": is_percent(task.primary_metric),
         "size": task_size(task),
@@ -162,9 +178,11 @@ def task_context(board: Board, task: Task, rows: Sequence[RankedRow], common: di
         "families": families(rows),
         "methods": sorted({r.entry.method for r in rows}),
         "bases": sorted({r.entry.base for r in rows}),
-        "hardware": sorted({r.entry.hardware for r in rows}),
+        "other_profiles": others,
+        "other_rows": sum(1 for r in rows if r.entry.hardware in others),
+        "flagged_rows": sum(1 for r in rows if set(r.entry.flags(reference)) - {"other-hardware"}),
         "baselines": [(name, [format_value(m, scores.get(m)) for m in metrics]) for name, scores in refs],
-        "charts": chart_svgs(task, rows, "../", majority),
+        "charts": chart_svgs(task, rows, "../", majority, reference),
         "card": dataset_card(task, gold),
         "downloads": {kind: f"downloads/{quote(task.name)}/leaderboard.{kind}" for kind in ("json", "csv")},
     }
@@ -207,7 +225,9 @@ class TableRow:
     date: str
     """Submission date."""
     hardware: str
-    """Device the efficiency figures come from."""
+    """Hardware profile the efficiency figures come from."""
+    other_profile: bool
+    """Measured on a profile other than the board's reference: shown, not compared."""
     record: str
     """Raw record URL, site-relative."""
     pareto: tuple[str, ...]
@@ -227,8 +247,9 @@ def best_baseline(task: Task, refs: Sequence[tuple[str, dict[str, float]]]) -> f
     return max(scores) if METRICS[task.primary_metric].higher_is_better else min(scores)
 
 
-def _table_row(row: RankedRow, columns: Sequence[str], floor: float | None = None) -> TableRow:
+def _table_row(row: RankedRow, columns: Sequence[str], reference: str, floor: float | None = None) -> TableRow:
     e = row.entry
+    flags = e.flags(reference)
     value = e.value(columns[0])
     higher = METRICS[columns[0]].higher_is_better
     below = floor is not None and value is not None and (value <= floor if higher else value >= floor)
@@ -243,10 +264,11 @@ def _table_row(row: RankedRow, columns: Sequence[str], floor: float | None = Non
         base_short=short_base(e.base),
         date=e.date,
         hardware=e.hardware,
+        other_profile="other-hardware" in flags,
         record=quote(e.record),
         pareto=tuple(PARETO_BADGES[c] for c in row.pareto),
         below_baseline=below,
-        cells=metric_cells(e, columns),
+        cells=metric_cells(e, columns, flags),
     )
 
 

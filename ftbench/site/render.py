@@ -21,8 +21,9 @@ def render_site(board: Board, tables: Mapping[str, Sequence[RankedRow]], templat
     out = {page.path: render(env, page) for page in build_pages(board, tables)}
     for task in board.tasks:
         rows = tables[task.name]
-        out[f"downloads/{task.name}/leaderboard.json"] = leaderboard_json(task, rows, board.build_date)
-        out[f"downloads/{task.name}/leaderboard.csv"] = leaderboard_csv(task, rows)
+        ref = board.reference_hardware
+        out[f"downloads/{task.name}/leaderboard.json"] = leaderboard_json(task, rows, board.build_date, ref)
+        out[f"downloads/{task.name}/leaderboard.csv"] = leaderboard_csv(task, rows, ref)
     static = templates_dir / "static"
     for path in sorted(static.rglob("*")) if static.is_dir() else []:
         if path.is_file():

@@ -15,12 +15,14 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from markupsafe import Markup
 
-from ftbench.display import format_value, interval_text, is_percent
+from ftbench.display import format_value, interval_text, is_measured, is_percent
 from ftbench.leaderboard import Entry
 from ftbench.metrics import METRICS
 from ftbench.site.context import MAX_MATRIX_LABELS
+from ftbench.site.measurement import RANGED, flag_marker, recorded_range, spread
 
 TOP_CONFUSIONS = 10
+_MEASURED = {name: is_measured(name) for name in METRICS.names()}  # looked up for every cell
 
 
 # Efficiency keys that are not ranked metrics, so not in METRICS: (label, unit).
@@ -33,6 +35,10 @@ OTHER_FIGURES = {
     "generation_prompts": ("Generation prompts timed", ""),
     "generation_new_tokens": ("New tokens per generation", ""),
     "resumed_documents": ("Documents resumed from a checkpoint", ""),
+    "pass_examples_per_s": ("Throughput of the scoring pass", "ex/s"),
+    "rss_before_load_mb": ("Memory before loading the model", "MiB"),
+    "hardware_profile": ("Hardware profile", ""),
+    "remeasured_at": ("Figures re-measured at", ""),
     "memory_kind": ("Memory measured as", ""),
     "device": ("Device", ""),
     "dtype": ("Weights dtype", ""),
@@ -55,24 +61,36 @@ def _escaped(label: str) -> str:
     return html_text(label)
 
 
-def metric_cells(entry: Entry, columns: Sequence[str]) -> Markup:
+def metric_cells(entry: Entry, columns: Sequence[str], flags: tuple[str, ...] = ()) -> Markup:
     """``<td>`` cells of ``columns``: the formatted value, and the raw one for sorting (the
-    first is the primary metric). Built here, not in the template: ten cells a row, two
-    interpolations each, were most of a large task page's rendering time.
+    first is the primary metric, with its confidence interval). A measured efficiency figure
+    shows the half-width of its measured range (the range itself in the cell's title) and,
+    when the record is ``flags``-ged, the flag marker. Built here, not in the template: ten
+    cells a row, two interpolations each, were most of a large task page's rendering time.
 
     >>> str(metric_cells(Entry("s", "S", "lora", "b", "2026-01-01", {"accuracy": 0.5}, {}), ["accuracy", "latency_ms"]))
     '<td class="num primary" data-sort="0.5">50.00</td>\\n<td class="num" data-sort="">—</td>'
+    >>> e = Entry("s", "S", "lora", "b", "2026", {}, {"latency_ms": 2, "latency_ms_lo": 1.9, "latency_ms_hi": 2.1})
+    >>> print(metric_cells(e, ["accuracy", "latency_ms"], ("cpu-steal",)).split("\\n")[1][16:104])
+    data-sort="2.0" title="measured range 1.9–2.1 ms">2 <small class="rng">±5%</small> <span
     """
     cells = []
     for i, column in enumerate(columns):
         value = entry.value(column)
         raw = "" if value is None else repr(value)  # a float's repr needs no escaping
-        text = html_text(format_value(column, value))
+        text, title = html_text(format_value(column, value)), ""
         if i == 0:
             ci = interval_text(column, entry.intervals.get(column))
             if ci:
                 text += f' <small class="ci">{ci}</small>'
-        cells.append(f'<td class="num{" primary" if i == 0 else ""}" data-sort="{raw}">{text}</td>')
+        elif value is not None and column in RANGED:
+            plus, title = spread(column, value, entry.interval(column))
+            if plus:
+                text += f' <small class="rng">{plus}</small>'
+                title = f' title="{title}"'
+        if flags and value is not None and _MEASURED.get(column, False):
+            text += " " + flag_marker(flags)
+        cells.append(f'<td class="num{" primary" if i == 0 else ""}" data-sort="{raw}"{title}>{text}</td>')
     return Markup("\n".join(cells))  # one cell a line, as before: golden diffs stay readable
 
 
@@ -169,33 +187,45 @@ def top_confusions(
     return [(labels[i // k], labels[i % k], int(flat[i])) for i in order.tolist() if flat[i] > 0]
 
 
-def efficiency_rows(efficiency: Mapping[str, object]) -> list[tuple[str, str, str]]:
-    """``(label, value, unit)`` of every efficiency figure, in key order."""
+def efficiency_rows(efficiency: Mapping[str, object]) -> list[tuple[str, str]]:
+    """``(label, text with unit)`` of every flat efficiency figure, in key order, a measured
+    range beside its figure; the nested details (distributions, validity, an unmerged
+    adapter's figures) have tables of their own (``ftbench.site.measurement``).
+
+    >>> efficiency_rows({"latency_ms": 2.5, "latency_ms_lo": 2.4, "latency_ms_hi": 2.6, "latency": {}})
+    [('Latency (batch 1)', '2.5 ms (range 2.4–2.6)')]
+    """
     out = []
     for key in sorted(efficiency):
         value = efficiency[key]
+        if isinstance(value, Mapping | list) or (key.endswith(("_lo", "_hi")) and key[:-3] in efficiency):
+            continue
         if key in METRICS:
             m = METRICS[key]
             unit = "" if m.unit == "B" or key.startswith("parameters") else m.unit
-            out.append((m.label, format_value(key, value), unit))
+            label, text = m.label, format_value(key, value)
         else:
             label, unit = OTHER_FIGURES.get(key, (key.replace("_", " "), ""))
-            out.append((label, plain_value(value), unit))
+            text = plain_value(value)
+        text += f" {unit}" if unit else ""
+        bounds = recorded_range(efficiency, key)
+        if bounds is not None:
+            text += f" (range {format_value(key, bounds[0])}–{format_value(key, bounds[1])})"
+        out.append((label, text))
     return out
 
 
 def efficiency_table(efficiency: Mapping[str, object]) -> Markup:
-    """:func:`efficiency_rows` as table rows (built here: 17 rows a record, on every page).
+    """:func:`efficiency_rows` as table rows (built here: 30 rows a record, on every page).
 
     >>> print(efficiency_table({"latency_ms": 2.5, "device": "cpu"}))
     <tr><th scope="row">Device</th><td class="num">cpu</td></tr>
-    <tr><th scope="row">Latency</th><td class="num">2.5 ms</td></tr>
+    <tr><th scope="row">Latency (batch 1)</th><td class="num">2.5 ms</td></tr>
     """
     return Markup(
         "\n".join(
-            f'<tr><th scope="row">{_escaped(label)}</th><td class="num">{html_text(value)}{" " if unit else ""}'
-            f"{_escaped(unit)}</td></tr>"
-            for label, value, unit in efficiency_rows(efficiency)
+            f'<tr><th scope="row">{_escaped(label)}</th><td class="num">{html_text(text)}</td></tr>'
+            for label, text in efficiency_rows(efficiency)
         )
     )
 
