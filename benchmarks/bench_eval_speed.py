@@ -3,13 +3,13 @@
 In one process, alternated, best time of each over ``--repeat`` rounds, on the same texts:
 
 - **ftbench**: ``run_classifier`` on the model ``ftbench evaluate`` loads (length-sorted
-  batches, linear layers prepacked for oneDNN on CPU); its time includes tokenising;
+  batches); its time includes tokenising;
 - **pipeline default** and **pipeline(batch_size=64)**: ``transformers.pipeline`` on the same
-  checkpoint loaded plainly (no packing), as a user would run it;
+  loaded model, as a user would run it;
 - **roofline**: the model's forward FLOPs for the real (non-padding) tokens — 2 x the encoder's
   linear weights per token, plus the attention products and the pooler/classifier per text —
-  over the best matrix-multiply rate measured in this run (the model's own GEMM shapes at a
-  large row count, with both MKL's ``F.linear`` and oneDNN's prepacked kernel; the faster counts).
+  over the best matrix-multiply rate measured in this run (``F.linear`` at the model's own
+  shapes and a large row count).
 
 Printed: each method's time, ratios to ftbench, ftbench over the roofline, agreement of the
 predictions, and each method's peak memory (exact high-water mark on Linux, with the memory
@@ -41,27 +41,20 @@ from ftbench.tasks import load_examples
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def matmul_rate(shapes: list[tuple[int, int]], rows: int = 4096, repeat: int = 20) -> dict:
-    """Best FLOP/s over the (in, out) shapes at ``rows`` rows, with MKL and prepacked oneDNN."""
+def matmul_rate(shapes: list[tuple[int, int]], rows: int = 4096, repeat: int = 20) -> float:
+    """Best FLOP/s of ``F.linear`` over the (in, out) shapes at ``rows`` rows."""
     import torch
 
-    from ftbench.models.hf import PackedLinear, can_pack
-
-    best: dict[str, float] = {}
+    best = 0.0
     with torch.inference_mode():
         for k, n in shapes:
             x, linear = torch.randn(rows, k), torch.nn.Linear(k, n)
-            kernels = {"mkl": linear}
-            if can_pack(torch.device("cpu"), torch.float32):
-                kernels["onednn-packed"] = PackedLinear(linear)
-            for name, fn in kernels.items():
-                for _ in range(3):
-                    fn(x)
-                t0 = time.perf_counter()
-                for _ in range(repeat):
-                    fn(x)
-                rate = 2 * rows * k * n * repeat / (time.perf_counter() - t0)
-                best[name] = max(best.get(name, 0.0), rate)
+            for _ in range(3):
+                linear(x)
+            t0 = time.perf_counter()
+            for _ in range(repeat):
+                linear(x)
+            best = max(best, 2 * rows * k * n * repeat / (time.perf_counter() - t0))
     return best
 
 
@@ -99,8 +92,6 @@ def main() -> None:
     import torch
     from transformers import pipeline
 
-    from ftbench.models.hf import load_classifier
-
     config = load_config(ROOT)
     board = load_submissions(config, [ROOT / args.submission]).require_valid()
     [job] = plan_jobs(board, config, only_tasks=[args.task])
@@ -108,11 +99,9 @@ def main() -> None:
     texts = list(load_examples(task, config.data_dir).head(args.limit).texts)
     loaded = load_model(job, config, "cpu")  # the model `ftbench evaluate` would load
     clf = loaded.model
-    adapter = loaded.adapter.folder if loaded.adapter else None
-    plain = load_classifier(loaded.base.folder, adapter, task.labels, "fp32", "cpu", pack=False)
 
     label_id = {name: i for i, name in enumerate(task.labels)}
-    pipe = pipeline("text-classification", model=plain.model, tokenizer=plain.tokenizer, device=plain.device)
+    pipe = pipeline("text-classification", model=clf.model, tokenizer=clf.tokenizer, device=clf.device)
     pipe(texts[:8])  # warm-up, as the runner does
     methods = {
         "ftbench": lambda: run_classifier(clf, texts, batch_size=args.batch_size, progress=False, policy=None),
@@ -128,21 +117,25 @@ def main() -> None:
                 t0 = time.perf_counter()
                 out = fn()
                 elapsed = time.perf_counter() - t0
-            times[name].append(out.wall_time_s if name == "ftbench" else elapsed)
+            times[name].append(out.wall_time_s if name.startswith("ftbench") else elapsed)
             outputs[name] = out
             seen = memory.setdefault(name, {"peak_mb": 0.0, "added_mb": 0.0})
             seen["peak_mb"] = max(seen["peak_mb"], peak.peak_mb)
             seen["added_mb"] = max(seen["added_mb"], peak.peak_mb - peak.baseline_mb)
     run = outputs["ftbench"]
-    predictions = {name: [label_id[o["label"]] for o in out] for name, out in outputs.items() if name != "ftbench"}
+    predictions = {
+        name: out.predictions if name.startswith("ftbench") else [label_id[o["label"]] for o in out]
+        for name, out in outputs.items()
+        if name != "ftbench"
+    }
 
     lengths = clf.token_lengths(texts)
-    flops = forward_flops(plain.model, lengths)
+    flops = forward_flops(clf.model, lengths)
     shapes = sorted(
-        {(m.in_features, m.out_features) for n, m in plain.model.named_modules() if isinstance(m, torch.nn.Linear)}
+        {(m.in_features, m.out_features) for n, m in clf.model.named_modules() if isinstance(m, torch.nn.Linear)}
     )
     rates = matmul_rate(shapes)
-    roofline_s = flops / max(rates.values())
+    roofline_s = flops / rates
     best = {name: min(t) for name, t in times.items()}
     figures = {
         "task": task.name,
@@ -160,7 +153,7 @@ def main() -> None:
         "best_s": {name: round(t, 3) for name, t in best.items()},
         "over_ftbench": {name: round(t / best["ftbench"], 2) for name, t in best.items() if name != "ftbench"},
         "forward_tflop": round(flops / 1e12, 4),
-        "matmul_gflop_s": {k: round(v / 1e9, 1) for k, v in rates.items()},
+        "matmul_gflop_s": round(rates / 1e9, 1),
         "roofline_s": round(roofline_s, 3),
         "ftbench_over_roofline": round(best["ftbench"] / roofline_s, 3),
         "identical_predictions": {name: pred == run.predictions for name, pred in predictions.items()},
@@ -171,10 +164,10 @@ def main() -> None:
     same = all(figures["identical_predictions"].values())
     print(
         f"\nftbench {figures['best_s']['ftbench']} s on {len(texts)} texts ({figures['tokens']:,} tokens); "
-        f"{peers}; roofline {figures['roofline_s']} s at {max(rates.values()) / 1e9:.0f} GFLOP/s -> ftbench is "
+        f"{peers}; roofline {figures['roofline_s']} s at {rates / 1e9:.0f} GFLOP/s -> ftbench is "
         f"{figures['ftbench_over_roofline']}x the roofline; predictions {'identical' if same else 'DIFFER'}; "
         f"peak memory ftbench {memory['ftbench']['peak_mb']:.0f} MiB vs pipeline "
-        f"{max(m['peak_mb'] for n, m in memory.items() if n != 'ftbench'):.0f} MiB. "
+        f"{max(m['peak_mb'] for n, m in memory.items() if n.startswith('pipeline')):.0f} MiB. "
         "Targets: <= 1.25x roofline, >= 3x default, >= 2x batched"
     )
     if args.json:

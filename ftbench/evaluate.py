@@ -21,7 +21,7 @@ from typing import Literal
 import ftbench
 from ftbench.config import BoardConfig
 from ftbench.errors import FtbenchError, Issue
-from ftbench.evaluate_lm import Outcome, evaluate_language_model, measure_language_model
+from ftbench.evaluate_lm import Outcome, evaluate_language_model, generation_figures, measure_language_model
 from ftbench.files import remove_leftover_temporaries
 from ftbench.git import git_state
 from ftbench.jobs import EvalJob, plan_jobs
@@ -45,8 +45,7 @@ from ftbench.record import (
 )
 from ftbench.runner import run_classifier
 from ftbench.runner.classifier import measure_classifier
-from ftbench.runner.documents import checkpoint_path
-from ftbench.runner.generation import measure_generation
+from ftbench.runner.documents import LATENCY_TOKENS, checkpoint_path
 from ftbench.scores import score
 from ftbench.submissions import load_submissions
 from ftbench.tasks import Examples, load_examples
@@ -120,14 +119,30 @@ def evaluate_pending(
     pending = [j for j in report.jobs if j.pending]
     if pending:
         prepare_output(config.results_dir)
-    for job in pending:
+
+    def run(job: EvalJob) -> ResultRecord:
+        record = evaluate_job(job, config, settings, backend)
+        write_record(job.output, record)
+        checkpoint_path(job.output).unlink(missing_ok=True)  # a perplexity run's, now in the record
+        return record
+
+    return _each(pending, run, report, on_record)
+
+
+def _each(
+    jobs: Sequence[EvalJob],
+    run: Callable[[EvalJob], ResultRecord],
+    report: EvalReport,
+    on_record: Callable[[EvalJob, ResultRecord | None, str], None] | None,
+) -> EvalReport:
+    """``run`` every job, each failure reported and not fatal: one broken submission must not
+    stop the others."""
+    for job in jobs:
         try:
-            record = evaluate_job(job, config, settings, backend)
-            write_record(job.output, record)
-            checkpoint_path(job.output).unlink(missing_ok=True)  # a perplexity run's, now in the record
+            record = run(job)
         except (KeyboardInterrupt, SystemExit):
             raise
-        except Exception as exc:  # one broken submission must not stop the others
+        except Exception as exc:
             why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             report.failed.append((job, f"{type(exc).__name__}: {why}" if not isinstance(exc, FtbenchError) else why))
             if on_record is not None:
@@ -156,22 +171,13 @@ def remeasure_current(
     board = load_submissions(config, paths)
     report = EvalReport(issues=board.issues)
     report.jobs = [j for j in plan_jobs(board, config, settings.batch_size, None, only_tasks) if not j.pending]
-    for job in report.jobs:
-        try:
-            record = remeasure_job(job, config, settings, backend)
-            write_record(job.output, record)
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except Exception as exc:
-            why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            report.failed.append((job, why))
-            if on_record is not None:
-                on_record(job, None, why)
-            continue
-        report.done.append((job, record))
-        if on_record is not None:
-            on_record(job, record, "")
-    return report
+
+    def run(job: EvalJob) -> ResultRecord:
+        record = remeasure_job(job, config, settings, backend)
+        write_record(job.output, record)
+        return record
+
+    return _each(report.jobs, run, report, on_record)
 
 
 def remeasure_job(
@@ -182,13 +188,13 @@ def remeasure_job(
     examples = load_examples(job.task, config.data_dir)
     threads = fix_threads(settings.threads)
     loaded = load_model(job, config, settings.device, backend)
-    figures = measure(job, config, settings, examples, loaded.model, threads).figures()
+    figures = _figures(job, measure(job, config, settings, examples, loaded.model, threads))
     peaks = figures.get("memory_peaks_mb") or [0.0]
     # the scoring pass's own timings belong to the machine that scored it: not carried over
     kept = {k: v for k, v in old.efficiency.items() if k in _PASS_INDEPENDENT}
     figures = {**kept, **figures, "peak_memory_mb": max(peaks), "remeasured_at": _now()}
     if job.model_kind == "causal-lm":
-        figures.update(measure_generation(loaded.model, list(examples.texts)))
+        figures.update(generation_figures(job, config, examples, loaded.model))
         if "tokens_per_s" in figures:
             for suffix in ("", "_lo", "_hi"):
                 figures[f"prefill_tokens_per_s{suffix}"] = figures[f"tokens_per_s{suffix}"]
@@ -272,6 +278,14 @@ def measure(
     return measure_classifier(model, examples.texts, job.batch_size, policy, threads)  # type: ignore[arg-type]
 
 
+def _figures(job: EvalJob, measurement: Measurement) -> dict:
+    """A measurement's record fields, with what a perplexity task's batch-1 reads are."""
+    figures = measurement.figures()
+    if job.task.type == "perplexity":
+        figures["latency"]["tokens"] = LATENCY_TOKENS
+    return figures
+
+
 def _policy(settings: EvalSettings, config: BoardConfig) -> Policy:
     return settings.policy or measurement_policy(
         config.measurement, f"{config.root / 'pyproject.toml'}:tool.ftbench.measurement"
@@ -290,7 +304,7 @@ def measure_unmerged(
     parameters, latency, throughput and memory, measured like the merged model's."""
     loaded = load_model(job, config, settings.device, backend, merge_adapter=False)
     model = loaded.model
-    figures = measure(job, config, settings, examples, model, threads).figures()
+    figures = _figures(job, measure(job, config, settings, examples, model, threads))
     figures["peak_memory_mb"] = max(figures.get("memory_peaks_mb") or [0.0])
     figures.update(_memory(figures, loaded, model))
     return {

@@ -70,6 +70,14 @@ def measure_language_model(
     return measure_choices(model, contexts, plan.continuations, batch_size, policy, threads)
 
 
+def generation_figures(job: EvalJob, config: BoardConfig, examples: Examples, model: LanguageModel) -> dict[str, Any]:
+    """Greedy generation timings over the task's own inputs: the prompts of a classification
+    task (as scored), the documents of a perplexity task."""
+    if job.task.type == "perplexity":
+        return _generation(model, examples.texts)
+    return _generation(model, _contexts(job, config, examples, model)[0])
+
+
 def _contexts(
     job: EvalJob, config: BoardConfig, examples: Examples, model: LanguageModel
 ) -> tuple[list[str], PromptPlan]:

@@ -176,12 +176,8 @@ def test_the_converted_smollm2_scores_like_the_gguf_it_came_from(tmp_path):
     converted = converted_gguf(gguf, tmp_path / "cache")
     config = json.loads((converted / "config.json").read_text())
     assert "quantization_config" not in config  # plain fp32 weights: any loader takes the folder as it is
-    lm = load_causal_lm(converted, pack=False)
+    lm = load_causal_lm(converted)
     reference = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf.name, dtype=torch.float32).eval()
     ids = torch.tensor([lm.tokenize("The capital of France is Paris.")])
     with torch.inference_mode():
         assert torch.allclose(lm.model(input_ids=ids).logits, reference(input_ids=ids).logits, atol=1e-5)
-        # prepacked linear layers (oneDNN) compute the same sums in another order
-        packed = load_causal_lm(converted)
-        assert any("prepacked" in note for note in packed.info.notes)
-        assert torch.allclose(packed.model(input_ids=ids).logits, reference(input_ids=ids).logits, atol=1e-3)

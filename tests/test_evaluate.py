@@ -168,3 +168,23 @@ def test_a_run_beside_a_cpu_heavy_process_is_flagged_and_earns_no_badge(board, m
     quiet = Entry("calm", "Calm", "lora", "b", "2026-01-01", {"accuracy": 0.8}, calm, hardware=eff["hardware_profile"])
     rows = task_table([contended, quiet], "accuracy", costs=("latency_ms",))
     assert {r.entry.submission: r.pareto for r in rows} == {"busy": (), "calm": ("latency_ms",)}
+
+
+def test_remeasuring_keeps_the_scores_and_replaces_the_figures(board, make_submission):
+    """``ftbench measure``: a current record's efficiency is taken again, its predictions,
+    metrics and content key are kept, and a pair without a current record is left alone."""
+    from ftbench.evaluate import evaluate_pending, remeasure_current
+
+    make_submission()
+    config = load_config(board)
+    settings = EvalSettings(limit=None, progress=False)
+    backend = dummy_loader({"bad": 0, "good": 1})
+    [(job, record)] = evaluate_pending(config, settings=settings, backend=backend).done
+    report = remeasure_current(config, settings=settings, backend=backend)
+    [(again_job, again)] = report.done
+    assert again_job.output == job.output and read_record(job.output) == again
+    assert again.predictions == record.predictions and again.metrics == record.metrics
+    assert again.content_key == record.content_key and "remeasured_at" in again.efficiency
+    assert again.efficiency["latency"]["n"] >= 1 and "wall_time_s" not in again.efficiency
+    job.output.unlink()
+    assert remeasure_current(config, settings=settings, backend=backend).jobs == []

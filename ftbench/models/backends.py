@@ -28,6 +28,7 @@ from ftbench.efficiency import release_memory
 from ftbench.models.base import Classifier, LanguageModel
 from ftbench.models.dummy import DummyClassifier, DummyLanguageModel
 from ftbench.models.resolve import ResolvedWeights, resolve
+from ftbench.models.runtime import warm_runtime
 from ftbench.registry import Registry
 
 if TYPE_CHECKING:  # a job is planned above this stage; only its fields are read here
@@ -152,10 +153,13 @@ def load_model(
         cache_dir=(config.cache_dir or config.root / ".ftbench-cache") / "gguf",
         merge_adapter=merge_adapter,
     )
+    warm_runtime(base.folder)  # the libraries' own memory is not the model's
     before = release_memory()
     start = time.perf_counter()
     model = load(request)
-    return LoadedModel(model, base, adapter, time.perf_counter() - start, before)
+    seconds = time.perf_counter() - start
+    release_memory()  # what loading freed (file buffers, merge temporaries) is not the model's either
+    return LoadedModel(model, base, adapter, seconds, before)
 
 
 @register_backend("hf-sequence-classification", task_types=("classification",))

@@ -170,7 +170,8 @@ class CausalLM:
     def _with_cache(self, cache: Any) -> dict[str, Any]:
         """The cache argument under this transformers version's name (``cache`` from 5.x on)."""
         if not hasattr(self, "_cache_arg"):
-            params = inspect.signature(type(self.model).forward).parameters
+            inner = getattr(self.model, "get_base_model", lambda: self.model)()  # through a PEFT wrapper
+            params = inspect.signature(type(inner).forward).parameters
             self._cache_arg = "cache" if "cache" in params else "past_key_values"
         return {self._cache_arg: cache}
 
@@ -281,7 +282,6 @@ def load_causal_lm(
     adapter: Path | None = None,
     notes: Sequence[str] = (),
     merge_adapter: bool = True,
-    pack: bool = True,
 ) -> CausalLM:
     """A causal LM from a local folder of safetensors weights, config and tokenizer, with an
     optional PEFT adapter (merged into the weights unless ``merge_adapter`` is False or it is a
@@ -302,12 +302,7 @@ def load_causal_lm(
     dev = torch.device(device)
     model.to(dev)  # type: ignore[arg-type]
     config = model.config
-    parameters = sum(p.numel() for p in model.parameters())  # before packing turns weights into buffers
-    from ftbench.models.hf import can_pack, pack_linear_layers
-
-    # the output projection stays a plain Linear: long windows slice it (_chunked_logprob)
-    if pack and can_pack(dev, dtype) and pack_linear_layers(model, skip=("lm_head",)):
-        all_notes.append("linear layers prepacked for oneDNN (CPU, fp32), the output projection excepted")
+    parameters = sum(p.numel() for p in model.parameters())
     info = ModelInfo(
         backend="transformers+peft" if adapter else "transformers",
         parameters_total=parameters,

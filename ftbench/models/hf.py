@@ -30,66 +30,6 @@ SDPA_BACKENDS = (SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDP
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
-ADAPTER_PARTS = ("lora_", "ia3_", "modules_to_save", "original_module", "prompt_encoder")
-"""Names of a PEFT model's own modules: left as PEFT built them (only base layers are packed)."""
-
-
-class PackedLinear(torch.nn.Module):
-    """An ``nn.Linear`` whose weight is prepacked once into oneDNN's blocked layout, optionally
-    with the activation after it fused into the same kernel (``gelu``: the exact, erf one).
-
-    What ``torch.compile``'s CPU freezing does, without compiling: a plain ``F.linear`` repacks
-    the weight on every call, which on the 2-core Xeon the benchmark ran on cost a third of the
-    matrix-multiply rate at the shapes of a MiniLM batch; the packed call computes the same sums.
-    """
-
-    def __init__(self, linear: torch.nn.Linear, activation: str = "none", batch_hint: int = 1024):
-        super().__init__()
-        self.in_features, self.out_features = linear.in_features, linear.out_features
-        self.activation = activation
-        weight = linear.weight.detach()
-        self.register_buffer("packed", torch.ops.mkldnn._reorder_linear_weight(weight, batch_hint), persistent=False)
-        self.register_buffer("bias", None if linear.bias is None else linear.bias.detach(), persistent=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        flat = x.reshape(-1, self.in_features)
-        out = torch.ops.mkldnn._linear_pointwise(flat, self.packed, self.bias, self.activation, [], "none")
-        return out.reshape(*x.shape[:-1], self.out_features)
-
-
-def can_pack(device: torch.device, dtype: torch.dtype) -> bool:
-    """Whether linear layers can be prepacked: fp32 on a CPU with oneDNN."""
-    return (
-        device.type == "cpu"
-        and dtype == torch.float32
-        and torch.backends.mkldnn.is_available()
-        and hasattr(torch.ops.mkldnn, "_reorder_linear_weight")
-    )
-
-
-def pack_linear_layers(model: torch.nn.Module, skip: tuple[str, ...] = ()) -> int:
-    """Replace every plain ``nn.Linear`` of ``model`` (not a PEFT adapter's own, none whose name
-    contains one of ``skip``) by a :class:`PackedLinear`, fusing an exact GELU that follows one (a
-    BERT-style intermediate block: ``dense`` then ``intermediate_act_fn``); returns how many."""
-    from transformers.activations import GELUActivation
-
-    packed = 0
-    for name, module in list(model.named_modules()):
-        act = getattr(module, "intermediate_act_fn", None)
-        dense = getattr(module, "dense", None)
-        fuse = type(dense) is torch.nn.Linear and type(act) is GELUActivation and act.act is torch.nn.functional.gelu
-        for child_name, child in list(module.named_children()):
-            full = f"{name}.{child_name}" if name else child_name
-            if type(child) is not torch.nn.Linear or any(part in full for part in (*ADAPTER_PARTS, *skip)):
-                continue
-            gelu = fuse and child_name == "dense"
-            setattr(module, child_name, PackedLinear(child, "gelu" if gelu else "none"))
-            if gelu:
-                module.intermediate_act_fn = torch.nn.Identity()
-            packed += 1
-    return packed
-
-
 def pick_device(requested: str = "auto") -> torch.device:
     """``auto`` picks the first CUDA device when there is one, else the CPU."""
     if requested == "auto":
@@ -170,11 +110,9 @@ def load_classifier(
     seed: int = 0,
     cudnn_attention: bool = False,
     merge_adapter: bool = True,
-    pack: bool = True,
 ) -> HFClassifier:
     """Load ``base_dir`` as a classifier over ``labels``, apply ``adapter_dir`` (merged unless
-    ``merge_adapter`` is False: the adapter as deployed unmerged); on a CPU in fp32 the linear
-    layers are prepacked (``pack=False``: the plain transformers model, as a peer runs it)."""
+    ``merge_adapter`` is False: the adapter as deployed unmerged)."""
     dev = pick_device(device)
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
@@ -198,9 +136,7 @@ def load_classifier(
         notes.append("adapter merged into the base weights for inference" if merged else "adapter applied unmerged")
     model.to(dev).eval()
     tokenizer = AutoTokenizer.from_pretrained(base_dir, local_files_only=True)
-    parameters = sum(p.numel() for p in model.parameters())  # before packing turns weights into buffers
-    if pack and can_pack(dev, next(model.parameters()).dtype) and pack_linear_layers(model):
-        notes.append("linear layers prepacked for oneDNN (CPU, fp32), exact GELU fused into the layer before it")
+    parameters = sum(p.numel() for p in model.parameters())
     info = ModelInfo(
         backend="transformers+peft" if adapter_dir else "transformers",
         parameters_total=parameters,

@@ -68,7 +68,7 @@ class DocumentRun:
         return figures
 
 
-LATENCY_TOKENS = 256
+LATENCY_TOKENS = 64
 """Tokens of the short reads timed at batch 1 on a perplexity task (a full window is seconds)."""
 
 
