@@ -25,7 +25,7 @@ from ftbench.evaluate_lm import Outcome, evaluate_language_model, generation_fig
 from ftbench.files import remove_leftover_temporaries
 from ftbench.git import git_state
 from ftbench.jobs import EvalJob, plan_jobs
-from ftbench.measure import DEFAULT_POLICY, Measurement, Policy
+from ftbench.measure import DEFAULT_POLICY, Measurement, Policy, with_prefill
 from ftbench.measure import policy as measurement_policy
 from ftbench.models.backends import SEED, Backend, LoadedModel, load_model
 from ftbench.models.base import Classifier, LanguageModel
@@ -195,9 +195,7 @@ def remeasure_job(
     figures = {**kept, **figures, "peak_memory_mb": max(peaks), "remeasured_at": _now()}
     if job.model_kind == "causal-lm":
         figures.update(generation_figures(job, config, examples, loaded.model))
-        if "tokens_per_s" in figures:
-            for suffix in ("", "_lo", "_hi"):
-                figures[f"prefill_tokens_per_s{suffix}"] = figures[f"tokens_per_s{suffix}"]
+        with_prefill(figures)
     unmerged = None
     if loaded.adapter is not None and loaded.model.info.merged:
         unmerged = measure_unmerged(job, config, settings, examples, backend, threads)

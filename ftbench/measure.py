@@ -422,13 +422,14 @@ def _rounded(values: dict, digits: int = 4) -> dict:
     return {k: (round(v, digits) if isinstance(v, float) and math.isfinite(v) else v) for k, v in values.items()}
 
 
-def interval(efficiency: dict, name: str) -> tuple[float, float] | None:
-    """The measured range of figure ``name`` in a record's efficiency map, when it has one.
+def with_prefill(figures: dict) -> dict:
+    """A language model's figures with its token throughput (and range) also named prefill:
+    every token a scoring pass reads is a prompt token.
 
-    >>> interval({"latency_ms": 5.0, "latency_ms_lo": 4.8, "latency_ms_hi": 5.3}, "latency_ms")
-    (4.8, 5.3)
+    >>> with_prefill({"tokens_per_s": 9.0, "tokens_per_s_lo": 8.0, "tokens_per_s_hi": 10.0})["prefill_tokens_per_s_lo"]
+    8.0
     """
-    lo, hi = efficiency.get(f"{name}_lo"), efficiency.get(f"{name}_hi")
-    if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and not isinstance(lo, bool):
-        return float(lo), float(hi)
-    return None
+    for suffix in ("", "_lo", "_hi"):
+        if f"tokens_per_s{suffix}" in figures:
+            figures[f"prefill_tokens_per_s{suffix}"] = figures[f"tokens_per_s{suffix}"]
+    return figures

@@ -27,6 +27,7 @@ from ftbench.measure import (
     measure,
     read_cpu,
     spread_sample,
+    with_prefill,
 )
 from ftbench.models.base import LanguageModel
 from ftbench.runner.classifier import batch_figures, length_sorted_batches
@@ -73,10 +74,7 @@ class ChoiceRun:
     def efficiency(self) -> dict[str, float]:
         """Throughput and latency figures of the pass (every token read is a prefill token)."""
         figures = batch_figures(self, len(self.loglik))
-        if "tokens_per_s" in figures:  # every token a prompt pass reads is a prefill token
-            for suffix in ("", "_lo", "_hi"):
-                figures[f"prefill_tokens_per_s{suffix}"] = figures[f"tokens_per_s{suffix}"]
-        return figures
+        return with_prefill(figures)
 
 
 def choice_probabilities(loglik: np.ndarray) -> np.ndarray:

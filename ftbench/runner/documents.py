@@ -22,7 +22,16 @@ from typing import Any, TextIO
 from tqdm.auto import tqdm
 
 from ftbench.efficiency import PeakMemory
-from ftbench.measure import DEFAULT_POLICY, CpuTimes, Measurement, Policy, measure, read_cpu, spread_sample
+from ftbench.measure import (
+    DEFAULT_POLICY,
+    CpuTimes,
+    Measurement,
+    Policy,
+    measure,
+    read_cpu,
+    spread_sample,
+    with_prefill,
+)
 from ftbench.models.base import LanguageModel
 from ftbench.perplexity import rolling_windows
 
@@ -62,8 +71,7 @@ class DocumentRun:
         }
         if self.measurement is not None:
             figures.update(self.measurement.figures())
-            for suffix in ("", "_lo", "_hi"):
-                figures[f"prefill_tokens_per_s{suffix}"] = figures[f"tokens_per_s{suffix}"]
+            with_prefill(figures)
             figures["latency"]["tokens"] = LATENCY_TOKENS
         return figures
 
