@@ -21,6 +21,7 @@ DEFAULTS: dict[str, object] = {
     "site_dir": "site",
     "templates_dir": "templates",
     "pages_dir": "pages",
+    "baselines_dir": "baselines",
     "cache_dir": ".ftbench-cache",
     "base_url": "/",
     "title": "ftbench leaderboard",
@@ -50,6 +51,8 @@ class BoardConfig:
     """Jinja2 templates of the site."""
     pages_dir: Path
     """Markdown pages (about, how to submit) rendered into the site."""
+    baselines_dir: Path
+    """Reference baselines with per-example predictions, ``<task>.json`` (``ftbench baselines``)."""
     cache_dir: Path | None = None
     """Derived files kept between runs (GGUF checkpoints dequantised to safetensors, under
     ``gguf/<sha256 of the GGUF file>``); ``FTBENCH_CACHE_DIR`` overrides it."""

@@ -6,6 +6,8 @@ registry.
 
 from __future__ import annotations
 
+import math
+
 from ftbench.metrics import METRICS
 
 EFFICIENCY_COLUMNS = (
@@ -135,6 +137,32 @@ def interval_text(metric: str, bounds: tuple[float, float] | None) -> str:
     scale = display_scale(metric)
     decimals = _INTERVAL_DECIMALS.get(_STYLES.get(metric, ""), 1)
     return f"{scale * bounds[0]:.{decimals}f}–{scale * bounds[1]:.{decimals}f}"
+
+
+def value_at_precision(metric: str, value: float | None, bounds: tuple[float, float] | None) -> str:
+    """A score rounded to what its interval supports: two significant digits of the interval's
+    half-width (a score of 86.22 with a half-width of 1.6 points reads ``86.2``), never more
+    decimals than :func:`format_value` shows; as :func:`format_value` without an interval.
+
+    >>> value_at_precision("accuracy", 0.86224, (0.846, 0.878)), value_at_precision("accuracy", 0.86224, None)
+    ('86.2', '86.22')
+    >>> value_at_precision("bits_per_byte", 1.01563, (1.0101, 1.0212)), value_at_precision("accuracy", 0.5, (0.3, 0.7))
+    ('1.0156', '50')
+    """
+    full = format_value(metric, value)
+    if value is None or not bounds or _STYLES.get(metric, "") not in _ROUNDED:
+        return full
+    scale = display_scale(metric)
+    half = scale * abs(bounds[1] - bounds[0]) / 2
+    if not math.isfinite(half) or half <= 0:
+        return full
+    decimals = max(0, 1 - math.floor(math.log10(half)))
+    decimals = min(decimals, _ROUNDED[_STYLES.get(metric, "")])
+    return f"{scale * value:,.{decimals}f}"
+
+
+_ROUNDED = {"percent": 2, "perplexity": 2, "bits": 4}
+"""Styles rounded to their interval, with the most decimals each shows."""
 
 
 def value_unit(metric: str) -> str:

@@ -140,9 +140,28 @@ def _task_row(shard: Shard, rows: Sequence[RankedRow], sub_id: str, task: str, m
     flagged = bool(mine.entry.flags(reference))
     cells = " | ".join(_cell(mine, m, flagged) for m in EFFICIENCY)
     return (
-        f"| {task} | {METRICS[metric].label} {score} | #{mine.rank} of {len(rows)}{badge} | "
+        f"| {task} | {METRICS[metric].label} {score} | {standing(rows, mine)}{badge} | "
         f"{_leaders(rows, sub_id, metric)} | {cells} |"
     )
+
+
+def standing(rows: Sequence[RankedRow], mine: RankedRow) -> str:
+    """A row's rank as the report states it: ``#2 of 4``, or with ties ``=1 of 4 (3rd by
+    score; not significantly different from 2)``."""
+    sharing = sum(1 for r in rows if r.rank == mine.rank)
+    ties = mine.ties if mine.comparisons is not None else sharing - 1
+    if sharing < 2 and not ties:
+        return f"#{mine.rank} of {len(rows)}"
+    position = next(i for i, r in enumerate(rows) if r is mine) + 1
+    text = f"={mine.rank} of {len(rows)}" if sharing > 1 else f"#{mine.rank} of {len(rows)}"
+    order = f"{_ordinal(position)} by score; " if position != mine.rank else ""
+    return f"{text} ({order}not significantly different from {ties})" if ties else text
+
+
+def _ordinal(n: int) -> str:
+    """``1st``, ``2nd``, ``3rd``, ``4th``, ``11th``, ``22nd``."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 def _cell(row: RankedRow, metric: str, flagged: bool) -> str:
@@ -174,7 +193,9 @@ def _leaders(rows: Sequence[RankedRow], sub_id: str, metric: str) -> str:
     if not top:
         return "first entry"
     return "; ".join(
-        f"#{r.rank} {escape(r.entry.name)} {format_value(metric, r.entry.metrics.get(metric))}" for r in top
+        f"{'=' if sum(1 for x in rows if x.rank == r.rank) > 1 else '#'}{r.rank} {escape(r.entry.name)} "
+        f"{format_value(metric, r.entry.metrics.get(metric))}"
+        for r in top
     )
 
 

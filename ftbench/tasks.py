@@ -370,6 +370,15 @@ def split_exists(data_dir: Path, dataset: str, split: str) -> bool | None:
     return split in meta["splits"]
 
 
+def split_sha256(data_dir: Path, dataset: str, split: str) -> str | None:
+    """The sha256 that ``dataset``'s ``meta.json`` declares for ``split``; None when the data
+    directory does not know the dataset or the split (the file itself is not read)."""
+    meta = _meta(data_dir, dataset)
+    entry = meta.get("splits", {}).get(split) if isinstance(meta, dict) and isinstance(meta.get("splits"), dict) else None
+    sha = entry.get("sha256") if isinstance(entry, dict) else None
+    return sha if isinstance(sha, str) else None
+
+
 def _meta(data_dir: Path, dataset: str) -> object:
     try:
         return json.loads((data_dir / dataset / "meta.json").read_text(encoding="utf-8"))

@@ -154,7 +154,12 @@ def test_flagged_or_other_hardware_figures_earn_no_badge_and_beat_nobody():
 
 
 def test_win_rates_by_hand():
-    rows = [RankedRow(1, entry("a")), RankedRow(2, entry("b")), RankedRow(2, entry("c")), RankedRow(4, entry("d"))]
+    rows = [
+        RankedRow(1, entry("a"), wins=3),
+        RankedRow(2, entry("b"), wins=1),
+        RankedRow(2, entry("c"), wins=1),
+        RankedRow(4, entry("d"), wins=0),
+    ]
     # a beats 3 of 3; b beats d and ties c: (1 + 0.5) / 3; d beats nobody
     assert win_rates(rows) == {"a": 1.0, "b": 0.5, "c": 0.5, "d": 0.0}
     assert win_rates(rows[:1]) == {}
@@ -166,9 +171,11 @@ def test_overall_ranking_by_hand():
     t3 = rank_entries([entry("c", accuracy=0.9)], "accuracy")
     overall = overall_ranking({"t1": t1, "t2": t2, "t3": t3})
     # a: (1.0 + 0.0) / 2 = 0.5; b: (0.5 + 1.0) / 2 = 0.75; c covers t1 and t3 but t3 has no
-    # opponent, so its mean is over t1 only: 0.0
-    assert [(o.rank, o.submission, o.mean_win_rate) for o in overall] == [(1, "b", 0.75), (2, "a", 0.5), (3, "c", 0.0)]
-    assert overall[2].tasks == ("t1", "t3") and overall[2].task_ranks == {"t1": 3, "t3": 1}
+    # opponent, so it rests on one contested task only and is left out
+    assert [(o.rank, o.submission, o.mean_win_rate) for o in overall] == [(1, "b", 0.75), (2, "a", 0.5)]
+    assert overall[0].tasks == ("t1", "t2") and overall[0].rivals == 2 and overall[1].rivals == 2
+    assert overall[0].task_ranks == {"t1": 2, "t2": 1} and overall[0].task_sizes == {"t1": 3, "t2": 2}
+    assert overall_ranking({"t1": t1, "t3": t3}, min_tasks=1)[-1].tasks == ("t1",)
 
 
 def test_overall_ranking_needs_two_tasks():

@@ -20,7 +20,7 @@ from typing import Any
 
 from ftbench import DEFAULT_BATCH_SIZE
 from ftbench.audit import audit_record, must_prove
-from ftbench.board.snapshot import Board, CardedSubmission, LoadedRecord, Shard, Summary, document_totals, summarise
+from ftbench.board.snapshot import Board, CardedSubmission, LoadedRecord, Shard, Summary, document_totals, outcome_of, summarise
 from ftbench.config import BoardConfig
 from ftbench.errors import FtbenchError, Issue
 from ftbench.jobs import freshness
@@ -190,7 +190,9 @@ def _read_submission(layout: Layout, sub: LoadedSubmission, paths: Sequence[Path
         if status == "refused":
             notes.append(f"{path}: refused, not shown: {why}")
         href = f"records/{sub.spec.id}/{rec.task.name}.json"
-        records.append((LoadedRecord(view_of(rec), status, why, href, document_totals(rec.documents)), path))
+        outcome, calibrated = outcome_of(rec, layout.gold.get(rec.task.name)) if status == "current" else (None, None)
+        loaded = LoadedRecord(view_of(rec), status, why, href, document_totals(rec.documents), outcome, calibrated)
+        records.append((loaded, path))
     return CardedSubmission(sub.spec, _card(sub)), records, notes
 
 

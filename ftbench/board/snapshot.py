@@ -10,11 +10,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ftbench.calibration import Calibration, calibration
+from ftbench.compare import Outcome, outcome_from_predictions
 from ftbench.errors import Issue
-from ftbench.leaderboard import Entry, RankedRow, pareto_costs, task_table
+from ftbench.leaderboard import Entry, RankedRow, pareto_costs, task_table, trivial_outcomes
 from ftbench.provenance import hardware_profile
 from ftbench.spec import Submission
-from ftbench.tasks import Task
+from ftbench.tasks import Examples, Task
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,10 @@ class LoadedRecord:
     scoring: Mapping[str, int] = field(default_factory=dict)
     """A perplexity record's totals over its documents and its windows (see
     :func:`document_totals`): the view keeps no documents, the model page shows these."""
+    outcome: Outcome | None = field(default=None, compare=False, repr=False)
+    """Its per-example results in compact arrays (paired comparisons, example pages)."""
+    calibration: Calibration | None = None
+    """Calibration of its stored probabilities (classification records)."""
 
 
 def document_totals(documents: Any) -> dict[str, int]:
@@ -47,6 +53,35 @@ def document_totals(documents: Any) -> dict[str, int]:
         "max_length": documents.max_length,
         "context_len": documents.context_len,
     }
+
+
+def outcome_of(record: Any, examples: Examples | None) -> tuple[Outcome | None, Calibration | None]:
+    """A full record's per-example results as compact arrays aligned with the held-out
+    ``examples`` (None when the data could not be read), and the calibration of its stored
+    probabilities (classification only)."""
+    import numpy as np
+
+    if record.documents is not None:
+        docs = record.documents
+        order = np.argsort(np.asarray(docs.idx, dtype=np.int64), kind="stable")
+        arrays = {
+            name: np.asarray(getattr(docs, name), dtype=np.float64)[order]
+            for name in ("loglik", "tokens", "words", "bytes")
+        }
+        return Outcome(documents=arrays), None
+    preds = record.predictions
+    if preds is None or examples is None:
+        return None, None
+    if tuple(preds.idx) == examples.idx[: len(preds.idx)] and len(preds.idx) == len(examples):
+        positions: Sequence[int] = range(len(preds.idx))
+    else:
+        where = {row: i for i, row in enumerate(examples.idx)}
+        positions = [where.get(row, -1) for row in preds.idx]
+    outcome = outcome_from_predictions(positions, preds.pred, preds.prob, len(examples))
+    gold = np.asarray(examples.labels)
+    seen = outcome.pred >= 0
+    right = outcome.pred[seen] == gold[seen]
+    return outcome, calibration(outcome.prob[seen], right)
 
 
 @dataclass(frozen=True)
@@ -148,6 +183,8 @@ def summarise(shard: Shard, tasks: Sequence[Task]) -> Summary:
                 record=loaded.href,
                 intervals=rec.intervals.bounds if rec.intervals else {},
                 kind=spec.model.kind,
+                outcome=loaded.outcome,
+                calibration=loaded.calibration,
             )
         )
     current = sum(len(e) for e in entries.values())
@@ -176,9 +213,18 @@ def merge(summaries: Sequence[Summary], tasks: Sequence[Task]) -> Summary:
 
 
 def task_tables(board: Board) -> dict[str, list[RankedRow]]:
-    """Every task's full ranking by its primary metric."""
+    """Every task's full ranking by its primary metric (paired tests on the gold labels)."""
     entries = board.summary.entries
     ref = board.reference_hardware
     return {
-        t.name: task_table(entries.get(t.name, ()), t.primary_metric, pareto_costs(t.type), ref) for t in board.tasks
+        t.name: task_table(
+            entries.get(t.name, ()),
+            t.primary_metric,
+            pareto_costs(t.type),
+            ref,
+            board.gold.get(t.name),
+            len(t.labels),
+            trivial_outcomes(board.gold[t.name], len(t.labels)) if board.gold.get(t.name) and t.labels else (),
+        )
+        for t in board.tasks
     }

@@ -60,6 +60,28 @@ def model_url(sub_id: str) -> str:
     return f"models/{quote(sub_id)}.html"
 
 
+def examples_url(sub_id: str, task: str) -> str:
+    """Site-relative URL of the example browser of a submission on a task."""
+    return f"models/{quote(sub_id)}/{quote(task)}.html"
+
+
+def compare_url(task: str, first: str, second: str) -> str:
+    """Site-relative URL of the comparison page of two submissions on a task (``first`` ranked
+    above ``second``)."""
+    return f"compare/{quote(task)}/{quote(first)}--{quote(second)}.html"
+
+
+def compared_pairs(rows: Sequence[RankedRow]) -> list[tuple[int, int]]:
+    """The pairs of a task's rows (positions, higher row first) that get a comparison page:
+    every pair of adjacent rows, and the leader against every other row.
+
+    >>> compared_pairs([None] * 4)
+    [(0, 1), (0, 2), (0, 3), (1, 2), (2, 3)]
+    """
+    pairs = {(i, i + 1) for i in range(len(rows) - 1)} | {(0, j) for j in range(1, len(rows))}
+    return sorted(pairs)
+
+
 def baselines(task: Task, gold: Sequence[int] | None) -> list[tuple[str, dict[str, float]]]:
     """Reference rows: majority class and uniform random, on the task's own metrics (none for
     a perplexity task: it has no labels to guess)."""

@@ -21,6 +21,13 @@ def _row_dict(row: RankedRow, reference: str) -> dict:
     e = row.entry
     return {
         "rank": row.rank,
+        "rank_plausible": [row.rank_low, row.rank_high] if row.rank_low else None,
+        "significantly_better_than": row.wins,
+        "calibration": (
+            {"ece": e.calibration.ece, "brier": e.calibration.brier, "log_loss": e.calibration.log_loss}
+            if e.calibration
+            else None
+        ),
         "submission": e.submission,
         "name": e.name,
         "method": e.method,
@@ -53,6 +60,13 @@ def leaderboard_json(task: Task, rows: Sequence[RankedRow], build_date: str, ref
         "data_sha256": task.data_sha256,
         "build_date": build_date,
         "reference_hardware": reference,
+        "ranking": (
+            f"rank = 1 + entries significantly better on {task.primary_metric} ({rows[0].comparisons.method}, "
+            "Holm-corrected over all pairs, alpha 0.05); rank_plausible: central 95% of the position by score "
+            "over 1,000 paired bootstrap resamples"
+            if rows and rows[0].comparisons is not None
+            else "competition rank of the point scores"
+        ),
         "rows": [],
     }
     # One row per line: a changed row is a one-line diff, and json's C encoder (which does not
@@ -90,6 +104,8 @@ def leaderboard_csv(task: Task, rows: Sequence[RankedRow], reference: str = "") 
     ranges = [f"{c}_{end}" for c in costs if c in RANGED for end in ("lo", "hi")]
     head = [
         "rank",
+        "rank_plausible_low",
+        "rank_plausible_high",
         "submission",
         "name",
         "method",
@@ -115,6 +131,8 @@ def leaderboard_csv(task: Task, rows: Sequence[RankedRow], reference: str = "") 
             csv_cell(v)
             for v in [
                 r.rank,
+                r.rank_low or None,
+                r.rank_high or None,
                 e.submission,
                 e.name,
                 e.method,

@@ -3,6 +3,7 @@ Model pages are in ``model_page``: they are built shard by shard, in the build's
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -12,10 +13,19 @@ from urllib.parse import quote
 from markupsafe import Markup
 
 from ftbench.board.snapshot import Board, task_tables
-from ftbench.display import efficiency_columns, format_value, is_measured, is_percent, metric_heading
+from ftbench.display import efficiency_columns, format_value, is_measured, is_percent, metric_heading, value_at_precision
 from ftbench.leaderboard import FAMILIES, OverallRow, RankedRow, overall_ranking, pareto_costs
 from ftbench.metrics import METRICS
-from ftbench.site.context import TOP_N, Page, baselines, chart_svgs, dataset_card, model_url, task_url
+from ftbench.site.context import (
+    TOP_N,
+    Page,
+    baselines,
+    chart_svgs,
+    compare_url,
+    dataset_card,
+    model_url,
+    task_url,
+)
 from ftbench.site.measurement import flag_marker
 from ftbench.site.sanitize import markdown_title, render_markdown
 from ftbench.site.tables import metric_cells
@@ -103,7 +113,13 @@ def home_context(
             "cost": metric_heading(home_cost(t)),
             "count": len(tables[t.name]),
             "top": [
-                _compact_row(r, t.primary_metric, home_cost(t), board.reference_hardware)
+                _compact_row(
+                    r,
+                    t.primary_metric,
+                    home_cost(t),
+                    board.reference_hardware,
+                    sum(1 for x in tables[t.name] if x.rank == r.rank),
+                )
                 for r in tables[t.name][:TOP_N]
             ],
         }
@@ -112,14 +128,22 @@ def home_context(
     overall_rows = [
         {
             "rank": o.rank,
+            "rank_text": rank_text(o.rank, sum(1 for x in overall if x.rank == o.rank)),
+            "of": len(overall),
+            "plausible": f"{o.rank_low}–{o.rank_high}" if o.rank_low and o.rank_low != o.rank_high else "",
             "name": entries[o.submission].name,
             "href": model_url(o.submission),
             "method": entries[o.submission].method,
             "family": entries[o.submission].family,
             "n_tasks": len(o.tasks),
-            "win_rate": f"{100 * o.mean_win_rate:.1f}",
+            "rivals": o.rivals,
+            "win_rate": f"{100 * o.mean_win_rate:.0f}",
             "win_rate_raw": o.mean_win_rate,
-            "ranks": [(t, o.task_ranks[t]) for t in o.tasks],
+            "ranks": [
+                (t, rank_text(o.task_ranks[t], sum(1 for r in tables[t] if r.rank == o.task_ranks[t])), o.task_sizes[t])
+                for t in o.tasks
+            ],
+            "alone": [t for t in o.task_ranks if o.task_sizes.get(t) == 1],
         }
         for o in overall
     ]
@@ -137,16 +161,17 @@ def home_context(
     }
 
 
-def _compact_row(row: RankedRow, metric: str, cost: str, reference: str) -> dict[str, Any]:
+def _compact_row(row: RankedRow, metric: str, cost: str, reference: str, sharing: int = 1) -> dict[str, Any]:
     e = row.entry
     flags = e.flags(reference) if e.value(cost) is not None and is_measured(cost) else ()
     return {
         "rank": row.rank,
+        "rank_text": rank_text(row.rank, sharing),
         "name": e.name,
         "href": model_url(e.submission),
         "method": e.method,
         "family": e.family,
-        "score": format_value(metric, e.value(metric)),
+        "score": value_at_precision(metric, e.value(metric), e.intervals.get(metric)),
         "cost": format_value(cost, e.value(cost)),
         "flag": Markup(flag_marker(flags)),
     }
@@ -162,6 +187,7 @@ def task_context(board: Board, task: Task, rows: Sequence[RankedRow], common: di
     floor = best_baseline(task, refs)
     reference = board.reference_hardware
     others = sorted({r.entry.hardware for r in rows if reference and r.entry.hardware != reference})
+    shared = Counter(r.rank for r in rows)
     return {
         **common,
         "root": "../",
@@ -169,8 +195,14 @@ def task_context(board: Board, task: Task, rows: Sequence[RankedRow], common: di
         "task": task,
         "primary": METRICS[task.primary_metric],
         "columns": [_column(m) for m in columns],
-        "rows": [_table_row(r, columns, reference, floor) for r in rows],
+        "rows": [
+            _table_row(
+                r, columns, reference, floor, rows[i + 1] if i + 1 < len(rows) else None, task.name, len(rows), shared[r.rank]
+            )
+            for i, r in enumerate(rows)
+        ],
         "floor": format_value(task.primary_metric, floor) if floor is not None else "",
+        "test_method": rows[0].comparisons.method if rows and rows[0].comparisons is not None else "",
         "percent": is_percent(task.primary_metric),
         "size": task_size(task),
         "units": "documents" if task.type == "perplexity" else "examples",
@@ -207,7 +239,17 @@ class TableRow:
     """
 
     rank: int
-    """Competition rank."""
+    """Rank: 1 + the entries significantly better (ties share it)."""
+    rank_text: str
+    """The rank as shown: ``=2`` when shared."""
+    rank_title: str
+    """What the rank means for this row (tooltip): "k of N", ties, plausible ranks."""
+    plausible: str
+    """Plausible ranks (``1–3``) from the bootstrap of the ranking, "" when not computed."""
+    compare_next: str
+    """Comparison page with the next row, site-relative ("" for the last row)."""
+    next_name: str
+    """The next row's display name (for the link's accessible label)."""
     submission: str
     """Submission id."""
     name: str
@@ -232,9 +274,9 @@ class TableRow:
     """Raw record URL, site-relative."""
     pareto: tuple[str, ...]
     """Badges of the fronts it is on."""
-    below_baseline: bool
-    """Not better than the best trivial baseline (majority class, uniform random) on the
-    primary metric: the model has learnt nothing this table can see."""
+    below_baseline: str
+    """``below baseline`` or ``not above baseline``: not significantly better than the best
+    trivial baseline (majority class, stratified random) on the primary metric; else ""."""
     cells: Markup
     """The metric cells, one ``<td>`` each with its sortable raw value."""
 
@@ -247,14 +289,25 @@ def best_baseline(task: Task, refs: Sequence[tuple[str, dict[str, float]]]) -> f
     return max(scores) if METRICS[task.primary_metric].higher_is_better else min(scores)
 
 
-def _table_row(row: RankedRow, columns: Sequence[str], reference: str, floor: float | None = None) -> TableRow:
+def _table_row(
+    row: RankedRow,
+    columns: Sequence[str],
+    reference: str,
+    floor: float | None = None,
+    following: RankedRow | None = None,
+    task: str = "",
+    size: int = 0,
+    sharing: int = 1,
+) -> TableRow:
     e = row.entry
     flags = e.flags(reference)
-    value = e.value(columns[0])
-    higher = METRICS[columns[0]].higher_is_better
-    below = floor is not None and value is not None and (value <= floor if higher else value >= floor)
     return TableRow(
         rank=row.rank,
+        rank_text=rank_text(row.rank, sharing),
+        rank_title=rank_title(row, size),
+        plausible=f"{row.rank_low}–{row.rank_high}" if row.rank_low and row.rank_low != row.rank_high else "",
+        compare_next=compare_url(task, e.submission, following.entry.submission) if following and task else "",
+        next_name=following.entry.name if following else "",
         submission=e.submission,
         name=e.name,
         href=model_url(e.submission),
@@ -267,9 +320,47 @@ def _table_row(row: RankedRow, columns: Sequence[str], reference: str, floor: fl
         other_profile="other-hardware" in flags,
         record=quote(e.record),
         pareto=tuple(PARETO_BADGES[c] for c in row.pareto),
-        below_baseline=below,
+        below_baseline=baseline_mark(row, columns[0], floor),
         cells=metric_cells(e, columns, flags),
     )
+
+
+def baseline_mark(row: RankedRow, metric: str, floor: float | None) -> str:
+    """``below baseline`` / ``not above baseline`` for a row not significantly better than the
+    best trivial baseline (the paired test's verdict, ``RankedRow.baseline``); without one, a
+    point score at or below the baseline's ``floor`` reads ``below baseline``."""
+    if row.baseline:
+        return f"{row.baseline} baseline"
+    value = row.entry.value(metric)
+    if floor is None or value is None or row.comparisons is not None:
+        return ""
+    higher = METRICS[metric].higher_is_better
+    return "below baseline" if (value <= floor if higher else value >= floor) else ""
+
+
+def rank_text(rank: int, sharing: int) -> str:
+    """The rank as a cell shows it: ``=2`` when ``sharing`` (rows with that rank) is above one.
+
+    >>> rank_text(2, 2), rank_text(2, 1)
+    ('=2', '2')
+    """
+    return f"={rank}" if sharing > 1 else str(rank)
+
+
+def rank_title(row: RankedRow, size: int) -> str:
+    """What a row's rank means, in words (the rank cell's tooltip)."""
+    better = row.rank - 1
+    ties = max(size - 1 - row.wins - better, 0)
+    if row.comparisons is None:
+        text = f"Rank {row.rank} of {size} by the point score"
+        return text + (f", tied with {ties} other{'s' if ties > 1 else ''}." if ties else ".")
+    who = "no entry is" if not better else f"{better} {'entry is' if better == 1 else 'entries are'}"
+    text = f"Rank {row.rank} of {size}: {who} significantly better ({row.comparisons.method}, Holm-corrected)"
+    if ties:
+        text += f"; not significantly different from {ties} other{'s' if ties > 1 else ''}"
+    if row.rank_low:
+        text += f". Plausible positions by score: {row.rank_low}–{row.rank_high} (95% of bootstrap resamples)"
+    return text + "."
 
 
 def short_base(label: str) -> str:

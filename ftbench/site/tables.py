@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from markupsafe import Markup
 
-from ftbench.display import format_value, interval_text, is_measured, is_percent
+from ftbench.display import format_value, interval_text, is_measured, is_percent, value_at_precision
 from ftbench.leaderboard import Entry
 from ftbench.metrics import METRICS
 from ftbench.site.context import MAX_MATRIX_LABELS
@@ -80,7 +80,9 @@ def metric_cells(entry: Entry, columns: Sequence[str], flags: tuple[str, ...] = 
         raw = "" if value is None else repr(value)  # a float's repr needs no escaping
         text, title = html_text(format_value(column, value)), ""
         if i == 0:
-            ci = interval_text(column, entry.intervals.get(column))
+            bounds = entry.intervals.get(column)
+            text = html_text(value_at_precision(column, value, bounds))
+            ci = interval_text(column, bounds)
             if ci:
                 text += f' <small class="ci">{ci}</small>'
         elif value is not None and column in RANGED:
