@@ -120,7 +120,9 @@ def read_baselines(path: Path) -> TaskBaselines:
             raise FtbenchError(f"{shown}:-: cannot read baselines: not valid JSON") from None
         raise InvalidInput(pydantic_issues(shown, exc)) from None
     idx = tuple(doc.baselines[0].predictions.idx) if doc.baselines else ()
-    issues = [Issue(shown, f"baselines.{i}.predictions", p) for i, b in enumerate(doc.baselines) if (p := _misaligned(b, idx))]
+    issues = [
+        Issue(shown, f"baselines.{i}.predictions", p) for i, b in enumerate(doc.baselines) if (p := _misaligned(b, idx))
+    ]
     names = [b.name for b in doc.baselines]
     if len(set(names)) != len(names):
         issues.append(Issue(shown, "baselines", "two baselines share a name"))
@@ -168,17 +170,32 @@ def stale_reasons(stored: TaskBaselines, task: Task, train_sha256: str | None) -
         (stored.recipe_version != RECIPE_VERSION, f"made by recipe {stored.recipe_version}, now {RECIPE_VERSION}"),
         (stored.split != task.split, f"made for split {stored.split!r}, the task scores {task.split!r}"),
         (stored.data_sha256 != task.data_sha256, "the held-out data changed (data_sha256 differs)"),
-        (stored.train_split != task.train_split, f"made from train split {stored.train_split!r}, now {task.train_split!r}"),
+        (
+            stored.train_split != task.train_split,
+            f"made from train split {stored.train_split!r}, now {task.train_split!r}",
+        ),
         (stored.train_sha256 != train_sha256, "the train data changed (its sha256 in meta.json differs)"),
         (len(stored.idx) != task.num_examples, f"{len(stored.idx)} examples, the task has {task.num_examples}"),
         (any(set(b.metrics) != set(scored_metrics(task)) for b in stored.baselines), "the task's metrics changed"),
-        (any(p >= len(task.labels) for b in stored.baselines for p in b.predictions), "a prediction is not a task label"),
+        (
+            any(p >= len(task.labels) for b in stored.baselines for p in b.predictions),
+            "a prediction is not a task label",
+        ),
     )
     return tuple(reason for failed, reason in checks if failed)
 
 
 def baseline_issues(tasks: Sequence[Task], folder: Path, data_dir: Path) -> list[Issue]:
     """For each classification task: its baseline file is missing, unreadable or stale."""
+    return current_baselines(tasks, folder, data_dir)[1]
+
+
+def current_baselines(
+    tasks: Sequence[Task], folder: Path, data_dir: Path | None
+) -> tuple[dict[str, TaskBaselines], list[Issue]]:
+    """The current baselines of every classification task (task name -> baselines), and an
+    issue for each task whose file is missing, unreadable or stale (that task gets none)."""
+    found: dict[str, TaskBaselines] = {}
     issues: list[Issue] = []
     for task in (t for t in tasks if t.type == "classification"):
         path = baselines_path(folder, task.name)
@@ -194,6 +211,9 @@ def baseline_issues(tasks: Sequence[Task], folder: Path, data_dir: Path) -> list
         except FtbenchError as exc:
             issues.append(Issue(shown, "-", str(exc).split(":-: ", 1)[-1]))
             continue
-        train_sha = split_sha256(data_dir, task.dataset, task.train_split) if task.train_split else None
-        issues.extend(Issue(shown, "-", f"stale: {r} (run: ftbench baselines)") for r in stale_reasons(stored, task, train_sha))
-    return issues
+        train_sha = split_sha256(data_dir, task.dataset, task.train_split) if task.train_split and data_dir else None
+        stale = stale_reasons(stored, task, train_sha)
+        issues.extend(Issue(shown, "-", f"stale: {r} (run: ftbench baselines)") for r in stale)
+        if not stale:
+            found[task.name] = stored
+    return found, issues

@@ -162,7 +162,7 @@ def stratified(task: Task, held_out: Examples, train: Examples | None, seed: int
         f"A random label per example, drawn with the label shares of {_where(split, task)} "
         f"(numpy default_rng({seed}).choice)."
     )
-    return score_baseline(task, "stratified", description, split, held_out.labels, pred.tolist(), shares[pred])
+    return score_baseline(task, "stratified", description, split, held_out.labels, pred.tolist(), shares[pred].tolist())
 
 
 def uniform(task: Task, held_out: Examples, seed: int = SEED) -> Baseline:
@@ -188,7 +188,9 @@ def tfidf_logreg(task: Task, held_out: Examples, train: Examples, seed: int = SE
     model.fit(vectorizer.fit_transform(train.texts), np.asarray(train.labels))
     iterations = int(np.max(model.n_iter_))
     if iterations >= TFIDF_MAX_ITER:
-        raise FtbenchError(f"task {task.name!r}: the logistic regression did not converge in {TFIDF_MAX_ITER} iterations")
+        raise FtbenchError(
+            f"task {task.name!r}: the logistic regression did not converge in {TFIDF_MAX_ITER} iterations"
+        )
     proba = model.predict_proba(vectorizer.transform(held_out.texts))
     best = proba.argmax(axis=1)
     description = (
@@ -197,7 +199,7 @@ def tfidf_logreg(task: Task, held_out: Examples, train: Examples, seed: int = SE
         f"{task.train_split} split ({len(train)} examples); scikit-learn {sklearn.__version__}."
     )
     pred = model.classes_[best].tolist()
-    confidence = proba[np.arange(len(best)), best]
+    confidence = proba[np.arange(len(best)), best].tolist()
     return score_baseline(task, "tfidf_logreg", description, task.train_split, held_out.labels, pred, confidence)
 
 
@@ -245,7 +247,9 @@ def board_baselines(tasks: Sequence[Task], data_dir: Path, tasks_dir: Path) -> B
     together as :class:`InvalidInput`, each as ``tasks/<task>.yaml:<field>: message``
     (``data_file`` for the held-out file, ``train_split`` for the train file).
     """
-    inputs, skipped, issues = [], [], []
+    inputs: list[tuple[Task, Examples, Examples | None, str | None]] = []
+    skipped: list[str] = []
+    issues: list[Issue] = []
     for task in tasks:
         if task.type != "classification":
             skipped.append(f"{task.name}: a {task.type} task, it has no labels to predict")

@@ -54,6 +54,32 @@ def pareto_costs(task_type: str) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
+class Contamination:
+    """How much of a task's held-out split an entry's declared training data contains
+    (``ftbench contamination``), and what the entry scores without those examples."""
+
+    splits: tuple[tuple[str, int, float], ...]
+    """``(dataset/split, overlapping held-out examples, their share)`` of each declared split
+    found to overlap."""
+    overlapping: int
+    """Held-out examples in at least one of them."""
+    held_out: int
+    """Examples in the held-out split."""
+    clean_score: float | None
+    """The primary metric on the other examples, the clean subset (None when unknown)."""
+
+    @property
+    def fraction(self) -> float:
+        """Share of the held-out split in at least one declared training split."""
+        return self.overlapping / self.held_out if self.held_out else 0.0
+
+    @property
+    def clean_examples(self) -> int:
+        """Held-out examples in none of them."""
+        return self.held_out - self.overlapping
+
+
+@dataclass(frozen=True)
 class Entry:
     """One current result: a submission's numbers on one task, as the tables need them."""
 
@@ -85,6 +111,8 @@ class Entry:
     not at hand (then ranks fall back to the point scores)."""
     calibration: Calibration | None = field(default=None, compare=False, repr=False)
     """Calibration of the stored probabilities (classification records)."""
+    contamination: Contamination | None = None
+    """Measured overlap of its declared training data with the held-out split, if any."""
 
     @property
     def family(self) -> str:

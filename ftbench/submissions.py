@@ -4,7 +4,7 @@ request), so the checks here run before any file in the folder is opened by a mo
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,10 +12,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from ftbench.config import BoardConfig
+from ftbench.contamination import FoundOverlap, FoundOverlaps
 from ftbench.errors import InvalidInput, Issue, display_path
+from ftbench.overlaps import OVERLAPS_FILE, read_overlaps
 from ftbench.registry import Registry
 from ftbench.spec import Submission, WeightsRef, pydantic_issues
-from ftbench.tasks import Task, load_tasks, split_exists
+from ftbench.tasks import Overlap, Task, load_tasks, split_exists
 from ftbench.untrusted import (
     MAX_CARD_BYTES,
     MAX_YAML_BYTES,
@@ -61,9 +63,12 @@ def discover(submissions_dir: Path) -> list[Path]:
     return sorted(p.parent for p in submissions_dir.glob(f"*/{SPEC_FILE}"))
 
 
-def load_submission(folder: Path, tasks: Registry[Task], data_dir: Path | None = None) -> LoadedSubmission:
+def load_submission(
+    folder: Path, tasks: Registry[Task], data_dir: Path | None = None, found: FoundOverlaps | None = None
+) -> LoadedSubmission:
     """Parse and check one submission folder; raises InvalidInput with every error found.
-    ``data_dir``: where the datasets are, to check that the training splits named exist."""
+    ``data_dir``: where the datasets are, to check that the training splits named exist;
+    ``found``: the board's measured overlaps (``tasks/overlaps.json``), warned about with their size."""
     folder = folder.resolve()
     spec_path = folder / SPEC_FILE
     shown = display_path(spec_path)
@@ -84,7 +89,7 @@ def load_submission(folder: Path, tasks: Registry[Task], data_dir: Path | None =
     except ValidationError as exc:
         names = raw.get("tasks") if isinstance(raw.get("tasks"), dict) else {}
         raise InvalidInput(issues + pydantic_issues(shown, exc) + _unknown_tasks(names, shown, tasks)) from None
-    issues += _spec_issues(spec, folder, shown, tasks)
+    issues += _spec_issues(spec, folder, shown, tasks, found or {})
     if data_dir is not None:
         issues += _training_data_issues(spec, data_dir, shown)
     errors = [i for i in issues if i.severity == "error"]
@@ -94,7 +99,7 @@ def load_submission(folder: Path, tasks: Registry[Task], data_dir: Path | None =
 
 
 def load_all(
-    folders: Iterable[Path], tasks: Registry[Task], data_dir: Path | None = None
+    folders: Iterable[Path], tasks: Registry[Task], data_dir: Path | None = None, found: FoundOverlaps | None = None
 ) -> tuple[list[LoadedSubmission], list[Issue]]:
     """Load many folders, collecting every issue (duplicate ids across folders included)."""
     loaded: list[LoadedSubmission] = []
@@ -102,7 +107,7 @@ def load_all(
     seen: dict[str, Path] = {}
     for folder in folders:
         try:
-            sub = load_submission(folder, tasks, data_dir)
+            sub = load_submission(folder, tasks, data_dir, found)
         except InvalidInput as exc:
             issues.extend(exc.issues)
             continue
@@ -147,8 +152,12 @@ def load_submissions(config: BoardConfig, paths: Iterable[Path] = ()) -> Submiss
     submissions starts here."""
     tasks = load_tasks(config.tasks_dir)
     folders = [p.parent if p.name == SPEC_FILE else p for p in paths] or discover(config.submissions_dir)
-    loaded, issues = load_all(folders, tasks, config.data_dir)
-    return SubmissionSet(tasks, tuple(folders), tuple(loaded), tuple(issues))
+    try:
+        found, unreadable = read_overlaps(config.tasks_dir / OVERLAPS_FILE), []
+    except InvalidInput as exc:  # reported; `ftbench contamination --write` rewrites it
+        found, unreadable = {}, list(exc.issues)
+    loaded, issues = load_all(folders, tasks, config.data_dir, found)
+    return SubmissionSet(tasks, tuple(folders), tuple(loaded), tuple(unreadable + issues))
 
 
 def _read_yaml(path: Path, shown: str) -> tuple[Any, list[Issue]]:
@@ -220,7 +229,9 @@ def _json_config_issues(path: Path, shown: str) -> list[Issue]:
     return [Issue(shown, field, "points to remote code, which is never run; remove it") for field in code_keys(data)]
 
 
-def _spec_issues(spec: Submission, folder: Path, shown: str, tasks: Registry[Task]) -> list[Issue]:
+def _spec_issues(
+    spec: Submission, folder: Path, shown: str, tasks: Registry[Task], found: FoundOverlaps
+) -> list[Issue]:
     issues: list[Issue] = []
     if spec.id != folder.name:
         issues.append(Issue(shown, "id", f"must equal the folder name {folder.name!r}"))
@@ -236,7 +247,7 @@ def _spec_issues(spec: Submission, folder: Path, shown: str, tasks: Registry[Tas
     issues += _unknown_tasks(spec.tasks, shown, tasks)
     for name in spec.tasks:
         if name in tasks:
-            issues += _contamination_issues(spec, tasks[name], shown)
+            issues += _contamination_issues(spec, tasks[name], shown, found.get(name, ()))
             issues += _kind_issues(spec, tasks[name], shown)
     uses_adapter = spec.model.adapter or any(e.adapter for e in spec.tasks.values())
     if spec.fine_tuning.method in ADAPTER_METHODS and not uses_adapter:
@@ -359,25 +370,40 @@ def _training_data_issues(spec: Submission, data_dir: Path, shown: str) -> list[
     return issues
 
 
-def _contamination_issues(spec: Submission, task: Task, shown: str) -> list[Issue]:
+def _contamination_issues(
+    spec: Submission, task: Task, shown: str, measured: Sequence[FoundOverlap] = ()
+) -> list[Issue]:
+    """Training on the held-out split is an error; training on a split that overlaps it, as
+    measured (``tasks/overlaps.json``) or declared in the task file, is a warning. The duplicates
+    a task's own ``train_split`` shares with its held-out split are not warned about: the task
+    offers that split for training, so every submission has them (the board shows them)."""
     issues = []
     own = spec.tasks[task.name].training_data is not None
     prefix = f"tasks.{task.name}.training_data" if own else "fine_tuning.training_data"
+    offered = (task.dataset, task.train_split)
+    by_split = {(o.dataset, o.split): o for o in measured if o.either and (o.dataset, o.split) != offered}
+    declared = {(o.dataset, o.split): o for o in task.overlaps if o.note or (o.dataset, o.split) != offered}
     for i, data in enumerate(spec.training_data_for(task.name)):
-        field = f"{prefix}.{i}"
-        if data.dataset == task.dataset and data.split == task.split:
+        field, where = f"{prefix}.{i}", (data.dataset, data.split)
+        if where == (task.dataset, task.split):
             issues.append(
                 Issue(shown, field, f"trains on {task.dataset}/{task.split}, the held-out split of task {task.name!r}")
             )
-        for overlap in task.overlaps:
-            if (overlap.dataset, overlap.split) == (data.dataset, data.split):
-                issues.append(
-                    Issue(
-                        shown,
-                        field,
-                        f"{data.dataset}/{data.split} overlaps the "
-                        f"held-out split of task {task.name!r}: {overlap.note}",
-                        severity="warning",
-                    )
-                )
+        elif where in by_split or where in declared:
+            detail = _overlap_detail(by_split.get(where), declared.get(where))
+            message = f"{data.dataset}/{data.split} overlaps the held-out split of task {task.name!r}: {detail}"
+            issues.append(Issue(shown, field, message, severity="warning"))
     return issues
+
+
+def _overlap_detail(found: FoundOverlap | None, declared: Overlap | None) -> str:
+    """How large an overlap is: as measured, else as the task file says; with its hand note."""
+    note = declared.note if declared is not None else ""
+    if found is not None:
+        share = f"{found.either} of its {found.held_out} examples ({found.fraction:.1%})"
+        size = f"{share} found in it, {found.exact} exactly"
+    elif declared is not None and declared.examples is not None:
+        size = f"{declared.examples} examples ({(declared.fraction or 0.0):.1%}) found in it"
+    else:
+        return note
+    return f"{size} ({note})" if note else size

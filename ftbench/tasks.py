@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from ftbench.errors import DataIntegrityError, InvalidInput, Issue
 from ftbench.files import file_sha256, read_jsonl
@@ -57,15 +57,32 @@ class HubEquivalent(BaseModel):
 
 
 class Overlap(BaseModel):
-    """A known overlap between this task's held-out split and another split (contamination)."""
+    """A known overlap between this task's held-out split and another split (contamination):
+    declared by hand (``note``), measured by ``ftbench contamination --write-tasks``
+    (``examples``, ``fraction``, ``method``), or both. Only the hand-written part enters the
+    task's :attr:`Task.definition_sha256`: measuring again never makes a record stale."""
 
     model_config = _STRICT
     dataset: str
     """Dataset whose split shares examples with this task's held-out split."""
     split: str
     """That split."""
-    note: str
-    """How large the overlap is and how it was measured."""
+    note: str = ""
+    """How large the overlap is and how it was measured, in words (hand-written; empty for an
+    entry only measured)."""
+    examples: int | None = Field(default=None, ge=0)
+    """Held-out examples found in that split (``ftbench contamination``; its
+    ``tasks/overlaps.json`` lists their ids)."""
+    fraction: float | None = Field(default=None, ge=0.0, le=1.0)
+    """``examples`` as a share of the held-out split."""
+    method: str | None = Field(default=None, max_length=200)
+    """How they were found (``ftbench.contamination.METHOD``)."""
+
+    @model_validator(mode="after")
+    def _declared_or_measured(self) -> Overlap:
+        if not self.note.strip() and self.examples is None:
+            raise ValueError("an overlap needs a note or measured examples")
+        return self
 
 
 class PromptSpec(BaseModel):
@@ -162,7 +179,8 @@ class Task(BaseModel):
     hub: HubEquivalent | None = None
     """The Hugging Face Hub copy of the same split."""
     overlaps: tuple[Overlap, ...] = ()
-    """Known overlaps with other splits: training on those contaminates this task."""
+    """Known overlaps with other splits: training on those contaminates this task (declared by
+    hand, or measured: ``ftbench contamination --write-tasks``)."""
     prompt: PromptSpec | None = None
     """How causal LMs are prompted on a classification task (none: only classifiers take it)."""
     perplexity: PerplexitySpec | None = None
@@ -228,8 +246,17 @@ class Task(BaseModel):
     @cached_property
     def definition_sha256(self) -> str:
         """Hash of the task definition's canonical JSON: changes whenever the task changes."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        canonical = json.dumps(self._defining_fields(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def _defining_fields(self) -> dict:
+        """The definition as hashed: every field, but of ``overlaps`` only the hand-declared
+        entries' ``dataset``, ``split`` and ``note`` (what the hash covered before overlaps were
+        measured, so hashes in existing records stay valid). Measured figures describe the data,
+        not how a result is computed: re-measuring must not make records stale."""
+        fields = self.model_dump(mode="json", exclude={"overlaps"})
+        fields["overlaps"] = [{"dataset": o.dataset, "split": o.split, "note": o.note} for o in self.overlaps if o.note]
+        return fields
 
     @property
     def higher_is_better(self) -> bool:
@@ -374,7 +401,8 @@ def split_sha256(data_dir: Path, dataset: str, split: str) -> str | None:
     """The sha256 that ``dataset``'s ``meta.json`` declares for ``split``; None when the data
     directory does not know the dataset or the split (the file itself is not read)."""
     meta = _meta(data_dir, dataset)
-    entry = meta.get("splits", {}).get(split) if isinstance(meta, dict) and isinstance(meta.get("splits"), dict) else None
+    splits = meta.get("splits") if isinstance(meta, dict) else None
+    entry = splits.get(split) if isinstance(splits, dict) else None
     sha = entry.get("sha256") if isinstance(entry, dict) else None
     return sha if isinstance(sha, str) else None
 

@@ -35,7 +35,7 @@ STAGES = [
             "ftbench.weightfiles",
         ],
     ),
-    ("tasks", ["ftbench.tasks", "ftbench.fetch", "ftbench.prompting"]),
+    ("tasks", ["ftbench.tasks", "ftbench.fetch", "ftbench.prompting", "ftbench.contamination", "ftbench.overlaps"]),
     ("submissions and keys", ["ftbench.submissions", "ftbench.keys"]),
     ("models", ["ftbench.models"]),
     ("runner", ["ftbench.runner"]),

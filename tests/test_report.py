@@ -58,9 +58,9 @@ def test_each_submission_is_validated_once(site_board, monkeypatch):
     calls: list[str] = []
     original = submissions.load_submission
 
-    def counting(folder, tasks, data_dir=None):
+    def counting(folder, tasks, data_dir=None, found=None):
         calls.append(folder.name)
-        return original(folder, tasks, data_dir)
+        return original(folder, tasks, data_dir, found)
 
     monkeypatch.setattr(submissions, "load_submission", counting)
     build_report(load_config(site_board), ids=["alpha-lora"])

@@ -7,6 +7,7 @@ import difflib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -244,18 +245,27 @@ def test_a_changed_record_rewrites_only_what_shows_it(site_board):
     after = site_files(site)
     changed = {rel for rel in after if after[rel] != before.get(rel)}
     # delta-head (0.53 -> 0.77) overtakes zeta-sft (0.70) and gamma-ia3, whose pages show their
-    # rank, and ties epsilon-prompted (0.77), which keeps its rank: its page is unchanged
+    # rank, and ties epsilon-prompted (0.77), which keeps its rank but links its new neighbour
+    # below; delta-head's example browser and comparisons show its new predictions, and the
+    # comparison of beta-full and gamma-ia3 its new Holm-adjusted p (the family changed)
     assert changed == {
         "index.html",
         "tasks/sentiment.html",
         "models/delta-head.html",
+        "models/delta-head/sentiment.html",
+        "models/epsilon-prompted.html",
         "models/gamma-ia3.html",
         "models/zeta-sft.html",
+        "compare/sentiment/beta-full--delta-head.html",
+        "compare/sentiment/beta-full--gamma-ia3.html",
+        "compare/sentiment/delta-head--zeta-sft.html",
+        "compare/sentiment/epsilon-prompted--delta-head.html",
         "downloads/sentiment/leaderboard.json",
         "downloads/sentiment/leaderboard.csv",
         "records/delta-head/sentiment.json",
     }
     assert report.written == len(changed)
+    assert report.removed == 2  # epsilon-prompted--zeta-sft and gamma-ia3--delta-head: no longer neighbours
     assert after["records/delta-head/sentiment.json"] == (site_board / "results/delta-head/sentiment.json").read_bytes()
 
 
@@ -266,7 +276,10 @@ def test_removed_submission_and_deleted_outputs(site_board):
     assert not report.skipped and (site / "about.html").is_file()  # a missing output rebuilds
     shutil.rmtree(site_board / "submissions" / "delta-head")
     report, _ = build(site_board)
-    assert report.removed == 2  # its page and its record copy
+    # its page, its record copy, its example browser and its two comparisons (with the
+    # leader, and with gamma-ia3 above it)
+    assert report.removed == 5
+    assert not list((site / "compare").rglob("*delta-head*"))
     assert not (site / "models/delta-head.html").exists() and not (site / "records/delta-head").exists()
     assert (site / "models/alpha-lora.html").is_file()
 
@@ -279,7 +292,7 @@ def test_build_command_help_and_summary(site_board):
     assert "Example:" in runner.invoke(main, ["build", "--help"]).output
     result = runner.invoke(main, ["--root", str(site_board), "build"])
     assert result.exit_code == 0
-    assert "16 pages, 12 records" in result.stdout
+    assert "36 pages, 12 records" in result.stdout  # 16, 9 example browsers and 11 comparisons
     assert "no submission 'ghost' for these records" in result.stderr
     assert "site is up to date" in runner.invoke(main, ["--root", str(site_board), "build"]).stdout
     forced = runner.invoke(main, ["--root", str(site_board), "build", "--force", "--workers", "2"])
@@ -352,14 +365,21 @@ FORBIDDEN_TAGS = {
 }
 
 
+SCRIPTS = re.compile(r"(/|(\.\./)*)(static/(table|browse)\.js|examples/[A-Za-z0-9_%.-]+\.js)")
+"""The only scripts a page may load: the site's own, and a task's shared example data."""
+
+
 class _Audit(HTMLParser):
-    """Collects every way a page could run contributor code or load something foreign."""
+    """Collects every way a page could run contributor code or load something foreign. The
+    one inline ``<script>`` allowed is a JSON data block (never run), and it must parse."""
 
     def __init__(self) -> None:
         super().__init__()
         self.problems: list[str] = []
         self.scripts = 0
         self.in_script = False
+        self.data_blocks: list[str] = []
+        self.in_data = False
 
     def handle_starttag(self, tag, attrs):
         values = dict(attrs)
@@ -372,12 +392,15 @@ class _Audit(HTMLParser):
                     self.problems.append(f"<{tag} {name}={value!r}>")
         if tag in FORBIDDEN_TAGS:
             self.problems.append(f"<{tag}>")
-        if tag == "script":
+        if tag == "script" and values.get("type") == "application/json" and "src" not in values:
+            self.in_data = True
+            self.data_blocks.append("")
+        elif tag == "script":
             self.scripts += 1
             self.in_script = True
-            if not (values.get("src") or "").endswith("static/table.js"):
-                self.problems.append("inline <script>")
-        if tag == "svg" and values.get("class") != "chart":
+            if not SCRIPTS.fullmatch(values.get("src") or ""):
+                self.problems.append(f"<script src={values.get('src')!r}>")
+        if tag == "svg" and "chart" not in (values.get("class") or "").split():
             self.problems.append("<svg> not drawn by ftbench")
         if tag == "link" and (values.get("rel"), (values.get("href") or "").rsplit("/", 1)[-1]) not in {
             ("stylesheet", "style.css"),
@@ -388,11 +411,19 @@ class _Audit(HTMLParser):
             self.problems.append(f"<meta {values}>")
 
     def handle_data(self, data):
-        if self.in_script and data.strip():
+        if self.in_data:
+            self.data_blocks[-1] += data
+        elif self.in_script and data.strip():
             self.problems.append("script content")
 
     def handle_endtag(self, tag):
-        if tag == "script":
+        if tag == "script" and self.in_data:
+            self.in_data = False
+            try:
+                json.loads(self.data_blocks[-1])
+            except ValueError:
+                self.problems.append("a data block that is not JSON")
+        elif tag == "script":
             self.in_script = False
 
 
@@ -471,6 +502,10 @@ def hostile_site(tmp_path_factory) -> Path:
         "<p onclick=x>p</p>",
         '<p style="color:red">p</p>',
         "<script>x()</script>",
+        '<script type="application/json">{"a": 1}</script><script>alert(1)</script>',
+        '<script type="application/json">alert(1)</script>',
+        '<script src="https://evil.example/static/table.js"></script>',
+        '<script src="../examples/../x.js"></script>',
         "<svg><circle/></svg>",
         "<iframe></iframe>",
         '<meta http-equiv="refresh" content="0">',
@@ -485,12 +520,27 @@ def test_the_audit_catches_what_it_looks_for(html):
 
 def test_hostile_input_never_becomes_markup(hostile_site):
     pages = sorted(hostile_site.rglob("*.html"))
-    assert len(pages) == 5 + 6 + len(HOSTILE) + 6  # home, about, methodology, submit, 404; tasks; models
+    kinds = {kind: [p for p in pages if p.relative_to(hostile_site).parts[0] == kind] for kind in ("tasks", "compare")}
+    browsers = [p for p in pages if len(p.relative_to(hostile_site).parts) == 3 and p.parts[-3] == "models"]
+    assert len(kinds["tasks"]) == 6 and len(list((hostile_site / "models").glob("*.html"))) == len(HOSTILE) + 6
+    assert len(browsers) == 9 + len(HOSTILE)  # the board's 9 records with predictions, one per hostile entry
+    assert len(kinds["compare"]) == 11 + 2 * len(HOSTILE) - 3  # hostile: adjacent pairs and the leader's
     for page in pages:
         audit = _Audit()
         audit.feed(page.read_text(encoding="utf-8"))
         assert audit.problems == [], f"{page.relative_to(hostile_site)}: {audit.problems}"
-        assert audit.scripts == 1
+        # a browser or comparison loads its data and the script that reads it, no other page does
+        assert len(audit.data_blocks) == (page in browsers) or page in kinds["compare"]
+        assert audit.scripts == 1 + 2 * len(audit.data_blocks) and len(audit.data_blocks) <= 1
+
+
+def test_hostile_labels_and_texts_stay_data(hostile_site):
+    from markupsafe import escape
+
+    data = (hostile_site / "examples" / "hostile.js").read_text()
+    assert "<" not in data and ">" not in data and "&" not in data  # nothing a parser could take for markup
+    page = (hostile_site / "models" / "hostile-00" / "hostile.html").read_text()
+    assert str(escape(HOSTILE[0][:30])) in page and HOSTILE[0] not in page
 
 
 @pytest.mark.parametrize("index", range(len(HOSTILE)))
@@ -575,7 +625,7 @@ def test_parallel_build_gives_the_same_site(site_board, tmp_path, monkeypatch):
     monkeypatch.setattr(site_build, "MIN_RECORDS_PER_WORKER", 1)
     config = load_config(site_board).with_overrides(site_dir=tmp_path / "parallel")
     report = build_site(config, workers=2)
-    assert report.pages == 16 and report.records == 12
+    assert report.pages == 36 and report.records == 12
     assert site_files(config.site_dir) == site_files(serial)
 
 

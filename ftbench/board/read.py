@@ -20,12 +20,16 @@ from typing import Any
 
 from ftbench import DEFAULT_BATCH_SIZE
 from ftbench.audit import audit_record, must_prove
-from ftbench.board.snapshot import Board, CardedSubmission, LoadedRecord, Shard, Summary, document_totals, outcome_of, summarise
+from ftbench.baseline_files import current_baselines
+from ftbench.baselines import TaskBaselines
+from ftbench.board.snapshot import Board, CardedSubmission, LoadedRecord, Shard, Summary, contamination_of, document_totals, outcome_of, summarise
 from ftbench.config import BoardConfig
+from ftbench.contamination import FoundOverlap, declared_overlaps
 from ftbench.errors import FtbenchError, Issue
 from ftbench.jobs import freshness
 from ftbench.keys import pair_key_parts
 from ftbench.leaderboard import reference_profile
+from ftbench.overlaps import OVERLAPS_FILE, read_overlaps
 from ftbench.record import iter_record_paths, read_record, view_of
 from ftbench.registry import Registry
 from ftbench.submissions import LoadedSubmission, SubmissionSet, discover, load_all
@@ -59,6 +63,11 @@ class Layout:
     against them (``ftbench.audit``), and a record of a task without data is not ranked."""
     notes: tuple[str, ...] = ()
     """Problems met so far (records without a submission, unusable page names, missing data)."""
+    baselines: Mapping[str, TaskBaselines] = field(default_factory=dict)
+    """Current reference baselines by task (``ftbench baselines``)."""
+    overlaps: Mapping[str, tuple[FoundOverlap, ...]] = field(default_factory=dict)
+    """Measured overlaps of every held-out split with every training split on the board
+    (``ftbench contamination``), by task."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +97,13 @@ def list_board(config: BoardConfig) -> Layout:
         "label distribution and baselines omitted"
         for name, why in unreadable.items()
     ]
+    try:
+        overlaps = read_overlaps(config.tasks_dir / OVERLAPS_FILE)
+    except FtbenchError as exc:
+        overlaps = {}
+        notes.append(f"contamination not shown: {str(exc).splitlines()[0]}")
+    refs, problems = current_baselines(list(tasks.values()), config.baselines_dir, config.data_dir)
+    notes += [f"{i.path}: {i.message}; trivial baselines computed from the held-out labels" for i in problems]
     folders_and_records = tuple((f, tuple(by_folder.get(f.name, ()))) for f in folders)
     return Layout(
         tasks=tasks,
@@ -99,6 +115,8 @@ def list_board(config: BoardConfig) -> Layout:
         record_key=config.record_key,
         gold=gold,
         notes=tuple(notes),
+        baselines=refs,
+        overlaps=overlaps,
     )
 
 
@@ -150,6 +168,7 @@ def make_board(config: BoardConfig, layout: Layout, summary: Summary) -> Board:
         tasks=tuple(layout.tasks.values()),
         summary=summary,
         gold=gold,
+        baselines=layout.baselines,
         pages=layout.pages,
         notes=tuple(notes),
         reference_hardware=reference_profile(
@@ -190,10 +209,24 @@ def _read_submission(layout: Layout, sub: LoadedSubmission, paths: Sequence[Path
         if status == "refused":
             notes.append(f"{path}: refused, not shown: {why}")
         href = f"records/{sub.spec.id}/{rec.task.name}.json"
-        outcome, calibrated = outcome_of(rec, layout.gold.get(rec.task.name)) if status == "current" else (None, None)
-        loaded = LoadedRecord(view_of(rec), status, why, href, document_totals(rec.documents), outcome, calibrated)
+        outcome, calibrated, contaminated = _evidence(layout, sub, rec) if status == "current" else (None, None, None)
+        loaded = LoadedRecord(
+            view_of(rec), status, why, href, document_totals(rec.documents), outcome, calibrated, contaminated
+        )
         records.append((loaded, path))
     return CardedSubmission(sub.spec, _card(sub)), records, notes
+
+
+def _evidence(layout: Layout, sub: LoadedSubmission, rec: Any) -> tuple:
+    """What a current record's per-example results give the board: the compact outcome, its
+    calibration, and the overlap of its declared training data with the held-out split."""
+    name = rec.task.name
+    examples = layout.gold.get(name)
+    outcome, calibrated = outcome_of(rec, examples)
+    task = layout.tasks[name]
+    found = declared_overlaps(sub.spec.training_data_for(name), name, layout.overlaps)
+    contaminated = contamination_of(outcome, examples, found, task.primary_metric, len(task.labels))
+    return outcome, calibrated, contaminated
 
 
 def _card(sub: LoadedSubmission) -> str:

@@ -10,10 +10,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from ftbench.calibration import Calibration, calibration
 from ftbench.compare import Outcome, outcome_from_predictions
+from ftbench.baselines import TaskBaselines
 from ftbench.errors import Issue
-from ftbench.leaderboard import Entry, RankedRow, pareto_costs, task_table, trivial_outcomes
+from ftbench.metrics import METRICS, confusion_counts, quality_from_confusion
+from ftbench.contamination import FoundOverlap, clean_indices
+from ftbench.leaderboard import Contamination, Entry, RankedRow, pareto_costs, task_table, trivial_outcomes
 from ftbench.provenance import hardware_profile
 from ftbench.spec import Submission
 from ftbench.tasks import Examples, Task
@@ -38,6 +43,8 @@ class LoadedRecord:
     """Its per-example results in compact arrays (paired comparisons, example pages)."""
     calibration: Calibration | None = None
     """Calibration of its stored probabilities (classification records)."""
+    contamination: Contamination | None = None
+    """Measured overlap of its declared training data with the held-out split, if any."""
 
 
 def document_totals(documents: Any) -> dict[str, int]:
@@ -55,12 +62,38 @@ def document_totals(documents: Any) -> dict[str, int]:
     }
 
 
+def contamination_of(
+    outcome: Outcome | None,
+    examples: Examples | None,
+    found: Sequence[FoundOverlap],
+    metric: str,
+    n_labels: int,
+) -> Contamination | None:
+    """The overlaps ``found`` between a record's declared training splits and its held-out
+    examples, with the primary ``metric`` on the examples in none of them (the clean subset)."""
+    if not found:
+        return None
+    splits = tuple((f"{o.dataset}/{o.split}", o.either, o.fraction) for o in found)
+    held_out = found[0].held_out
+    if examples is None:
+        overlapping = max(o.either for o in found)  # a lower bound: the sets are not at hand
+        return Contamination(splits, overlapping, held_out, None)
+    clean = set(clean_indices(examples.idx, found))
+    overlapping = len(examples.idx) - len(clean)
+    if outcome is None or outcome.pred is None or METRICS[metric].from_confusion is None:
+        return Contamination(splits, overlapping, held_out, None)
+    keep = np.asarray([row in clean for row in examples.idx], dtype=bool) & (outcome.pred >= 0)
+    if not keep.any():
+        return Contamination(splits, overlapping, held_out, None)
+    gold = np.asarray(examples.labels)[keep]
+    score = quality_from_confusion([metric], confusion_counts(gold, outcome.pred[keep], n_labels))[metric]
+    return Contamination(splits, overlapping, held_out, float(score))
+
+
 def outcome_of(record: Any, examples: Examples | None) -> tuple[Outcome | None, Calibration | None]:
     """A full record's per-example results as compact arrays aligned with the held-out
     ``examples`` (None when the data could not be read), and the calibration of its stored
     probabilities (classification only)."""
-    import numpy as np
-
     if record.documents is not None:
         docs = record.documents
         order = np.argsort(np.asarray(docs.idx, dtype=np.int64), kind="stable")
@@ -143,6 +176,8 @@ class Board:
     """Every shard's results, merged."""
     gold: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     """Gold labels of the tasks whose held-out data could be read."""
+    baselines: Mapping[str, TaskBaselines] = field(default_factory=dict)
+    """Current reference baselines by task (``ftbench baselines``): predictions and scores."""
     pages: Mapping[str, str] = field(default_factory=dict)
     """Static page name -> markdown."""
     notes: tuple[str, ...] = ()
@@ -185,6 +220,7 @@ def summarise(shard: Shard, tasks: Sequence[Task]) -> Summary:
                 kind=spec.model.kind,
                 outcome=loaded.outcome,
                 calibration=loaded.calibration,
+                contamination=loaded.contamination,
             )
         )
     current = sum(len(e) for e in entries.values())
@@ -212,6 +248,26 @@ def merge(summaries: Sequence[Summary], tasks: Sequence[Task]) -> Summary:
     )
 
 
+TRIVIAL = ("majority", "stratified", "uniform")
+"""The baselines that learn nothing from the texts: an entry must beat the best of them."""
+
+
+def trivial_baselines(board: Board, task: Task) -> list[Outcome]:
+    """The trivial baselines' predictions on ``task``: from its baseline file where current,
+    else the majority class and a uniform random label from the held-out labels."""
+    gold = board.gold.get(task.name)
+    if not gold or not task.labels:
+        return []
+    stored = board.baselines.get(task.name)
+    if stored is None or len(stored.idx) != len(gold):
+        return trivial_outcomes(gold, len(task.labels))
+    return [
+        Outcome(pred=np.asarray(b.predictions, dtype=np.int16), prob=np.asarray(b.confidences, dtype=np.float32))
+        for b in stored.baselines
+        if b.name in TRIVIAL
+    ]
+
+
 def task_tables(board: Board) -> dict[str, list[RankedRow]]:
     """Every task's full ranking by its primary metric (paired tests on the gold labels)."""
     entries = board.summary.entries
@@ -224,7 +280,7 @@ def task_tables(board: Board) -> dict[str, list[RankedRow]]:
             ref,
             board.gold.get(t.name),
             len(t.labels),
-            trivial_outcomes(board.gold[t.name], len(t.labels)) if board.gold.get(t.name) and t.labels else (),
+            trivial_baselines(board, t),
         )
         for t in board.tasks
     }

@@ -3,7 +3,8 @@
 - ``submit``: ``validate``, ``tasks``, ``schema`` (what a contributor runs);
 - ``evaluation``: ``plan``, ``evaluate``, ``verify``, ``collect`` (what produces records);
 - ``publish``: ``check``, ``build``, ``report`` (what turns records into the board);
-- ``data``: ``data fetch`` (the held-out files, checked against their tasks' sha256).
+- ``data``: ``data fetch`` (the held-out files, checked against their tasks' sha256);
+- ``baselines``: ``baselines`` (reference predictions every entry is compared with).
 
 Each command parses its options, calls one library function and prints what it returns.
 Heavy modules (torch, transformers) are imported inside the commands that need them, so
@@ -18,7 +19,7 @@ from pathlib import Path
 import click
 
 import ftbench
-from ftbench.cli import data, evaluation, publish, submit
+from ftbench.cli import baselines, contamination, data, evaluation, publish, submit
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -42,7 +43,7 @@ def main(ctx: click.Context, root: Path | None) -> None:
     ctx.obj["root"] = root
 
 
-for _module in (submit, data, evaluation, publish):
+for _module in (submit, data, evaluation, publish, baselines, contamination):
     for _command in _module.COMMANDS:
         main.add_command(_command)
 

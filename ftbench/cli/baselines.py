@@ -18,7 +18,9 @@ from ftbench.errors import FtbenchError, display_path
     type=click.Path(file_okay=False, path_type=Path),
     help="Where the datasets are (default: [tool.ftbench] data_dir or FTBENCH_DATA_DIR).",
 )
-@click.option("--check", "check_only", is_flag=True, help="Write nothing; exit 2 if a baseline file is missing or stale.")
+@click.option(
+    "--check", "check_only", is_flag=True, help="Write nothing; exit 2 if a baseline file is missing or stale."
+)
 @click.pass_context
 @fail_cleanly
 def baselines(ctx: click.Context, only_tasks: tuple[str, ...], data_dir: Path | None, check_only: bool) -> None:

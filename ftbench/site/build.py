@@ -5,16 +5,17 @@ build's and every file it wrote is still there, nothing is read or rendered. Onl
 heavy modules (pydantic models, Jinja2, markdown) imported.
 
 The build's steps, each in its own module: read the board (``ftbench.board.read``), rank it
-(``ftbench.board.snapshot``), build each page's context (``pages``, ``model_page``), render
-(``render``), and write (``write``); large boards are shared out over forked workers
-(``parallel``), each of which keeps its shard of submissions between the steps.
+(``ftbench.board.snapshot``), build each page's context (``pages``, ``comparison``,
+``model_page``, ``examples``), render (``render``), and write (``write``); large boards are
+shared out over forked workers (``parallel``), each of which keeps its shard of submissions
+between the steps.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -29,6 +30,7 @@ from ftbench.site.write import BuildReport, make_folders, remove_unlisted, write
 if TYPE_CHECKING:  # imported for real only when a build runs (see the module docstring)
     from ftbench.board.read import Layout
     from ftbench.board.snapshot import Shard, Summary
+    from ftbench.tasks import Examples
 
 
 def build_site(config: BoardConfig, force: bool = False, workers: int | None = None) -> BuildReport:
@@ -89,7 +91,7 @@ def _build(config: BoardConfig, stamp: str, previous: list[str], workers: int | 
         tables = task_tables(board)
         common = common_context(board.title, board.build_date, board.pages, tasks, board.reference_hardware)
         pool.send(_render_model_pages, (config.templates_dir, tasks, standings(tables), common))
-        outputs = render_site(board, tables, config.templates_dir)
+        outputs = render_site(board, tables, config.templates_dir, layout.gold)
         files = list(outputs) + [path for part in pool.results() for path in part]
         # Every page rendered without error: only now is anything written, so a failed build
         # leaves the previous site as it was. Folders are made here, once: two workers making
@@ -123,6 +125,8 @@ class _Kept:
     """Its submissions and their records."""
     sources: dict[str, Path]
     """Site path -> record file, for the copies."""
+    held_out: Mapping[str, Examples]
+    """The tasks' held-out examples (the example browsers show them)."""
     pages: dict[str, bytes] = field(default_factory=dict)
     """Its rendered model pages, until they are written."""
 
@@ -133,18 +137,21 @@ def _read_part(layout: Layout, folders: Sequence[tuple[Path, Sequence[Path]]]) -
     from ftbench.board.snapshot import summarise
 
     shard, sources = read_shard(layout, folders)
-    return _Kept(shard, sources), summarise(shard, tuple(layout.tasks.values()))
+    return _Kept(shard, sources, layout.gold), summarise(shard, tuple(layout.tasks.values()))
 
 
 def _render_model_pages(state: _Kept, job: tuple) -> list[str]:
-    """A worker's second step: render its shard's model pages into memory; report the site
-    files it will write (pages and record copies)."""
+    """A worker's second step: render its shard's model pages and example browsers into
+    memory; report the site files it will write (pages and record copies)."""
+    from ftbench.site.examples import example_pages
     from ftbench.site.model_page import model_pages
     from ftbench.site.render import environment, render
 
     templates_dir, tasks, ranks, common = job
     env = environment(templates_dir)
-    state.pages = {page.path: render(env, page) for page in model_pages(state.shard, tasks, ranks, common)}
+    pages = model_pages(state.shard, tasks, ranks, common, state.held_out)
+    pages += example_pages(state.shard, tasks, state.held_out, common)
+    state.pages = {page.path: render(env, page) for page in pages}
     return [*state.pages, *state.sources]
 
 

@@ -82,15 +82,60 @@ def compared_pairs(rows: Sequence[RankedRow]) -> list[tuple[int, int]]:
     return sorted(pairs)
 
 
-def baselines(task: Task, gold: Sequence[int] | None) -> list[tuple[str, dict[str, float]]]:
-    """Reference rows: majority class and uniform random, on the task's own metrics (none for
-    a perplexity task: it has no labels to guess)."""
+BASELINE_NAMES = {
+    "majority": "Majority class",
+    "stratified": "Stratified random (seed 0)",
+    "uniform": "Uniform random (seed 0)",
+    "tfidf_logreg": "TF-IDF + logistic regression",
+}
+"""Display names of the baselines ``ftbench baselines`` makes."""
+
+
+@dataclass(frozen=True)
+class BaselineRow:
+    """A reference baseline as the task page shows it."""
+
+    name: str
+    """Display name."""
+    description: str
+    """How it was made (tooltip and footnote)."""
+    scores: dict[str, float]
+    """The task's metrics."""
+    intervals: dict[str, tuple[float, float]]
+    """Their 95% intervals, where known."""
+    trivial: bool
+    """Learns nothing from the texts (an entry must beat the best of these)."""
+
+
+def baselines(task: Task, gold: Sequence[int] | None, stored: Any = None) -> list[BaselineRow]:
+    """Reference rows: the baselines of ``stored`` (``ftbench.baselines.TaskBaselines``) where
+    current, else the majority class and uniform random from the held-out labels; none for a
+    perplexity task (it has no labels to guess)."""
     if not gold or task.type == "perplexity":
         return []
+    if stored is not None:
+        return [
+            BaselineRow(
+                BASELINE_NAMES.get(b.name, b.name),
+                b.description,
+                dict(b.metrics),
+                {k: tuple(v) for k, v in b.intervals.bounds.items()},
+                b.name != "tfidf_logreg",
+            )
+            for b in stored.baselines
+        ]
     n = len(task.labels)
     return [
-        ("Majority class", majority_baseline(gold, n, task.metrics)),
-        ("Uniform random (seed 0)", uniform_random_baseline(gold, n, task.metrics)),
+        BaselineRow(
+            "Majority class", "the most frequent held-out label", majority_baseline(gold, n, task.metrics), {}, True
+        ),
+        BaselineRow(
+            "Uniform random (seed 0)",
+            "a uniformly random label",
+            uniform_random_baseline(gold, n, task.metrics),
+            {},
+            True,
+        ),
     ]
 
 

@@ -1,6 +1,7 @@
 """A submission's page: its model card, fine-tuning, and each record as the page shows it
-(scores, confusions, efficiency, provenance, the command that reproduces it; a language
-model's prompt, scoring windows and serving figures, from ``language_model``). Pure, no I/O.
+(scores, confusions linked to the example browser, calibration, efficiency, provenance, the
+command that reproduces it, links to the comparisons with its neighbours; a language model's
+prompt, scoring windows and serving figures, from ``language_model``). Pure, no I/O.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from ftbench.board.snapshot import CardedSubmission, LoadedRecord, Shard, hardwa
 from ftbench.display import format_value, is_percent
 from ftbench.leaderboard import RankedRow, model_family
 from ftbench.metrics import METRICS
-from ftbench.site.context import Page, model_url, render_card, task_url
+from ftbench.site.comparison import compare_links, compared
+from ftbench.site.context import Page, examples_url, model_url, render_card, task_url
+from ftbench.site.examples import Confusion, confusion_links, confusion_table, has_examples
 from ftbench.site.language_model import PromptView, prompt_view, scoring_rows
 from ftbench.site.measurement import (
     flag_marker,
@@ -30,29 +33,62 @@ from ftbench.site.measurement import (
     throughput_rows,
     unmerged_rows,
 )
+from ftbench.site.record_origin import batch_size, environment_view, provenance_view, reproduce_command, weights_view
+from ftbench.site.reliability import CalibrationView, calibration_view
 from ftbench.site.tables import (
-    confusion_view,
+    TOP_CONFUSIONS,
     efficiency_table,
     facts_table,
     lm_efficiency_rows,
     metric_rows,
     per_class_rows,
-    plain_value,
-    top_confusions,
 )
-from ftbench.tasks import Task
+from ftbench.tasks import Examples, Task
 
-Standings = Mapping[str, tuple[Mapping[str, int], int]]
-"""Task -> (submission id -> rank, number of ranked entries)."""
+ROOT = "../"
+"""A model page's way back to the site root (``models/<id>.html``)."""
+
+
+@dataclass(frozen=True)
+class TaskStanding:
+    """What a model page needs of one task's ranking."""
+
+    ranks: Mapping[str, int]
+    """Submission id -> rank."""
+    order: tuple[str, ...]
+    """Submission ids in ranking order."""
+    names: tuple[str, ...]
+    """Their display names."""
+    compared: bool
+    """Its pairs of neighbours have comparison pages (``comparison.compared``)."""
+
+
+Standings = Mapping[str, TaskStanding]
+"""Task -> its standing."""
 
 
 def standings(tables: Mapping[str, Sequence[RankedRow]]) -> Standings:
     """What a model page needs of the whole board, small enough to send to every build worker."""
-    return {task: ({r.entry.submission: r.rank for r in rows}, len(rows)) for task, rows in tables.items()}
+    return {
+        task: TaskStanding(
+            {r.entry.submission: r.rank for r in rows},
+            tuple(r.entry.submission for r in rows),
+            tuple(r.entry.name for r in rows),
+            bool(compared(rows)),
+        )
+        for task, rows in tables.items()
+    }
 
 
-def model_pages(shard: Shard, tasks: Sequence[Task], ranks: Standings, common: dict[str, Any]) -> list[Page]:
-    """One page per submission of ``shard``, in id order."""
+def model_pages(
+    shard: Shard,
+    tasks: Sequence[Task],
+    ranks: Standings,
+    common: dict[str, Any],
+    held_out: Mapping[str, Examples] | None = None,
+) -> list[Page]:
+    """One page per submission of ``shard``, in id order (``held_out``: the tasks' examples,
+    for the links to each record's example browser)."""
     by_sub: dict[str, list[LoadedRecord]] = {}
     for r in shard.records:
         by_sub.setdefault(r.record.submission.id, []).append(r)
@@ -60,7 +96,7 @@ def model_pages(shard: Shard, tasks: Sequence[Task], ranks: Standings, common: d
         Page(
             model_url(s.spec.id),
             "model.html.j2",
-            partial(model_context, tasks, s, by_sub.get(s.spec.id, []), ranks, common),
+            partial(model_context, tasks, s, by_sub.get(s.spec.id, []), ranks, common, held_out or {}),
         )
         for s in shard.submissions
     ]
@@ -72,6 +108,7 @@ def model_context(
     records: Sequence[LoadedRecord],
     ranks: Standings,
     common: dict[str, Any],
+    held_out: Mapping[str, Examples] | None = None,
 ) -> dict[str, Any]:
     """A submission: model card, fine-tuning, per-task results with provenance, reproduction.
     A refused record (one that does not prove its numbers) is named with the reason, its
@@ -83,12 +120,18 @@ def model_context(
     environments = [environment_view(r.record) for r in records]
     shared = bool(environments) and all(e == environments[0] for e in environments)
     reference = str(common.get("reference_hardware", ""))
-    results = [result_view(r, by_name.get(r.record.task.name), ranks, spec.id, shared, reference) for r in records]
+    held_out = held_out or {}
+    results = [
+        result_view(
+            r, by_name.get(r.record.task.name), ranks, spec.id, shared, reference, held_out.get(r.record.task.name)
+        )
+        for r in records
+    ]
     seen = {r.record.task.name for r in records if r.status != "orphan"}
     percent_only = all(is_percent(r.record.task.primary_metric) for r in records)
     return {
         **common,
-        "root": "../",
+        "root": ROOT,
         "page_title": spec.name,
         "spec": spec,
         "family": model_family(spec.model.kind, spec.fine_tuning.method),
@@ -138,9 +181,16 @@ class ResultView:
     per_class: Markup
     """Rows of the per-label table."""
     matrix: Markup | None
-    """The confusion matrix table's content; None for tasks with too many labels."""
-    confusions: list[tuple[str, str, int]]
+    """The confusion matrix table's content, each cell a link to the example browser filtered
+    on it; None for tasks with too many labels."""
+    confusions: list[Confusion]
     """The most frequent confusions when there is no matrix."""
+    examples_href: str
+    """The record's example browser, site-relative ("" where it has none)."""
+    calibration: CalibrationView | None
+    """Reliability diagram and calibration figures (classification records)."""
+    compare: list[tuple[str, str, str]]
+    """``(relation, name, URL)`` of its comparisons with the leader and its neighbours."""
     efficiency: Markup
     """Rows of the efficiency table (every figure of the record)."""
     lm_efficiency: Markup
@@ -179,19 +229,24 @@ class ResultView:
 def result_view(
     loaded: LoadedRecord,
     task: Task | None,
-    standings: Mapping[str, tuple[Mapping[str, int], int]],
+    standings: Standings,
     sub_id: str,
     shared_environment: bool = False,
     reference: str = "",
+    examples: Examples | None = None,
 ) -> ResultView:
-    """Everything the submission page shows about one of its records (``standings``: task ->
-    (submission id -> rank, number ranked)); its environment is left to the page when
-    ``shared_environment``; its flags are judged against the board's ``reference`` profile."""
+    """Everything the submission page shows about one of its records (``standings``: each
+    task's ranking); its environment is left to the page when ``shared_environment``; its flags
+    are judged against the board's ``reference`` profile; ``examples``: the task's held-out
+    examples (a current record with predictions then has an example browser)."""
     rec = loaded.record
     name = rec.task.name
-    ranks, ranked = standings.get(name, ({}, 0))
+    standing = standings.get(name)
+    current = loaded.status == "current"
+    browse = examples_url(sub_id, name) if current and task and has_examples(loaded.outcome, examples) else ""
+    link = ROOT + browse if browse else None
     primary = rec.task.primary_metric
-    matrix = confusion_view(rec.task.labels, rec.confusion_matrix)
+    matrix = confusion_table(rec.task.labels, rec.confusion_matrix, link)
     language_model = rec.task.type == "perplexity" or rec.prompt is not None
     profile = hardware_label(rec)
     flags = record_flags(rec.efficiency, profile, reference)
@@ -201,15 +256,28 @@ def result_view(
         task_href=task_url(name) if task else "",
         status=loaded.status,
         note=loaded.note,
-        rank=ranks.get(sub_id) if loaded.status == "current" else None,
-        of=ranked,
+        rank=standing.ranks.get(sub_id) if standing and current else None,
+        of=len(standing.order) if standing else 0,
         primary=METRICS[primary].label if primary in METRICS else primary,
         primary_value=format_value(primary, rec.metrics.get(primary)),
         primary_unit="%" if is_percent(primary) else "",
         metrics=metric_rows(rec.metrics, primary, rec.intervals.bounds if rec.intervals else {}),
         per_class=per_class_rows(rec.per_class),
         matrix=matrix,
-        confusions=top_confusions(rec.task.labels, rec.confusion_matrix) if matrix is None else [],
+        confusions=[]
+        if matrix is not None
+        else confusion_links(rec.task.labels, rec.confusion_matrix, TOP_CONFUSIONS, link),
+        examples_href=browse,
+        calibration=(
+            calibration_view(
+                loaded.calibration, len(rec.task.labels), f"reliability-{name}", task.title if task else name
+            )
+            if loaded.calibration is not None and rec.task.type != "perplexity"
+            else None
+        ),
+        compare=compare_links(name, standing.order, standing.names, sub_id)
+        if standing and standing.compared and current
+        else [],
         efficiency=efficiency_table(rec.efficiency),
         lm_efficiency=facts_table(lm_efficiency_rows(rec.efficiency)) if language_model else Markup(""),
         measurement=measurement_blocks(rec, profile, reference, flags),
@@ -222,7 +290,7 @@ def result_view(
         provenance=provenance_view(rec),
         environment=[] if shared_environment else environment_view(rec),
         weights=weights_view(rec),
-        reproduce=reproduce_command(sub_id, name, _batch_size(rec)),
+        reproduce=reproduce_command(sub_id, name, batch_size(rec)),
         record_href=quote(loaded.href),
         num_examples=rec.task.num_examples,
         units="documents" if rec.task.type == "perplexity" else "examples",
@@ -240,64 +308,3 @@ def measurement_blocks(rec: Any, profile: str, reference: str, flags: tuple[str,
         ("Parameters", "parameters", facts_table(parameter_rows(e))),
         ("Machine and validity", "validity", facts_table(machine_rows(e, hardware, profile, reference, flags))),
     ]
-
-
-def _batch_size(rec: Any) -> object:
-    """The batch size the record's content key was made at (a perplexity run scores one
-    document at a time whatever it is, and records that 1 among its figures)."""
-    keyed = rec.content_key_parts.get("batch_size")
-    return keyed if keyed is not None else rec.efficiency.get("batch_size")
-
-
-def provenance_view(rec: Any) -> list[tuple[str, str]]:
-    """This run's provenance as (label, text) pairs: command, times, model, keys and hashes."""
-    p = rec.provenance
-    return [
-        ("command", p.command),
-        ("run", f"{p.started_at} to {p.finished_at}, seed {p.seed}"),
-        ("model", _flat(p.model)),
-        ("content key", rec.content_key),
-        ("task definition sha256", rec.task.definition_sha256),
-        ("data sha256", rec.task.data_sha256),
-    ]
-
-
-def environment_view(rec: Any) -> list[tuple[str, str]]:
-    """Where and with what a record was made: ftbench, the board commit, hardware, packages.
-    Usually the same for every record of a submission, so a page shows it once."""
-    p = rec.provenance
-    return [
-        ("ftbench", f"{p.ftbench_version} (evaluation logic {p.eval_logic_version})"),
-        ("board commit", _flat(p.git)),
-        ("hardware", _flat(p.hardware)),
-        ("packages", _flat(p.packages)),
-    ]
-
-
-def weights_view(rec: Any) -> list[dict[str, Any]]:
-    """Every weight file loaded, with its sha256 and size, grouped by base and adapter."""
-    return [
-        {
-            "role": w.role,
-            "ref": w.ref,
-            "origin": w.origin,
-            "files": [(str(f.get("file", "")), str(f.get("sha256", "")), plain_value(f.get("bytes"))) for f in w.files],
-        }
-        for w in rec.provenance.weights
-    ]
-
-
-def _flat(value: object) -> str:
-    if isinstance(value, dict):
-        return ", ".join(f"{k}: {_flat(v)}" for k, v in sorted(value.items()))
-    if isinstance(value, list | tuple):
-        return ", ".join(_flat(v) for v in value) or "—"
-    return "—" if value is None else str(value)
-
-
-def reproduce_command(sub_id: str, task: str, batch_size: object) -> str:
-    """The command that re-creates this record's numbers."""
-    args = ["ftbench", "evaluate", f"submissions/{sub_id}", "--task", task]
-    if batch_size is not None:
-        args += ["--batch-size", str(batch_size)]
-    return shlex.join(args)

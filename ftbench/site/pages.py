@@ -13,11 +13,20 @@ from urllib.parse import quote
 from markupsafe import Markup
 
 from ftbench.board.snapshot import Board, task_tables
-from ftbench.display import efficiency_columns, format_value, is_measured, is_percent, metric_heading, value_at_precision
-from ftbench.leaderboard import FAMILIES, OverallRow, RankedRow, overall_ranking, pareto_costs
+from ftbench.display import (
+    efficiency_columns,
+    format_value,
+    interval_text,
+    is_measured,
+    is_percent,
+    metric_heading,
+    value_at_precision,
+)
+from ftbench.leaderboard import FAMILIES, Entry, OverallRow, RankedRow, overall_ranking, pareto_costs
 from ftbench.metrics import METRICS
 from ftbench.site.context import (
     TOP_N,
+    BaselineRow,
     Page,
     baselines,
     chart_svgs,
@@ -182,8 +191,8 @@ def task_context(board: Board, task: Task, rows: Sequence[RankedRow], common: di
     gold = board.gold.get(task.name)
     metrics = [task.primary_metric, *(m for m in task.metrics if m != task.primary_metric)]
     columns = [*metrics, *efficiency_columns(task.type)]
-    refs = baselines(task, gold)
-    majority = refs[0][1][task.primary_metric] if refs else None
+    refs = baselines(task, gold, board.baselines.get(task.name))
+    majority = refs[0].scores[task.primary_metric] if refs else None
     floor = best_baseline(task, refs)
     reference = board.reference_hardware
     others = sorted({r.entry.hardware for r in rows if reference and r.entry.hardware != reference})
@@ -213,7 +222,15 @@ def task_context(board: Board, task: Task, rows: Sequence[RankedRow], common: di
         "other_profiles": others,
         "other_rows": sum(1 for r in rows if r.entry.hardware in others),
         "flagged_rows": sum(1 for r in rows if set(r.entry.flags(reference)) - {"other-hardware"}),
-        "baselines": [(name, [format_value(m, scores.get(m)) for m in metrics]) for name, scores in refs],
+        "has_trained_baseline": any(not b.trivial for b in refs),
+        "baselines": [
+            (
+                b,
+                [format_value(m, b.scores.get(m)) for m in metrics],
+                interval_text(task.primary_metric, b.intervals.get(task.primary_metric)),
+            )
+            for b in refs
+        ],
         "charts": chart_svgs(task, rows, "../", majority, reference),
         "card": dataset_card(task, gold),
         "downloads": {kind: f"downloads/{quote(task.name)}/leaderboard.{kind}" for kind in ("json", "csv")},
@@ -279,11 +296,16 @@ class TableRow:
     trivial baseline (majority class, stratified random) on the primary metric; else ""."""
     cells: Markup
     """The metric cells, one ``<td>`` each with its sortable raw value."""
+    overlap: str = ""
+    """``overlap 1.6% · clean 80.8``: its declared training data contains held-out examples
+    (the share), and its primary score without them; "" when none was found."""
+    overlap_title: str = ""
+    """The same in full (tooltip)."""
 
 
-def best_baseline(task: Task, refs: Sequence[tuple[str, dict[str, float]]]) -> float | None:
+def best_baseline(task: Task, refs: Sequence[BaselineRow]) -> float | None:
     """The best trivial baseline's score on the task's primary metric, in its direction."""
-    scores = [r[task.primary_metric] for _, r in refs if task.primary_metric in r]
+    scores = [r.scores[task.primary_metric] for r in refs if r.trivial and task.primary_metric in r.scores]
     if not scores:
         return None
     return max(scores) if METRICS[task.primary_metric].higher_is_better else min(scores)
@@ -322,7 +344,32 @@ def _table_row(
         pareto=tuple(PARETO_BADGES[c] for c in row.pareto),
         below_baseline=baseline_mark(row, columns[0], floor),
         cells=metric_cells(e, columns, flags),
+        overlap=overlap_text(e, columns[0])[0],
+        overlap_title=overlap_text(e, columns[0])[1],
     )
+
+
+def overlap_text(entry: Entry, metric: str) -> tuple[str, str]:
+    """The contamination mark of a row and its tooltip ("" for a clean one).
+
+    >>> from ftbench.leaderboard import Contamination
+    >>> e = Entry("s", "S", "lora", "b", "2026", {}, {}, contamination=Contamination((("rt/train", 3, 0.3),), 3, 10, 0.5))
+    >>> overlap_text(e, "accuracy")[0]
+    'overlap 30.0% · clean 50.0'
+    """
+    c = entry.contamination
+    if c is None:
+        return "", ""
+    share = f"{100 * c.fraction:.1f}%"
+    clean = f" · clean {format_value(metric, c.clean_score)}" if c.clean_score is not None else ""
+    splits = "; ".join(f"{name}: {n:,} of the {c.held_out:,} held-out examples" for name, n, _ in c.splits)
+    title = f"Its declared training data contains held-out examples ({splits}; {share} in all)."
+    if c.clean_score is not None:
+        title += (
+            f" {METRICS[metric].label} on the {c.clean_examples:,} others (the clean subset): "
+            f"{format_value(metric, c.clean_score)}, against {format_value(metric, entry.value(metric))} on all."
+        )
+    return f"overlap {share}{clean}", title
 
 
 def baseline_mark(row: RankedRow, metric: str, floor: float | None) -> str:

@@ -32,6 +32,7 @@ def input_stamp(config: BoardConfig) -> str:
     digest.update(json.dumps(settings).encode())
     roots = [
         config.tasks_dir,
+        config.baselines_dir,
         config.submissions_dir,
         config.results_dir,
         config.templates_dir,

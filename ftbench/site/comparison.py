@@ -1,0 +1,351 @@
+"""The comparison page of two entries on a task (``compare/<task>/<first>--<second>.html``):
+the paired test the ranking rests on, the difference of their primary metric with its
+interval, and the examples on which they disagree. Pure, no I/O.
+
+Which pairs get a page is ``context.compared_pairs`` (adjacent rows and the leader against
+every row), on a task whose entries were compared pairwise (``RankedRow.comparisons``). Like
+the example browser, a page carries its disagreements as compact inline JSON, renders the
+first ``PAGE_SIZE`` of them as HTML and reads the texts from the task's shared data file.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from ftbench.compare import ALPHA, Comparisons, McNemar, Outcome, mcnemar
+from ftbench.display import format_value, is_percent
+from ftbench.leaderboard import RankedRow
+from ftbench.metrics import METRICS
+from ftbench.site.context import Page, compare_url, compared_pairs, examples_url, model_url, task_url
+from ftbench.site.examples import (
+    PAGE_SIZE,
+    excerpt,
+    has_examples,
+    most_confident_first,
+    percent_text,
+    permille,
+    script_json,
+    task_data_url,
+)
+from ftbench.tasks import Examples, Task
+
+BPB_SCALE = 10_000
+"""Per-document bits per byte travel to the script as integers of this many parts (4 decimals)."""
+
+
+def compared(rows: Sequence[RankedRow]) -> list[tuple[int, int]]:
+    """The pairs of a task's rows that get a comparison page: :func:`compared_pairs`, where
+    the task's entries were compared pairwise (none otherwise)."""
+    if len(rows) < 2 or rows[0].comparisons is None:
+        return []
+    return compared_pairs(rows)
+
+
+def comparison_pages(
+    tasks: Sequence[Task],
+    tables: Mapping[str, Sequence[RankedRow]],
+    held_out: Mapping[str, Examples],
+    common: dict[str, Any],
+) -> list[Page]:
+    """Every comparison page of the board, task by task, in row order."""
+    pages = []
+    for task in tasks:
+        rows = tables.get(task.name, ())
+        if task.type != "perplexity" and task.name not in held_out:
+            continue
+        for i, j in compared(rows):
+            first, second = rows[i].entry.submission, rows[j].entry.submission
+            context = partial(comparison_context, task, rows, i, j, held_out.get(task.name), common)
+            pages.append(Page(compare_url(task.name, first, second), "compare.html.j2", context))
+    return pages
+
+
+def compare_links(task: str, order: Sequence[str], names: Sequence[str], sub: str) -> list[tuple[str, str, str]]:
+    """``(relation, name, URL)`` of the comparison pages a model page links to: with the
+    leader, the entry above and the entry below (``order``: the task's submissions by rank).
+
+    >>> [(r, n) for r, n, _ in compare_links("t", ["a", "b", "c"], ["A", "B", "C"], "c")]
+    [('the leader', 'A'), ('the entry above', 'B')]
+    >>> compare_links("t", ["a", "b"], ["A", "B"], "a")
+    [('the entry below', 'B', 'compare/t/a--b.html')]
+    """
+    if sub not in order:
+        return []
+    p = order.index(sub)
+    links = []
+    if p >= 1:
+        links.append(("the leader", names[0], compare_url(task, order[0], sub)))
+    if p >= 2:
+        links.append(("the entry above", names[p - 1], compare_url(task, order[p - 1], sub)))
+    if p + 1 < len(order):
+        links.append(("the entry below", names[p + 1], compare_url(task, sub, order[p + 1])))
+    return links
+
+
+# ------------------------------------------------------------------ what differs
+
+
+def disagreements(a: Outcome, b: Outcome) -> np.ndarray:
+    """Positions of the examples the two predict differently, the most confident first (the
+    higher of the two confidences; ties in file order). On more than two labels this includes
+    examples both get wrong with different labels, so it can exceed McNemar's discordant pairs.
+    """
+    assert a.pred is not None and b.pred is not None and a.prob is not None and b.prob is not None
+    differ = np.flatnonzero(a.pred != b.pred)
+    return most_confident_first(differ, np.maximum(permille(a.prob), permille(b.prob)))
+
+
+def two_by_two(a: Outcome, b: Outcome, gold: Sequence[int]) -> McNemar:
+    """The right/wrong table of two classifiers on the same examples, with McNemar's exact
+    p-value of its discordant cells."""
+    truth = np.asarray(gold, dtype=np.int64)
+    assert a.pred is not None and b.pred is not None
+    return mcnemar(a.pred == truth, b.pred == truth)
+
+
+def document_bits(documents: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Bits per byte of each document (0 for an empty one)."""
+    nbytes = np.asarray(documents["bytes"], dtype=np.float64)
+    return -np.asarray(documents["loglik"], dtype=np.float64) / (np.maximum(nbytes, 1.0) * math.log(2))
+
+
+def document_rows(a: Outcome, b: Outcome) -> list[list[int]]:
+    """``[position, bytes, bits per byte of a, of b]`` of every document (bits per byte in
+    ``1 / BPB_SCALE``), the largest difference first (ties in file order)."""
+    assert a.documents is not None and b.documents is not None
+    bits_a = np.rint(document_bits(a.documents) * BPB_SCALE).astype(np.int64)
+    bits_b = np.rint(document_bits(b.documents) * BPB_SCALE).astype(np.int64)
+    positions = np.arange(len(bits_a))
+    order = np.lexsort((positions, -np.abs(bits_a - bits_b)))
+    nbytes = np.asarray(a.documents["bytes"], dtype=np.int64)
+    return [[int(i), int(nbytes[i]), int(bits_a[i]), int(bits_b[i])] for i in order]
+
+
+# ------------------------------------------------------------------ the page
+
+
+@dataclass(frozen=True)
+class Side:
+    """One of the two entries, as the page names it."""
+
+    name: str
+    """Display name (escaped by the template)."""
+    submission: str
+    """Submission id."""
+    href: str
+    """Model page, site-relative."""
+    examples_href: str
+    """Its example browser on this task ("" where there is none)."""
+    rank: int
+    """Rank on the task."""
+    value: str
+    """Primary metric, formatted."""
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    """One example the two predict differently."""
+
+    row: int
+    """Row id in the data file."""
+    text: str
+    """Input text."""
+    gold: str
+    """Gold label."""
+    a: tuple[str, str, bool]
+    """First entry's (label, confidence, right)."""
+    b: tuple[str, str, bool]
+    """Second entry's."""
+
+
+@dataclass(frozen=True)
+class DocumentRow:
+    """One document of a perplexity task, with both entries' bits per byte."""
+
+    doc: int
+    """Document position (from 1)."""
+    text: str
+    """Its opening words."""
+    nbytes: int
+    """UTF-8 bytes."""
+    a: str
+    """First entry's bits per byte."""
+    b: str
+    """Second entry's."""
+    difference: str
+    """First minus second."""
+
+
+def comparison_context(
+    task: Task, rows: Sequence[RankedRow], i: int, j: int, examples: Examples | None, common: dict[str, Any]
+) -> dict[str, Any]:
+    """Rows ``i`` and ``j`` of a task's ranking compared: test, difference, disagreements."""
+    stats = rows[i].comparisons
+    assert stats is not None
+    first, second = rows[i], rows[j]
+    metric = task.primary_metric
+    a, b = first.entry.outcome, second.entry.outcome
+    assert a is not None and b is not None
+    context: dict[str, Any] = {
+        **common,
+        "root": "../../",
+        "page_title": f"{first.entry.name} and {second.entry.name} on {task.title}",
+        "task": task,
+        "task_href": task_url(task.name),
+        "a": _side(first, task, examples),
+        "b": _side(second, task, examples),
+        "entries": len(rows),
+        "metric": METRICS[metric].label,
+        "percent": is_percent(metric),
+        "direction": "higher" if METRICS[metric].higher_is_better else "lower",
+        "units": "documents" if task.type == "perplexity" else "examples",
+        "unit": "document" if task.type == "perplexity" else "example",
+        "test": significance_view(stats, first.index, second.index, len(rows)),
+        "difference": difference_view(stats, first, second, metric),
+        "data_src": task_data_url(task.name),
+        "page_size": PAGE_SIZE,
+    }
+    if a.documents is not None and b.documents is not None:
+        return {**context, **_documents(task, a, b, examples)}
+    assert examples is not None
+    return {**context, **_labels(task, a, b, examples)}
+
+
+def _side(row: RankedRow, task: Task, examples: Examples | None) -> Side:
+    e = row.entry
+    return Side(
+        name=e.name,
+        submission=e.submission,
+        href=model_url(e.submission),
+        examples_href=examples_url(e.submission, task.name) if has_examples(e.outcome, examples) else "",
+        rank=row.rank,
+        value=format_value(task.primary_metric, e.value(task.primary_metric)),
+    )
+
+
+def significance_view(stats: Comparisons, i: int, j: int, entries: int) -> dict[str, Any]:
+    """The paired test of entries ``i`` and ``j`` (columns of ``stats``) as the page states it."""
+    pairs = entries * (entries - 1) // 2
+    if stats.better[i, j]:
+        verdict = "first"
+    elif stats.better[j, i]:
+        verdict = "second"
+    else:
+        verdict = "neither"
+    return {
+        "method": stats.method,
+        "mcnemar": stats.method.startswith("McNemar"),
+        "p_raw": p_text(float(stats.p_raw[i, j])),
+        "p_holm": p_text(float(stats.p_holm[i, j])),
+        "pairs": pairs,
+        "alpha": f"{ALPHA:g}",
+        "verdict": verdict,
+    }
+
+
+def difference_view(stats: Comparisons, first: RankedRow, second: RankedRow, metric: str) -> dict[str, str]:
+    """The primary metric of the first minus the second, with its 95% paired-bootstrap interval."""
+    low, high = stats.difference(first.index, second.index)
+    point = (first.entry.value(metric) or 0.0) - (second.entry.value(metric) or 0.0)
+    unit = " pp" if is_percent(metric) else ""
+    return {
+        "point": signed(metric, point) + unit,
+        "low": signed(metric, low) + unit,
+        "high": signed(metric, high) + unit,
+        "resamples": f"{stats.samples.shape[0]:,}",
+    }
+
+
+def signed(metric: str, value: float) -> str:
+    """A difference of ``metric`` as shown: its display precision, with a sign.
+
+    >>> signed("accuracy", 0.0082), signed("bits_per_byte", -0.01234), signed("accuracy", 0.0)
+    ('+0.82', '−0.0123', '0.00')
+    """
+    text = format_value(metric, abs(value))
+    if text.strip("0.,") == "":
+        return text
+    return ("+" if value > 0 else "−") + text
+
+
+def p_text(p: float) -> str:
+    """A p-value as the page shows it.
+
+    >>> p_text(0.000012), p_text(0.0312), p_text(0.254), p_text(1.0)
+    ('< 0.0001', '0.031', '0.25', '1.00')
+    """
+    if p < 1e-4:
+        return "< 0.0001"
+    return f"{p:.2g}" if p < 0.1 else f"{p:.2f}"
+
+
+def _labels(task: Task, a: Outcome, b: Outcome, examples: Examples) -> dict[str, Any]:
+    assert a.pred is not None and b.pred is not None and a.prob is not None and b.prob is not None
+    labels = list(task.labels)
+    table = two_by_two(a, b, examples.labels)
+    order = disagreements(a, b)
+    qa, qb = permille(a.prob), permille(b.prob)
+    pa, pb = a.pred.astype(np.int64), b.pred.astype(np.int64)
+    data = [[int(k), int(pa[k]), int(qa[k]), int(pb[k]), int(qb[k])] for k in order]
+    return {
+        "kind": "labels",
+        "table": table,
+        "disagree": len(order),
+        "discordant": table.only_a + table.only_b,
+        "table_p": p_text(table.p_value),
+        "rows": [_disagreement(int(k), examples, labels, pa, qa, pb, qb) for k in order[:PAGE_SIZE]],
+        "data": script_json({"task": task.name, "kind": "labels", "rows": data}),
+    }
+
+
+def _disagreement(
+    k: int, examples: Examples, labels: Sequence[str], pa: np.ndarray, qa: np.ndarray, pb: np.ndarray, qb: np.ndarray
+) -> Disagreement:
+    gold = examples.labels[k]
+
+    def side(pred: int, conf: int) -> tuple[str, str, bool]:
+        return (labels[pred], percent_text(conf), pred == gold) if pred >= 0 else ("—", "—", False)
+
+    return Disagreement(
+        examples.idx[k], examples.texts[k], labels[gold], side(int(pa[k]), int(qa[k])), side(int(pb[k]), int(qb[k]))
+    )
+
+
+def _documents(task: Task, a: Outcome, b: Outcome, examples: Examples | None) -> dict[str, Any]:
+    data = document_rows(a, b)
+    texts = examples.texts if examples is not None else ()
+    rows = [
+        DocumentRow(
+            doc=k + 1,
+            text=excerpt(texts[k]) if k < len(texts) else "",
+            nbytes=nbytes,
+            a=_bits(x),
+            b=_bits(y),
+            difference=_bits(x - y, sign=True),
+        )
+        for k, nbytes, x, y in data[:PAGE_SIZE]
+    ]
+    return {
+        "kind": "documents",
+        "documents": len(data),
+        "rows": rows,
+        "data": script_json({"task": task.name, "kind": "documents", "rows": data}),
+    }
+
+
+def _bits(parts: int, sign: bool = False) -> str:
+    """Bits per byte from integer parts of ``BPB_SCALE``, as the script writes them.
+
+    >>> _bits(10234), _bits(-57, sign=True), _bits(0, sign=True)
+    ('1.0234', '−0.0057', '0.0000')
+    """
+    text = f"{abs(parts) // BPB_SCALE}.{abs(parts) % BPB_SCALE:04d}"
+    if sign and parts:
+        return ("+" if parts > 0 else "−") + text
+    return text if parts >= 0 else "−" + text
