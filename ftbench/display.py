@@ -7,6 +7,7 @@ registry.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from ftbench.metrics import METRICS
 
@@ -30,6 +31,49 @@ LM_EFFICIENCY_COLUMNS = (
 """The efficiency figures a perplexity ranking shows (every entry is a language model)."""
 PERCENT_EVIDENCE = ("predictions", "normalised predictions")
 """Metrics recomputed from predicted labels are shares of examples: shown as percentages."""
+
+
+DEFAULT_COLUMNS = frozenset(
+    {
+        "latency_ms",
+        "examples_per_s",
+        "model_memory_mb",
+        "parameters_trainable",
+        "adapter_size_bytes",
+        "prefill_tokens_per_s",
+        "ttft_ms_p50",
+        "model_size_bytes",
+    }
+)
+"""Efficiency columns a ranking shows by default (the decision: speed, memory, what was
+trained, what it weighs); the others and the secondary quality metrics are behind the column
+chooser."""
+
+
+def optional_columns(task_type: str, columns: Sequence[str]) -> frozenset[str]:
+    """Which of a ranking's metric ``columns`` (primary first) are hidden until chosen.
+
+    >>> sorted(optional_columns("classification", ["accuracy", "f1_macro", "latency_ms", "parameters_effective"]))
+    ['f1_macro', 'parameters_effective']
+    """
+    shown = set(DEFAULT_COLUMNS)
+    if task_type == "perplexity":
+        shown.add("parameters_effective")  # a language model's size is what it computes with
+    return frozenset(c for c in columns[1:] if c not in shown)
+
+
+def delta_text(metric: str, value: float | None, leader: float | None) -> str:
+    """A score's difference to the leader's, as a ranking shows it: points for shares of
+    examples, the metric's own scale otherwise; "" for the leader itself or a missing value.
+
+    >>> delta_text("accuracy", 0.8622, 0.8704), delta_text("bits_per_byte", 1.0296, 1.0156), delta_text("accuracy", 0.9, 0.9)
+    ('−0.8', '+0.0140', '')
+    """
+    if value is None or leader is None or value == leader:
+        return ""
+    d = display_scale(metric) * (value - leader)
+    text = f"{d:+.1f}" if is_percent(metric) else f"{d:+.4f}" if _STYLES.get(metric) == "bits" else f"{d:+.2f}"
+    return text.replace("-", "−")
 
 
 def efficiency_columns(task_type: str) -> tuple[str, ...]:

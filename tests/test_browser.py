@@ -247,7 +247,7 @@ def test_without_javascript_the_table_is_complete_and_ranked(browser, site):
     ranks = page.eval_on_selector_all("#ranking tbody tr", "rows => rows.map(r => r.cells[0].textContent)")
     assert ranks == ["1", "1", "3", "4", "5", "6"]
     assert not page.is_visible(".filters")
-    assert page.locator("svg.chart").count() == 2  # the charts need no script either
+    assert page.locator(".scatter svg.chart").count() == 2 * 2  # the charts (wide and narrow) need no script either
     context.close()
 
 
@@ -277,7 +277,7 @@ def test_flag_markers_name_their_flags_and_the_distribution_is_visible(browser, 
     assert page.is_visible("p.compared") and "Efficiency compared on: cpu: Synthetic CPU" in page.inner_text(
         "p.compared"
     )
-    assert page.locator("svg.chart .flagged-pt").count() == 2  # delta-head on both charts
+    assert page.locator("svg.scatter-wide .flagged-pt").count() == 2  # delta-head on both charts
     page.goto(served + "models/alpha-lora.html#task-sentiment")
     dist = page.locator("#task-sentiment table.dist")
     assert dist.is_visible() and "Median (p50)" in dist.inner_text() and "p90 · p95 · p99" in dist.inner_text()

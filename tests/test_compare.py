@@ -202,3 +202,42 @@ def test_calibration_matches_sklearn_on_a_binary_task():
     ]
     assert c.ece == pytest.approx(sum(gaps) / 500)
     assert sum(b.count for b in c.bins) == 500
+
+
+def test_an_entry_not_significantly_above_the_best_trivial_baseline_is_marked():
+    from ftbench.leaderboard import task_table, trivial_outcomes
+
+    rng = np.random.default_rng(9)
+    gold = rng.integers(0, 2, 400).astype(np.int16)
+    strong = np.where(rng.random(400) < 0.9, gold, 1 - gold).astype(np.int16)
+    lucky = np.where(rng.random(400) < 0.53, gold, 1 - gold).astype(np.int16)
+    broken = (1 - gold).astype(np.int16)  # a randomly initialised head can do worse than chance
+    entries = [
+        Entry(s, s, "lora", "b", "2026-01-01", {"accuracy": float(np.mean(p == gold))}, {}, outcome=_outcome(p))
+        for s, p in (("strong", strong), ("lucky", lucky), ("broken", broken))
+    ]
+    trivial = trivial_outcomes(gold.tolist(), 2)
+    floor = max(float(np.mean(o.pred == gold)) for o in trivial)
+    rows = {r.entry.submission: r for r in task_table(entries, "accuracy", (), "", gold.tolist(), 2, trivial)}
+    assert rows["strong"].baseline == ""
+    assert rows["broken"].baseline == "below"
+    lucky_acc = float(np.mean(lucky == gold))
+    assert rows["lucky"].baseline == ("below" if lucky_acc <= floor else "not above")
+
+
+def test_contamination_marks_and_the_clean_subset_score_by_hand():
+    from ftbench.board.snapshot import contamination_of
+    from ftbench.contamination import METHOD, FoundOverlap
+    from ftbench.tasks import Examples
+
+    examples = Examples(idx=(0, 1, 2, 3, 4), texts=("a", "b", "c", "d", "e"), labels=(0, 1, 0, 1, 0))
+    outcome = _outcome([0, 1, 1, 0, 0])  # right on 0, 1, 4
+    found = (
+        FoundOverlap("t", "rt", "train", 5, 2, 0, 2, METHOD, (0, 1)),
+        FoundOverlap("t", "x", "train", 5, 1, 0, 1, METHOD, (1,)),
+    )
+    c = contamination_of(outcome, examples, found, "accuracy", 2)
+    assert c is not None and c.overlapping == 2 and c.held_out == 5 and c.fraction == 0.4
+    assert c.clean_score == pytest.approx(1 / 3)  # examples 2, 3, 4: right on 4 only
+    assert [s[0] for s in c.splits] == ["rt/train", "x/train"]
+    assert contamination_of(outcome, examples, (), "accuracy", 2) is None

@@ -404,6 +404,7 @@ class _Audit(HTMLParser):
             self.problems.append("<svg> not drawn by ftbench")
         if tag == "link" and (values.get("rel"), (values.get("href") or "").rsplit("/", 1)[-1]) not in {
             ("stylesheet", "style.css"),
+            ("stylesheet", "charts.css"),
             ("icon", "favicon.svg"),
         }:
             self.problems.append(f"<link {values}>")
@@ -623,6 +624,7 @@ def test_parallel_build_gives_the_same_site(site_board, tmp_path, monkeypatch):
 
     _, serial = build(site_board)
     monkeypatch.setattr(site_build, "MIN_RECORDS_PER_WORKER", 1)
+    monkeypatch.setattr(site_build, "MIN_PAGES_PER_WORKER", 1)  # comparison pages in two workers too
     config = load_config(site_board).with_overrides(site_dir=tmp_path / "parallel")
     report = build_site(config, workers=2)
     assert report.pages == 36 and report.records == 12
@@ -710,6 +712,7 @@ def test_a_failed_build_writes_nothing(site_board, monkeypatch):
 
     monkeypatch.setattr(model_page, "model_context", broken)
     monkeypatch.setattr(site_build, "MIN_RECORDS_PER_WORKER", 1)
+    monkeypatch.setattr(site_build, "MIN_PAGES_PER_WORKER", 1)  # comparison pages in two workers too
     for workers in (1, 2):
         with pytest.raises(ValueError, match="exploded"):
             build_site(load_config(site_board), workers=workers)
@@ -774,7 +777,7 @@ def test_a_perplexity_table_ranks_lower_first_without_baselines(site_board):
     assert "(lower is better) on the test split (5 documents)" in page
     for absent in ("Reference baselines", "Majority class", "Label distribution", "below baseline", "labels</dd>"):
         assert absent not in page, absent
-    assert page.count('<svg class="chart"') == 2 and 'id="chart-prefill_tokens_per_s"' in page
+    assert page.count('<div class="scatter" id="chart-') == 2 and 'id="chart-prefill_tokens_per_s"' in page
     assert "Bits per byte (lower is better)" in page  # the chart's y axis, not in percent
     assert "sliding windows of 64 tokens, stride 32" in page
     # token, word and byte perplexity beside it, and a language model's costs

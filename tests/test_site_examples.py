@@ -21,6 +21,7 @@ from ftbench.site.comparison import (
     comparison_context,
     disagreements,
     document_rows,
+    pair_intervals,
     two_by_two,
 )
 from ftbench.site.examples import (
@@ -152,6 +153,15 @@ def test_a_comparison_page_pages_its_disagreements_and_states_its_test(task):
     low, high = stats.difference(0, 1)
     assert context["difference"]["low"].startswith("+" if low > 0 else "−")
     assert low <= rows[0].entry.value("accuracy") - rows[1].entry.value("accuracy") <= high
+
+
+def test_the_intervals_of_many_pairs_are_each_pairs_own(task):
+    _, examples = task
+    rows = rank_entries(_entries(list(examples.labels), [0.9, 0.5, 0.45, 0.7]), "accuracy", examples.labels, 3)
+    stats = rows[0].comparisons
+    pairs = [(0, 1), (0, 3), (2, 1), (3, 2)]
+    assert pair_intervals(stats, pairs) == [stats.difference(i, j) for i, j in pairs]
+    assert pair_intervals(stats, []) == []
 
 
 def test_no_comparison_pages_without_paired_tests(task):

@@ -30,6 +30,7 @@ from ftbench.site.write import BuildReport, make_folders, remove_unlisted, write
 if TYPE_CHECKING:  # imported for real only when a build runs (see the module docstring)
     from ftbench.board.read import Layout
     from ftbench.board.snapshot import Shard, Summary
+    from ftbench.site.context import Page
     from ftbench.tasks import Examples
 
 
@@ -77,6 +78,7 @@ def gc_paused() -> Iterator[None]:
 def _build(config: BoardConfig, stamp: str, previous: list[str], workers: int | None) -> BuildReport:
     from ftbench.board.read import list_board, make_board
     from ftbench.board.snapshot import merge, task_tables
+    from ftbench.site.comparison import comparison_pages
     from ftbench.site.model_page import standings
     from ftbench.site.pages import common_context
     from ftbench.site.parallel import Shards, split_evenly
@@ -91,16 +93,23 @@ def _build(config: BoardConfig, stamp: str, previous: list[str], workers: int | 
         tables = task_tables(board)
         common = common_context(board.title, board.build_date, board.pages, tasks, board.reference_hardware)
         pool.send(_render_model_pages, (config.templates_dir, tasks, standings(tables), common))
-        outputs = render_site(board, tables, config.templates_dir, layout.gold)
-        files = list(outputs) + [path for part in pool.results() for path in part]
-        # Every page rendered without error: only now is anything written, so a failed build
-        # leaves the previous site as it was. Folders are made here, once: two workers making
-        # folders side by side in one parent folder wait on each other's lock in the kernel.
-        folders = make_folders(config.site_dir, files)
-        pool.send(_write_model_pages, (config.site_dir, folders))
-        report = write_site(config.site_dir, outputs, folders=folders)
-        for part in pool.results():
-            report.add(part)
+        # Comparison pages (two per entry and task) are rendered by processes forked now: they
+        # inherit the rankings and the outcomes they rest on, so nothing is pickled, while this
+        # process renders the board-wide pages.
+        compared = comparison_pages(tasks, tables, layout.gold, common)
+        parts = split_evenly(compared, [1] * len(compared), _worker_count(workers, len(compared), MIN_PAGES_PER_WORKER))
+        with Shards(partial(_render_pages, config.templates_dir), parts) as comparisons:
+            outputs = render_site(board, tables, config.templates_dir, layout.gold)
+            files = list(outputs) + [path for part in [*pool.results(), *comparisons.summaries()] for path in part]
+            # Every page rendered without error: only now is anything written, so a failed build
+            # leaves the previous site as it was. Folders are made here, once: two workers making
+            # folders side by side in one parent folder wait on each other's lock in the kernel.
+            folders = make_folders(config.site_dir, files)
+            pool.send(_write_model_pages, (config.site_dir, folders))
+            comparisons.send(_write_pages, (config.site_dir, folders))
+            report = write_site(config.site_dir, outputs, folders=folders)
+            for part in [*pool.results(), *comparisons.results()]:
+                report.add(part)
     report.removed = remove_unlisted(config.site_dir, previous, set(files))
     report.notes = list(board.notes)
     write_manifest(config.site_dir, stamp, sorted(files))
@@ -109,12 +118,14 @@ def _build(config: BoardConfig, stamp: str, previous: list[str], workers: int | 
 
 MIN_RECORDS_PER_WORKER = 500
 """Below this many records per worker, starting workers costs more than it saves."""
+MIN_PAGES_PER_WORKER = 500
+"""The same for comparison pages (a page costs about what reading a record does)."""
 
 
-def _worker_count(requested: int | None, work: int) -> int:
+def _worker_count(requested: int | None, work: int, least: int | None = None) -> int:
     from ftbench.site.parallel import usable_cpus
 
-    return max(1, min(requested or usable_cpus(), work // MIN_RECORDS_PER_WORKER))
+    return max(1, min(requested or usable_cpus(), work // (least or MIN_RECORDS_PER_WORKER)))
 
 
 @dataclass
@@ -153,6 +164,21 @@ def _render_model_pages(state: _Kept, job: tuple) -> list[str]:
     pages += example_pages(state.shard, tasks, state.held_out, common)
     state.pages = {page.path: render(env, page) for page in pages}
     return [*state.pages, *state.sources]
+
+
+def _render_pages(templates_dir: Path, pages: Sequence[Page]) -> tuple[dict[str, bytes], list[str]]:
+    """A comparison worker's first step: render its pages into memory; report their paths."""
+    from ftbench.site.render import environment, render
+
+    env = environment(templates_dir)
+    rendered = {page.path: render(env, page) for page in pages}
+    return rendered, list(rendered)
+
+
+def _write_pages(rendered: dict[str, bytes], job: tuple[Path, set[Path]]) -> BuildReport:
+    """A comparison worker's last step: write what it rendered (``job`` as for model pages)."""
+    site_dir, folders = job
+    return write_site(site_dir, rendered, folders=folders)
 
 
 def _write_model_pages(state: _Kept, job: tuple[Path, set[Path]]) -> BuildReport:

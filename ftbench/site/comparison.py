@@ -18,25 +18,29 @@ from typing import Any
 
 import numpy as np
 
-from ftbench.compare import ALPHA, Comparisons, McNemar, Outcome, mcnemar
+from ftbench.compare import ALPHA, LEVEL, Comparisons, McNemar, Outcome, mcnemar
 from ftbench.display import format_value, is_percent
 from ftbench.leaderboard import RankedRow
 from ftbench.metrics import METRICS
 from ftbench.site.context import Page, compare_url, compared_pairs, examples_url, model_url, task_url
+from ftbench.site.example_rows import (
+    BPB_SCALE,
+    DocumentRow,
+    bits_text,
+    disagreement_rows,
+    disagreement_rows_html,
+    document_rows_html,
+)
 from ftbench.site.examples import (
     PAGE_SIZE,
     excerpt,
     has_examples,
     most_confident_first,
-    percent_text,
     permille,
     script_json,
     task_data_url,
 )
 from ftbench.tasks import Examples, Task
-
-BPB_SCALE = 10_000
-"""Per-document bits per byte travel to the script as integers of this many parts (4 decimals)."""
 
 
 def compared(rows: Sequence[RankedRow]) -> list[tuple[int, int]]:
@@ -57,13 +61,29 @@ def comparison_pages(
     pages = []
     for task in tasks:
         rows = tables.get(task.name, ())
-        if task.type != "perplexity" and task.name not in held_out:
+        pairs = compared(rows)
+        stats = rows[0].comparisons if pairs else None
+        if stats is None or (task.type != "perplexity" and task.name not in held_out):
             continue
-        for i, j in compared(rows):
+        intervals = pair_intervals(stats, [(rows[i].index, rows[j].index) for i, j in pairs])
+        for (i, j), interval in zip(pairs, intervals, strict=True):
             first, second = rows[i].entry.submission, rows[j].entry.submission
-            context = partial(comparison_context, task, rows, i, j, held_out.get(task.name), common)
+            context = partial(comparison_context, task, rows, i, j, held_out.get(task.name), common, interval)
             pages.append(Page(compare_url(task.name, first, second), "compare.html.j2", context))
     return pages
+
+
+def pair_intervals(
+    stats: Comparisons, pairs: Sequence[tuple[int, int]], level: float = LEVEL
+) -> list[tuple[float, float]]:
+    """``Comparisons.difference`` of many pairs (columns of ``stats``) in one percentile call:
+    a board has thousands of compared pairs, and one call per page cost a millisecond each."""
+    if not pairs:
+        return []
+    first, second = (np.fromiter(side, dtype=np.int64) for side in zip(*pairs, strict=True))
+    tail = 100 * (1 - level) / 2
+    low, high = np.percentile(stats.samples[:, first] - stats.samples[:, second], [tail, 100 - tail], axis=0)
+    return [(float(lo), float(hi)) for lo, hi in zip(low, high, strict=True)]
 
 
 def compare_links(task: str, order: Sequence[str], names: Sequence[str], sub: str) -> list[tuple[str, str, str]]:
@@ -148,46 +168,21 @@ class Side:
     """Primary metric, formatted."""
 
 
-@dataclass(frozen=True)
-class Disagreement:
-    """One example the two predict differently."""
-
-    row: int
-    """Row id in the data file."""
-    text: str
-    """Input text."""
-    gold: str
-    """Gold label."""
-    a: tuple[str, str, bool]
-    """First entry's (label, confidence, right)."""
-    b: tuple[str, str, bool]
-    """Second entry's."""
-
-
-@dataclass(frozen=True)
-class DocumentRow:
-    """One document of a perplexity task, with both entries' bits per byte."""
-
-    doc: int
-    """Document position (from 1)."""
-    text: str
-    """Its opening words."""
-    nbytes: int
-    """UTF-8 bytes."""
-    a: str
-    """First entry's bits per byte."""
-    b: str
-    """Second entry's."""
-    difference: str
-    """First minus second."""
-
-
 def comparison_context(
-    task: Task, rows: Sequence[RankedRow], i: int, j: int, examples: Examples | None, common: dict[str, Any]
+    task: Task,
+    rows: Sequence[RankedRow],
+    i: int,
+    j: int,
+    examples: Examples | None,
+    common: dict[str, Any],
+    interval: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
-    """Rows ``i`` and ``j`` of a task's ranking compared: test, difference, disagreements."""
+    """Rows ``i`` and ``j`` of a task's ranking compared: test, difference (``interval``: its
+    95% interval, from :func:`pair_intervals`), disagreements."""
     stats = rows[i].comparisons
     assert stats is not None
+    if interval is None:
+        interval = stats.difference(rows[i].index, rows[j].index)
     first, second = rows[i], rows[j]
     metric = task.primary_metric
     a, b = first.entry.outcome, second.entry.outcome
@@ -207,8 +202,8 @@ def comparison_context(
         "units": "documents" if task.type == "perplexity" else "examples",
         "unit": "document" if task.type == "perplexity" else "example",
         "test": significance_view(stats, first.index, second.index, len(rows)),
-        "difference": difference_view(stats, first, second, metric),
-        "data_src": task_data_url(task.name),
+        "difference": difference_view(metric, first, second, interval, stats.samples.shape[0]),
+        "data_src": task_data_url(task.name) if examples is not None else "",
         "page_size": PAGE_SIZE,
     }
     if a.documents is not None and b.documents is not None:
@@ -249,16 +244,18 @@ def significance_view(stats: Comparisons, i: int, j: int, entries: int) -> dict[
     }
 
 
-def difference_view(stats: Comparisons, first: RankedRow, second: RankedRow, metric: str) -> dict[str, str]:
+def difference_view(
+    metric: str, first: RankedRow, second: RankedRow, interval: tuple[float, float], resamples: int
+) -> dict[str, str]:
     """The primary metric of the first minus the second, with its 95% paired-bootstrap interval."""
-    low, high = stats.difference(first.index, second.index)
+    low, high = interval
     point = (first.entry.value(metric) or 0.0) - (second.entry.value(metric) or 0.0)
     unit = " pp" if is_percent(metric) else ""
     return {
         "point": signed(metric, point) + unit,
         "low": signed(metric, low) + unit,
         "high": signed(metric, high) + unit,
-        "resamples": f"{stats.samples.shape[0]:,}",
+        "resamples": f"{resamples:,}",
     }
 
 
@@ -292,29 +289,18 @@ def _labels(task: Task, a: Outcome, b: Outcome, examples: Examples) -> dict[str,
     order = disagreements(a, b)
     qa, qb = permille(a.prob), permille(b.prob)
     pa, pb = a.pred.astype(np.int64), b.pred.astype(np.int64)
-    data = [[int(k), int(pa[k]), int(qa[k]), int(pb[k]), int(qb[k])] for k in order]
+    data = np.column_stack((order, pa[order], qa[order], pb[order], qb[order])).tolist()
+    rows = disagreement_rows(order[:PAGE_SIZE], examples, labels, (pa, qa), (pb, qb))
     return {
         "kind": "labels",
         "table": table,
         "disagree": len(order),
         "discordant": table.only_a + table.only_b,
         "table_p": p_text(table.p_value),
-        "rows": [_disagreement(int(k), examples, labels, pa, qa, pb, qb) for k in order[:PAGE_SIZE]],
+        "rows": rows,
+        "rows_html": disagreement_rows_html(rows),
         "data": script_json({"task": task.name, "kind": "labels", "rows": data}),
     }
-
-
-def _disagreement(
-    k: int, examples: Examples, labels: Sequence[str], pa: np.ndarray, qa: np.ndarray, pb: np.ndarray, qb: np.ndarray
-) -> Disagreement:
-    gold = examples.labels[k]
-
-    def side(pred: int, conf: int) -> tuple[str, str, bool]:
-        return (labels[pred], percent_text(conf), pred == gold) if pred >= 0 else ("—", "—", False)
-
-    return Disagreement(
-        examples.idx[k], examples.texts[k], labels[gold], side(int(pa[k]), int(qa[k])), side(int(pb[k]), int(qb[k]))
-    )
 
 
 def _documents(task: Task, a: Outcome, b: Outcome, examples: Examples | None) -> dict[str, Any]:
@@ -325,9 +311,9 @@ def _documents(task: Task, a: Outcome, b: Outcome, examples: Examples | None) ->
             doc=k + 1,
             text=excerpt(texts[k]) if k < len(texts) else "",
             nbytes=nbytes,
-            a=_bits(x),
-            b=_bits(y),
-            difference=_bits(x - y, sign=True),
+            a=bits_text(x),
+            b=bits_text(y),
+            difference=bits_text(x - y, sign=True),
         )
         for k, nbytes, x, y in data[:PAGE_SIZE]
     ]
@@ -335,17 +321,6 @@ def _documents(task: Task, a: Outcome, b: Outcome, examples: Examples | None) ->
         "kind": "documents",
         "documents": len(data),
         "rows": rows,
+        "rows_html": document_rows_html(rows),
         "data": script_json({"task": task.name, "kind": "documents", "rows": data}),
     }
-
-
-def _bits(parts: int, sign: bool = False) -> str:
-    """Bits per byte from integer parts of ``BPB_SCALE``, as the script writes them.
-
-    >>> _bits(10234), _bits(-57, sign=True), _bits(0, sign=True)
-    ('1.0234', '−0.0057', '0.0000')
-    """
-    text = f"{abs(parts) // BPB_SCALE}.{abs(parts) % BPB_SCALE:04d}"
-    if sign and parts:
-        return ("+" if parts > 0 else "−") + text
-    return text if parts >= 0 else "−" + text

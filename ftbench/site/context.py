@@ -3,6 +3,7 @@ charts and dataset card (pure, no I/O)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -10,7 +11,15 @@ from urllib.parse import quote
 
 from markupsafe import Markup
 
-from ftbench.display import direction, display_scale, value_unit
+from ftbench.display import (
+    direction,
+    display_scale,
+    format_value,
+    interval_text,
+    is_percent,
+    value_at_precision,
+    value_unit,
+)
 from ftbench.leaderboard import RankedRow, label_distribution, majority_baseline, uniform_random_baseline
 from ftbench.metrics import METRICS
 from ftbench.site import charts
@@ -22,19 +31,21 @@ TOP_N = 5
 MAX_MATRIX_LABELS = 20
 """Above this many labels a confusion matrix is unreadable; the page lists the top confusions."""
 CHART_COSTS = (
-    ("latency_ms", "Latency, batch 1, median (ms)"),
-    ("model_memory_mb", "Memory the model takes (MiB)"),
+    ("latency_ms", "Latency, batch 1, median (ms)", "batch-1 latency"),
+    ("model_memory_mb", "Memory the model takes (MiB)", "model memory"),
 )
-"""The costs a classification task page charts quality against, with their axis labels."""
+"""The costs a classification task page charts quality against: ``(cost, axis title with the
+unit, the cost in a sentence after its value)``."""
 LM_CHART_COSTS = (
-    ("prefill_tokens_per_s", "Prefill throughput (tok/s, higher is better)"),
-    ("parameters_total", "Parameters"),
+    ("prefill_tokens_per_s", "Prefill throughput (tok/s, higher is better)", "prefill throughput"),
+    ("parameters_total", "Parameters", "parameters"),
 )
 """The costs a perplexity task page charts quality against (``ftbench.leaderboard.LM_PARETO_COSTS``)."""
 
 
-def chart_costs(task: Task) -> tuple[tuple[str, str], ...]:
-    """The costs a task page charts its primary metric against, with their axis labels."""
+def chart_costs(task: Task) -> tuple[tuple[str, str, str], ...]:
+    """The costs a task page charts its primary metric against, with their axis titles and
+    their names in a sentence."""
     return LM_CHART_COSTS if task.type == "perplexity" else CHART_COSTS
 
 
@@ -141,42 +152,71 @@ def baselines(task: Task, gold: Sequence[int] | None, stored: Any = None) -> lis
 
 def chart_svgs(
     task: Task, rows: Sequence[RankedRow], root: str, reference: float | None, hardware: str = ""
-) -> list[Any]:
+) -> list[Markup]:
     """The quality-versus-cost charts of a task (one per cost of :func:`chart_costs`), with the
-    majority-class ``reference`` line where there is one. Entries whose figures are flagged or
-    come from a profile other than the reference ``hardware`` are drawn apart (hollow
-    diamonds); the front joins only the badged entries, as the leaderboard decides them."""
+    majority-class ``reference`` line where it falls on the quality axis. Entries whose figures
+    are flagged or come from a profile other than the reference ``hardware`` are drawn apart
+    (hollow diamonds); the front joins only the badged entries, as the leaderboard decides them."""
     metric = METRICS[task.primary_metric]
-    scale, unit = display_scale(metric.name), value_unit(metric.name)
-    y_label = f"{metric.label} ({unit + ', ' if unit else ''}{direction(metric.name)} is better)"
+    unit = value_unit(metric.name)
+    y_title = f"{metric.label} ({unit + ', ' if unit else ''}{direction(metric.name)} is better)"
+    ref = None
+    if reference is not None:
+        shown = f"{100 * reference:.1f}%" if is_percent(metric.name) else format_value(metric.name, reference)
+        ref = charts.Reference("Majority class", display_scale(metric.name) * reference, shown)
     out = []
-    for cost, label in chart_costs(task):
-        points = []
-        for r in rows:
-            x, y = r.entry.value(cost), r.entry.value(metric.name)
-            if x is not None and y is not None:
-                points.append(
-                    charts.Point(
-                        cost=x,
-                        quality=scale * y,
-                        label=r.entry.name,
-                        href=root + model_url(r.entry.submission),
-                        front=cost in r.pareto,
-                        flagged=bool(r.entry.flags(hardware)),
-                    )
-                )
-        ref = ("majority class", scale * reference) if reference is not None else None
-        out.append(
-            charts.scatter_svg(
-                points,
-                chart_id=f"chart-{cost}",
-                reference=ref,
-                x_label=label,
-                title=f"{metric.label} against {METRICS[cost].label.lower()} on {task.title}",
-                y_label=y_label,
-            )
+    for cost, x_title, cost_name in chart_costs(task):
+        chart = charts.Chart(
+            chart_id=f"chart-{cost}",
+            title=f"{metric.label} against {cost_name}",
+            x_title=x_title,
+            y_title=y_title,
+            quality_name=metric.label,
+            cost_name=cost_name,
+            reference=ref,
+            y_limits=(0.0, 100.0) if is_percent(metric.name) else None,
         )
+        points = [
+            chart_point(r, metric.name, cost, root + model_url(r.entry.submission), hardware)
+            for r in rows
+            if r.entry.value(cost) is not None and r.entry.value(metric.name) is not None
+        ]
+        out.append(charts.scatter_figure(points, chart))
     return out
+
+
+def chart_point(row: RankedRow, metric: str, cost: str, href: str, hardware: str) -> charts.Point:
+    """A ranked entry on a chart of ``metric`` against ``cost`` (both present), with its 95%
+    interval and measured range, and all four as read: ``84.8%``, ``95% CI 83.1–86.4``,
+    ``5.0 ms``, ``range 4.9–5.2``."""
+    e = row.entry
+    quality, price = e.value(metric) or 0.0, e.value(cost) or 0.0
+    ci, spread = _bounds(e.intervals.get(metric)), _bounds(e.interval(cost))
+    scale, cost_unit = display_scale(metric), value_unit(cost)
+    lo, hi = (format_value(cost, v) for v in spread) if spread else ("", "")
+    return charts.Point(
+        cost=price,
+        quality=scale * quality,
+        label=e.name,
+        href=href,
+        front=cost in row.pareto,
+        flagged=bool(e.flags(hardware)),
+        quality_interval=(scale * ci[0], scale * ci[1]) if ci else None,
+        cost_interval=spread,
+        quality_text=value_at_precision(metric, quality, ci) + ("%" if is_percent(metric) else ""),
+        quality_interval_text=f"95% CI {interval_text(metric, ci)}" if ci else "",
+        cost_text=format_value(cost, price) + (f" {cost_unit}" if cost_unit else ""),
+        cost_interval_text=f"range {lo}–{hi}" if lo != hi else "",
+    )
+
+
+def _bounds(pair: Any) -> tuple[float, float] | None:
+    """An interval a chart can draw: two finite numbers, low first; None otherwise."""
+    try:
+        low, high = (float(v) for v in pair)
+    except (TypeError, ValueError):
+        return None
+    return (low, high) if math.isfinite(low) and math.isfinite(high) and low <= high else None
 
 
 def dataset_card(task: Task, gold: Sequence[int] | None) -> dict[str, Any]:

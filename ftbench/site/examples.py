@@ -27,6 +27,7 @@ from ftbench.board.snapshot import CardedSubmission, LoadedRecord, Shard
 from ftbench.compare import Outcome
 from ftbench.metrics import confusion_counts
 from ftbench.site.context import MAX_MATRIX_LABELS, Page, examples_url, model_url, task_url
+from ftbench.site.example_rows import example_rows, example_rows_html
 from ftbench.tasks import Examples, Task
 
 PAGE_SIZE = 50
@@ -185,53 +186,6 @@ def confusion_links(
 # ------------------------------------------------------------------ the browser page
 
 
-@dataclass(frozen=True)
-class ExampleRow:
-    """One held-out example as a table row shows it."""
-
-    row: int
-    """Its row id in the data file."""
-    text: str
-    """The input text (escaped by the template)."""
-    gold: str
-    """Gold label."""
-    pred: str
-    """Predicted label ("—" where the record has none)."""
-    confidence: str
-    """Probability of the predicted label, ``97.3%``."""
-    right: bool
-    """Whether the prediction is the gold label."""
-
-
-def example_rows(
-    positions: Sequence[int] | np.ndarray, examples: Examples, labels: Sequence[str], pred: np.ndarray, conf: np.ndarray
-) -> list[ExampleRow]:
-    """The rows of ``positions`` (``conf``: per mille, from :func:`permille`)."""
-    out = []
-    for i in map(int, positions):
-        p, g = int(pred[i]), examples.labels[i]
-        out.append(
-            ExampleRow(
-                row=examples.idx[i],
-                text=examples.texts[i],
-                gold=labels[g],
-                pred=labels[p] if p >= 0 else "—",
-                confidence=percent_text(int(conf[i])) if p >= 0 else "—",
-                right=p == g,
-            )
-        )
-    return out
-
-
-def percent_text(per_mille: int) -> str:
-    """``973`` -> ``97.3%`` (as the script writes it).
-
-    >>> percent_text(973), percent_text(1000), percent_text(5)
-    ('97.3%', '100.0%', '0.5%')
-    """
-    return f"{per_mille // 10}.{per_mille % 10}%"
-
-
 def example_pages(
     shard: Shard, tasks: Sequence[Task], held_out: Mapping[str, Examples], common: dict[str, Any]
 ) -> list[Page]:
@@ -264,7 +218,7 @@ def examples_context(
     seen = pred >= 0
     matrix = confusion_counts(gold[seen], pred[seen], len(labels)).tolist()
     wrong = np.flatnonzero(pred != gold)
-    first = most_confident_first(wrong, conf)[:PAGE_SIZE]
+    rows = example_rows(most_confident_first(wrong, conf)[:PAGE_SIZE], examples, labels, pred, conf)
     return {
         **common,
         "root": "../../",
@@ -282,7 +236,8 @@ def examples_context(
         "accuracy": f"{100 * float(np.mean(pred == gold)):.2f}" if len(gold) else "—",
         "matrix": confusion_table(labels, matrix, link="", anchors=True),
         "confusions": confusion_links(labels, matrix, TOP_CELLS, "") if len(labels) > MAX_MATRIX_LABELS else [],
-        "rows": example_rows(first, examples, labels, pred, conf),
+        "rows": rows,
+        "rows_html": example_rows_html(rows),
         "page_size": PAGE_SIZE,
         "data": script_json({"task": task.name, "pred": pred.tolist(), "conf": conf.tolist()}),
     }

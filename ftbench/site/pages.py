@@ -16,10 +16,12 @@ from ftbench.board.snapshot import Board, task_tables
 from ftbench.display import (
     efficiency_columns,
     format_value,
+    delta_text,
     interval_text,
     is_measured,
     is_percent,
     metric_heading,
+    optional_columns,
     value_at_precision,
 )
 from ftbench.leaderboard import FAMILIES, Entry, OverallRow, RankedRow, overall_ranking, pareto_costs
@@ -37,7 +39,7 @@ from ftbench.site.context import (
 )
 from ftbench.site.measurement import flag_marker
 from ftbench.site.sanitize import markdown_title, render_markdown
-from ftbench.site.tables import metric_cells
+from ftbench.site.tables import interval_bar, metric_cells
 from ftbench.tasks import Task
 
 PARETO_BADGES = {
@@ -197,16 +199,28 @@ def task_context(board: Board, task: Task, rows: Sequence[RankedRow], common: di
     reference = board.reference_hardware
     others = sorted({r.entry.hardware for r in rows if reference and r.entry.hardware != reference})
     shared = Counter(r.rank for r in rows)
+    optional = optional_columns(task.type, columns)
+    scale = score_scale(rows, task.primary_metric)
+    leader = rows[0].entry.value(task.primary_metric) if rows else None
     return {
         **common,
         "root": "../",
         "page_title": task.title,
         "task": task,
         "primary": METRICS[task.primary_metric],
-        "columns": [_column(m) for m in columns],
+        "columns": [_column(m, optional) for m in columns],
         "rows": [
             _table_row(
-                r, columns, reference, floor, rows[i + 1] if i + 1 < len(rows) else None, task.name, len(rows), shared[r.rank]
+                r,
+                columns,
+                reference,
+                floor,
+                rows[i + 1] if i + 1 < len(rows) else None,
+                task.name,
+                len(rows),
+                shared[r.rank],
+                optional,
+                _score_extra(r, task.primary_metric, leader, scale),
             )
             for i, r in enumerate(rows)
         ],
@@ -237,9 +251,11 @@ def task_context(board: Board, task: Task, rows: Sequence[RankedRow], common: di
     }
 
 
-def _column(metric: str) -> dict[str, Any]:
+def _column(metric: str, optional: frozenset[str] = frozenset()) -> dict[str, Any]:
     m = METRICS[metric]
     return {
+        "key": metric,
+        "optional": metric in optional,
         "label": metric_heading(metric),
         "title": m.description,
         "kind": m.kind,
@@ -320,6 +336,8 @@ def _table_row(
     task: str = "",
     size: int = 0,
     sharing: int = 1,
+    optional: frozenset[str] = frozenset(),
+    extra: str = "",
 ) -> TableRow:
     e = row.entry
     flags = e.flags(reference)
@@ -343,7 +361,7 @@ def _table_row(
         record=quote(e.record),
         pareto=tuple(PARETO_BADGES[c] for c in row.pareto),
         below_baseline=baseline_mark(row, columns[0], floor),
-        cells=metric_cells(e, columns, flags),
+        cells=metric_cells(e, columns, flags, optional, extra),
         overlap=overlap_text(e, columns[0])[0],
         overlap_title=overlap_text(e, columns[0])[1],
     )
@@ -370,6 +388,26 @@ def overlap_text(entry: Entry, metric: str) -> tuple[str, str]:
             f"{format_value(metric, c.clean_score)}, against {format_value(metric, entry.value(metric))} on all."
         )
     return f"overlap {share}{clean}", title
+
+
+def score_scale(rows: Sequence[RankedRow], metric: str) -> tuple[float, float]:
+    """The common scale of a ranking's inline interval bars: from the lowest interval bound
+    (or score) to the highest, padded by a twentieth on each side."""
+    points = [v for r in rows for v in (*r.entry.intervals.get(metric, ()), r.entry.value(metric)) if v is not None]
+    if not points:
+        return (0.0, 0.0)
+    lo, hi = min(points), max(points)
+    pad = (hi - lo) / 20 or abs(hi) / 100 or 1.0
+    return (lo - pad, hi + pad)
+
+
+def _score_extra(row: RankedRow, metric: str, leader: float | None, scale: tuple[float, float]) -> str:
+    """What the primary cell adds after the score: the difference to the leader and the bar."""
+    e = row.entry
+    delta = delta_text(metric, e.value(metric), leader)
+    unit = " pts" if is_percent(metric) else ""
+    text = f' <small class="delta" title="difference to the leader">{delta}{unit}</small>' if delta else ""
+    return text + interval_bar(e.intervals.get(metric), e.value(metric), scale)
 
 
 def baseline_mark(row: RankedRow, metric: str, floor: float | None) -> str:

@@ -1,6 +1,6 @@
 """Pages to bytes: the Jinja2 environment (autoescaping, strict undefined variables) and the
-board-wide files of the site (home, task, comparison and static pages, downloads, the tasks'
-shared example data, assets)."""
+board-wide files of the site (home, task and static pages, downloads, the tasks' shared
+example data, assets); the comparison pages are rendered in ``build``'s workers."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import jinja2
 
 from ftbench.board.snapshot import Board
 from ftbench.leaderboard import RankedRow
-from ftbench.site.comparison import compared, comparison_pages
+from ftbench.site.comparison import compared
 from ftbench.site.context import Page
 from ftbench.site.downloads import leaderboard_csv, leaderboard_json
 from ftbench.site.examples import has_examples, task_data, task_data_url
-from ftbench.site.pages import build_pages, common_context
+from ftbench.site.pages import build_pages
 from ftbench.tasks import Examples
 
 
@@ -25,13 +25,12 @@ def render_site(
     templates_dir: Path,
     held_out: Mapping[str, Examples] | None = None,
 ) -> dict[str, bytes]:
-    """The board-wide files of the site (home, task, comparison and static pages, downloads,
-    the tasks' example data, assets) as bytes (``held_out``: the tasks' held-out examples)."""
+    """The board-wide files of the site (home, task and static pages, downloads, the tasks'
+    example data, assets) as bytes (``held_out``: the tasks' held-out examples). The
+    comparison pages are ``comparison.comparison_pages``, rendered apart (``build``)."""
     held_out = held_out or {}
     env = environment(templates_dir)
     out = {page.path: render(env, page) for page in build_pages(board, tables)}
-    common = common_context(board.title, board.build_date, board.pages, board.tasks, board.reference_hardware)
-    out.update((page.path, render(env, page)) for page in comparison_pages(board.tasks, tables, held_out, common))
     for task in board.tasks:
         examples = held_out.get(task.name)
         entries = board.summary.entries.get(task.name, ())

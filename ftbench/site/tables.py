@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from markupsafe import Markup
 
-from ftbench.display import format_value, interval_text, is_measured, is_percent, value_at_precision
+from ftbench.display import format_value, interval_text, is_measured, is_percent, metric_heading, value_at_precision
 from ftbench.leaderboard import Entry
 from ftbench.metrics import METRICS
 from ftbench.site.context import MAX_MATRIX_LABELS
@@ -61,18 +61,26 @@ def _escaped(label: str) -> str:
     return html_text(label)
 
 
-def metric_cells(entry: Entry, columns: Sequence[str], flags: tuple[str, ...] = ()) -> Markup:
+def metric_cells(
+    entry: Entry,
+    columns: Sequence[str],
+    flags: tuple[str, ...] = (),
+    optional: frozenset[str] = frozenset(),
+    extra: str = "",
+) -> Markup:
     """``<td>`` cells of ``columns``: the formatted value, and the raw one for sorting (the
-    first is the primary metric, with its confidence interval). A measured efficiency figure
-    shows the half-width of its measured range (the range itself in the cell's title) and,
-    when the record is ``flags``-ged, the flag marker. Built here, not in the template: ten
+    first is the primary metric, with its confidence interval and ``extra`` markup after it).
+    A measured efficiency figure shows the half-width of its measured range (the range itself
+    in the cell's title) and, when the record is ``flags``-ged, the flag marker. Every cell
+    names its column (``data-label``, the heading a card layout shows) and the ``optional``
+    ones carry ``data-opt`` (hidden until chosen). Built here, not in the template: ten
     cells a row, two interpolations each, were most of a large task page's rendering time.
 
     >>> str(metric_cells(Entry("s", "S", "lora", "b", "2026-01-01", {"accuracy": 0.5}, {}), ["accuracy", "latency_ms"]))
-    '<td class="num primary" data-sort="0.5">50.00</td>\\n<td class="num" data-sort="">—</td>'
+    '<td class="num primary" data-sort="0.5" data-label="Accuracy (%)">50.00</td>\\n<td class="num" data-sort="" data-label="Latency (batch 1, ms)">—</td>'
     >>> e = Entry("s", "S", "lora", "b", "2026", {}, {"latency_ms": 2, "latency_ms_lo": 1.9, "latency_ms_hi": 2.1})
-    >>> print(metric_cells(e, ["accuracy", "latency_ms"], ("cpu-steal",)).split("\\n")[1][16:104])
-    data-sort="2.0" title="measured range 1.9–2.1 ms">2 <small class="rng">±5%</small> <span
+    >>> print(metric_cells(e, ["accuracy", "latency_ms"], ("cpu-steal",), frozenset({"latency_ms"})).split("\\n")[1][16:155])
+    data-sort="2.0" data-label="Latency (batch 1, ms)" data-opt="latency_ms" title="measured range 1.9–2.1 ms">2 <small class="rng">±5%</small>
     """
     cells = []
     for i, column in enumerate(columns):
@@ -85,6 +93,7 @@ def metric_cells(entry: Entry, columns: Sequence[str], flags: tuple[str, ...] = 
             ci = interval_text(column, bounds)
             if ci:
                 text += f' <small class="ci">{ci}</small>'
+            text += extra
         elif value is not None and column in RANGED:
             plus, title = spread(column, value, entry.interval(column))
             if plus:
@@ -92,8 +101,39 @@ def metric_cells(entry: Entry, columns: Sequence[str], flags: tuple[str, ...] = 
                 title = f' title="{title}"'
         if flags and value is not None and _MEASURED.get(column, False):
             text += " " + flag_marker(flags)
-        cells.append(f'<td class="num{" primary" if i == 0 else ""}" data-sort="{raw}"{title}>{text}</td>')
+        opt = f' data-opt="{column}"' if column in optional else ""
+        cells.append(
+            f'<td class="num{" primary" if i == 0 else ""}" data-sort="{raw}" data-label="{_heading(column)}"{opt}'
+            f"{title}>{text}</td>"
+        )
     return Markup("\n".join(cells))  # one cell a line, as before: golden diffs stay readable
+
+
+@functools.lru_cache(maxsize=256)
+def _heading(column: str) -> str:
+    return html_text(metric_heading(column))
+
+
+def interval_bar(bounds: tuple[float, float] | None, value: float | None, scale: tuple[float, float]) -> str:
+    """A small inline SVG of a score's 95% interval on the table's common ``scale`` (low, high):
+    the interval as a line, the score as a dot, so overlapping intervals are seen at a glance
+    (SVG geometry, not a style attribute: the pages' CSP allows no inline styles).
+
+    >>> interval_bar((0.4, 0.6), 0.5, (0.0, 1.0))
+    '<svg class="cibar" viewBox="0 0 100 8" aria-hidden="true" focusable="false"><line class="track" x1="0" x2="100" y1="4" y2="4"/><line x1="40.0" x2="60.0" y1="4" y2="4"/><circle cx="50.0" cy="4" r="2.5"/></svg>'
+    """
+    lo, hi = scale
+    if bounds is None or value is None or not hi > lo:
+        return ""
+
+    def x(v: float) -> str:
+        return f"{100 * min(max((v - lo) / (hi - lo), 0.0), 1.0):.1f}"
+
+    return (
+        '<svg class="cibar" viewBox="0 0 100 8" aria-hidden="true" focusable="false">'
+        '<line class="track" x1="0" x2="100" y1="4" y2="4"/>'
+        f'<line x1="{x(bounds[0])}" x2="{x(bounds[1])}" y1="4" y2="4"/><circle cx="{x(value)}" cy="4" r="2.5"/></svg>'
+    )
 
 
 def metric_rows(

@@ -95,6 +95,38 @@
     apply();
   }
 
+  // Column chooser: optional columns (data-opt) are hidden until ticked; the choice lives in
+  // the address (?cols=f1_macro,base), so a view can be linked to. Without JavaScript every
+  // column shows.
+  function setupColumns(box) {
+    const table = document.getElementById(box.dataset.table);
+    if (!table) return;
+    const boxes = Array.from(box.querySelectorAll("input[type=checkbox]"));
+    const wanted = new URLSearchParams(window.location.search).get("cols");
+    const chosen = new Set(wanted ? wanted.split(",") : []);
+    for (const b of boxes) b.checked = chosen.has(b.value);
+    const apply = () => {
+      const shown = new Set(boxes.filter((b) => b.checked).map((b) => b.value));
+      for (const cell of table.querySelectorAll("[data-opt]")) cell.hidden = !shown.has(cell.dataset.opt);
+      return shown;
+    };
+    const save = (shown) => {
+      const params = new URLSearchParams(window.location.search);
+      if (shown.size) params.set("cols", Array.from(shown).join(","));
+      else params.delete("cols");
+      const query = params.toString();
+      try {
+        history.replaceState(null, "", window.location.pathname + (query ? "?" + query : "") + window.location.hash);
+      } catch (e) {
+        // file:// addresses may refuse; the choice still applies
+      }
+    };
+    for (const b of boxes) b.addEventListener("change", () => save(apply()));
+    box.hidden = false;
+    apply();
+  }
+
   document.querySelectorAll("table.sortable").forEach(makeSortable);
   document.querySelectorAll(".filters[data-table]").forEach(setupFilters);
+  document.querySelectorAll("details.columns[data-table]").forEach(setupColumns);
 })();

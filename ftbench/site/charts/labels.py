@@ -1,0 +1,299 @@
+"""Where point labels go (pure): boxes that overlap nothing, beside their points where they
+can be, else joined to them by a leader line that crosses nothing."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Box:
+    """An axis-aligned rectangle in pixels."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+    def overlaps(self, other: Box, gap: float = 0.0) -> bool:
+        """Whether the two boxes, each grown by ``gap``, intersect."""
+        return (
+            self.x0 - gap < other.x1
+            and other.x0 - gap < self.x1
+            and self.y0 - gap < other.y1
+            and other.y0 - gap < self.y1
+        )
+
+    def within(self, area: Box) -> bool:
+        """Whether the box lies inside ``area``."""
+        return area.x0 <= self.x0 and self.x1 <= area.x1 and area.y0 <= self.y0 and self.y1 <= area.y1
+
+    def nearest(self, x: float, y: float) -> tuple[float, float]:
+        """The point of the box nearest to ``(x, y)``."""
+        return min(max(x, self.x0), self.x1), min(max(y, self.y0), self.y1)
+
+    def distance(self, x: float, y: float) -> float:
+        """Distance from ``(x, y)`` to the box (0 inside it)."""
+        nx, ny = self.nearest(x, y)
+        return math.sqrt((nx - x) ** 2 + (ny - y) ** 2)
+
+
+def around(x: float, y: float, radius: float) -> Box:
+    """The square box of half-width ``radius`` centred on ``(x, y)``."""
+    return Box(x - radius, y - radius, x + radius, y + radius)
+
+
+def place_labels(
+    anchors: Sequence[tuple[float, float]],
+    shapes: Sequence[Sequence[tuple[float, float]]],
+    *,
+    area: Box,
+    obstacles: Sequence[Box] = (),
+    soft: Sequence[Box] = (),
+    offset: float = 9.0,
+    step: float = 6.0,
+) -> list[Box]:
+    """Label boxes, one per anchor, placed in order where each is free (inside ``area``, clear
+    of every obstacle and of the boxes placed before it) and plain (nearer its own anchor than
+    any other). Each label has one or more ``(width, height)`` shapes (its text wrapped at
+    different widths), the first preferred. A label goes beside its anchor in any of its shapes
+    if it can (right, left, above, below, then the corners), else in its first shape at the
+    nearest plain free spot whose leader line crosses nothing (within :data:`FAR` if there is
+    one), else beside it anyway, else at the nearest free spot; among spots about as near, the
+    one crossing fewest ``soft`` boxes (error bars) wins. Where no spot is free, the one that
+    overlaps least.
+
+    >>> area = Box(0.0, 0.0, 200.0, 100.0)
+    >>> place_labels([(50.0, 50.0), (60.0, 50.0)], [[(40.0, 12.0)], [(40.0, 12.0)]], area=area)
+    [Box(x0=1.0, y0=44.0, x1=41.0, y1=56.0), Box(x0=69.0, y0=44.0, x1=109.0, y1=56.0)]
+    """
+    placed: list[Box] = []
+    for i, ((x, y), options) in enumerate(zip(anchors, shapes, strict=True)):
+        hard = [*obstacles, *placed]
+        others = [a for j, a in enumerate(anchors) if j != i]
+        placed.append(_place(x, y, options, area, hard, soft, others, offset, step))
+    return placed
+
+
+REORDERED = 12
+"""Up to this many labels, other orders of placing them are tried too (each costs a placing)."""
+
+
+def arrange_labels(
+    anchors: Sequence[tuple[float, float]],
+    shapes: Sequence[Sequence[tuple[float, float]]],
+    *,
+    area: Box,
+    obstacles: Sequence[Box] = (),
+    soft: Sequence[Box] = (),
+    offset: float = 9.0,
+) -> list[Box]:
+    """:func:`place_labels` in the given order (the first labels have the first pick) and in
+    three more (top to bottom, bottom to top, left to right) when there are at most
+    :data:`REORDERED` labels: the arrangement whose labels are nearest their anchors in all, and
+    overlap nothing, wins (the given order on a tie). The boxes come in the order of
+    ``anchors``."""
+    n = len(anchors)
+    orders = [list(range(n))]
+    if n <= REORDERED:
+        orders += [
+            sorted(range(n), key=lambda i: (anchors[i][1], i)),
+            sorted(range(n), key=lambda i: (-anchors[i][1], i)),
+            sorted(range(n), key=lambda i: (anchors[i][0], i)),
+        ]
+    best: tuple[float, list[Box]] | None = None
+    for order in orders:
+        boxes = place_labels(
+            [anchors[i] for i in order],
+            [shapes[i] for i in order],
+            area=area,
+            obstacles=obstacles,
+            soft=soft,
+            offset=offset,
+        )
+        arranged = [boxes[order.index(i)] for i in range(n)]
+        clashes = sum(a.overlaps(b) for k, a in enumerate(arranged) for b in [*arranged[k + 1 :], *obstacles])
+        cost = 1000.0 * clashes + sum(round(b.distance(*a), 3) for b, a in zip(arranged, anchors, strict=True))
+        if best is None or cost < best[0]:
+            best = (cost, arranged)
+        if not clashes and all(b.distance(*a) <= offset + 1e-6 for b, a in zip(arranged, anchors, strict=True)):
+            break  # every label beside its anchor: no order does better
+    return best[1] if best else []
+
+
+FAR = 90.0
+"""How far from its anchor a label may be moved to be plain before it settles for beside."""
+
+
+def plain(box: Box, anchor: tuple[float, float], others: Sequence[tuple[float, float]]) -> bool:
+    """Whether ``box`` is nearer ``anchor`` than any of the ``others`` (by 2 px or more)."""
+    own = box.distance(*anchor)
+    return all(box.distance(*o) > own + 2 for o in others)
+
+
+def _place(
+    x: float,
+    y: float,
+    shapes: Sequence[tuple[float, float]],
+    area: Box,
+    hard: Sequence[Box],
+    soft: Sequence[Box],
+    others: Sequence[tuple[float, float]],
+    offset: float,
+    step: float,
+) -> Box:
+    beside = [b for w, h in shapes for b in _beside(x, y, w, h, offset)]
+    free = [b for b in beside if _free(b, area, hard)]
+    best = _fewest_crossings([b for b in free if plain(b, (x, y), others)], soft)
+    if best is not None:
+        return best
+    grid = _Grid(x, y, *shapes[0], area, step, hard, others)
+    blockers = [*(o for o in hard if o.distance(x, y) > 0), *soft]
+
+    def clear(b: Box) -> bool:
+        return leader_clear(b, (x, y), blockers, offset)
+
+    return (
+        _nearest(grid.spots(plain=True, within=FAR), soft, step, clear)
+        or _nearest(grid.spots(plain=True), soft, step, clear)
+        or _fewest_crossings(free, soft)
+        or _nearest(grid.spots(), soft, step, lambda b: True)
+        or grid.least_overlapping()
+    )
+
+
+def _beside(x: float, y: float, w: float, h: float, offset: float) -> list[Box]:
+    d = offset * 0.85  # the corners: about as near as the sides
+    return [
+        Box(x + offset, y - h / 2, x + offset + w, y + h / 2),
+        Box(x - offset - w, y - h / 2, x - offset, y + h / 2),
+        Box(x - w / 2, y - offset - h, x + w / 2, y - offset),
+        Box(x - w / 2, y + offset, x + w / 2, y + offset + h),
+        Box(x + d, y - d - h, x + d + w, y - d),
+        Box(x - d - w, y - d - h, x - d, y - d),
+        Box(x + d, y + d, x + d + w, y + d + h),
+        Box(x - d - w, y + d, x - d, y + d + h),
+    ]
+
+
+def leader(box: Box, anchor: tuple[float, float], offset: float) -> tuple[float, float, float, float] | None:
+    """The leader line from ``offset`` px out of ``anchor`` to the nearest point of ``box``;
+    None when the box is that near."""
+    x, y = anchor
+    nx, ny = box.nearest(x, y)
+    gap = math.sqrt((nx - x) ** 2 + (ny - y) ** 2)
+    if gap <= offset:
+        return None
+    return x + (nx - x) * offset / gap, y + (ny - y) * offset / gap, nx, ny
+
+
+def leader_clear(box: Box, anchor: tuple[float, float], blockers: Sequence[Box], offset: float) -> bool:
+    """Whether the leader line to ``box`` crosses none of the ``blockers`` (so that it never
+    runs along an error bar or past another point).
+
+    >>> leader_clear(Box(20.0, 40.0, 60.0, 50.0), (20.0, 0.0), [Box(17.0, -10.0, 23.0, 30.0)], 7.0)
+    False
+    >>> leader_clear(Box(40.0, 40.0, 80.0, 50.0), (20.0, 0.0), [Box(17.0, -10.0, 23.0, 30.0)], 7.0)
+    True
+    """
+    line = leader(box, anchor, offset)
+    return line is None or not any(_crosses(b, line) for b in blockers)
+
+
+def _crosses(box: Box, line: tuple[float, float, float, float]) -> bool:
+    """Whether the segment meets the box (Liang-Barsky clipping)."""
+    x0, y0, x1, y1 = line
+    dx, dy = x1 - x0, y1 - y0
+    low, high = 0.0, 1.0
+    for p, q in ((-dx, x0 - box.x0), (dx, box.x1 - x0), (-dy, y0 - box.y0), (dy, box.y1 - y0)):
+        if p == 0:
+            if q < 0:
+                return False
+            continue
+        t = q / p
+        low, high = (max(low, t), high) if p < 0 else (low, min(high, t))
+        if low > high:
+            return False
+    return True
+
+
+class _Grid:
+    """Boxes of one size on a grid over ``area``, nearest ``(x, y)`` first, with whether each
+    is free (of the ``hard`` boxes) and plain (nearer ``(x, y)`` than any of the ``others``):
+    numpy arrays, since a grid has thousands of boxes and most are never looked at."""
+
+    def __init__(
+        self,
+        x: float,
+        y: float,
+        w: float,
+        h: float,
+        area: Box,
+        step: float,
+        hard: Sequence[Box],
+        others: Sequence[tuple[float, float]],
+    ) -> None:
+        xs = np.append(area.x0 + step * np.arange(max(int((area.x1 - w - area.x0) // step) + 1, 0)), area.x1 - w)
+        ys = np.append(area.y0 + step * np.arange(max(int((area.y1 - h - area.y0) // step) + 1, 0)), area.y1 - h)
+        bx, by = (a.ravel() for a in np.meshgrid(xs[xs >= area.x0], ys[ys >= area.y0]))
+        d = np.round(_distances(bx, by, w, h, x, y), 3)
+        order = np.lexsort((bx, by, d))
+        self.x, self.y, self.d, self.w, self.h = bx[order], by[order], d[order], w, h
+        self.clashes = np.zeros(self.x.size, dtype=int)
+        for o in hard:
+            self.clashes += (
+                (self.x - 1 < o.x1) & (o.x0 - 1 < self.x + w) & (self.y - 1 < o.y1) & (o.y0 - 1 < self.y + h)
+            )
+        self.plain = np.ones(self.x.size, dtype=bool)
+        for ox, oy in others:
+            self.plain &= _distances(self.x, self.y, w, h, ox, oy) > self.d + 2
+        self.fallback = Box(area.x0, y - h / 2, area.x0 + w, y + h / 2)
+
+    def box(self, i: int) -> Box:
+        return Box(float(self.x[i]), float(self.y[i]), float(self.x[i]) + self.w, float(self.y[i]) + self.h)
+
+    def spots(self, *, plain: bool = False, within: float = math.inf) -> Iterator[tuple[float, Box]]:
+        """The free boxes (only the plain ones if ``plain``) within ``within`` px, nearest first."""
+        keep = (self.clashes == 0) & (self.d <= within)
+        if plain:
+            keep &= self.plain
+        return ((float(self.d[i]), self.box(int(i))) for i in np.flatnonzero(keep))
+
+    def least_overlapping(self) -> Box:
+        """The nearest of the boxes overlapping fewest hard boxes."""
+        return self.box(int(np.argmin(self.clashes))) if self.x.size else self.fallback
+
+
+def _distances(bx: np.ndarray, by: np.ndarray, w: float, h: float, x: float, y: float) -> np.ndarray:
+    """Distances from ``(x, y)`` to the boxes of size ``w`` by ``h`` at ``(bx, by)``."""
+    dx = np.maximum(np.maximum(bx - x, 0.0), x - bx - w)
+    dy = np.maximum(np.maximum(by - y, 0.0), y - by - h)
+    return np.sqrt(dx * dx + dy * dy)
+
+
+def _nearest(
+    spots: Iterable[tuple[float, Box]], soft: Sequence[Box], step: float, wanted: Callable[[Box], bool]
+) -> Box | None:
+    """The nearest ``wanted`` spot, or among those within ``step`` of it the one crossing
+    fewest soft boxes."""
+    found: list[Box] = []
+    first = 0.0
+    for d, b in spots:
+        if found and d > first + step:
+            break
+        if wanted(b):
+            first = d if not found else first
+            found.append(b)
+    return _fewest_crossings(found, soft)
+
+
+def _fewest_crossings(boxes: Sequence[Box], soft: Sequence[Box]) -> Box | None:
+    return min(boxes, key=lambda b: sum(b.overlaps(o) for o in soft)) if boxes else None
+
+
+def _free(box: Box, area: Box, hard: Sequence[Box]) -> bool:
+    return box.within(area) and not any(box.overlaps(o, 1.0) for o in hard)
