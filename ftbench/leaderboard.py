@@ -113,6 +113,8 @@ class Entry:
     """Calibration of the stored probabilities (classification records)."""
     contamination: Contamination | None = None
     """Measured overlap of its declared training data with the held-out split, if any."""
+    precision: str = ""
+    """Precision of the weights as evaluated (``fp32``, ``bf16``, ``int4`` for a quantised base)."""
 
     @property
     def family(self) -> str:

@@ -221,6 +221,7 @@ def summarise(shard: Shard, tasks: Sequence[Task]) -> Summary:
                 outcome=loaded.outcome,
                 calibration=loaded.calibration,
                 contamination=loaded.contamination,
+                precision=spec.model.precision,
             )
         )
     current = sum(len(e) for e in entries.values())

@@ -158,10 +158,15 @@ def home_context(
         }
         for o in overall
     ]
+    matrix = score_matrix(board, tables, overall)
     return {
         **common,
         "root": "",
         "page_title": board.title,
+        "matrix": matrix,
+        "matrix_filters": {
+            key: sorted({row[key] for row in matrix["rows"]}) for key in ("family", "method", "precision", "size")
+        },
         "summaries": summaries,
         "overall": overall_rows,
         "families": [f for f in FAMILIES if f in {row["family"] for row in overall_rows}],
@@ -169,6 +174,69 @@ def home_context(
         "n_submissions": board.summary.submissions,
         "n_current": board.summary.current,
         "n_not_current": board.summary.not_current,
+    }
+
+
+SIZE_BUCKETS = ((50e6, "under 50 M"), (500e6, "50–500 M"), (5e9, "0.5–5 B"), (float("inf"), "over 5 B"))
+"""Parameter-count buckets of the home page's size filter (parameters a forward pass uses)."""
+
+
+def size_bucket(entry: Entry) -> str:
+    """The size filter's bucket of an entry, from its effective (else total) parameters.
+
+    >>> size_bucket(Entry("s", "S", "lora", "b", "2026", {}, {"parameters_effective": 22.7e6}))
+    'under 50 M'
+    """
+    n = entry.value("parameters_effective") or entry.value("parameters_total")
+    if n is None:
+        return "unknown"
+    return next(label for limit, label in SIZE_BUCKETS if n < limit)
+
+
+def score_matrix(
+    board: Board, tables: Mapping[str, Sequence[RankedRow]], overall: Sequence[OverallRow]
+) -> dict[str, Any]:
+    """The home page's model × task matrix: every submission with a current result (in overall
+    order, then by name), every task with entries, each cell the primary score with its
+    interval and its rank "k of N"; the cells ranked 1 are the best of their column (several
+    when tied)."""
+    tasks = [t for t in board.tasks if tables.get(t.name)]
+    order = {o.submission: i for i, o in enumerate(overall)}
+    entries: dict[str, Entry] = {}
+    cells: dict[tuple[str, str], dict[str, Any]] = {}
+    for t in tasks:
+        rows = tables[t.name]
+        sharing = Counter(r.rank for r in rows)
+        for r in rows:
+            e = r.entry
+            entries.setdefault(e.submission, e)
+            value = e.value(t.primary_metric)
+            cells[(e.submission, t.name)] = {
+                "score": value_at_precision(t.primary_metric, value, e.intervals.get(t.primary_metric)),
+                "ci": interval_text(t.primary_metric, e.intervals.get(t.primary_metric)),
+                "rank": f"{rank_text(r.rank, sharing[r.rank])} of {len(rows)}",
+                "best": r.rank == 1 and len(rows) > 1,
+                "raw": value,
+                "title": rank_title(r, len(rows)),
+            }
+    subs = sorted(entries, key=lambda s: (order.get(s, len(order)), entries[s].name.casefold(), s))
+    return {
+        "tasks": [
+            {"name": t.name, "title": t.title, "href": task_url(t.name), "metric": metric_heading(t.primary_metric)}
+            for t in tasks
+        ],
+        "rows": [
+            {
+                "name": entries[s].name,
+                "href": model_url(s),
+                "family": entries[s].family,
+                "method": entries[s].method,
+                "precision": entries[s].precision or "unknown",
+                "size": size_bucket(entries[s]),
+                "cells": [cells.get((s, t.name)) for t in tasks],
+            }
+            for s in subs
+        ],
     }
 
 

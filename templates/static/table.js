@@ -56,11 +56,15 @@
     }
   }
 
-  function remember(selects) {
+  function remember(selects, search) {
     const params = new URLSearchParams(window.location.search);
     for (const s of selects) {
       if (s.value === "") params.delete(s.dataset.filter);
       else params.set(s.dataset.filter, s.value);
+    }
+    if (search) {
+      if (search.value.trim() === "") params.delete("q");
+      else params.set("q", search.value.trim());
     }
     const query = params.toString();
     try {
@@ -74,11 +78,15 @@
     const table = document.getElementById(box.dataset.table);
     if (!table) return;
     const selects = Array.from(box.querySelectorAll("select[data-filter]"));
+    const search = box.querySelector("input[data-search]");
     const count = box.querySelector(".count");
     const apply = () => {
       let shown = 0;
+      const words = search ? search.value.trim().toLowerCase().split(/\s+/).filter(Boolean) : [];
       for (const row of table.tBodies[0].rows) {
-        const keep = selects.every((s) => s.value === "" || row.getAttribute("data-" + s.dataset.filter) === s.value);
+        const text = search ? row.getAttribute("data-" + search.dataset.search) || "" : "";
+        const keep = selects.every((s) => s.value === "" || row.getAttribute("data-" + s.dataset.filter) === s.value)
+          && words.every((w) => text.includes(w));
         row.hidden = !keep;
         shown += keep ? 1 : 0;
       }
@@ -87,7 +95,15 @@
     for (const s of selects) {
       s.addEventListener("change", () => {
         apply();
-        remember(selects);
+        remember(selects, search);
+      });
+    }
+    if (search) {
+      const q = new URLSearchParams(window.location.search).get("q");
+      if (q) search.value = q;
+      search.addEventListener("input", () => {
+        apply();
+        remember(selects, search);
       });
     }
     initialValues(selects);
