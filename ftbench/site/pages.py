@@ -3,6 +3,8 @@ Model pages are in ``model_page``: they are built shard by shard, in the build's
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -86,7 +88,7 @@ def build_pages(board: Board, tables: Mapping[str, Sequence[RankedRow]] | None =
         for name, text in sorted(board.pages.items())
     ]
     pages.append(
-        Page("404.html", "404.html.j2", partial(dict, common, root=board.base_url, page_title="Page not found"))
+        Page("404.html", "404.html.j2", partial(not_found_context, board.base_url, common))
     )
     return pages
 
@@ -106,6 +108,33 @@ def common_context(
         "all_tasks": [(t.name, t.title, task_url(t.name)) for t in tasks],
         "reference_hardware": reference,
         "methodology": f"{METHODOLOGY}.html" if METHODOLOGY in pages else "",
+    }
+
+
+NOT_FOUND_SCRIPT = (
+    "(function(){var base=document.currentScript.getAttribute('data-base');"
+    "if(location.protocol==='file:'||!base)return;"
+    "document.querySelectorAll('[href],[src]').forEach(function(e){"
+    "var a=e.hasAttribute('href')?'href':'src',v=e.getAttribute(a);"
+    "if(!/^([a-z][a-z0-9+.-]*:|\\/|#)/i.test(v))e.setAttribute(a,base+v);});})();"
+)
+"""The 404 page's one inline script (allowed by its hash alone): a server shows that page for
+a missing address at any depth, where the page's relative links would miss; served over HTTP
+it turns them into links under the site's base URL. From disk the relative links work as they
+are, so the page is right with or without it."""
+
+
+def not_found_context(base_url: str, common: dict[str, Any]) -> dict[str, Any]:
+    """The 404 page: links relative to the site root (right from disk and at the top level),
+    made absolute under ``base_url`` by :data:`NOT_FOUND_SCRIPT` when served."""
+    digest = base64.b64encode(hashlib.sha256(NOT_FOUND_SCRIPT.encode()).digest()).decode()
+    return {
+        **common,
+        "root": "",
+        "page_title": "Page not found",
+        "base_url": base_url,
+        "inline_script": Markup(NOT_FOUND_SCRIPT),
+        "script_hash": digest,
     }
 
 

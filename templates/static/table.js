@@ -11,16 +11,32 @@
     return Number.isFinite(value) ? value : null;
   }
 
+  // text sorts as people read it: "r=8" before "r=32", case aside
+  const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: "base" });
+
   function compare(a, b, numeric) {
     if (a === null || b === null) return a === b ? 0 : (a === null ? 1 : -1);
-    return numeric ? a - b : a.localeCompare(b);
+    return numeric ? a - b : collator.compare(a, b);
   }
 
-  function sortBy(table, header, index) {
+  function setParam(name, value) {
+    const params = new URLSearchParams(window.location.search);
+    if (value) params.set(name, value);
+    else params.delete(name);
+    const query = params.toString();
+    try {
+      history.replaceState(null, "", window.location.pathname + (query ? "?" + query : "") + window.location.hash);
+    } catch (e) {
+      // some browsers refuse to rewrite file:// addresses; the view still applies
+    }
+  }
+
+  function sortBy(table, header, index, forced) {
     const numeric = header.dataset.sortType === "number";
     const now = header.getAttribute("aria-sort");
-    const direction = now ? (now === "ascending" ? "descending" : "ascending")
-      : (header.dataset.sortDefault || "ascending");
+    const direction = forced || (now ? (now === "ascending" ? "descending" : "ascending")
+      : (header.dataset.sortDefault || "ascending"));
+    if (table.id) setParam("sort-" + table.id, index + "." + (direction === "ascending" ? "asc" : "desc"));
     for (const th of table.tHead.rows[0].cells) th.removeAttribute("aria-sort");
     header.setAttribute("aria-sort", direction);
     const sign = direction === "ascending" ? 1 : -1;
@@ -44,6 +60,13 @@
       th.appendChild(button);
       button.addEventListener("click", () => sortBy(table, th, index));
     });
+    // a linked view keeps its order: ?sort-ranking=3.desc sorts by the fourth column, descending
+    const saved = table.id ? new URLSearchParams(window.location.search).get("sort-" + table.id) : null;
+    const match = saved && /^(\d+)\.(asc|desc)$/.exec(saved);
+    const header = match && table.tHead.rows[0].cells[Number(match[1])];
+    if (header && header.dataset.sortType) {
+      sortBy(table, header, Number(match[1]), match[2] === "asc" ? "ascending" : "descending");
+    }
   }
 
   // A filtered view can be linked to: ?family=prompted%20LM selects that family on load, and
@@ -142,6 +165,24 @@
     apply();
   }
 
+  // Menus close on Escape (focus back on their summary) and on a click outside them.
+  function setupMenus() {
+    const menus = Array.from(document.querySelectorAll("details.menu"));
+    document.addEventListener("keydown", (event) => {
+      if (event.key !== "Escape") return;
+      for (const m of menus) {
+        if (m.open) {
+          m.open = false;
+          m.querySelector("summary").focus();
+        }
+      }
+    });
+    document.addEventListener("click", (event) => {
+      for (const m of menus) if (m.open && !m.contains(event.target)) m.open = false;
+    });
+  }
+
+  setupMenus();
   document.querySelectorAll("table.sortable").forEach(makeSortable);
   document.querySelectorAll(".filters[data-table]").forEach(setupFilters);
   document.querySelectorAll("details.columns[data-table]").forEach(setupColumns);
