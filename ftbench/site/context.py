@@ -224,6 +224,8 @@ def dataset_card(task: Task, gold: Sequence[int] | None) -> dict[str, Any]:
     task's documents and scoring windows), metrics."""
     return {
         "distribution": label_distribution(gold, task.labels) if gold and task.labels else [],
+        "distribution_summary": distribution_summary(gold, task.labels) if gold and task.labels else "",
+        "distribution_folded": bool(gold) and len(task.labels) > MAX_MATRIX_LABELS,
         "scoring": scoring_text(task.settings.max_length, task.settings.context_len)
         if task.type == "perplexity"
         else "",
@@ -235,6 +237,25 @@ def dataset_card(task: Task, gold: Sequence[int] | None) -> dict[str, Any]:
         ),
         "hub_url": f"https://huggingface.co/datasets/{quote(task.hub.dataset)}" if task.hub else "",
     }
+
+
+def distribution_summary(gold: Sequence[int], labels: Sequence[str]) -> str:
+    """The label distribution in one sentence (what a long table would say).
+
+    >>> distribution_summary([0, 1, 1, 2, 2, 2], ["a", "b", "c"])
+    '3 labels: 1 to 3 examples each (median 2); the most frequent, c, is 50.0% of the examples.'
+    >>> distribution_summary([0, 1] * 40, ["a", "b"])
+    '2 labels, balanced: 40 examples each.'
+    """
+    counts = [c for _, c, _ in label_distribution(gold, labels)]
+    if min(counts) == max(counts):
+        return f"{len(labels)} labels, balanced: {counts[0]:,} examples each."
+    top = max(range(len(counts)), key=lambda i: (counts[i], -i))
+    median = sorted(counts)[len(counts) // 2]
+    return (
+        f"{len(labels)} labels: {min(counts):,} to {max(counts):,} examples each (median {median:,}); "
+        f"the most frequent, {labels[top]}, is {100 * counts[top] / sum(counts):.1f}% of the examples."
+    )
 
 
 def scoring_text(max_length: int, context_len: int) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from ftbench.display import efficiency_columns
 from ftbench.leaderboard import Entry, RankedRow
@@ -155,3 +155,69 @@ def leaderboard_csv(task: Task, rows: Sequence[RankedRow], reference: str = "") 
 def _raw(entry: Entry, name: str) -> object:
     """The value as recorded (an int stays an int), from the metrics or the efficiency map."""
     return entry.metrics[name] if name in entry.metrics else entry.efficiency.get(name)
+
+
+ALL_TASKS_COLUMNS = (
+    "task",
+    "primary_metric",
+    "rank",
+    "of",
+    "rank_plausible_low",
+    "rank_plausible_high",
+    "submission",
+    "name",
+    "family",
+    "method",
+    "precision",
+    "score",
+    "ci95_low",
+    "ci95_high",
+    "latency_ms",
+    "examples_per_s",
+    "model_memory_mb",
+    "parameters_trainable",
+    "parameters_effective",
+    "hardware",
+    "flags",
+    "overlap_fraction",
+    "clean_score",
+    "record_path",
+)
+"""One line per (task, entry) of the all-tasks export: the same columns whatever the task."""
+
+
+def all_tasks_csv(tasks: Sequence[Task], tables: Mapping[str, Sequence[RankedRow]], reference: str = "") -> bytes:
+    """Every task's ranking in one file (``downloads/all-tasks.csv``): each row its task, its
+    rank "k of N" with the plausible ranks, the primary score and its interval, the main
+    efficiency figures, flags and contamination (cells a spreadsheet would run are quoted)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(ALL_TASKS_COLUMNS)
+    for task in tasks:
+        rows = tables.get(task.name, ())
+        for r in rows:
+            e = r.entry
+            c = e.contamination
+            values = [
+                task.name,
+                task.primary_metric,
+                r.rank,
+                len(rows),
+                r.rank_low or None,
+                r.rank_high or None,
+                e.submission,
+                e.name,
+                e.family,
+                e.method,
+                e.precision,
+                _raw(e, task.primary_metric),
+                *e.intervals.get(task.primary_metric, (None, None)),
+                *(_raw(e, m) for m in ALL_TASKS_COLUMNS[14:19]),
+                e.hardware,
+                " ".join(e.flags(reference)),
+                c.fraction if c else None,
+                c.clean_score if c else None,
+                e.record,
+            ]
+            writer.writerow(csv_cell(v) for v in values)
+    return buffer.getvalue().encode()

@@ -188,11 +188,14 @@ def home_context(
         for o in overall
     ]
     matrix = score_matrix(board, tables, overall)
+    history = progress(board.tasks, tables)
     return {
         **common,
         "root": "",
         "page_title": board.title,
         "matrix": matrix,
+        "progress": history,
+        "all_tasks_csv": "downloads/all-tasks.csv",
         "matrix_filters": {
             key: sorted({row[key] for row in matrix["rows"]}) for key in ("family", "method", "precision", "size")
         },
@@ -220,6 +223,35 @@ def size_bucket(entry: Entry) -> str:
     if n is None:
         return "unknown"
     return next(label for limit, label in SIZE_BUCKETS if n < limit)
+
+
+def progress(tasks: Sequence[Task], tables: Mapping[str, Sequence[RankedRow]]) -> list[dict[str, Any]]:
+    """Progress over time: on each task, every submission that set a new best primary score
+    when it was submitted (by submission date, earliest first), with the gain over the
+    previous best; newest first across tasks."""
+    out = []
+    for t in tasks:
+        hib = METRICS[t.primary_metric].higher_is_better
+        best: float | None = None
+        for r in sorted(tables.get(t.name, ()), key=lambda r: (r.entry.date, r.entry.submission)):
+            value = r.entry.value(t.primary_metric)
+            if value is None or (best is not None and (value <= best if hib else value >= best)):
+                continue
+            out.append(
+                {
+                    "date": r.entry.date,
+                    "task": t.name,
+                    "task_href": task_url(t.name),
+                    "name": r.entry.name,
+                    "href": model_url(r.entry.submission),
+                    "score": value_at_precision(t.primary_metric, value, r.entry.intervals.get(t.primary_metric)),
+                    "gain": delta_text(t.primary_metric, value, best) if best is not None else "first entry",
+                    "metric": metric_heading(t.primary_metric),
+                    "step": len(out),
+                }
+            )
+            best = value
+    return sorted(out, key=lambda p: (p["date"], p["task"], p["step"]), reverse=True)
 
 
 def score_matrix(

@@ -13,7 +13,7 @@ from ftbench.board.snapshot import Board
 from ftbench.leaderboard import RankedRow
 from ftbench.site.comparison import compared
 from ftbench.site.context import Page
-from ftbench.site.downloads import leaderboard_csv, leaderboard_json
+from ftbench.site.downloads import all_tasks_csv, leaderboard_csv, leaderboard_json
 from ftbench.site.examples import has_examples, task_data, task_data_url
 from ftbench.site.pages import build_pages
 from ftbench.tasks import Examples
@@ -44,6 +44,7 @@ def render_site(
         ref = board.reference_hardware
         out[f"downloads/{task.name}/leaderboard.json"] = leaderboard_json(task, rows, board.build_date, ref)
         out[f"downloads/{task.name}/leaderboard.csv"] = leaderboard_csv(task, rows, ref)
+    out["downloads/all-tasks.csv"] = all_tasks_csv(board.tasks, tables, board.reference_hardware)
     static = templates_dir / "static"
     for path in sorted(static.rglob("*")) if static.is_dir() else []:
         if path.is_file():
