@@ -24,6 +24,7 @@ DEFAULTS: dict[str, object] = {
     "baselines_dir": "baselines",
     "cache_dir": ".ftbench-cache",
     "base_url": "/",
+    "repository_url": "",
     "title": "ftbench leaderboard",
     "batch_size": DEFAULT_BATCH_SIZE,
     "data_url": "",
@@ -60,6 +61,9 @@ class BoardConfig:
     """URL prefix the site is served under (``/ftbench/`` on a GitHub Pages project site)."""
     title: str = "ftbench leaderboard"
     """Site title."""
+    repository_url: str = ""
+    """The board's repository (``https://github.com/<owner>/<repo>``): linked from every page
+    with its submissions and an example ``submission.yaml``; empty: no link."""
     batch_size: int = DEFAULT_BATCH_SIZE
     """The board's batch size: records evaluated at another one are not current (it is part of
     the content key, and a board compares like with like)."""
@@ -121,6 +125,7 @@ def load_config(root: Path | None = None) -> BoardConfig:
         root=root,
         base_url=base_url if base_url.endswith("/") else base_url + "/",
         title=str(values["title"]),
+        repository_url=str(values["repository_url"]).rstrip("/"),
         batch_size=batch_size,
         data_url=str(values["data_url"]),
         reference_hardware=str(values["reference_hardware"]),

@@ -163,6 +163,7 @@ def make_board(config: BoardConfig, layout: Layout, summary: Summary) -> Board:
     gold = {name: examples.labels for name, examples in layout.gold.items()}
     return Board(
         title=config.title,
+        repository_url=config.repository_url,
         base_url=config.base_url,
         build_date=build_date(summary.newest),
         tasks=tuple(layout.tasks.values()),

@@ -184,6 +184,8 @@ class Board:
     """Problems met while reading (``ftbench build`` prints them)."""
     reference_hardware: str = ""
     """The hardware profile efficiency is compared on (``leaderboard.reference_profile``)."""
+    repository_url: str = ""
+    """The board's repository, linked from every page ("" for none)."""
 
 
 def hardware_label(record: Any) -> str:

@@ -43,6 +43,10 @@ def check(ctx: click.Context, allow_missing: bool) -> None:
     help="URL prefix the site is served under, e.g. /ftbench/ on a GitHub "
     "Pages project site (default: [tool.ftbench] base_url). Links are relative either way.",
 )
+@click.option(
+    "--repository-url",
+    help="The board's repository, linked from every page (default: [tool.ftbench] repository_url).",
+)
 @click.option("--force", is_flag=True, help="Rebuild even when no input changed since the last build.")
 @click.option(
     "--workers",
@@ -51,7 +55,14 @@ def check(ctx: click.Context, allow_missing: bool) -> None:
 )
 @click.pass_context
 @fail_cleanly
-def build(ctx: click.Context, site_dir: Path | None, base_url: str | None, force: bool, workers: int | None) -> None:
+def build(
+    ctx: click.Context,
+    site_dir: Path | None,
+    base_url: str | None,
+    repository_url: str | None,
+    force: bool,
+    workers: int | None,
+) -> None:
     """Render the static site from the tasks, submissions, result records and pages.
 
     Only current records are ranked; stale ones are shown on their model page as pending
@@ -68,6 +79,8 @@ def build(ctx: click.Context, site_dir: Path | None, base_url: str | None, force
     config = board_config(ctx).with_overrides(site_dir=site_dir)
     if base_url is not None:
         config = replace(config, base_url=base_url.rstrip("/") + "/")
+    if repository_url is not None:
+        config = replace(config, repository_url=repository_url.rstrip("/"))
     report = build_site(config, force=force, workers=workers)
     for note in report.notes:
         click.echo(f"note: {note}", err=True)

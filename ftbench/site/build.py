@@ -91,7 +91,9 @@ def _build(config: BoardConfig, stamp: str, previous: list[str], workers: int | 
     with Shards(partial(_read_part, layout), shards) as pool:
         board = make_board(config, layout, merge(pool.summaries(), tasks))
         tables = task_tables(board)
-        common = common_context(board.title, board.build_date, board.pages, tasks, board.reference_hardware)
+        common = common_context(
+            board.title, board.build_date, board.pages, tasks, board.reference_hardware, board.repository_url
+        )
         pool.send(_render_model_pages, (config.templates_dir, tasks, standings(tables), common))
         # Comparison pages (two per entry and task) are rendered by processes forked now: they
         # inherit the rankings and the outcomes they rest on, so nothing is pickled, while this

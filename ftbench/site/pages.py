@@ -77,7 +77,9 @@ def build_pages(board: Board, tables: Mapping[str, Sequence[RankedRow]] | None =
     """The board-wide HTML pages (home, tasks, static pages, 404) in a stable order; contexts
     are built when rendered. Model pages come from :func:`model_pages`, shard by shard."""
     tables = task_tables(board) if tables is None else tables
-    common = common_context(board.title, board.build_date, board.pages, board.tasks, board.reference_hardware)
+    common = common_context(
+        board.title, board.build_date, board.pages, board.tasks, board.reference_hardware, board.repository_url
+    )
     pages = [Page("index.html", "home.html.j2", partial(home_context, board, tables, overall_ranking(tables), common))]
     pages += [
         Page(task_url(t.name), "task.html.j2", partial(task_context, board, t, tables[t.name], common))
@@ -94,7 +96,12 @@ def build_pages(board: Board, tables: Mapping[str, Sequence[RankedRow]] | None =
 
 
 def common_context(
-    title: str, build_date: str, pages: Mapping[str, str], tasks: Sequence[Task], reference: str = ""
+    title: str,
+    build_date: str,
+    pages: Mapping[str, str],
+    tasks: Sequence[Task],
+    reference: str = "",
+    repository: str = "",
 ) -> dict[str, Any]:
     """What every page's frame shows: title, build date, navigation, the task list; and what
     the task and model pages say of efficiency: the board's reference hardware profile, and
@@ -106,6 +113,8 @@ def common_context(
         "build_date": build_date,
         "nav": nav,
         "all_tasks": [(t.name, t.title, task_url(t.name)) for t in tasks],
+        "repository": repository,
+        "submissions_url": f"{repository}/tree/HEAD/submissions" if repository else "",
         "reference_hardware": reference,
         "methodology": f"{METHODOLOGY}.html" if METHODOLOGY in pages else "",
     }
