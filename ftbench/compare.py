@@ -177,6 +177,18 @@ def metric_samples(
     Classification: accuracy as one matrix product; any other metric from each resample's
     confusion matrix (``from_confusion``, the metric's own formula). Perplexity: from the
     resampled document totals (``ftbench.perplexity``'s formulas)."""
+    if metric == "accuracy" and gold is not None and outcomes and all(o.pred is not None for o in outcomes):
+        # every entry at once: one matrix product instead of a pass over the weights per entry
+        right = np.column_stack([o.pred == gold for o in outcomes]).astype(np.float32)
+        return (weights @ right) / weights.sum(axis=1)[:, None]
+    if (
+        gold is not None
+        and from_confusion is not None
+        and n_labels <= ONE_HOT_LABELS
+        and outcomes
+        and all(o.pred is not None for o in outcomes)
+    ):
+        return _confusion_samples(gold, [o.pred for o in outcomes if o.pred is not None], n_labels, weights, from_confusion)
     columns = []
     for outcome in outcomes:
         if outcome.documents is not None:
@@ -188,6 +200,46 @@ def metric_samples(
             assert gold is not None and from_confusion is not None, f"{metric}: no way to resample it"
             columns.append(from_confusion(_resampled_confusion(gold, outcome.pred, n_labels, weights)))
     return np.column_stack(columns) if columns else np.zeros((weights.shape[0], 0))
+
+
+ONE_HOT_LABELS = 20
+"""Up to this many labels, resampled confusion matrices come from matrix products over one-hot
+predictions (their cost grows with the labels); above it, from one weighted count per entry."""
+
+
+def _confusion_samples(
+    gold: np.ndarray,
+    preds: Sequence[np.ndarray],
+    k: int,
+    weights: np.ndarray,
+    from_confusion: Callable[[np.ndarray], np.ndarray],
+    cells: int = 40_000_000,
+) -> np.ndarray:
+    """A confusion-matrix metric of every entry on every resample, ``(resamples, entries)``:
+    for each gold label, the resample weights of its examples times the one-hot predictions of
+    a chunk of entries (matrix products), so that the cost is BLAS's, not a pass per entry;
+    chunks keep ``resamples x entries x k x k`` under ``cells``."""
+    b, n = weights.shape
+    pred = np.stack(preds).astype(np.int64)  # (entries, n); -1: no prediction, counted nowhere
+    chunk = max(1, cells // max(b * k * k, 1))
+    out = np.empty((b, len(preds)))
+    by_gold = [np.flatnonzero(gold == g) for g in range(k)]
+    for start in range(0, len(preds), chunk):
+        part = pred[start : start + chunk]
+        c = part.shape[0]
+        matrices = np.zeros((b, c, k, k), dtype=np.float64)
+        for g, rows in enumerate(by_gold):
+            if rows.size == 0:
+                continue
+            p = part[:, rows]  # (c, n_g)
+            onehot = np.zeros((rows.size, c * k), dtype=np.float32)
+            valid = p >= 0
+            cols = (np.arange(c)[:, None] * k + np.where(valid, p, 0))  # (c, n_g)
+            r_idx = np.broadcast_to(np.arange(rows.size)[None, :], p.shape)
+            onehot[r_idx[valid], cols[valid]] = 1.0
+            matrices[:, :, g, :] = (weights[:, rows] @ onehot).reshape(b, c, k)
+        out[:, start : start + c] = from_confusion(np.rint(matrices).reshape(-1, k, k)).reshape(b, c)
+    return out
 
 
 def _resampled_confusion(gold: np.ndarray, pred: np.ndarray | None, k: int, weights: np.ndarray) -> np.ndarray:
@@ -265,7 +317,8 @@ def compare_all(
         only = right.T @ (1.0 - right)  # only[i, j]: examples i gets right and j wrong
         p_raw, method = exact_binomial_p(only, only.T), "McNemar exact"
     else:
-        p_raw, method = _bootstrap_pairs(samples), "paired bootstrap"
+        p_raw = pair_p_values(samples)
+        method = "paired bootstrap" if n <= EXACT_PAIRS else "paired bootstrap (normal approximation)"
     np.fill_diagonal(p_raw, 1.0)
     upper = np.triu_indices(n, 1)
     p_holm = np.ones((n, n))
@@ -274,6 +327,34 @@ def compare_all(
     v = np.asarray(values, dtype=np.float64) * (1 if higher_is_better else -1)
     better = (p_holm < alpha) & (v[:, None] > v[None, :])
     return Comparisons(method, p_raw, p_holm, better, samples, higher_is_better)
+
+
+EXACT_PAIRS = 200
+"""Up to this many entries, a paired-bootstrap p-value counts resamples for every pair; above
+it, the resampled differences are summarised by their mean and standard deviation (one
+covariance product instead of resamples x entries^2 comparisons)."""
+
+
+def pair_p_values(samples: np.ndarray) -> np.ndarray:
+    """``(n, n)`` two-sided paired-bootstrap p-values of every pair of columns of ``samples``
+    (``(resamples, n)``): counted over the resamples up to :data:`EXACT_PAIRS` columns, from the
+    normal approximation above."""
+    return _bootstrap_pairs(samples) if samples.shape[1] <= EXACT_PAIRS else _normal_pairs(samples)
+
+
+def _normal_pairs(samples: np.ndarray) -> np.ndarray:
+    """Two-sided p-values of every pair from the normal approximation of the paired bootstrap:
+    z = mean difference / its resampled standard deviation."""
+    from scipy.special import ndtr
+
+    centred = samples - samples.mean(axis=0)
+    cov = centred.T @ centred / max(samples.shape[0] - 1, 1)
+    var = np.diag(cov)[:, None] + np.diag(cov)[None, :] - 2 * cov
+    mean = samples.mean(axis=0)
+    diff = mean[:, None] - mean[None, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(var > 0, np.abs(diff) / np.sqrt(np.maximum(var, 0)), np.where(diff != 0, np.inf, 0.0))
+    return np.minimum(1.0, 2 * ndtr(-z))
 
 
 def _bootstrap_pairs(samples: np.ndarray, chunk: int = 64) -> np.ndarray:

@@ -241,3 +241,17 @@ def test_contamination_marks_and_the_clean_subset_score_by_hand():
     assert c.clean_score == pytest.approx(1 / 3)  # examples 2, 3, 4: right on 4 only
     assert [s[0] for s in c.splits] == ["rt/train", "x/train"]
     assert contamination_of(outcome, examples, (), "accuracy", 2) is None
+
+
+def test_the_one_hot_confusion_path_equals_counting_each_resample():
+    from ftbench.compare import _resampled_confusion
+
+    rng = np.random.default_rng(21)
+    gold = rng.integers(0, 4, 300)
+    preds = [np.where(rng.random(300) < q, gold, rng.integers(0, 4, 300)).astype(np.int16) for q in (0.9, 0.5, 0.2)]
+    preds[1][:7] = -1  # examples without a prediction count in no cell
+    weights = resample_weights(300, 200, seed=3)
+    f1 = METRICS["f1_macro"].from_confusion
+    fast = metric_samples("f1_macro", [_outcome(p) for p in preds], gold, 4, weights, f1)
+    slow = np.column_stack([f1(_resampled_confusion(gold, p, 4, weights)) for p in preds])
+    assert fast == pytest.approx(slow)

@@ -82,14 +82,22 @@ def compare_url(task: str, first: str, second: str) -> str:
     return f"compare/{quote(task)}/{quote(first)}--{quote(second)}.html"
 
 
+LEADER_PAIRS = 20
+"""The leader gets a comparison page with each of the next rows up to this one (every row on
+a small board; a large board would otherwise write one per entry and task)."""
+
+
 def compared_pairs(rows: Sequence[RankedRow]) -> list[tuple[int, int]]:
     """The pairs of a task's rows (positions, higher row first) that get a comparison page:
-    every pair of adjacent rows, and the leader against every other row.
+    every pair of adjacent rows, and the leader against each of the first :data:`LEADER_PAIRS`
+    other rows.
 
     >>> compared_pairs([None] * 4)
     [(0, 1), (0, 2), (0, 3), (1, 2), (2, 3)]
+    >>> len(compared_pairs([None] * 100))
+    118
     """
-    pairs = {(i, i + 1) for i in range(len(rows) - 1)} | {(0, j) for j in range(1, len(rows))}
+    pairs = {(i, i + 1) for i in range(len(rows) - 1)} | {(0, j) for j in range(1, min(len(rows), LEADER_PAIRS + 1))}
     return sorted(pairs)
 
 

@@ -484,7 +484,11 @@ def _table_row(
         rank_text=rank_text(row.rank, sharing),
         rank_title=rank_title(row, size),
         plausible=f"{row.rank_low}–{row.rank_high}" if row.rank_low and row.rank_low != row.rank_high else "",
-        compare_next=compare_url(task, e.submission, following.entry.submission) if following and task else "",
+        compare_next=(
+            compare_url(task, e.submission, following.entry.submission)
+            if following and task and row.comparisons is not None
+            else ""
+        ),
         next_name=following.entry.name if following else "",
         submission=e.submission,
         name=e.name,
@@ -511,7 +515,7 @@ def overlap_text(entry: Entry, metric: str) -> tuple[str, str]:
     >>> from ftbench.leaderboard import Contamination
     >>> e = Entry("s", "S", "lora", "b", "2026", {}, {}, contamination=Contamination((("rt/train", 3, 0.3),), 3, 10, 0.5))
     >>> overlap_text(e, "accuracy")[0]
-    'overlap 30.0% · clean 50.0'
+    'overlap 30.0% · clean 50.00'
     """
     c = entry.contamination
     if c is None:

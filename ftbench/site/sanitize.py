@@ -14,6 +14,7 @@ first unindented marker after a continuation paragraph, and it is slower on host
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 
 import nh3
@@ -116,7 +117,7 @@ def render_markdown(text: str, top_heading: int = 1) -> Markup:
     ids (GitHub's slugs behind :data:`ID_PREFIX`), and ``#fragment`` links follow them.
 
     >>> str(render_markdown("**bold** <img src=x onerror=alert(1)>"))
-    '<p><strong>bold</strong> </p>\\n'
+    '<p><strong>bold</strong> </p>'
     >>> print(render_markdown("# Card\\n\\n1. see [usage](#usage)\\n\\n   ```\\n   run\\n   ```\\n2. done", 3))
     <h3 id="md-card">Card</h3>
     <ol>
@@ -129,33 +130,28 @@ def render_markdown(text: str, top_heading: int = 1) -> Markup:
     <p>done</p>
     </li>
     </ol>
-    <BLANKLINE>
     """
     parser = _parser()
     tokens = parser.parse(text)
     _demote_headings(tokens, top_heading)
-    for i, token in enumerate(tokens):
-        if token.type == "inline":
-            _namespace_fragment_links(token)
-            if i >= 2 and tokens[i - 1].type == "paragraph_open" and tokens[i - 2].type == "list_item_open":
-                _mark_task(token)
-        elif token.type in ("th_open", "td_open"):
-            _align_cell(token)
     _anchor_headings(tokens)
-    html = parser.renderer.render(tokens, parser.options, {})
+    _github_touches(tokens)
+    html = parser.renderer.render(tokens, parser.options, {}).rstrip()
     return clean_html(html, ALLOWED_TAGS.difference(HEADINGS[: max(0, top_heading - 1)]))
 
 
 @functools.cache
 def _parser() -> MarkdownIt:
     # commonmark + the GFM extensions markdown-it-py has built in (linkify would need a further
-    # package). maxNesting: the preset's 20 silently drops what lies deeper, and each list
-    # level costs two (list, item); card_problem already refuses lists deeper than MAX_DEPTH.
-    return MarkdownIt("commonmark", {"html": True, "maxNesting": 3 * MAX_DEPTH}).enable(["table", "strikethrough"])
+    # package). maxNesting: markdown-it drops what lies deeper, unseen; a list level costs two
+    # (list, item), and card_problem refuses lists deeper than MAX_DEPTH. No higher: the time
+    # a line of unclosed "[" takes grows with it.
+    options = {"html": True, "maxNesting": 2 * MAX_DEPTH + 2}
+    return MarkdownIt("commonmark", options).enable(["table", "strikethrough"])
 
 
 def _demote_headings(tokens: list[Token], top: int) -> None:
-    """Shift every heading so the highest is ``h<top>``, keeping their relative levels."""
+    """Shift the headings down so that none is above ``h<top>``, keeping their steps."""
     levels = [int(t.tag[1]) for t in tokens if t.type == "heading_open"]
     shift = max(0, top - min(levels, default=top))
     if shift:
@@ -167,7 +163,7 @@ def _demote_headings(tokens: list[Token], top: int) -> None:
 def _anchor_headings(tokens: list[Token]) -> None:
     """Give each heading an id: GitHub's slug of its text, numbered when repeated."""
     seen: dict[str, int] = {}
-    for heading, inline in zip(tokens, tokens[1:]):
+    for heading, inline in itertools.pairwise(tokens):
         if heading.type != "heading_open":
             continue
         slug = github_slug("".join(c.content for c in inline.children or [] if c.type in ("text", "code_inline")))
@@ -188,10 +184,22 @@ def github_slug(text: str) -> str:
     return _NOT_SLUG.sub("", text.strip().lower()).replace(" ", "-") or "section"
 
 
+def _github_touches(tokens: list[Token]) -> None:
+    """What GitHub adds to CommonMark's output: task-list marks, table alignment that survives
+    the allowlist, ``#fragment`` links pointing at the namespaced heading ids."""
+    for i, token in enumerate(tokens):
+        if token.type == "inline":
+            _namespace_fragment_links(token)
+            if i >= 2 and tokens[i - 1].type == "paragraph_open" and tokens[i - 2].type == "list_item_open":
+                _mark_task(token)
+        elif token.type in ("th_open", "td_open"):
+            _align_cell(token)
+
+
 def _namespace_fragment_links(inline: Token) -> None:
     for child in inline.children or []:
         href = child.attrGet("href") if child.type == "link_open" else None
-        if isinstance(href, str) and href.startswith("#") and not href.startswith("#" + ID_PREFIX):
+        if isinstance(href, str) and href[:1] == "#" and len(href) > 1 and not href.startswith("#" + ID_PREFIX):
             child.attrSet("href", "#" + ID_PREFIX + href[1:])
 
 
@@ -200,11 +208,10 @@ _TASK = re.compile(r"\[([ xX])\][ \t]")
 
 def _mark_task(inline: Token) -> None:
     """``[ ] todo`` / ``[x] done`` opening a list item's first paragraph becomes ☐ / ☑."""
-    first = (inline.children or [None])[0]
-    if first is not None and first.type == "text":
-        found = _TASK.match(first.content)
-        if found:
-            first.content = TASK_MARKS[found.group(1)] + first.content[found.end() - 1 :]
+    first = inline.children[0] if inline.children else None
+    found = _TASK.match(first.content) if first is not None and first.type == "text" else None
+    if first is not None and found:
+        first.content = TASK_MARKS[found.group(1)] + first.content[found.end() - 1 :]
 
 
 def _align_cell(cell: Token) -> None:
