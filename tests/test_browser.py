@@ -151,7 +151,7 @@ def test_every_internal_link_and_asset_resolves(crawled, browser):
     if mode == "http":  # and the server really serves the downloads under the sub-path
         page = browser.new_page()
         response = page.request.get(base + "downloads/sentiment/leaderboard.csv")
-        assert response.status == 200 and response.text().startswith("rank,submission")
+        assert response.status == 200 and response.text().startswith("rank,rank_plausible_low,rank_plausible_high,submission")
         page.close()
 
 

@@ -168,12 +168,22 @@ def per_class_rows(per_class: Mapping[str, Mapping[str, object]]) -> Markup:
     """
     return Markup(
         "\n".join(
-            f'<tr><td>{_escaped(label)}</td><td class="num">{_pct(s.get("precision"))}</td>'
-            f'<td class="num">{_pct(s.get("recall"))}</td><td class="num">{_pct(s.get("f1"))}</td>'
-            f'<td class="num">{_number(s.get("support"))}</td></tr>'
-            for label, s in per_class.items()
+            f'<tr><td data-sort="{i}">{_escaped(label)}</td>{_sortable_pct(s.get("precision"))}'
+            f'{_sortable_pct(s.get("recall"))}{_sortable_pct(s.get("f1"))}'
+            f'<td class="num" data-sort="{_raw_number(s.get("support"))}">{_number(s.get("support"))}</td></tr>'
+            for i, (label, s) in enumerate(per_class.items())
         )
     )
+
+
+def _sortable_pct(value: object) -> str:
+    """A per-label percentage cell, sortable by its raw value (labels sort by their id, the
+    task's own order, not alphabetically)."""
+    return f'<td class="num" data-sort="{_raw_number(value)}">{_pct(value)}</td>'
+
+
+def _raw_number(value: object) -> str:
+    return repr(value) if isinstance(value, int | float) and not isinstance(value, bool) else ""
 
 
 def _pct(value: object) -> str:
@@ -229,16 +239,48 @@ def top_confusions(
     return [(labels[i // k], labels[i % k], int(flat[i])) for i in order.tolist() if flat[i] > 0]
 
 
-def efficiency_rows(efficiency: Mapping[str, object]) -> list[tuple[str, str]]:
-    """``(label, text with unit)`` of every flat efficiency figure, in key order, a measured
-    range beside its figure; the nested details (distributions, validity, an unmerged
-    adapter's figures) have tables of their own (``ftbench.site.measurement``).
+EFFICIENCY_ORDER = (
+    "latency_ms",
+    "examples_per_s",
+    "tokens_per_s",
+    "prefill_tokens_per_s",
+    "decode_tokens_per_s",
+    "ttft_ms_p50",
+    "ttft_ms_p95",
+    "batch_latency_ms_p50",
+    "batch_latency_ms_p95",
+    "pass_examples_per_s",
+    "model_memory_mb",
+    "peak_memory_mb",
+    "rss_before_load_mb",
+    "parameters_total",
+    "parameters_base",
+    "parameters_trainable",
+    "parameters_effective",
+    "adapter_size_bytes",
+    "model_size_bytes",
+    "load_time_s",
+)
+"""The order a model page lists efficiency figures in: speed, then memory, then size, then
+the rest by name (the settings they were measured under last)."""
 
-    >>> efficiency_rows({"latency_ms": 2.5, "latency_ms_lo": 2.4, "latency_ms_hi": 2.6, "latency": {}})
-    [('Latency (batch 1)', '2.5 ms (range 2.4–2.6)')]
+
+def _efficiency_key(key: str) -> tuple[int, str]:
+    return (EFFICIENCY_ORDER.index(key), "") if key in EFFICIENCY_ORDER else (len(EFFICIENCY_ORDER), key)
+
+
+def efficiency_rows(efficiency: Mapping[str, object]) -> list[tuple[str, str]]:
+    """``(label, text with unit)`` of every flat efficiency figure, speed first, then memory
+    and size (:data:`EFFICIENCY_ORDER`), then the rest by name, a measured range beside its
+    figure, every number in its metric's format; the nested details (distributions,
+    validity, an unmerged adapter's figures) have tables of their own
+    (``ftbench.site.measurement``).
+
+    >>> efficiency_rows({"model_memory_mb": 300.0, "latency_ms": 2.5, "latency_ms_lo": 2.4, "latency_ms_hi": 2.6, "latency": {}})
+    [('Latency (batch 1)', '2.5 ms (range 2.4–2.6)'), ('Model memory', '300 MiB')]
     """
     out = []
-    for key in sorted(efficiency):
+    for key in sorted(efficiency, key=_efficiency_key):
         value = efficiency[key]
         if isinstance(value, Mapping | list) or (key.endswith(("_lo", "_hi")) and key[:-3] in efficiency):
             continue
@@ -261,8 +303,8 @@ def efficiency_table(efficiency: Mapping[str, object]) -> Markup:
     """:func:`efficiency_rows` as table rows (built here: 30 rows a record, on every page).
 
     >>> print(efficiency_table({"latency_ms": 2.5, "device": "cpu"}))
-    <tr><th scope="row">Device</th><td class="num">cpu</td></tr>
     <tr><th scope="row">Latency (batch 1)</th><td class="num">2.5 ms</td></tr>
+    <tr><th scope="row">Device</th><td class="num">cpu</td></tr>
     """
     return Markup(
         "\n".join(
@@ -332,5 +374,7 @@ def facts_table(rows: Sequence[tuple[str, str]]) -> Markup:
 def plain_value(value: object) -> str:
     """A figure that is not a registered metric, as shown: 4 significant digits, ``—`` for none."""
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
     return "—" if value is None else str(value)
