@@ -188,13 +188,15 @@ def metric_samples(
         and outcomes
         and all(o.pred is not None for o in outcomes)
     ):
-        return _confusion_samples(gold, [o.pred for o in outcomes if o.pred is not None], n_labels, weights, from_confusion)
+        return _confusion_samples(
+            gold, [o.pred for o in outcomes if o.pred is not None], n_labels, weights, from_confusion
+        )
     columns = []
     for outcome in outcomes:
         if outcome.documents is not None:
             columns.append(_document_metric(metric, outcome.documents, weights))
         elif metric == "accuracy" and gold is not None:
-            right = (outcome.pred == gold).astype(np.float32)
+            right = np.asarray(outcome.pred == gold, dtype=np.float32)
             columns.append((weights @ right) / weights.sum(axis=1))
         else:
             assert gold is not None and from_confusion is not None, f"{metric}: no way to resample it"
@@ -219,7 +221,7 @@ def _confusion_samples(
     for each gold label, the resample weights of its examples times the one-hot predictions of
     a chunk of entries (matrix products), so that the cost is BLAS's, not a pass per entry;
     chunks keep ``resamples x entries x k x k`` under ``cells``."""
-    b, n = weights.shape
+    b = weights.shape[0]
     pred = np.stack(preds).astype(np.int64)  # (entries, n); -1: no prediction, counted nowhere
     chunk = max(1, cells // max(b * k * k, 1))
     out = np.empty((b, len(preds)))
@@ -234,7 +236,7 @@ def _confusion_samples(
             p = part[:, rows]  # (c, n_g)
             onehot = np.zeros((rows.size, c * k), dtype=np.float32)
             valid = p >= 0
-            cols = (np.arange(c)[:, None] * k + np.where(valid, p, 0))  # (c, n_g)
+            cols = np.arange(c)[:, None] * k + np.where(valid, p, 0)  # (c, n_g)
             r_idx = np.broadcast_to(np.arange(rows.size)[None, :], p.shape)
             onehot[r_idx[valid], cols[valid]] = 1.0
             matrices[:, :, g, :] = (weights[:, rows] @ onehot).reshape(b, c, k)
@@ -388,4 +390,6 @@ def _ranks_by_sorting(s: np.ndarray) -> np.ndarray:
     """Competition ranks per row (1 + values strictly greater), O(n log n) per resample."""
     ordered = np.sort(s, axis=1)
     n = s.shape[1]
-    return np.stack([1 + n - np.searchsorted(row_sorted, row, side="right") for row_sorted, row in zip(ordered, s)])
+    return np.stack(
+        [1 + n - np.searchsorted(row_sorted, row, side="right") for row_sorted, row in zip(ordered, s, strict=True)]
+    )

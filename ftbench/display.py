@@ -66,8 +66,10 @@ def delta_text(metric: str, value: float | None, leader: float | None) -> str:
     """A score's difference to the leader's, as a ranking shows it: points for shares of
     examples, the metric's own scale otherwise; "" for the leader itself or a missing value.
 
-    >>> delta_text("accuracy", 0.8622, 0.8704), delta_text("bits_per_byte", 1.0296, 1.0156), delta_text("accuracy", 0.9, 0.9)
-    ('−0.8', '+0.0140', '')
+    >>> delta_text("accuracy", 0.8622, 0.8704), delta_text("bits_per_byte", 1.0296, 1.0156)
+    ('−0.8', '+0.0140')
+    >>> delta_text("accuracy", 0.9, 0.9)
+    ''
     """
     if value is None or leader is None or value == leader:
         return ""

@@ -273,7 +273,9 @@ def rank_entries(
     ]
 
 
-def _comparisons(entries: Sequence[Entry], metric: str, gold: Sequence[int] | None, n_labels: int) -> Comparisons | None:
+def _comparisons(
+    entries: Sequence[Entry], metric: str, gold: Sequence[int] | None, n_labels: int
+) -> Comparisons | None:
     """Paired comparisons of the entries, or None when some lack per-example results."""
     outcomes = [e.outcome for e in entries]
     if len(entries) < 2 or any(o is None for o in outcomes):
@@ -427,9 +429,7 @@ def mark_baseline(
     return out
 
 
-def _against(
-    baseline: Outcome, rows: Sequence[RankedRow], metric: str, gold: np.ndarray, n_labels: int
-) -> np.ndarray:
+def _against(baseline: Outcome, rows: Sequence[RankedRow], metric: str, gold: np.ndarray, n_labels: int) -> np.ndarray:
     """Two-sided p-values of each row against ``baseline``: McNemar's exact test for accuracy,
     else the paired bootstrap on the resamples the rows' own comparisons were drawn from."""
     if not rows:

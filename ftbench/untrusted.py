@@ -3,8 +3,8 @@
 Every check here is linear in the input and runs before the input is used: YAML without
 anchors or aliases (an alias bomb of a few hundred bytes expands to gigabytes), capped in size
 and depth; text without control, null or bidirectional-override characters (they forge log
-lines and disguise names); markdown capped in size and nesting (python-markdown recurses per
-level, and an HTML sanitiser is slow on deep nesting); JSON configs without any key that would
+lines and disguise names); markdown capped in size and nesting (deep nesting makes a markdown
+parser and an HTML sanitiser slow); JSON configs without any key that would
 run code, at any depth.
 """
 
@@ -142,7 +142,7 @@ def card_problem(text: str) -> str | None:
     """
     if len(text.encode("utf-8", "surrogatepass")) > MAX_CARD_BYTES:
         return f"larger than {MAX_CARD_BYTES // 1024} KiB"
-    if len(_TAG_START.findall(text)) > MAX_TAGS:  # python-markdown slows quadratically on "<a<a<a..."
+    if len(_TAG_START.findall(text)) > MAX_TAGS:  # bounded work for the markdown parser and nh3 on "<a<a<a..."
         return f"more than {MAX_TAGS:,} HTML tags"
     for line in text.splitlines():
         if _quote_or_list_depth(line) > MAX_DEPTH:

@@ -9,10 +9,8 @@ import functools
 import http.server
 import shutil
 import threading
-from pathlib import Path
 
 import pytest
-
 from test_browser import SUB_PATH, _pages, _QuietHandler, browser, served, site  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
@@ -35,7 +33,8 @@ def test_the_ranking_fits_at_1440_px_with_its_efficiency_columns_in_view(browser
     )
     assert table <= box, f"ranking {table} px wide in a {box} px container"
     headings = page.eval_on_selector_all(
-        "#ranking thead th", "ths => ths.filter(t => t.offsetParent).map(t => [t.textContent.trim(), t.getBoundingClientRect().right])"
+        "#ranking thead th",
+        "ths => ths.filter(t => t.offsetParent).map(t => [t.textContent.trim(), t.getBoundingClientRect().right])",
     )
     shown = [h for h, _ in headings]
     for wanted in ("Latency", "Throughput", "Model memory", "Trained parameters"):
@@ -119,7 +118,7 @@ def _styled(page) -> bool:
     return page.evaluate("getComputedStyle(document.querySelector('.site-header')).borderBottomStyle") == "solid"
 
 
-def test_the_404_page_is_styled_and_links_home_under_a_sub_path_at_any_depth(browser, not_found_server):
+def test_the_404_page_is_styled_and_links_home_under_a_sub_path_at_any_depth(browser, not_found_server):  # noqa: F811
     context, page, errors = _open(browser, not_found_server + SUB_PATH + "no/such/deep/page.html", 1000)
     assert page.locator("h1").inner_text() == "Page not found"
     assert _styled(page), "the stylesheet did not load"
@@ -159,9 +158,13 @@ def test_a_sorted_view_can_be_linked_to(browser, served):  # noqa: F811
     )
     page.click(f"#ranking thead th >> nth={index} >> button")
     assert f"sort-ranking={index}." in page.url
-    order = page.eval_on_selector_all("#ranking tbody tr", "rows => rows.map(r => r.dataset.family + r.cells[1].textContent)")
+    order = page.eval_on_selector_all(
+        "#ranking tbody tr", "rows => rows.map(r => r.dataset.family + r.cells[1].textContent)"
+    )
     page.goto(page.url)
-    again = page.eval_on_selector_all("#ranking tbody tr", "rows => rows.map(r => r.dataset.family + r.cells[1].textContent)")
+    again = page.eval_on_selector_all(
+        "#ranking tbody tr", "rows => rows.map(r => r.dataset.family + r.cells[1].textContent)"
+    )
     assert again == order
     context.close()
 

@@ -112,7 +112,9 @@ def test_resampled_accuracy_equals_the_metric_on_each_resample():
 
 def test_document_resamples_reproduce_the_records_perplexity_intervals():
     scores = DocumentScores((-120.0, -300.0, -80.0, -500.0), (40, 90, 30, 160), (30, 70, 20, 120), (150, 400, 90, 700))
-    docs = {name: np.asarray(getattr(scores, name), dtype=np.float64) for name in ("loglik", "tokens", "words", "bytes")}
+    docs = {
+        name: np.asarray(getattr(scores, name), dtype=np.float64) for name in ("loglik", "tokens", "words", "bytes")
+    }
     weights = resample_weights(4, 1000, seed=0)
     for metric in ("bits_per_byte", "token_perplexity", "word_perplexity"):
         samples = metric_samples(metric, [Outcome(documents=docs)], None, 0, weights)[:, 0]
@@ -146,7 +148,9 @@ def test_rank_groups_on_a_hand_made_board():
     assert rows[0].comparisons is not None and rows[0].comparisons.p_raw[0, 1] == pytest.approx(1.0)
     assert (rows[0].rank_low, rows[0].rank_high) == (1, 2) and (rows[2].rank_low, rows[2].rank_high) == (3, 3)
     # without per-example results the ranks are the point scores' competition ranks
-    plain = rank_entries([Entry(e.submission, e.name, "lora", "base", e.date, e.metrics, {}) for e in entries], "accuracy")
+    plain = rank_entries(
+        [Entry(e.submission, e.name, "lora", "base", e.date, e.metrics, {}) for e in entries], "accuracy"
+    )
     assert [r.rank for r in plain] == [1, 1, 3]  # A and B both get 190 right
 
 

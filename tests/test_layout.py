@@ -33,13 +33,15 @@ STAGES = [
             "ftbench.untrusted",
             "ftbench.perplexity",
             "ftbench.weightfiles",
+            "ftbench.compare",
+            "ftbench.calibration",
         ],
     ),
     ("tasks", ["ftbench.tasks", "ftbench.fetch", "ftbench.prompting", "ftbench.contamination", "ftbench.overlaps"]),
     ("submissions and keys", ["ftbench.submissions", "ftbench.keys"]),
     ("models", ["ftbench.models"]),
     ("runner", ["ftbench.runner"]),
-    ("record", ["ftbench.record", "ftbench.scores", "ftbench.audit"]),
+    ("record", ["ftbench.record", "ftbench.scores", "ftbench.audit", "ftbench.baselines", "ftbench.baseline_files"]),
     ("jobs", ["ftbench.jobs"]),
     ("evaluation", ["ftbench.evaluate_lm", "ftbench.evaluate", "ftbench.verify", "ftbench.check", "ftbench.collect"]),
     ("ranking", ["ftbench.leaderboard", "ftbench.display"]),
@@ -133,7 +135,7 @@ def test_only_the_cli_and_the_site_import_the_site():
 def _loaded_after(statement: str) -> list[str]:
     code = (
         f"import sys\n{statement}\n"
-        "heavy = ('markdown', 'nh3', 'jinja2', 'torch', 'transformers', 'sklearn')\n"
+        "heavy = ('markdown_it', 'nh3', 'jinja2', 'torch', 'transformers', 'sklearn')\n"
         "print(' '.join(m for m in heavy if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)

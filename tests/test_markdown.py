@@ -213,6 +213,11 @@ def test_an_id_from_raw_html_cannot_take_one_of_the_pages_ids():
     assert all(i.startswith(ID_PREFIX) for i in re.findall(r'id="([^"]*)"', str(render_markdown("# a\n## b"))))
 
 
+def test_a_model_card_gives_its_page_no_second_h1():
+    html = render_card("---\nlicense: mit\n---\n# My model\n\n## Training\n")
+    assert [n.tag for n in tree(html).children if isinstance(n, Node)] == ["h3", "h4"]
+
+
 # ---------------------------------------------------------------- a real model card
 
 

@@ -54,9 +54,7 @@ def test_every_sst2_rank_is_one_plus_the_entries_significantly_better(sst2):
     stats = sst2[0].comparisons
     assert stats is not None and stats.method == "McNemar exact"
     for row in sst2:
-        better = [
-            other for other in sst2 if other is not row and stats.better[other.index, row.index]
-        ]
+        better = [other for other in sst2 if other is not row and stats.better[other.index, row.index]]
         assert row.rank == 1 + len(better)
         assert all(stats.p_holm[o.index, row.index] < 0.05 for o in better)
         assert row.rank_low <= row.rank_high

@@ -28,7 +28,9 @@ def test_a_section_per_submission_with_ranks_and_the_sites_columns(site_board):
     header = next(line for line in report.splitlines() if line.startswith("| task |"))
     assert header.endswith(" | ".join(metric_heading(m) for m in EFFICIENCY_COLUMNS) + " |")
     sentiment = _row(report, "sentiment")
-    assert sentiment[2] == "=1 of 6 (5th by score; not significantly different from 5) ★ Pareto" and len(sentiment) == 4 + len(EFFICIENCY_COLUMNS)  # fastest
+    assert sentiment[2] == "=1 of 6 (5th by score; not significantly different from 5) ★ Pareto" and len(
+        sentiment
+    ) == 4 + len(EFFICIENCY_COLUMNS)  # fastest
     assert "(95% CI " in sentiment[1]
     topics = _row(report, "topics")  # gamma's topics record is stale: not ranked
     assert topics[1] == "— (stale: not evaluated yet)" and topics[2] == "—"
@@ -97,7 +99,9 @@ def test_flagged_or_other_hardware_figures_come_with_a_caveat(site_board):
     assert "**cpu-contention**: other processes used a large share of the CPU" in caveat
     assert "**high-variation**: the repeats differ" in caveat and "no badge" in caveat
     beta = report.split("### Beta Full")[1].split("### ")[0]
-    assert _row(beta, "topics")[2] == "=1 of 2 (not significantly different from 1)"  # the best score, but measured elsewhere: no badge
+    assert (
+        _row(beta, "topics")[2] == "=1 of 2 (not significantly different from 1)"
+    )  # the best score, but measured elsewhere: no badge
     assert (
         "- ⚑ **topics**: measured on `cuda: Synthetic H100`, not the board's reference "
         "`cpu: Synthetic CPU @ 2.0GHz x2, 2 threads`. Its latency"

@@ -22,7 +22,17 @@ from ftbench import DEFAULT_BATCH_SIZE
 from ftbench.audit import audit_record, must_prove
 from ftbench.baseline_files import current_baselines
 from ftbench.baselines import TaskBaselines
-from ftbench.board.snapshot import Board, CardedSubmission, LoadedRecord, Shard, Summary, contamination_of, document_totals, outcome_of, summarise
+from ftbench.board.snapshot import (
+    Board,
+    CardedSubmission,
+    LoadedRecord,
+    Shard,
+    Summary,
+    contamination_of,
+    document_totals,
+    outcome_of,
+    summarise,
+)
 from ftbench.config import BoardConfig
 from ftbench.contamination import FoundOverlap, declared_overlaps
 from ftbench.errors import FtbenchError, Issue

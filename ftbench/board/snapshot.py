@@ -12,13 +12,13 @@ from typing import Any
 
 import numpy as np
 
+from ftbench.baselines import TaskBaselines
 from ftbench.calibration import Calibration, calibration
 from ftbench.compare import Outcome, outcome_from_predictions
-from ftbench.baselines import TaskBaselines
-from ftbench.errors import Issue
-from ftbench.metrics import METRICS, confusion_counts, quality_from_confusion
 from ftbench.contamination import FoundOverlap, clean_indices
+from ftbench.errors import Issue
 from ftbench.leaderboard import Contamination, Entry, RankedRow, pareto_costs, task_table, trivial_outcomes
+from ftbench.metrics import METRICS, confusion_counts, quality_from_confusion
 from ftbench.provenance import hardware_profile
 from ftbench.spec import Submission
 from ftbench.tasks import Examples, Task
@@ -112,6 +112,7 @@ def outcome_of(record: Any, examples: Examples | None) -> tuple[Outcome | None, 
         positions = [where.get(row, -1) for row in preds.idx]
     outcome = outcome_from_predictions(positions, preds.pred, preds.prob, len(examples))
     gold = np.asarray(examples.labels)
+    assert outcome.pred is not None and outcome.prob is not None  # made from predictions just above
     seen = outcome.pred >= 0
     right = outcome.pred[seen] == gold[seen]
     return outcome, calibration(outcome.prob[seen], right)

@@ -22,7 +22,7 @@ from ftbench.compare import ALPHA, LEVEL, Comparisons, McNemar, Outcome, mcnemar
 from ftbench.display import format_value, is_percent
 from ftbench.leaderboard import RankedRow
 from ftbench.metrics import METRICS
-from ftbench.site.context import Page, compare_url, compared_pairs, examples_url, model_url, task_url
+from ftbench.site.context import LEADER_PAIRS, Page, compare_url, compared_pairs, examples_url, model_url, task_url
 from ftbench.site.example_rows import (
     BPB_SCALE,
     DocumentRow,
@@ -99,7 +99,7 @@ def compare_links(task: str, order: Sequence[str], names: Sequence[str], sub: st
         return []
     p = order.index(sub)
     links = []
-    if p >= 1:
+    if 1 <= p <= LEADER_PAIRS:  # the pairs context.compared_pairs gives a page
         links.append(("the leader", names[0], compare_url(task, order[0], sub)))
     if p >= 2:
         links.append(("the entry above", names[p - 1], compare_url(task, order[p - 1], sub)))

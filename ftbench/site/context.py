@@ -295,6 +295,6 @@ def render_card(text: str) -> Markup:
         if end != -1:
             text = text[end + 4 :]
     try:
-        return render_markdown(text)
+        return render_markdown(text, top_heading=3)  # under the page's "Model card" <h2>
     except (RecursionError, ValueError) as exc:
         return Markup('<p class="warn">The model card could not be rendered ({}).</p>').format(type(exc).__name__)

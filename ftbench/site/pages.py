@@ -16,9 +16,9 @@ from markupsafe import Markup
 
 from ftbench.board.snapshot import Board, task_tables
 from ftbench.display import (
+    delta_text,
     efficiency_columns,
     format_value,
-    delta_text,
     interval_text,
     is_measured,
     is_percent,
@@ -89,9 +89,7 @@ def build_pages(board: Board, tables: Mapping[str, Sequence[RankedRow]] | None =
         Page(f"{quote(name)}.html", "page.html.j2", partial(markdown_context, name, text, common))
         for name, text in sorted(board.pages.items())
     ]
-    pages.append(
-        Page("404.html", "404.html.j2", partial(not_found_context, board.base_url, common))
-    )
+    pages.append(Page("404.html", "404.html.j2", partial(not_found_context, board.base_url, common)))
     return pages
 
 
@@ -238,7 +236,7 @@ def progress(tasks: Sequence[Task], tables: Mapping[str, Sequence[RankedRow]]) -
     """Progress over time: on each task, every submission that set a new best primary score
     when it was submitted (by submission date, earliest first), with the gain over the
     previous best; newest first across tasks."""
-    out = []
+    out: list[dict[str, Any]] = []
     for t in tasks:
         hib = METRICS[t.primary_metric].higher_is_better
         best: float | None = None
@@ -513,7 +511,8 @@ def overlap_text(entry: Entry, metric: str) -> tuple[str, str]:
     """The contamination mark of a row and its tooltip ("" for a clean one).
 
     >>> from ftbench.leaderboard import Contamination
-    >>> e = Entry("s", "S", "lora", "b", "2026", {}, {}, contamination=Contamination((("rt/train", 3, 0.3),), 3, 10, 0.5))
+    >>> c = Contamination((("rt/train", 3, 0.3),), 3, 10, 0.5)
+    >>> e = Entry("s", "S", "lora", "b", "2026", {}, {}, contamination=c)
     >>> overlap_text(e, "accuracy")[0]
     'overlap 30.0% · clean 50.00'
     """

@@ -28,7 +28,14 @@ def input_stamp(config: BoardConfig) -> str:
     digest = hashlib.sha256()
     # the signing key decides which records are current: a digest of it (never the key) counts
     key = hashlib.sha256(config.record_key).hexdigest() if config.record_key else ""
-    settings = [ftbench.__version__, config.base_url, config.repository_url, config.title, os.environ.get("SOURCE_DATE_EPOCH", ""), key]
+    settings = [
+        ftbench.__version__,
+        config.base_url,
+        config.repository_url,
+        config.title,
+        os.environ.get("SOURCE_DATE_EPOCH", ""),
+        key,
+    ]
     digest.update(json.dumps(settings).encode())
     roots = [
         config.tasks_dir,

@@ -169,7 +169,7 @@ def per_class_rows(per_class: Mapping[str, Mapping[str, object]]) -> Markup:
     return Markup(
         "\n".join(
             f'<tr><td data-sort="{i}">{_escaped(label)}</td>{_sortable_pct(s.get("precision"))}'
-            f'{_sortable_pct(s.get("recall"))}{_sortable_pct(s.get("f1"))}'
+            f"{_sortable_pct(s.get('recall'))}{_sortable_pct(s.get('f1'))}"
             f'<td class="num" data-sort="{_raw_number(s.get("support"))}">{_number(s.get("support"))}</td></tr>'
             for i, (label, s) in enumerate(per_class.items())
         )
