@@ -227,6 +227,7 @@ class ResultView:
     rank_text: str = ""
     """The rank as shown: ``=1`` when another entry shares it ("" when not ranked)."""
 
+
 def result_view(
     loaded: LoadedRecord,
     task: Task | None,
