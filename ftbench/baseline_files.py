@@ -10,13 +10,14 @@ baselines without scikit-learn.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ftbench.baselines import RECIPE_VERSION, Baseline, TaskBaselines, scored_metrics
+from ftbench.baselines import RECIPE_VERSION, Baseline, TaskBaselines, score_baseline, scored_metrics
 from ftbench.errors import FtbenchError, InvalidInput, Issue, display_path
 from ftbench.files import write_atomic
 from ftbench.record import Intervals, Predictions
@@ -185,23 +186,53 @@ def stale_reasons(stored: TaskBaselines, task: Task, train_sha256: str | None) -
     return tuple(reason for failed, reason in checks if failed)
 
 
-def baseline_issues(tasks: Sequence[Task], folder: Path, data_dir: Path) -> list[Issue]:
-    """For each classification task: its baseline file is missing, unreadable or stale."""
-    return current_baselines(tasks, folder, data_dir)[1]
+def baseline_issues(
+    tasks: Sequence[Task], folder: Path, data_dir: Path, labels: Mapping[str, Sequence[int]] | None = None
+) -> list[Issue]:
+    """For each classification task: its baseline file is missing, unreadable, stale or (with
+    the held-out ``labels``) its numbers do not follow from its predictions."""
+    return current_baselines(tasks, folder, data_dir, labels)[1]
+
+
+def forged_fields(stored: TaskBaselines, task: Task, gold: Sequence[int]) -> list[str]:
+    """``baselines.<i>.<field>`` of every stored number that does not follow from the stored
+    predictions and the held-out labels (metrics and intervals recomputed as ``ftbench
+    baselines`` computes them): a baseline file is a committed file a pull request can edit."""
+    if len(gold) != len(stored.idx):
+        return ["baselines"]
+    wrong = []
+    for i, b in enumerate(stored.baselines):
+        again = score_baseline(task, b.name, b.description, b.fitted_on, gold, b.predictions, b.confidences)
+        if any(not math.isclose(b.metrics.get(m, math.nan), v, abs_tol=1e-9) for m, v in again.metrics.items()):
+            wrong.append(f"baselines.{i}.metrics")
+        bounds = again.intervals.bounds
+        if any(
+            not all(
+                math.isclose(x, y, abs_tol=1e-9)
+                for x, y in zip(b.intervals.bounds.get(m, (math.nan,) * 2), v, strict=True)
+            )
+            for m, v in bounds.items()
+        ):
+            wrong.append(f"baselines.{i}.intervals")
+    return wrong
 
 
 def current_baselines(
-    tasks: Sequence[Task], folder: Path, data_dir: Path | None
+    tasks: Sequence[Task],
+    folder: Path,
+    data_dir: Path | None,
+    labels: Mapping[str, Sequence[int]] | None = None,
 ) -> tuple[dict[str, TaskBaselines], list[Issue]]:
     """The current baselines of every classification task (task name -> baselines), and an
-    issue for each task whose file is missing, unreadable or stale (that task gets none)."""
+    issue for each task whose file is missing, unreadable or stale, or whose numbers do not
+    follow from its predictions and the held-out ``labels`` (that task gets none)."""
     found: dict[str, TaskBaselines] = {}
     issues: list[Issue] = []
     for task in (t for t in tasks if t.type == "classification"):
         path = baselines_path(folder, task.name)
         shown = display_path(path)
         if not path.is_file():
-            issues.append(Issue(shown, "-", "no baselines for this task (run: ftbench baselines)"))
+            issues.append(Issue(shown, "-", "no baselines for this task (run: ftbench baselines)", "warning"))
             continue
         try:
             stored = read_baselines(path)
@@ -213,7 +244,10 @@ def current_baselines(
             continue
         train_sha = split_sha256(data_dir, task.dataset, task.train_split) if task.train_split and data_dir else None
         stale = stale_reasons(stored, task, train_sha)
-        issues.extend(Issue(shown, "-", f"stale: {r} (run: ftbench baselines)") for r in stale)
-        if not stale:
+        issues.extend(Issue(shown, "-", f"stale: {r} (run: ftbench baselines)", "warning") for r in stale)
+        gold = (labels or {}).get(task.name)
+        forged = forged_fields(stored, task, gold) if gold is not None and not stale else []
+        issues.extend(Issue(shown, f, "does not follow from the predictions and the held-out labels") for f in forged)
+        if not stale and not forged:
             found[task.name] = stored
     return found, issues

@@ -35,14 +35,12 @@ def check_board(config: BoardConfig, allow_missing: bool = False) -> list[Issue]
     expected = {job.output: job for job in jobs}
     ids = {s.spec.id for s in board.submissions}
     held_out, _ = read_held_out(board.tasks.values(), config.data_dir)  # unreadable data: issues above
-    # a missing or stale baseline file does not block a build (the site falls back to the
-    # trivial baselines of the held-out labels), but the board is then missing its references;
-    # a board without a baselines folder has not made any, and is not warned
+    # a missing or stale baseline file is a warning (the site falls back to the trivial
+    # baselines of the held-out labels); numbers that do not follow from its predictions are an
+    # error; a board without a baselines folder has not made any, and is not warned
     if config.baselines_dir.is_dir():
-        issues += [
-            Issue(i.path, i.field, i.message, "warning")
-            for i in baseline_issues(list(board.tasks.values()), config.baselines_dir, config.data_dir)
-        ]
+        labels = {name: examples.labels for name, examples in held_out.items()}
+        issues += baseline_issues(list(board.tasks.values()), config.baselines_dir, config.data_dir, labels)
     issues += _record_issues(config.results_dir, expected, ids, dict(board.tasks.items()), held_out)
     for job in jobs:
         if job.status == "missing":

@@ -258,3 +258,24 @@ def test_the_reader_does_not_import_scikit_learn():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_a_forged_baseline_number_is_refused_and_the_board_falls_back(toy, tmp_path):
+    from ftbench.baseline_files import current_baselines, forged_fields
+
+    assert run(tmp_path).exit_code == 0
+    path = baselines_path(tmp_path / "baselines", "toy")
+    gold = [y for _, y in HELD_OUT]
+    assert forged_fields(read_baselines(path), toy, gold) == []
+    doc = json.loads(path.read_text())
+    doc["baselines"][-1]["metrics"]["accuracy"] = 0.01  # a better-looking or worse-looking reference
+    doc["baselines"][0]["intervals"]["bounds"]["accuracy"] = [0.0, 1.0]
+    path.write_text(json.dumps(doc))
+    stored = read_baselines(path)  # well-formed: only recomputing finds it
+    assert forged_fields(stored, toy, gold) == [
+        "baselines.0.intervals",
+        f"baselines.{len(doc['baselines']) - 1}.metrics",
+    ]
+    found, issues = current_baselines([toy], tmp_path / "baselines", tmp_path / "data", {"toy": gold})
+    assert found == {} and {i.severity for i in issues} == {"error"}
+    assert all(i.message == "does not follow from the predictions and the held-out labels" for i in issues)

@@ -112,7 +112,8 @@ def list_board(config: BoardConfig) -> Layout:
     except FtbenchError as exc:
         overlaps = {}
         notes.append(f"contamination not shown: {str(exc).splitlines()[0]}")
-    refs, problems = current_baselines(list(tasks.values()), config.baselines_dir, config.data_dir)
+    labels = {name: examples.labels for name, examples in gold.items()}
+    refs, problems = current_baselines(list(tasks.values()), config.baselines_dir, config.data_dir, labels)
     notes += [f"{i.path}: {i.message}; trivial baselines computed from the held-out labels" for i in problems]
     folders_and_records = tuple((f, tuple(by_folder.get(f.name, ()))) for f in folders)
     return Layout(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -47,7 +48,8 @@ def baselines(ctx: click.Context, only_tasks: tuple[str, ...], data_dir: Path | 
         raise FtbenchError(f"--task {unknown[0]}: unknown task (known: {', '.join(registry.names())})")
     chosen = [t for t in registry.values() if not only_tasks or t.name in only_tasks]
     if check_only:
-        issues = baseline_issues(chosen, config.baselines_dir, config.data_dir)
+        # here every problem fails the check (a stale file is only a warning to `ftbench check`)
+        issues = [replace(i, severity="error") for i in baseline_issues(chosen, config.baselines_dir, config.data_dir)]
         print_issues(issues, f"baselines check: {len(issues)} problem(s)")
         return
     started = time.perf_counter()
