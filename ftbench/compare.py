@@ -195,9 +195,6 @@ def metric_samples(
     for outcome in outcomes:
         if outcome.documents is not None:
             columns.append(_document_metric(metric, outcome.documents, weights))
-        elif metric == "accuracy" and gold is not None:
-            right = np.asarray(outcome.pred == gold, dtype=np.float32)
-            columns.append((weights @ right) / weights.sum(axis=1))
         else:
             assert gold is not None and from_confusion is not None, f"{metric}: no way to resample it"
             columns.append(from_confusion(_resampled_confusion(gold, outcome.pred, n_labels, weights)))

@@ -62,6 +62,16 @@ def optional_columns(task_type: str, columns: Sequence[str]) -> frozenset[str]:
     return frozenset(c for c in columns[1:] if c not in shown)
 
 
+def rank_text(rank: int, sharing: int) -> str:
+    """A rank as the site and the report show it: ``=2`` when ``sharing`` (entries with that
+    rank) is above one.
+
+    >>> rank_text(2, 2), rank_text(2, 1)
+    ('=2', '2')
+    """
+    return f"={rank}" if sharing > 1 else str(rank)
+
+
 def delta_text(metric: str, value: float | None, leader: float | None) -> str:
     """A score's difference to the leader's, as a ranking shows it: points for shares of
     examples, the metric's own scale otherwise; "" for the leader itself or a missing value.

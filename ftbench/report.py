@@ -13,7 +13,7 @@ from ftbench.board.read import load_board
 from ftbench.board.snapshot import Board, Shard, task_tables
 from ftbench.config import BoardConfig
 from ftbench.display import EFFICIENCY_COLUMNS as EFFICIENCY
-from ftbench.display import direction, format_value, interval_text, is_measured, metric_heading
+from ftbench.display import direction, format_value, interval_text, is_measured, metric_heading, rank_text
 from ftbench.errors import FtbenchError, Issue
 from ftbench.git import changed_files, changed_submissions
 from ftbench.leaderboard import RankedRow, model_family
@@ -153,9 +153,15 @@ def standing(rows: Sequence[RankedRow], mine: RankedRow) -> str:
     if sharing < 2 and not ties:
         return f"#{mine.rank} of {len(rows)}"
     position = next(i for i, r in enumerate(rows) if r is mine) + 1
-    text = f"={mine.rank} of {len(rows)}" if sharing > 1 else f"#{mine.rank} of {len(rows)}"
+    text = f"{_shown_rank(rows, mine)} of {len(rows)}"
     order = f"{_ordinal(position)} by score; " if position != mine.rank else ""
     return f"{text} ({order}not significantly different from {ties})" if ties else text
+
+
+def _shown_rank(rows: Sequence[RankedRow], row: RankedRow) -> str:
+    """``#2``, or ``=1`` when another row shares the rank."""
+    shown = rank_text(row.rank, sum(1 for r in rows if r.rank == row.rank))
+    return shown if shown.startswith("=") else "#" + shown
 
 
 def _ordinal(n: int) -> str:
@@ -193,8 +199,7 @@ def _leaders(rows: Sequence[RankedRow], sub_id: str, metric: str) -> str:
     if not top:
         return "first entry"
     return "; ".join(
-        f"{'=' if sum(1 for x in rows if x.rank == r.rank) > 1 else '#'}{r.rank} {escape(r.entry.name)} "
-        f"{format_value(metric, r.entry.metrics.get(metric))}"
+        f"{_shown_rank(rows, r)} {escape(r.entry.name)} {format_value(metric, r.entry.metrics.get(metric))}"
         for r in top
     )
 

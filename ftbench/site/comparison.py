@@ -22,7 +22,7 @@ from ftbench.compare import ALPHA, LEVEL, Comparisons, McNemar, Outcome, mcnemar
 from ftbench.display import format_value, is_percent
 from ftbench.leaderboard import RankedRow
 from ftbench.metrics import METRICS
-from ftbench.site.context import LEADER_PAIRS, Page, compare_url, compared_pairs, examples_url, model_url, task_url
+from ftbench.site.context import Page, compare_url, compared_pairs, examples_url, model_url, task_url
 from ftbench.site.example_rows import (
     BPB_SCALE,
     DocumentRow,
@@ -98,14 +98,13 @@ def compare_links(task: str, order: Sequence[str], names: Sequence[str], sub: st
     if sub not in order:
         return []
     p = order.index(sub)
-    links = []
-    if 1 <= p <= LEADER_PAIRS:  # the pairs context.compared_pairs gives a page
-        links.append(("the leader", names[0], compare_url(task, order[0], sub)))
-    if p >= 2:
-        links.append(("the entry above", names[p - 1], compare_url(task, order[p - 1], sub)))
-    if p + 1 < len(order):
-        links.append(("the entry below", names[p + 1], compare_url(task, sub, order[p + 1])))
-    return links
+    pages = set(compared_pairs(order))  # only the pairs that have a page
+    wanted = [("the leader", 0, p), ("the entry above", p - 1, p), ("the entry below", p, p + 1)]
+    return [
+        (relation, names[q if q != p else r], compare_url(task, order[q], order[r]))
+        for relation, q, r in wanted
+        if (q, r) in pages and not (relation == "the entry above" and q == 0)
+    ]
 
 
 # ------------------------------------------------------------------ what differs

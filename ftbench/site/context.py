@@ -87,7 +87,7 @@ LEADER_PAIRS = 20
 a small board; a large board would otherwise write one per entry and task)."""
 
 
-def compared_pairs(rows: Sequence[RankedRow]) -> list[tuple[int, int]]:
+def compared_pairs(rows: Sequence[object]) -> list[tuple[int, int]]:
     """The pairs of a task's rows (positions, higher row first) that get a comparison page:
     every pair of adjacent rows, and the leader against each of the first :data:`LEADER_PAIRS`
     other rows.

@@ -16,7 +16,7 @@ from urllib.parse import quote
 from markupsafe import Markup
 
 from ftbench.board.snapshot import CardedSubmission, LoadedRecord, Shard, hardware_label
-from ftbench.display import format_value, is_percent
+from ftbench.display import format_value, is_percent, rank_text
 from ftbench.leaderboard import RankedRow, model_family
 from ftbench.metrics import METRICS
 from ftbench.site.comparison import compare_links, compared
@@ -259,7 +259,11 @@ def result_view(
         status=loaded.status,
         note=loaded.note,
         rank=standing.ranks.get(sub_id) if standing and current else None,
-        rank_text=_rank_text(standing.ranks, sub_id) if standing and current and sub_id in standing.ranks else "",
+        rank_text=rank_text(
+            standing.ranks[sub_id], sum(1 for r in standing.ranks.values() if r == standing.ranks[sub_id])
+        )
+        if standing and current and sub_id in standing.ranks
+        else "",
         of=len(standing.order) if standing else 0,
         primary=METRICS[primary].label if primary in METRICS else primary,
         primary_value=format_value(primary, rec.metrics.get(primary)),
@@ -311,13 +315,3 @@ def measurement_blocks(rec: Any, profile: str, reference: str, flags: tuple[str,
         ("Parameters", "parameters", facts_table(parameter_rows(e))),
         ("Machine and validity", "validity", facts_table(machine_rows(e, hardware, profile, reference, flags))),
     ]
-
-
-def _rank_text(ranks: Mapping[str, int], sub_id: str) -> str:
-    """``=k`` when another entry of the task shares the rank, else ``k``.
-
-    >>> _rank_text({"a": 1, "b": 1, "c": 3}, "b"), _rank_text({"a": 1, "b": 1, "c": 3}, "c")
-    ('=1', '3')
-    """
-    rank = ranks[sub_id]
-    return f"={rank}" if sum(1 for r in ranks.values() if r == rank) > 1 else str(rank)

@@ -24,6 +24,7 @@ from ftbench.display import (
     is_percent,
     metric_heading,
     optional_columns,
+    rank_text,
     value_at_precision,
 )
 from ftbench.leaderboard import FAMILIES, Entry, OverallRow, RankedRow, overall_ranking, pareto_costs
@@ -562,15 +563,6 @@ def baseline_mark(row: RankedRow, metric: str, floor: float | None) -> str:
         return ""
     higher = METRICS[metric].higher_is_better
     return "below baseline" if (value <= floor if higher else value >= floor) else ""
-
-
-def rank_text(rank: int, sharing: int) -> str:
-    """The rank as a cell shows it: ``=2`` when ``sharing`` (rows with that rank) is above one.
-
-    >>> rank_text(2, 2), rank_text(2, 1)
-    ('=2', '2')
-    """
-    return f"={rank}" if sharing > 1 else str(rank)
 
 
 def rank_title(row: RankedRow, size: int) -> str:
