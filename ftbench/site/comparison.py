@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ftbench.compare import ALPHA, LEVEL, Comparisons, McNemar, Outcome, mcnemar
-from ftbench.display import format_value, is_percent
+from ftbench.display import format_value, is_percent, rank_text
 from ftbench.leaderboard import RankedRow
 from ftbench.metrics import METRICS
 from ftbench.site.context import Page, compare_url, compared_pairs, examples_url, model_url, task_url
@@ -161,8 +161,8 @@ class Side:
     """Model page, site-relative."""
     examples_href: str
     """Its example browser on this task ("" where there is none)."""
-    rank: int
-    """Rank on the task."""
+    rank: str
+    """Rank on the task as shown (``=1`` when shared)."""
     value: str
     """Primary metric, formatted."""
 
@@ -192,8 +192,8 @@ def comparison_context(
         "page_title": f"{first.entry.name} and {second.entry.name} on {task.title}",
         "task": task,
         "task_href": task_url(task.name),
-        "a": _side(first, task, examples),
-        "b": _side(second, task, examples),
+        "a": _side(first, task, examples, rows),
+        "b": _side(second, task, examples, rows),
         "entries": len(rows),
         "metric": METRICS[metric].label,
         "percent": is_percent(metric),
@@ -211,14 +211,14 @@ def comparison_context(
     return {**context, **_labels(task, a, b, examples)}
 
 
-def _side(row: RankedRow, task: Task, examples: Examples | None) -> Side:
+def _side(row: RankedRow, task: Task, examples: Examples | None, rows: Sequence[RankedRow]) -> Side:
     e = row.entry
     return Side(
         name=e.name,
         submission=e.submission,
         href=model_url(e.submission),
         examples_href=examples_url(e.submission, task.name) if has_examples(e.outcome, examples) else "",
-        rank=row.rank,
+        rank=rank_text(row.rank, sum(1 for r in rows if r.rank == row.rank)),
         value=format_value(task.primary_metric, e.value(task.primary_metric)),
     )
 
