@@ -7,8 +7,10 @@ them) into a temporary folder, then times, through the real command line:
 - a full build into an empty site folder, and the same build in one process (its peer),
   alternately, twice each (the best of each is printed, and both runs),
 - a rebuild with nothing changed (the input stamp matches: nothing is read or written),
-- a rebuild after one record was replaced (everything re-read and re-rendered, only the
-  files whose bytes changed are written).
+- a rebuild after one record was replaced: every record is read and ranked again, but only
+  the pages whose inputs changed are rendered (``ftbench.site.context.page_key``) and only
+  the files whose bytes changed are written; the result is checked byte for byte against a
+  clean build of the same inputs.
 
     python benchmarks/bench_build.py                     # 1,000 x 10
     python benchmarks/bench_build.py --submissions 100   # a quick run
@@ -177,6 +179,15 @@ def _touch_one_record(root: Path) -> None:
     tmp.replace(path)
 
 
+def _site_files(site: Path) -> dict[str, bytes]:
+    """Every file of a built site but the build manifest (which records how it was built)."""
+    return {
+        p.relative_to(site).as_posix(): p.read_bytes()
+        for p in sorted(site.rglob("*"))
+        if p.is_file() and p.name != ".ftbench-build.json"
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--submissions", type=int, default=1000)
@@ -225,6 +236,12 @@ def main() -> None:
         _touch_one_record(root)
         wall, cpu, out = timed_build(root)
         print(f"rebuild, 1 record new: {wall:6.2f} s wall, {cpu:6.2f} s CPU  [{out}]")
+        # the incremental site must be the site a clean build makes of the same inputs
+        clean = root / "site-clean"
+        timed_build(root, "--site-dir", str(clean))
+        same = _site_files(root / "site") == _site_files(clean)
+        print(f"  byte-identical to a clean build of the same inputs: {'yes' if same else 'NO'}")
+        assert same, "the incremental rebuild differs from a clean build"
     finally:
         if args.keep:
             print(f"board kept in {root}")

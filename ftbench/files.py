@@ -111,3 +111,23 @@ def read_jsonl(path: Path) -> list[dict]:
     """One JSON object per line. Split on "\\n" only: texts may hold other Unicode line breaks."""
     with path.open(encoding="utf-8", newline="\n") as handle:
         return [json.loads(line) for line in handle if line.strip()]
+
+
+def file_stamp(path: Path) -> str:
+    """``size:mtime`` of a file, as the site build's stamps count it; "" when it cannot be read."""
+    try:
+        st = path.stat()
+    except OSError:
+        return ""
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+def folder_stamp(folder: Path) -> str:
+    """A digest of (relative path, size, mtime) of every file under ``folder``, in name order."""
+    digest = hashlib.sha256()
+    for top, dirs, names in os.walk(folder):
+        dirs.sort()
+        for name in sorted(names):
+            path = Path(top, name)
+            digest.update(f"{path.relative_to(folder).as_posix()}\0{file_stamp(path)}\n".encode())
+    return digest.hexdigest()

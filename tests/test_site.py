@@ -280,6 +280,68 @@ def test_a_changed_record_rewrites_only_what_shows_it(site_board):
     assert after["records/delta-head/sentiment.json"] == (site_board / "results/delta-head/sentiment.json").read_bytes()
 
 
+def clean_build(root: Path, where: Path) -> dict[str, bytes]:
+    """The site a build from nothing makes of the same inputs (every page rendered)."""
+    build_site(load_config(root).with_overrides(site_dir=where), force=True)
+    return site_files(where)
+
+
+def change_delta_record(root: Path) -> None:
+    config = load_config(root)
+    tasks = load_tasks(config.tasks_dir)
+    delta = load_submission(root / "submissions" / "delta-head", tasks).spec
+    gold = list(load_examples(tasks["sentiment"], config.data_dir).labels)
+    write_record(root, delta, tasks["sentiment"], gold, 0.75, 16, latency_ms=9.0, model_memory_mb=2000.0, **FLAGGED)
+
+
+def edit_card(root: Path) -> None:
+    card = root / "submissions" / "gamma-ia3" / "README.md"
+    card.write_text(card.read_text() + "\nOne more line of the card.\n")
+
+
+def edit_page(root: Path) -> None:
+    page = next((root / "pages").glob("*.md"))
+    page.write_text(page.read_text() + "\nEdited.\n")
+
+
+def remove_delta(root: Path) -> None:
+    shutil.rmtree(root / "submissions" / "delta-head")
+
+
+@pytest.mark.parametrize("change", [change_delta_record, edit_card, edit_page, remove_delta])
+def test_a_rebuild_renders_only_pages_whose_inputs_changed_and_equals_a_clean_build(site_board, tmp_path, change):
+    first, site = build(site_board)
+    assert first.kept == 0  # nothing to keep from: every page rendered
+    change(site_board)
+    report, _ = build(site_board)
+    assert site_files(site) == clean_build(site_board, tmp_path / "clean")
+    rendered = report.pages - report.kept
+    if change is edit_page:  # every page shows the navigation and shares the inputs: all rendered
+        assert report.kept == 0
+    elif change is edit_card:  # the card shows on its model page only
+        assert rendered == 2 and report.kept == report.pages - 2  # with the home page, always rendered
+    elif change is remove_delta:  # it was the newest submission: the build date every page shows changes
+        assert report.kept == 0
+    else:
+        assert 0 < rendered < report.pages / 2
+
+
+def test_a_kept_page_is_rendered_again_when_its_file_changed_or_the_manifest_lies(site_board, tmp_path):
+    _, site = build(site_board)
+    page = site / "models" / "alpha-lora.html"
+    good = page.read_bytes()
+    page.write_bytes(good.replace(b"alpha", b"ALPHA"))  # a hand edit, or a checkout of another version
+    edit_card(site_board)  # something changed, so that the build is not skipped
+    report, _ = build(site_board)
+    assert page.read_bytes() == good and report.kept > 0
+    manifest = json.loads((site / MANIFEST).read_text())
+    manifest["keys"] = {path: "not a key" for path in manifest["keys"]}  # no [key, stamp]: nothing kept
+    (site / MANIFEST).write_text(json.dumps(manifest))
+    edit_card(site_board)
+    report, _ = build(site_board)
+    assert report.kept == 0 and site_files(site) == clean_build(site_board, tmp_path / "clean")
+
+
 def test_removed_submission_and_deleted_outputs(site_board):
     _, site = build(site_board)
     (site / "about.html").unlink()

@@ -36,6 +36,7 @@ from ftbench.board.snapshot import (
 from ftbench.config import BoardConfig
 from ftbench.contamination import FoundOverlap, declared_overlaps
 from ftbench.errors import FtbenchError, Issue
+from ftbench.files import file_stamp, folder_stamp
 from ftbench.jobs import freshness
 from ftbench.keys import pair_key_parts
 from ftbench.leaderboard import reference_profile
@@ -223,10 +224,18 @@ def _read_submission(layout: Layout, sub: LoadedSubmission, paths: Sequence[Path
         href = f"records/{sub.spec.id}/{rec.task.name}.json"
         outcome, calibrated, contaminated = _evidence(layout, sub, rec) if status == "current" else (None, None, None)
         loaded = LoadedRecord(
-            view_of(rec), status, why, href, document_totals(rec.documents), outcome, calibrated, contaminated
+            view_of(rec),
+            status,
+            why,
+            href,
+            document_totals(rec.documents),
+            outcome,
+            calibrated,
+            contaminated,
+            stamp=file_stamp(path),
         )
         records.append((loaded, path))
-    return CardedSubmission(sub.spec, _card(sub)), records, notes
+    return CardedSubmission(sub.spec, _card(sub), folder_stamp(sub.folder)), records, notes
 
 
 def _evidence(layout: Layout, sub: LoadedSubmission, rec: Any) -> tuple:

@@ -6,6 +6,7 @@ site and the pull-request report both consume them.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +46,9 @@ class LoadedRecord:
     """Calibration of its stored probabilities (classification records)."""
     contamination: Contamination | None = None
     """Measured overlap of its declared training data with the held-out split, if any."""
+    stamp: str = field(default="", compare=False)
+    """``size:mtime`` of its file when read (``ftbench.site.stamp.file_stamp``): with the
+    submission's stamp, what the keys of the pages that show it rest on."""
 
 
 def document_totals(documents: Any) -> dict[str, int]:
@@ -126,6 +130,15 @@ class CardedSubmission:
     """The parsed spec."""
     card: str
     """Markdown of the model card (untrusted)."""
+    stamp: str = field(default="", compare=False)
+    """A digest of its folder's files when read (``ftbench.files.folder_stamp``): what its
+    model page's key rests on."""
+
+    @property
+    def spec_key(self) -> str:
+        """A digest of the parsed spec: what the other pages that show it rest on (its card,
+        which only its model page shows, left out)."""
+        return hashlib.sha256(self.spec.model_dump_json().encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -202,6 +215,7 @@ def hardware_label(record: Any) -> str:
 def summarise(shard: Shard, tasks: Sequence[Task]) -> Summary:
     """The shard's current records as leaderboard entries by task, with counts and dates."""
     specs = {s.spec.id: s.spec for s in shard.submissions}
+    folders = {s.spec.id: s.spec_key for s in shard.submissions}
     entries: dict[str, list[Entry]] = {t.name: [] for t in tasks}
     for loaded in shard.records:
         rec = loaded.record
@@ -225,6 +239,7 @@ def summarise(shard: Shard, tasks: Sequence[Task]) -> Summary:
                 calibration=loaded.calibration,
                 contamination=loaded.contamination,
                 precision=spec.model.precision,
+                stamp=f"{folders[spec.id]}/{loaded.stamp}",
             )
         )
     current = sum(len(e) for e in entries.values())

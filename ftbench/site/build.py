@@ -19,18 +19,19 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ftbench.config import BoardConfig
 from ftbench.errors import FtbenchError
 from ftbench.files import remove_leftover_temporaries
-from ftbench.site.stamp import all_present, input_stamp, read_manifest, write_manifest
+from ftbench.site.stamp import all_present, input_stamps, read_manifest, write_manifest
 from ftbench.site.write import BuildReport, make_folders, remove_unlisted, write_site
 
 if TYPE_CHECKING:  # imported for real only when a build runs (see the module docstring)
     from ftbench.board.read import Layout
     from ftbench.board.snapshot import Shard, Summary
     from ftbench.site.context import Page
+    from ftbench.site.render import Rendered
     from ftbench.tasks import Examples
 
 
@@ -49,12 +50,23 @@ def build_site(config: BoardConfig, force: bool = False, workers: int | None = N
         )
     # A killed build leaves temporary files: never published, removed before anything else.
     remove_leftover_temporaries(config.site_dir)
-    stamp = input_stamp(config)
+    stamp, shared = input_stamps(config)
     previous = read_manifest(config.site_dir)
     if not force and previous.get("stamp") == stamp and all_present(config.site_dir, previous):
         return BuildReport(skipped=True)
+    # ``force`` renders every page; otherwise pages whose key is unchanged are left as they are
+    keys = {} if force or not isinstance(previous.get("keys"), dict) else previous["keys"]
     with gc_paused():
-        return _build(config, stamp, previous.get("files", []), workers)
+        return _build(config, (stamp, shared), previous.get("files", []), Last(keys, config.site_dir), workers)
+
+
+@dataclass(frozen=True)
+class Last:
+    """What the last build left: its pages' keys, and the folder they are in."""
+
+    keys: Mapping[str, Any]
+    """Page path -> ``[key, stamp of the file written]`` (``render.render_pages``)."""
+    site_dir: Path
 
 
 @contextlib.contextmanager
@@ -75,34 +87,45 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _build(config: BoardConfig, stamp: str, previous: list[str], workers: int | None) -> BuildReport:
+def _build(
+    config: BoardConfig, stamps: tuple[str, str], previous: list[str], last: Last, workers: int | None
+) -> BuildReport:
     from ftbench.board.read import list_board, make_board
     from ftbench.board.snapshot import merge, task_tables
     from ftbench.site.comparison import comparison_pages
+    from ftbench.site.context import salt_of
     from ftbench.site.model_page import standings
     from ftbench.site.pages import common_context
     from ftbench.site.parallel import Shards, split_evenly
     from ftbench.site.render import render_site
 
+    stamp, shared = stamps
     layout = list_board(config)
     tasks = tuple(layout.tasks.values())
     weights = [1 + len(paths) for _, paths in layout.folders]
     shards = split_evenly(layout.folders, weights, _worker_count(workers, sum(weights)))
-    with Shards(partial(_read_part, layout), shards) as pool:
+    with Shards(partial(_read_part, layout, last), shards) as pool:
         board = make_board(config, layout, merge(pool.summaries(), tasks))
         tables = task_tables(board)
         common = common_context(
             board.title, board.build_date, board.pages, tasks, board.reference_hardware, board.repository_url
         )
-        pool.send(_render_model_pages, (config.templates_dir, tasks, standings(tables), common))
+        salt = salt_of(shared, common)
+        pool.send(_render_model_pages, (config.templates_dir, tasks, standings(tables), common, salt))
         # Comparison pages (two per entry and task) are rendered by processes forked now: they
         # inherit the rankings and the outcomes they rest on, so nothing is pickled, while this
         # process renders the board-wide pages.
-        compared = comparison_pages(tasks, tables, layout.gold, common)
+        compared = comparison_pages(tasks, tables, layout.gold, common, salt)
         parts = split_evenly(compared, [1] * len(compared), _worker_count(workers, len(compared), MIN_PAGES_PER_WORKER))
-        with Shards(partial(_render_pages, config.templates_dir), parts) as comparisons:
-            outputs = render_site(board, tables, config.templates_dir, layout.gold)
-            files = list(outputs) + [path for part in [*pool.results(), *comparisons.summaries()] for path in part]
+        with Shards(partial(_render_pages, config.templates_dir, last), parts) as comparisons:
+            done = render_site(board, tables, config.templates_dir, layout.gold, shared, last.keys, last.site_dir)
+            outputs = done.outputs
+            models = pool.results()
+            parts_done = [*(part for part, _ in models), *comparisons.summaries()]
+            files = done.files + [path for part in parts_done for path in part.files]
+            files += [path for _, sources in models for path in sources]
+            keys = {**done.keys, **{k: v for part in parts_done for k, v in part.keys.items()}}
+            kept = [*done.kept, *(path for part in parts_done for path in part.kept)]
             # Every page rendered without error: only now is anything written, so a failed build
             # leaves the previous site as it was. Folders are made here, once: two workers making
             # folders side by side in one parent folder wait on each other's lock in the kernel.
@@ -112,10 +135,20 @@ def _build(config: BoardConfig, stamp: str, previous: list[str], workers: int | 
             report = write_site(config.site_dir, outputs, folders=folders)
             for part in [*pool.results(), *comparisons.results()]:
                 report.add(part)
+    report.kept = sum(1 for path in kept if path.endswith(".html"))
+    report.pages += report.kept
+    report.unchanged += len(kept)
     report.removed = remove_unlisted(config.site_dir, previous, set(files))
     report.notes = list(board.notes)
-    write_manifest(config.site_dir, stamp, sorted(files))
+    write_manifest(config.site_dir, stamp, sorted(files), _stamped(config.site_dir, keys))
     return report
+
+
+def _stamped(site_dir: Path, keys: Mapping[str, str]) -> dict[str, list[str]]:
+    """Each keyed page's key with the stamp of its file as written now."""
+    from ftbench.files import file_stamp
+
+    return {path: [key, file_stamp(site_dir / path)] for path, key in sorted(keys.items())}
 
 
 MIN_RECORDS_PER_WORKER = 500
@@ -140,41 +173,45 @@ class _Kept:
     """Site path -> record file, for the copies."""
     held_out: Mapping[str, Examples]
     """The tasks' held-out examples (the example browsers show them)."""
+    last: Last
+    """The last build's page keys: pages whose key is unchanged are not rendered again."""
     pages: dict[str, bytes] = field(default_factory=dict)
     """Its rendered model pages, until they are written."""
 
 
-def _read_part(layout: Layout, folders: Sequence[tuple[Path, Sequence[Path]]]) -> tuple[_Kept, Summary]:
+def _read_part(layout: Layout, last: Last, folders: Sequence[tuple[Path, Sequence[Path]]]) -> tuple[_Kept, Summary]:
     """A worker's first step: read its shard and keep it (with the record sources); report its summary."""
     from ftbench.board.read import read_shard
     from ftbench.board.snapshot import summarise
 
     shard, sources = read_shard(layout, folders)
-    return _Kept(shard, sources, layout.gold), summarise(shard, tuple(layout.tasks.values()))
+    return _Kept(shard, sources, layout.gold, last), summarise(shard, tuple(layout.tasks.values()))
 
 
-def _render_model_pages(state: _Kept, job: tuple) -> list[str]:
+def _render_model_pages(state: _Kept, job: tuple) -> tuple[Rendered, list[str]]:
     """A worker's second step: render its shard's model pages and example browsers into
-    memory; report the site files it will write (pages and record copies)."""
+    memory (those whose key changed); report the site files it has (pages and record copies)
+    and the pages' keys."""
     from ftbench.site.examples import example_pages
     from ftbench.site.model_page import model_pages
-    from ftbench.site.render import environment, render
+    from ftbench.site.render import environment, render_pages
 
-    templates_dir, tasks, ranks, common = job
+    templates_dir, tasks, ranks, common, salt = job
     env = environment(templates_dir)
-    pages = model_pages(state.shard, tasks, ranks, common, state.held_out)
-    pages += example_pages(state.shard, tasks, state.held_out, common)
-    state.pages = {page.path: render(env, page) for page in pages}
-    return [*state.pages, *state.sources]
+    pages = model_pages(state.shard, tasks, ranks, common, state.held_out, salt)
+    pages += example_pages(state.shard, tasks, state.held_out, common, salt)
+    done = render_pages(env, pages, state.last.keys, state.last.site_dir)
+    state.pages = done.outputs
+    return done.without_bytes(), list(state.sources)
 
 
-def _render_pages(templates_dir: Path, pages: Sequence[Page]) -> tuple[dict[str, bytes], list[str]]:
-    """A comparison worker's first step: render its pages into memory; report their paths."""
-    from ftbench.site.render import environment, render
+def _render_pages(templates_dir: Path, last: Last, pages: Sequence[Page]) -> tuple[dict[str, bytes], Rendered]:
+    """A comparison worker's first step: render its pages (those whose key changed) into
+    memory; report their paths and keys."""
+    from ftbench.site.render import environment, render_pages
 
-    env = environment(templates_dir)
-    rendered = {page.path: render(env, page) for page in pages}
-    return rendered, list(rendered)
+    done = render_pages(environment(templates_dir), pages, last.keys, last.site_dir)
+    return done.outputs, done.without_bytes()
 
 
 def _write_pages(rendered: dict[str, bytes], job: tuple[Path, set[Path]]) -> BuildReport:

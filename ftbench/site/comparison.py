@@ -11,6 +11,7 @@ first ``PAGE_SIZE`` of them as HTML and reads the texts from the task's shared d
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -22,7 +23,7 @@ from ftbench.compare import ALPHA, LEVEL, Comparisons, McNemar, Outcome, mcnemar
 from ftbench.display import format_value, is_percent, rank_text
 from ftbench.leaderboard import RankedRow
 from ftbench.metrics import METRICS
-from ftbench.site.context import Page, compare_url, compared_pairs, examples_url, model_url, task_url
+from ftbench.site.context import Page, compare_url, compared_pairs, examples_url, model_url, page_key, task_url
 from ftbench.site.example_rows import (
     BPB_SCALE,
     DocumentRow,
@@ -56,8 +57,11 @@ def comparison_pages(
     tables: Mapping[str, Sequence[RankedRow]],
     held_out: Mapping[str, Examples],
     common: dict[str, Any],
+    salt: str = "",
 ) -> list[Page]:
-    """Every comparison page of the board, task by task, in row order."""
+    """Every comparison page of the board, task by task, in row order (``salt``: see
+    ``context.page_key``; a page's key is what :func:`comparison_context` takes of the rows:
+    both sides, the test, the difference, and the stamps their outcomes were read with)."""
     pages = []
     for task in tasks:
         rows = tables.get(task.name, ())
@@ -66,11 +70,33 @@ def comparison_pages(
         if stats is None or (task.type != "perplexity" and task.name not in held_out):
             continue
         intervals = pair_intervals(stats, [(rows[i].index, rows[j].index) for i, j in pairs])
+        side = partial(_side_key, Counter(r.rank for r in rows), task.primary_metric)
         for (i, j), interval in zip(pairs, intervals, strict=True):
             first, second = rows[i].entry.submission, rows[j].entry.submission
             context = partial(comparison_context, task, rows, i, j, held_out.get(task.name), common, interval)
-            pages.append(Page(compare_url(task.name, first, second), "compare.html.j2", context))
+            a, b = rows[i].index, rows[j].index
+            p_values = (float(stats.p_raw[a, b]), float(stats.p_holm[a, b]))
+            test = (*p_values, bool(stats.better[a, b]), bool(stats.better[b, a]))
+            key = page_key(
+                salt,
+                "compare",
+                task.name,
+                len(rows),
+                stats.method,
+                stats.samples.shape[0],
+                test,
+                interval,
+                side(rows[i]),
+                side(rows[j]),
+            )
+            pages.append(Page(compare_url(task.name, first, second), "compare.html.j2", context, key))
     return pages
+
+
+def _side_key(ties: Counter, metric: str, row: RankedRow) -> tuple:
+    """What a comparison page shows of one side beyond its record (see :func:`_side`)."""
+    e = row.entry
+    return (e.name, e.submission, row.rank, ties[row.rank], e.value(metric), e.stamp)
 
 
 def pair_intervals(

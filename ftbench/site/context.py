@@ -3,8 +3,9 @@ charts and dataset card (pure, no I/O)."""
 
 from __future__ import annotations
 
+import hashlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -59,6 +60,28 @@ class Page:
     """Template file name."""
     make_context: Callable[[], dict[str, Any]]
     """Builds its context (deferred, so that pages can be built in worker processes)."""
+    key: str = ""
+    """A digest of everything its context is made from (:func:`page_key`): a rebuild that finds
+    the same key, and the page on disk, neither builds nor renders it again. "" (no key): it
+    is rendered every time."""
+
+
+def page_key(salt: str, *parts: Any) -> str:
+    """A page's key: ``salt`` (what every page depends on: the build's shared inputs and the
+    frame of every page; "" turns keys off) and the ``parts`` only this page shows, as their
+    ``repr`` (strings, numbers and tuples of them: the same values give the same key in any
+    process)."""
+    if not salt:
+        return ""
+    return hashlib.sha256(repr((salt, parts)).encode()).hexdigest()
+
+
+def salt_of(shared: str, common: Mapping[str, Any]) -> str:
+    """The part of every page's key that every page shares: the inputs of every page
+    (``ftbench.site.stamp.input_stamps``) and the frame every page shows (``common``)."""
+    if not shared:
+        return ""
+    return hashlib.sha256(repr((shared, sorted(common.items()))).encode()).hexdigest()
 
 
 def task_url(name: str) -> str:

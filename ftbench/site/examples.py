@@ -26,7 +26,7 @@ from markupsafe import Markup, escape
 from ftbench.board.snapshot import CardedSubmission, LoadedRecord, Shard
 from ftbench.compare import Outcome
 from ftbench.metrics import confusion_counts
-from ftbench.site.context import MAX_MATRIX_LABELS, Page, examples_url, model_url, task_url
+from ftbench.site.context import MAX_MATRIX_LABELS, Page, examples_url, model_url, page_key, task_url
 from ftbench.site.example_rows import example_rows, example_rows_html
 from ftbench.tasks import Examples, Task
 
@@ -187,11 +187,14 @@ def confusion_links(
 
 
 def example_pages(
-    shard: Shard, tasks: Sequence[Task], held_out: Mapping[str, Examples], common: dict[str, Any]
+    shard: Shard, tasks: Sequence[Task], held_out: Mapping[str, Examples], common: dict[str, Any], salt: str = ""
 ) -> list[Page]:
-    """One example browser per current classification record of ``shard`` with predictions."""
+    """One example browser per current classification record of ``shard`` with predictions
+    (``salt``: see ``context.page_key``; a page's key is its record's stamp and its
+    submission's spec)."""
     by_name = {t.name: t for t in tasks}
     subs = {s.spec.id: s for s in shard.submissions}
+    spec_keys = {sub_id: s.spec_key for sub_id, s in subs.items()} if salt else {}
     pages = []
     for loaded in sorted(shard.records, key=lambda r: (r.record.submission.id, r.record.task.name)):
         name, sub_id = loaded.record.task.name, loaded.record.submission.id
@@ -200,7 +203,8 @@ def example_pages(
             continue
         if examples is not None and has_examples(loaded.outcome, examples):
             context = partial(examples_context, task, subs[sub_id], loaded, examples, common)
-            pages.append(Page(examples_url(sub_id, name), "examples.html.j2", context))
+            key = page_key(salt, "examples", spec_keys.get(sub_id), loaded.href, loaded.stamp)
+            pages.append(Page(examples_url(sub_id, name), "examples.html.j2", context, key))
     return pages
 
 

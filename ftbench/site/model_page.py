@@ -20,7 +20,7 @@ from ftbench.display import format_value, is_percent, rank_text
 from ftbench.leaderboard import RankedRow, model_family
 from ftbench.metrics import METRICS
 from ftbench.site.comparison import compare_links, compared
-from ftbench.site.context import Page, examples_url, model_url, render_card, task_url
+from ftbench.site.context import Page, examples_url, model_url, page_key, render_card, task_url
 from ftbench.site.examples import Confusion, confusion_links, confusion_table, has_examples
 from ftbench.site.language_model import PromptView, prompt_view, scoring_rows
 from ftbench.site.measurement import (
@@ -86,20 +86,28 @@ def model_pages(
     ranks: Standings,
     common: dict[str, Any],
     held_out: Mapping[str, Examples] | None = None,
+    salt: str = "",
 ) -> list[Page]:
     """One page per submission of ``shard``, in id order (``held_out``: the tasks' examples,
-    for the links to each record's example browser)."""
+    for the links to each record's example browser; ``salt``: see ``context.page_key``). A
+    page's key: its folder's and its records' stamps and statuses, and the standings of its
+    records' tasks."""
     by_sub: dict[str, list[LoadedRecord]] = {}
     for r in shard.records:
         by_sub.setdefault(r.record.submission.id, []).append(r)
-    return [
-        Page(
-            model_url(s.spec.id),
-            "model.html.j2",
-            partial(model_context, tasks, s, by_sub.get(s.spec.id, []), ranks, common, held_out or {}),
+    standing_keys = {task: page_key(salt, standing) for task, standing in ranks.items()}
+    pages = []
+    for s in shard.submissions:
+        records = by_sub.get(s.spec.id, [])
+        key = page_key(
+            salt,
+            "model",
+            s.stamp,
+            [(r.href, r.stamp, r.status, r.note, standing_keys.get(r.record.task.name)) for r in records],
         )
-        for s in shard.submissions
-    ]
+        context = partial(model_context, tasks, s, records, ranks, common, held_out or {})
+        pages.append(Page(model_url(s.spec.id), "model.html.j2", context, key))
+    return pages
 
 
 def model_context(

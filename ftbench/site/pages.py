@@ -38,6 +38,8 @@ from ftbench.site.context import (
     compare_url,
     dataset_card,
     model_url,
+    page_key,
+    salt_of,
     task_url,
 )
 from ftbench.site.measurement import flag_marker
@@ -74,23 +76,34 @@ def task_size(task: Task) -> str:
     return f"{task.num_examples:,} examples · {len(task.labels)} labels"
 
 
-def build_pages(board: Board, tables: Mapping[str, Sequence[RankedRow]] | None = None) -> list[Page]:
+def build_pages(board: Board, tables: Mapping[str, Sequence[RankedRow]] | None = None, shared: str = "") -> list[Page]:
     """The board-wide HTML pages (home, tasks, static pages, 404) in a stable order; contexts
-    are built when rendered. Model pages come from :func:`model_pages`, shard by shard."""
+    are built when rendered. Model pages come from :func:`model_pages`, shard by shard.
+    ``shared``: the stamp of the inputs every page depends on (``stamp.input_stamps``), which
+    gives the pages their keys; a task page's key adds its entries' stamps, and the home page,
+    which shows every entry, has none (it is rendered every time)."""
     tables = task_tables(board) if tables is None else tables
     common = common_context(
         board.title, board.build_date, board.pages, board.tasks, board.reference_hardware, board.repository_url
     )
+    salt = salt_of(shared, common)
     pages = [Page("index.html", "home.html.j2", partial(home_context, board, tables, overall_ranking(tables), common))]
+    for t in board.tasks:
+        entries = [(e.record, e.stamp) for e in board.summary.entries.get(t.name, ())]
+        key = page_key(salt, "task", t.name, entries)
+        context = partial(task_context, board, t, tables[t.name], common)
+        pages.append(Page(task_url(t.name), "task.html.j2", context, key))
     pages += [
-        Page(task_url(t.name), "task.html.j2", partial(task_context, board, t, tables[t.name], common))
-        for t in board.tasks
-    ]
-    pages += [
-        Page(f"{quote(name)}.html", "page.html.j2", partial(markdown_context, name, text, common))
+        Page(
+            f"{quote(name)}.html",
+            "page.html.j2",
+            partial(markdown_context, name, text, common),
+            page_key(salt, "page", name, text),
+        )
         for name, text in sorted(board.pages.items())
     ]
-    pages.append(Page("404.html", "404.html.j2", partial(not_found_context, board.base_url, common)))
+    context = partial(not_found_context, board.base_url, common)
+    pages.append(Page("404.html", "404.html.j2", context, page_key(salt, "404", board.base_url)))
     return pages
 
 

@@ -5,11 +5,14 @@ example data, assets); the comparison pages are rendered in ``build``'s workers.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
 from ftbench.board.snapshot import Board
+from ftbench.files import file_stamp
 from ftbench.leaderboard import RankedRow
 from ftbench.site.comparison import compared
 from ftbench.site.context import Page
@@ -19,18 +22,72 @@ from ftbench.site.pages import build_pages
 from ftbench.tasks import Examples
 
 
+@dataclass
+class Rendered:
+    """Pages rendered, and the pages whose key had not changed (not rendered again)."""
+
+    outputs: dict[str, bytes] = field(default_factory=dict)
+    """Site path -> bytes of what was rendered (and other files made)."""
+    kept: list[str] = field(default_factory=list)
+    """Pages left as the last build wrote them: same key, file still there."""
+    keys: dict[str, str] = field(default_factory=dict)
+    """Site path -> key of every keyed page, rendered or kept (for the build manifest)."""
+    elsewhere: list[str] = field(default_factory=list)
+    """Pages rendered whose bytes a worker keeps until it writes them (:meth:`without_bytes`)."""
+
+    @property
+    def files(self) -> list[str]:
+        """Every file it stands for: rendered or kept."""
+        return [*self.outputs, *self.elsewhere, *self.kept]
+
+    def without_bytes(self) -> Rendered:
+        """The same account with the bytes left out (what a worker reports to the parent)."""
+        return replace(self, outputs={}, elsewhere=[*self.elsewhere, *self.outputs])
+
+
+def render_pages(
+    env: jinja2.Environment, pages: Sequence[Page], previous: Mapping[str, Any], site_dir: Path | None
+) -> Rendered:
+    """Render ``pages``, except those for which ``previous`` (the last build's manifest:
+    path -> [key, file stamp]) holds the page's key and the stamp of the file now in
+    ``site_dir``: that file is the one the last build wrote for the same inputs, so neither
+    its context is built nor it is rendered. (A file changed since, by hand or by a checkout,
+    has another stamp and is rendered again.)"""
+    done = Rendered()
+    for page in pages:
+        if page.key:
+            done.keys[page.path] = page.key
+            last = previous.get(page.path)
+            if (
+                site_dir is not None
+                and isinstance(last, list)
+                and last == [page.key, file_stamp(site_dir / page.path)]
+                and last[1]
+            ):
+                done.kept.append(page.path)
+                continue
+        done.outputs[page.path] = render(env, page)
+    return done
+
+
 def render_site(
     board: Board,
     tables: Mapping[str, Sequence[RankedRow]],
     templates_dir: Path,
     held_out: Mapping[str, Examples] | None = None,
-) -> dict[str, bytes]:
+    shared: str = "",
+    previous: Mapping[str, Any] | None = None,
+    site_dir: Path | None = None,
+) -> Rendered:
     """The board-wide files of the site (home, task and static pages, downloads, the tasks'
-    example data, assets) as bytes (``held_out``: the tasks' held-out examples). The
-    comparison pages are ``comparison.comparison_pages``, rendered apart (``build``)."""
+    example data, assets) as bytes (``held_out``: the tasks' held-out examples); pages whose
+    key is unchanged since the last build (``shared``, ``previous``, ``site_dir``: see
+    :func:`render_pages`) are kept as they are. The comparison pages are
+    ``comparison.comparison_pages``, rendered apart (``build``)."""
     held_out = held_out or {}
     env = environment(templates_dir)
-    out = {page.path: render(env, page) for page in build_pages(board, tables)}
+    done = render_pages(env, build_pages(board, tables, shared), previous or {}, site_dir)
+    out = done.outputs
     for task in board.tasks:
         examples = held_out.get(task.name)
         entries = board.summary.entries.get(task.name, ())
@@ -50,7 +107,7 @@ def render_site(
         if path.is_file():
             out[f"static/{path.relative_to(static).as_posix()}"] = path.read_bytes()
     out[".nojekyll"] = b""  # GitHub Pages: serve the files as they are
-    return out
+    return done
 
 
 def environment(templates_dir: Path) -> jinja2.Environment:

@@ -25,7 +25,15 @@ MANIFEST = ".ftbench-build.json"
 
 def input_stamp(config: BoardConfig) -> str:
     """sha256 over (path, size, mtime) of every input file and the output-shaping settings."""
-    digest = hashlib.sha256()
+    return input_stamps(config)[0]
+
+
+def input_stamps(config: BoardConfig) -> tuple[str, str]:
+    """``(stamp, shared)``: the stamp of every input, and that of the inputs every page
+    depends on — everything but the submissions and their records (settings, tasks,
+    baselines, templates, pages, data, the code). A page's key (``ftbench.site.context.page_key``)
+    is ``shared`` plus what the page itself shows of the submissions."""
+    shared = hashlib.sha256()
     # the signing key decides which records are current: a digest of it (never the key) counts
     key = hashlib.sha256(config.record_key).hexdigest() if config.record_key else ""
     settings = [
@@ -36,20 +44,21 @@ def input_stamp(config: BoardConfig) -> str:
         os.environ.get("SOURCE_DATE_EPOCH", ""),
         key,
     ]
-    digest.update(json.dumps(settings).encode())
+    shared.update(json.dumps(settings).encode())
     roots = [
         config.tasks_dir,
         config.baselines_dir,
-        config.submissions_dir,
-        config.results_dir,
         config.templates_dir,
         config.pages_dir,
         config.data_dir,
         Path(ftbench.__file__).parent,
     ]
     for path, size, mtime in _walk_files([config.root / "pyproject.toml"], roots, config.site_dir):
+        shared.update(f"{path}\0{size}\0{mtime}\n".encode())
+    digest = hashlib.sha256(shared.digest())
+    for path, size, mtime in _walk_files([], [config.submissions_dir, config.results_dir], config.site_dir):
         digest.update(f"{path}\0{size}\0{mtime}\n".encode())
-    return digest.hexdigest()
+    return digest.hexdigest(), shared.hexdigest()
 
 
 def _walk_files(files: list[Path], roots: list[Path], skip: Path) -> Iterator[tuple[str, int, int]]:
@@ -83,6 +92,8 @@ def all_present(site_dir: Path, manifest: dict) -> bool:
     return all(os.path.exists(site_dir / rel) for rel in manifest.get("files", []))
 
 
-def write_manifest(site_dir: Path, stamp: str, files: list[str]) -> None:
-    text = json.dumps({"stamp": stamp, "files": files}, indent=0, sort_keys=True) + "\n"
+def write_manifest(site_dir: Path, stamp: str, files: list[str], keys: dict[str, list[str]] | None = None) -> None:
+    """The stamp, the files written and each page's key (pages whose key is unchanged are not
+    rendered again: ``ftbench.site.context.page_key``)."""
+    text = json.dumps({"stamp": stamp, "files": files, "keys": keys or {}}, indent=0, sort_keys=True) + "\n"
     write_atomic(site_dir / MANIFEST, text, fsync=False)

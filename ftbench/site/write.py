@@ -28,6 +28,9 @@ class BuildReport:
     """Files of the previous build that are no longer part of the site."""
     pages: int = 0
     """HTML pages in the site."""
+    kept: int = 0
+    """Pages not rendered again: their inputs had not changed since the last build
+    (``render.render_pages``); counted in ``pages`` and ``unchanged``."""
     records: int = 0
     """Raw result records published."""
     notes: list[str] = field(default_factory=list)
@@ -44,8 +47,9 @@ class BuildReport:
         """One line for the console."""
         if self.skipped:
             return "site is up to date (no input changed; --force rebuilds)"
+        kept = f" ({self.pages - self.kept} rendered, {self.kept} with unchanged inputs)" if self.kept else ""
         return (
-            f"{self.pages} pages, {self.records} records: {self.written} file(s) written, "
+            f"{self.pages} pages{kept}, {self.records} records: {self.written} file(s) written, "
             f"{self.unchanged} unchanged, {self.removed} removed"
         )
 

@@ -53,6 +53,13 @@ def _note(points: Sequence[Point], chart: Chart) -> str:
     if any(p.cost_interval and p.cost_interval[1] > p.cost_interval[0] for p in points):
         note += f"; horizontal bars: measured range of {chart.cost_name}"
     note += "."
+    wide, narrow = (layout.labels for layout in LAYOUTS)
+    if len(points) > narrow:
+        most = f"{wide}, or {narrow} on a narrow screen" if len(points) > wide else f"{narrow} on a narrow screen"
+        note += (
+            f" Labels name the Pareto front and the best-ranked entries ({most}); every point is"
+            " named by its tooltip and in the table below."
+        )
     ref = chart.reference
     if ref is not None:
         shown = fit_scale([v for p in points for v in (p.quality, *(p.quality_interval or ()))], limits=chart.y_limits)

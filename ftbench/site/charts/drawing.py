@@ -37,11 +37,14 @@ class Layout:
     x_ticks: int
     """About this many ticks on the cost axis (fewer where their labels would touch)."""
     y_ticks: int
+    labels: int
+    """At most this many points are labelled (:func:`labelled`); the others are named by their
+    tooltips and in the figure's table."""
 
 
-WIDE = Layout("wide", 600, 300, 12.5, 210, 7, 6)
+WIDE = Layout("wide", 600, 300, 12.5, 210, 7, 6, 15)
 """Shown in figures 580 px wide or more, at most 736 px wide: text 12.1 to 15.3 px."""
-NARROW = Layout("narrow", 340, 360, 13, 170, 4, 5)
+NARROW = Layout("narrow", 340, 360, 13, 170, 4, 5, 10)
 """Shown in narrower figures, at most 460 px wide: 13 px text stays 11 px or more down to a
 288 px figure (a 320 px phone)."""
 MARK = 6.5
@@ -73,7 +76,8 @@ def scatter_svg(points: Sequence[Point], chart: Chart, layout: Layout) -> str:
     bar_boxes = [b for _, boxes in bars for b in boxes]
     marks = [around(px, py, MARK) for px, py in pixels]
     reference, reserved = _reference(chart.reference, frame, layout, [*marks, *bar_boxes])
-    leaders, labels = _labels(points, pixels, frame, layout, [*marks, *reserved], bar_boxes)
+    named = labelled(points, layout.labels)
+    leaders, labels = _labels(points, pixels, named, frame, layout, [*marks, *reserved], bar_boxes)
     on_top = sorted(range(len(points)), key=lambda i: (points[i].front, not points[i].flagged, -i))
     parts = [
         _open(points, chart, layout, frame),
@@ -242,9 +246,18 @@ def _mark(p: Point, px: float, py: float, chart: Chart) -> str:
     return f'<a href="{escape(p.href)}" tabindex="-1"><title>{escape(tip)}</title>{shape}</a>'
 
 
+def labelled(points: Sequence[Point], most: int) -> list[int]:
+    """The points that get a label, in the order they are placed: the front first, then the
+    others in rank order (flagged ones last), at most ``most`` of them. A chart of hundreds of
+    entries cannot name them all legibly (and placing that many labels takes minutes); the rest
+    are named by their tooltips and in the figure's table."""
+    return sorted(range(len(points)), key=lambda i: (not points[i].front, points[i].flagged, i))[:most]
+
+
 def _labels(
     points: Sequence[Point],
     pixels: Sequence[tuple[float, float]],
+    order: Sequence[int],
     frame: Frame,
     layout: Layout,
     taken: Sequence[Box],
@@ -254,11 +267,12 @@ def _labels(
     label away from its point, or nearer another point, gets a leader line; its lines are
     aligned on the side facing its point."""
     size, line = layout.font, layout.font * LINE_HEIGHT
-    order = sorted(range(len(points)), key=lambda i: (not points[i].front, points[i].flagged, i))
     area = Box(frame.plot.x0 + 2, frame.plot.y0 + 2, frame.plot.x1 - 2, frame.plot.y1 - 2)
     wraps = [_wraps(points[i].label, layout, area.x1 - area.x0) for i in order]
     shapes = [[(max(text_width(t, size) for t in lines), len(lines) * line) for lines in ws] for ws in wraps]
-    boxes = arrange_labels([pixels[i] for i in order], shapes, area=area, obstacles=taken, soft=bars)
+    named = set(order)
+    quiet = [q for i, q in enumerate(pixels) if i not in named]
+    boxes = arrange_labels([pixels[i] for i in order], shapes, area=area, obstacles=taken, soft=bars, unlabelled=quiet)
     leaders, labels = [], []
     for i, options, sizes, box in zip(order, wraps, shapes, boxes, strict=True):
         (px, py), others = pixels[i], [*pixels[:i], *pixels[i + 1 :]]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -54,6 +55,7 @@ def place_labels(
     area: Box,
     obstacles: Sequence[Box] = (),
     soft: Sequence[Box] = (),
+    unlabelled: Sequence[tuple[float, float]] = (),
     offset: float = 9.0,
     step: float = 6.0,
 ) -> list[Box]:
@@ -65,17 +67,19 @@ def place_labels(
     nearest plain free spot whose leader line crosses nothing (within :data:`FAR` if there is
     one), else beside it anyway, else at the nearest free spot; among spots about as near, the
     one crossing fewest ``soft`` boxes (error bars) wins. Where no spot is free, the one that
-    overlaps least.
+    overlaps least. ``unlabelled``: points without a label, which a label must not be nearer
+    to than to its own.
 
     >>> area = Box(0.0, 0.0, 200.0, 100.0)
     >>> place_labels([(50.0, 50.0), (60.0, 50.0)], [[(40.0, 12.0)], [(40.0, 12.0)]], area=area)
     [Box(x0=1.0, y0=44.0, x1=41.0, y1=56.0), Box(x0=69.0, y0=44.0, x1=109.0, y1=56.0)]
     """
     placed: list[Box] = []
+    fixed = Occupancy(area, obstacles)
     for i, ((x, y), options) in enumerate(zip(anchors, shapes, strict=True)):
         hard = [*obstacles, *placed]
-        others = [a for j, a in enumerate(anchors) if j != i]
-        placed.append(_place(x, y, options, area, hard, soft, others, offset, step))
+        others = [*(a for j, a in enumerate(anchors) if j != i), *unlabelled]
+        placed.append(_place(x, y, options, area, hard, soft, others, offset, step, (fixed, placed)))
     return placed
 
 
@@ -90,16 +94,17 @@ def arrange_labels(
     area: Box,
     obstacles: Sequence[Box] = (),
     soft: Sequence[Box] = (),
+    unlabelled: Sequence[tuple[float, float]] = (),
     offset: float = 9.0,
 ) -> list[Box]:
     """:func:`place_labels` in the given order (the first labels have the first pick) and in
     three more (top to bottom, bottom to top, left to right) when there are at most
-    :data:`REORDERED` labels: the arrangement whose labels are nearest their anchors in all, and
+    :data:`REORDERED` points (labelled or not): the arrangement whose labels are nearest their anchors in all, and
     overlap nothing, wins (the given order on a tie). The boxes come in the order of
     ``anchors``."""
     n = len(anchors)
     orders = [list(range(n))]
-    if n <= REORDERED:
+    if n + len(unlabelled) <= REORDERED:
         orders += [
             sorted(range(n), key=lambda i: (anchors[i][1], i)),
             sorted(range(n), key=lambda i: (-anchors[i][1], i)),
@@ -113,6 +118,7 @@ def arrange_labels(
             area=area,
             obstacles=obstacles,
             soft=soft,
+            unlabelled=unlabelled,
             offset=offset,
         )
         arranged = [boxes[order.index(i)] for i in range(n)]
@@ -145,17 +151,25 @@ def _place(
     others: Sequence[tuple[float, float]],
     offset: float,
     step: float,
+    taken: tuple[Occupancy, Sequence[Box]],
 ) -> Box:
     beside = [b for w, h in shapes for b in _beside(x, y, w, h, offset)]
     free = [b for b in beside if _free(b, area, hard)]
     best = _fewest_crossings([b for b in free if plain(b, (x, y), others)], soft)
     if best is not None:
         return best
-    grid = _Grid(x, y, *shapes[0], area, step, hard, others)
+    grid = _Grid(x, y, *shapes[0], area, step, taken, others)
     blockers = [*(o for o in hard if o.distance(x, y) > 0), *soft]
+    corners = np.array([(o.x0, o.y0, o.x1, o.y1) for o in blockers]).reshape(-1, 4).T
 
     def clear(b: Box) -> bool:
-        return leader_clear(b, (x, y), blockers, offset)
+        # leader_clear, on only the blockers whose bounds meet the line's
+        line = leader(b, (x, y), offset)
+        if line is None:
+            return True
+        (lx0, lx1), (ly0, ly1) = sorted(line[::2]), sorted(line[1::2])
+        near = (corners[0] <= lx1) & (lx0 <= corners[2]) & (corners[1] <= ly1) & (ly0 <= corners[3])
+        return not any(_crosses(blockers[i], line) for i in np.flatnonzero(near))
 
     return (
         _nearest(grid.spots(plain=True, within=FAR), soft, step, clear)
@@ -221,6 +235,37 @@ def _crosses(box: Box, line: tuple[float, float, float, float]) -> bool:
     return True
 
 
+class Occupancy:
+    """The pixels that boxes (each grown by 1 px) cover in and around ``area``, as a
+    summed-area table: whether a box touches any of them is four look-ups, for thousands of
+    boxes at once. Whole pixels, rounded outwards, so a box it calls free is free."""
+
+    def __init__(self, area: Box, boxes: Sequence[Box]) -> None:
+        self.x0, self.y0 = math.floor(area.x0) - 2, math.floor(area.y0) - 2
+        width, height = math.ceil(area.x1) + 2 - self.x0, math.ceil(area.y1) + 2 - self.y0
+        covered = np.zeros((height, width), dtype=np.int32)
+        for b in boxes:
+            c0, c1 = self._cells(b.x0 - 1, b.x1 + 1, self.x0, width)
+            r0, r1 = self._cells(b.y0 - 1, b.y1 + 1, self.y0, height)
+            covered[r0:r1, c0:c1] = 1
+        self.table = np.zeros((height + 1, width + 1), dtype=np.int64)
+        self.table[1:, 1:] = covered.cumsum(0).cumsum(1)
+        self.width, self.height = width, height
+
+    @staticmethod
+    def _cells(low: float, high: float, origin: int, size: int) -> tuple[int, int]:
+        return min(max(math.floor(low - origin), 0), size), min(max(math.ceil(high - origin), 0), size)
+
+    def touched(self, x: np.ndarray, y: np.ndarray, w: float, h: float) -> np.ndarray:
+        """Whether each box ``(x, y, w, h)`` covers a covered pixel."""
+        c0 = np.clip(np.floor(x - self.x0), 0, self.width).astype(int)
+        c1 = np.clip(np.ceil(x + w - self.x0), 0, self.width).astype(int)
+        r0 = np.clip(np.floor(y - self.y0), 0, self.height).astype(int)
+        r1 = np.clip(np.ceil(y + h - self.y0), 0, self.height).astype(int)
+        t = self.table
+        return (t[r1, c1] - t[r0, c1] - t[r1, c0] + t[r0, c0]) > 0
+
+
 class _Grid:
     """Boxes of one size on a grid over ``area``, nearest ``(x, y)`` first, with whether each
     is free (of the ``hard`` boxes) and plain (nearer ``(x, y)`` than any of the ``others``):
@@ -234,7 +279,7 @@ class _Grid:
         h: float,
         area: Box,
         step: float,
-        hard: Sequence[Box],
+        taken: tuple[Occupancy, Sequence[Box]],
         others: Sequence[tuple[float, float]],
     ) -> None:
         xs = np.append(area.x0 + step * np.arange(max(int((area.x1 - w - area.x0) // step) + 1, 0)), area.x1 - w)
@@ -243,14 +288,15 @@ class _Grid:
         d = np.round(_distances(bx, by, w, h, x, y), 3)
         order = np.lexsort((bx, by, d))
         self.x, self.y, self.d, self.w, self.h = bx[order], by[order], d[order], w, h
-        self.clashes = np.zeros(self.x.size, dtype=int)
-        for o in hard:
-            self.clashes += (
-                (self.x - 1 < o.x1) & (o.x0 - 1 < self.x + w) & (self.y - 1 < o.y1) & (o.y0 - 1 < self.y + h)
-            )
+        fixed, placed = taken
+        y1 = self.y + h
+        self.clashes = fixed.touched(self.x, self.y, w, h).astype(int)
+        for o in placed:  # the labels placed so far: few, compared exactly
+            self.clashes += (self.x - 1 < o.x1) & (o.x0 - 1 < self.x + w) & (self.y - 1 < o.y1) & (o.y0 - 1 < y1)
+        self.others = np.array(others, dtype=float).reshape(-1, 2)
+        self.known = np.zeros(self.x.size, dtype=bool)
+        """Whether :attr:`plain` is worked out for a box yet (it is, lazily, for the ones looked at)."""
         self.plain = np.ones(self.x.size, dtype=bool)
-        for ox, oy in others:
-            self.plain &= _distances(self.x, self.y, w, h, ox, oy) > self.d + 2
         self.fallback = Box(area.x0, y - h / 2, area.x0 + w, y + h / 2)
 
     def box(self, i: int) -> Box:
@@ -258,17 +304,34 @@ class _Grid:
 
     def spots(self, *, plain: bool = False, within: float = math.inf) -> Iterator[tuple[float, Box]]:
         """The free boxes (only the plain ones if ``plain``) within ``within`` px, nearest first."""
-        keep = (self.clashes == 0) & (self.d <= within)
-        if plain:
-            keep &= self.plain
-        return ((float(self.d[i]), self.box(int(i))) for i in np.flatnonzero(keep))
+        keep = np.flatnonzero((self.clashes == 0) & (self.d <= within))
+        for at in range(0, keep.size, BLOCK):
+            block = keep[at : at + BLOCK]
+            if plain:
+                self._work_out_plain(block)
+                block = block[self.plain[block]]
+            for i in block:
+                yield float(self.d[i]), self.box(int(i))
+
+    def _work_out_plain(self, block: np.ndarray) -> None:
+        """Fill in :attr:`plain` for the boxes ``block`` (grid indices)."""
+        todo = block[~self.known[block]]
+        if todo.size and self.others.size:
+            x, y = self.x[todo, None], self.y[todo, None]
+            near = _distances(x, y, self.w, self.h, self.others[None, :, 0], self.others[None, :, 1])
+            self.plain[todo] = (near > self.d[todo, None] + 2).all(1)
+        self.known[todo] = True
 
     def least_overlapping(self) -> Box:
         """The nearest of the boxes overlapping fewest hard boxes."""
         return self.box(int(np.argmin(self.clashes))) if self.x.size else self.fallback
 
 
-def _distances(bx: np.ndarray, by: np.ndarray, w: float, h: float, x: float, y: float) -> np.ndarray:
+BLOCK = 256
+"""Obstacles or points compared with a grid at once (bounds the arrays' memory)."""
+
+
+def _distances(bx: np.ndarray, by: np.ndarray, w: float, h: float, x: Any, y: Any) -> np.ndarray:
     """Distances from ``(x, y)`` to the boxes of size ``w`` by ``h`` at ``(bx, by)``."""
     dx = np.maximum(np.maximum(bx - x, 0.0), x - bx - w)
     dy = np.maximum(np.maximum(by - y, 0.0), y - by - h)
