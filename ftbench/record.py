@@ -258,6 +258,11 @@ def read_record(path: Path, strict: bool = False) -> ResultRecord:
     """Read and validate one record: the one parser of records, for every command. Problems
     are reported with the file and field. ``strict`` also refuses a key that appears twice in
     one object (``ftbench check``): JSON parsers disagree on which of the two counts."""
+    return read_record_bytes(path, strict)[0]
+
+
+def read_record_bytes(path: Path, strict: bool = False) -> tuple[ResultRecord, bytes]:
+    """:func:`read_record`, with the bytes the record was parsed from."""
     try:
         data = path.read_bytes()
         if strict:
@@ -267,7 +272,7 @@ def read_record(path: Path, strict: bool = False) -> ResultRecord:
     except (OSError, ValueError, RecursionError) as exc:
         raise FtbenchError(f"{path}:-: cannot read result record: {str(exc)[:200]}") from None
     try:
-        return ResultRecord.model_validate_json(data)
+        return ResultRecord.model_validate_json(data), data
     except ValidationError as exc:
         if any(e["type"] == "json_invalid" for e in exc.errors()):
             raise FtbenchError(f"{path}:-: cannot read result record: not valid JSON") from None

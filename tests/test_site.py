@@ -342,6 +342,42 @@ def test_a_kept_page_is_rendered_again_when_its_file_changed_or_the_manifest_lie
     assert report.kept == 0 and site_files(site) == clean_build(site_board, tmp_path / "clean")
 
 
+def test_a_rebuild_proves_only_the_records_that_changed_and_refuses_a_forged_one(site_board, monkeypatch):
+    import ftbench.board.read as read
+
+    audited: list[str] = []
+    real = read.audit_record
+
+    def counted(rec, *args, **kwargs):
+        audited.append(rec.submission.id)
+        return real(rec, *args, **kwargs)
+
+    monkeypatch.setattr(read, "audit_record", counted)
+    build_site(load_config(site_board), workers=1)
+    first = len(audited)
+    assert first >= 10  # every current record proved itself
+    memo = load_config(site_board).cache_dir / "build" / "proofs.json"
+    assert memo.is_file()
+    assert "models/alpha-lora.html" in (load_config(site_board).site_dir / "tasks" / "sentiment.html").read_text()
+    path = site_board / "results" / "alpha-lora" / "sentiment.json"
+    data = json.loads(path.read_text())
+    data["metrics"]["accuracy"] = 0.99  # forged: its predictions do not give it
+    path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    audited.clear()
+    report = build_site(load_config(site_board), workers=1)
+    assert audited == ["alpha-lora"]  # the others' proofs are remembered: their bytes did not change
+    assert any("alpha-lora/sentiment.json: refused" in n for n in report.notes)
+    assert "models/alpha-lora.html" not in (load_config(site_board).site_dir / "tasks" / "sentiment.html").read_text()
+    audited.clear()
+    build_site(load_config(site_board), force=True, workers=1)
+    assert len(audited) == first  # --force proves every record again
+    memo.write_text(json.dumps({"shared": "another stamp", "proofs": {}}))
+    edit_card(site_board)
+    audited.clear()
+    build_site(load_config(site_board), workers=1)
+    assert len(audited) == first  # a memo made under other inputs is not used
+
+
 def test_removed_submission_and_deleted_outputs(site_board):
     _, site = build(site_board)
     (site / "about.html").unlink()

@@ -22,6 +22,7 @@ from ftbench import DEFAULT_BATCH_SIZE
 from ftbench.audit import audit_record, must_prove
 from ftbench.baseline_files import current_baselines
 from ftbench.baselines import TaskBaselines
+from ftbench.board.proofs import Problems, record_digest
 from ftbench.board.snapshot import (
     Board,
     CardedSubmission,
@@ -41,7 +42,7 @@ from ftbench.jobs import freshness
 from ftbench.keys import pair_key_parts
 from ftbench.leaderboard import reference_profile
 from ftbench.overlaps import OVERLAPS_FILE, read_overlaps
-from ftbench.record import iter_record_paths, read_record, view_of
+from ftbench.record import iter_record_paths, read_record_bytes, view_of
 from ftbench.registry import Registry
 from ftbench.submissions import LoadedSubmission, SubmissionSet, discover, load_all
 from ftbench.tasks import Examples, Task, load_tasks, read_held_out
@@ -79,6 +80,9 @@ class Layout:
     overlaps: Mapping[str, tuple[FoundOverlap, ...]] = field(default_factory=dict)
     """Measured overlaps of every held-out split with every training split on the board
     (``ftbench contamination``), by task."""
+    proofs: Mapping[str, Problems] | None = None
+    """What the last build's audits found, by record digest (``ftbench.board.proofs``); None:
+    every record is audited, and nothing is remembered (``ftbench check``, ``build --force``)."""
 
 
 @dataclass(frozen=True)
@@ -144,6 +148,7 @@ def read_shard(
     tasks = layout.tasks
     subs, records, sources, notes = [], [], {}, []
     issues: list[Issue] = []
+    proofs: dict[str, Problems] = {}
     if validated is not None:
         known = {s.folder: s for s in validated.submissions}
         issues += validated.issues
@@ -159,14 +164,14 @@ def read_shard(
         if sub is None:
             notes += [f"{p}: its submission is not valid; not shown" for p in paths]
             continue
-        carded, loaded_records, part_notes = _read_submission(layout, sub, paths)
+        carded, loaded_records, part_notes = _read_submission(layout, sub, paths, proofs)
         subs.append(carded)
         notes += part_notes
         for record, path in loaded_records:
             records.append(record)
             if record.status != "refused":  # a refused record's numbers are not published
                 sources[record.href] = path
-    return Shard(tuple(subs), tuple(records), tuple(notes), tuple(issues)), sources
+    return Shard(tuple(subs), tuple(records), tuple(notes), tuple(issues), proofs), sources
 
 
 def make_board(config: BoardConfig, layout: Layout, summary: Summary) -> Board:
@@ -202,23 +207,27 @@ def load_board(config: BoardConfig) -> BoardFiles:
     return BoardFiles(make_board(config, layout, summary), shard, sources)
 
 
-def _read_submission(layout: Layout, sub: LoadedSubmission, paths: Sequence[Path]) -> tuple:
+def _read_submission(
+    layout: Layout, sub: LoadedSubmission, paths: Sequence[Path], proofs: dict[str, Problems] | None = None
+) -> tuple:
     """A valid submission and its record files -> (CardedSubmission, [(LoadedRecord, source
-    path)], notes). Every record is read whole and audited; the site keeps it without its
-    predictions."""
+    path)], notes). Every record is read whole and audited (unless ``layout.proofs`` holds its
+    proof); the site keeps it without its predictions. ``proofs`` collects each record's proof
+    by digest (where ``layout.proofs`` is not None), for the next build."""
     notes: list[str] = []
     records = []
     memo: dict = {}  # one fingerprint per weights folder, however many tasks it serves
     for path in paths:
         try:
-            rec = read_record(path)
+            rec, data = read_record_bytes(path)
         except FtbenchError as exc:
             notes.append(f"{path}: unreadable result record skipped ({str(exc).splitlines()[0]})")
             continue
         if rec.submission.id != sub.spec.id or rec.task.name != path.stem:
             notes.append(f"{path}: names another submission or task than its path; not shown")
             continue
-        status, why = record_status(rec, sub, layout, memo)
+        digest = record_digest(data) if layout.proofs is not None else ""
+        status, why = record_status(rec, sub, layout, memo, digest, proofs)
         if status == "refused":
             notes.append(f"{path}: refused, not shown: {why}")
         href = f"records/{sub.spec.id}/{rec.task.name}.json"
@@ -257,12 +266,21 @@ def _card(sub: LoadedSubmission) -> str:
         return ""
 
 
-def record_status(rec: Any, sub: LoadedSubmission, layout: Layout, memo: dict | None = None) -> tuple[str, str]:
+def record_status(
+    rec: Any,
+    sub: LoadedSubmission,
+    layout: Layout,
+    memo: dict | None = None,
+    digest: str = "",
+    proofs: dict[str, Problems] | None = None,
+) -> tuple[str, str]:
     """``(status, note)`` of a record on the site: ``orphan`` when its task is no longer asked
     for; ``refused`` when it does not prove its numbers (``ftbench.audit``: every record that
     would be current, and every other one scored on the task's current data); else
     :func:`ftbench.jobs.freshness` against the key ``ftbench plan`` computes now (the board's
-    batch size, its mirrors' files and, where known, the CI's signing key included)."""
+    batch size, its mirrors' files and, where known, the CI's signing key included).
+    ``digest``: the record's (``proofs.record_digest``): its proof is taken from
+    ``layout.proofs`` when there, and put into ``proofs``."""
     tasks = layout.tasks
     name = rec.task.name
     if name not in tasks or name not in sub.spec.tasks:
@@ -274,11 +292,14 @@ def record_status(rec: Any, sub: LoadedSubmission, layout: Layout, memo: dict | 
         return "stale", f"weights could not be read to check the record ({exc})"
     fresh = freshness(rec, parts, key=layout.record_key)
     if must_prove(rec, task, fresh.status == "current"):
-        problems = audit_record(rec, task, layout.gold.get(name), name, intervals=True)
-        if problems:
-            return "refused", "; ".join(
-                i.message if i.field == "-" else f"{i.field}: {i.message}" for i in problems[:3]
-            )
+        known = layout.proofs.get(digest) if digest and layout.proofs is not None else None
+        if known is None:
+            found = audit_record(rec, task, layout.gold.get(name), name, intervals=True)
+            known = tuple((i.field, i.message) for i in found[:3])
+        if digest and proofs is not None:
+            proofs[digest] = known
+        if known:
+            return "refused", "; ".join(message if at == "-" else f"{at}: {message}" for at, message in known)
     if fresh.status == "current":
         return "current", ""
     if fresh.reason in ("incomplete", "unsigned"):

@@ -154,6 +154,8 @@ class Shard:
     issues: tuple[Issue, ...] = ()
     """Every validation issue of the shard's submissions, errors and warnings (the PR report
     lists them)."""
+    proofs: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    """Its records' audits, by record digest, where they are remembered (``ftbench.board.proofs``)."""
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,8 @@ class Summary:
     """Newest record finish or submission date (``YYYY-MM-DD``), "" when there is none."""
     notes: tuple[str, ...] = ()
     """Problems met while reading."""
+    proofs: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    """The shards' proofs (:attr:`Shard.proofs`), for the next build."""
 
 
 @dataclass(frozen=True)
@@ -252,6 +256,7 @@ def summarise(shard: Shard, tasks: Sequence[Task]) -> Summary:
         len(shard.records) - current,
         max(dates, default=""),
         shard.notes,
+        shard.proofs,
     )
 
 
@@ -264,6 +269,7 @@ def merge(summaries: Sequence[Summary], tasks: Sequence[Task]) -> Summary:
         not_current=sum(s.not_current for s in summaries),
         newest=max((s.newest for s in summaries), default=""),
         notes=tuple(n for s in summaries for n in s.notes),
+        proofs={d: p for s in summaries for d, p in s.proofs.items()},
     )
 
 

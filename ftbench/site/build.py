@@ -14,6 +14,7 @@ between the steps.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -56,8 +57,17 @@ def build_site(config: BoardConfig, force: bool = False, workers: int | None = N
         return BuildReport(skipped=True)
     # ``force`` renders every page; otherwise pages whose key is unchanged are left as they are
     keys = {} if force or not isinstance(previous.get("keys"), dict) else previous["keys"]
+    last = Last(keys, config.site_dir, _memo_path(config), force)
     with gc_paused():
-        return _build(config, (stamp, shared), previous.get("files", []), Last(keys, config.site_dir), workers)
+        return _build(config, (stamp, shared), previous.get("files", []), last, workers)
+
+
+def _memo_path(config: BoardConfig) -> Path | None:
+    """Where the build remembers its records' proofs (``ftbench.board.proofs``): in the local
+    cache folder; None without one."""
+    from ftbench.board.proofs import MEMO
+
+    return config.cache_dir / "build" / MEMO if config.cache_dir else None
 
 
 @dataclass(frozen=True)
@@ -67,6 +77,10 @@ class Last:
     keys: Mapping[str, Any]
     """Page path -> ``[key, stamp of the file written]`` (``render.render_pages``)."""
     site_dir: Path
+    memo: Path | None = None
+    """Where the records' proofs are remembered (``ftbench.board.proofs``); None: nowhere."""
+    force: bool = False
+    """Prove every record again (the memo is written anew)."""
 
 
 @contextlib.contextmanager
@@ -100,7 +114,11 @@ def _build(
     from ftbench.site.render import render_site
 
     stamp, shared = stamps
+    from ftbench.board.proofs import read_memo, write_memo
+
     layout = list_board(config)
+    if last.memo is not None:
+        layout = dataclasses.replace(layout, proofs={} if last.force else read_memo(last.memo, shared))
     tasks = tuple(layout.tasks.values())
     weights = [1 + len(paths) for _, paths in layout.folders]
     shards = split_evenly(layout.folders, weights, _worker_count(workers, sum(weights)))
@@ -141,6 +159,9 @@ def _build(
     report.removed = remove_unlisted(config.site_dir, previous, set(files))
     report.notes = list(board.notes)
     write_manifest(config.site_dir, stamp, sorted(files), _stamped(config.site_dir, keys))
+    if last.memo is not None:
+        with contextlib.suppress(OSError):  # a cache: the build is done without it
+            write_memo(last.memo, shared, board.summary.proofs)
     return report
 
 
