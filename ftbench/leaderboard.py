@@ -521,9 +521,11 @@ def overall_ranking(tables: Mapping[str, Sequence[RankedRow]], min_tasks: int = 
     rates: dict[str, list[float]] = {}
     met: dict[str, set[str]] = {}
     for rows in contested.values():
+        members = {r.entry.submission for r in rows}
         for sub, rate in win_rates(rows).items():
             rates.setdefault(sub, []).append(rate)
-            met.setdefault(sub, set()).update(r.entry.submission for r in rows if r.entry.submission != sub)
+            met.setdefault(sub, set()).update(members)  # itself taken out below: sets, not a loop per pair
+    met = {sub: rivals - {sub} for sub, rivals in met.items()}
     eligible = sorted(s for s in rates if len(rates[s]) >= min_tasks)
     mean = {s: float(np.mean(rates[s])) for s in eligible}
     eligible.sort(key=lambda s: (better_first_key(mean[s], True), -len(rates[s]), s))

@@ -12,6 +12,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+import numpy as np
 from markupsafe import escape
 
 from ftbench.display import compact_number
@@ -195,10 +196,23 @@ def _reference(
     spots = [b for top in sides for x in ends if (b := Box(x - w, top, x, top + h)).within(plot)]
     spots = spots or [Box(plot.x1 - 4 - w, py - 3 - h, plot.x1 - 4, py - 3)]
 
-    def room(b: Box) -> float:
-        return min((b.distance((m.x0 + m.x1) / 2, (m.y0 + m.y1) / 2) for m in taken), default=math.inf)
+    corners = np.array([(m.x0, m.y0, m.x1, m.y1) for m in taken], dtype=float).reshape(-1, 4)
+    centres = np.stack([(corners[:, 0] + corners[:, 2]) / 2, (corners[:, 1] + corners[:, 3]) / 2], axis=1)
 
-    clear = [b for b in spots if not any(b.overlaps(m) for m in taken)]
+    def room(b: Box) -> float:
+        """Distance from the box to the nearest centre of a mark or bar."""
+        if not len(centres):
+            return math.inf
+        dx = np.maximum(np.maximum(b.x0 - centres[:, 0], 0.0), centres[:, 0] - b.x1)
+        dy = np.maximum(np.maximum(b.y0 - centres[:, 1], 0.0), centres[:, 1] - b.y1)
+        return float(np.sqrt(dx * dx + dy * dy).min())
+
+    def free(b: Box) -> bool:
+        """Whether the box overlaps no mark or bar (``Box.overlaps`` on all of them at once)."""
+        c = corners
+        return not bool(np.any((b.x0 < c[:, 2]) & (c[:, 0] < b.x1) & (b.y0 < c[:, 3]) & (c[:, 1] < b.y1)))
+
+    clear = [b for b in spots if free(b)]
     box = next((b for b in clear if room(b) >= 40), None) or max(clear or spots, key=room)
     return [
         f'<g class="reference" font-size="{size:g}">',
