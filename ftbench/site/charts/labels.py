@@ -78,7 +78,7 @@ def place_labels(
     fixed = Occupancy(area, obstacles)
     for i, ((x, y), options) in enumerate(zip(anchors, shapes, strict=True)):
         hard = [*obstacles, *placed]
-        others = [*(a for j, a in enumerate(anchors) if j != i), *unlabelled]
+        others = list(dict.fromkeys([*(a for j, a in enumerate(anchors) if j != i), *unlabelled]))  # each place once
         placed.append(_place(x, y, options, area, hard, soft, others, offset, step, (fixed, placed)))
     return placed
 
@@ -293,7 +293,9 @@ class _Grid:
         self.clashes = fixed.touched(self.x, self.y, w, h).astype(int)
         for o in placed:  # the labels placed so far: few, compared exactly
             self.clashes += (self.x - 1 < o.x1) & (o.x0 - 1 < self.x + w) & (self.y - 1 < o.y1) & (o.y0 - 1 < y1)
-        self.others = np.array(others, dtype=float).reshape(-1, 2)
+        # whether a box is plain depends on where the other points are, not on how many share a
+        # place: each place once (a crowded board puts many entries on the same spot)
+        self.others = np.unique(np.array(others, dtype=float).reshape(-1, 2), axis=0)
         self.known = np.zeros(self.x.size, dtype=bool)
         """Whether :attr:`plain` is worked out for a box yet (it is, lazily, for the ones looked at)."""
         self.plain = np.ones(self.x.size, dtype=bool)
