@@ -288,6 +288,7 @@ class _Grid:
         d = np.round(_distances(bx, by, w, h, x, y), 3)
         order = np.lexsort((bx, by, d))
         self.x, self.y, self.d, self.w, self.h = bx[order], by[order], d[order], w, h
+        self.ax, self.ay = x, y
         fixed, placed = taken
         y1 = self.y + h
         self.clashes = fixed.touched(self.x, self.y, w, h).astype(int)
@@ -319,8 +320,12 @@ class _Grid:
         """Fill in :attr:`plain` for the boxes ``block`` (grid indices)."""
         todo = block[~self.known[block]]
         if todo.size and self.others.size:
+            # Only a point within d + 2 of a box can be nearer it than its anchor, and every such
+            # point lies within 2 d + 2 + the box's diagonal of the anchor: the others are left out.
+            reach = 2 * float(self.d[todo].max()) + 2 + math.hypot(self.w, self.h) + 1
+            others = self.others[np.hypot(self.others[:, 0] - self.ax, self.others[:, 1] - self.ay) <= reach]
             x, y = self.x[todo, None], self.y[todo, None]
-            near = _distances(x, y, self.w, self.h, self.others[None, :, 0], self.others[None, :, 1])
+            near = _distances(x, y, self.w, self.h, others[None, :, 0], others[None, :, 1])
             self.plain[todo] = (near > self.d[todo, None] + 2).all(1)
         self.known[todo] = True
 
