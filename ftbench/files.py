@@ -9,6 +9,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -123,11 +124,29 @@ def file_stamp(path: Path) -> str:
 
 
 def folder_stamp(folder: Path) -> str:
-    """A digest of (relative path, size, mtime) of every file under ``folder``, in name order."""
+    """A digest of (relative path, size, mtime) of every file under ``folder``."""
     digest = hashlib.sha256()
-    for top, dirs, names in os.walk(folder):
-        dirs.sort()
-        for name in sorted(names):
-            path = Path(top, name)
-            digest.update(f"{path.relative_to(folder).as_posix()}\0{file_stamp(path)}\n".encode())
+    for path, size, mtime in walk_files([], [folder], folder / "\0"):
+        digest.update(f"{Path(path).relative_to(folder).as_posix()}\0{size}:{mtime}\n".encode())
     return digest.hexdigest()
+
+
+def walk_files(files: list[Path], roots: list[Path], skip: Path) -> Iterator[tuple[str, int, int]]:
+    """``(path, size, mtime)`` of each of ``files`` that exists, then of every file under the
+    ``roots`` (folder ``skip`` and ``__pycache__`` folders left out), in name order."""
+    for path in files:
+        if path.is_file():
+            st = path.stat()
+            yield str(path), st.st_size, st.st_mtime_ns
+    stack = [str(r) for r in roots if r.is_dir()]
+    while stack:
+        top = stack.pop()
+        if Path(top) == skip or os.path.basename(top) == "__pycache__":
+            continue
+        with os.scandir(top) as entries:
+            for entry in sorted(entries, key=lambda e: e.name):
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                elif entry.is_file(follow_symlinks=False):
+                    st = entry.stat(follow_symlinks=False)
+                    yield entry.path, st.st_size, st.st_mtime_ns

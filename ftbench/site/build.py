@@ -72,7 +72,8 @@ def _memo_path(config: BoardConfig) -> Path | None:
 
 @dataclass(frozen=True)
 class Last:
-    """What the last build left: its pages' keys, and the folder they are in."""
+    """What the last build left (its pages' keys, the folder they are in, the records' proofs)
+    and whether to use it."""
 
     keys: Mapping[str, Any]
     """Page path -> ``[key, stamp of the file written]`` (``render.render_pages``)."""
@@ -104,6 +105,7 @@ def gc_paused() -> Iterator[None]:
 def _build(
     config: BoardConfig, stamps: tuple[str, str], previous: list[str], last: Last, workers: int | None
 ) -> BuildReport:
+    from ftbench.board.proofs import read_memo, write_memo
     from ftbench.board.read import list_board, make_board
     from ftbench.board.snapshot import merge, task_tables
     from ftbench.site.comparison import comparison_pages
@@ -114,8 +116,6 @@ def _build(
     from ftbench.site.render import render_site
 
     stamp, shared = stamps
-    from ftbench.board.proofs import read_memo, write_memo
-
     layout = list_board(config)
     if last.memo is not None:
         layout = dataclasses.replace(layout, proofs={} if last.force else read_memo(last.memo, shared))

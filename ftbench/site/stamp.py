@@ -12,20 +12,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import ftbench
 from ftbench.config import BoardConfig
-from ftbench.files import write_atomic
+from ftbench.files import walk_files, write_atomic
 
 MANIFEST = ".ftbench-build.json"
 """Stamp of the inputs and the list of files the last build wrote (not part of the output)."""
-
-
-def input_stamp(config: BoardConfig) -> str:
-    """sha256 over (path, size, mtime) of every input file and the output-shaping settings."""
-    return input_stamps(config)[0]
 
 
 def input_stamps(config: BoardConfig) -> tuple[str, str]:
@@ -53,31 +47,12 @@ def input_stamps(config: BoardConfig) -> tuple[str, str]:
         config.data_dir,
         Path(ftbench.__file__).parent,
     ]
-    for path, size, mtime in _walk_files([config.root / "pyproject.toml"], roots, config.site_dir):
+    for path, size, mtime in walk_files([config.root / "pyproject.toml"], roots, config.site_dir):
         shared.update(f"{path}\0{size}\0{mtime}\n".encode())
     digest = hashlib.sha256(shared.digest())
-    for path, size, mtime in _walk_files([], [config.submissions_dir, config.results_dir], config.site_dir):
+    for path, size, mtime in walk_files([], [config.submissions_dir, config.results_dir], config.site_dir):
         digest.update(f"{path}\0{size}\0{mtime}\n".encode())
     return digest.hexdigest(), shared.hexdigest()
-
-
-def _walk_files(files: list[Path], roots: list[Path], skip: Path) -> Iterator[tuple[str, int, int]]:
-    for path in files:
-        if path.is_file():
-            st = path.stat()
-            yield str(path), st.st_size, st.st_mtime_ns
-    stack = [str(r) for r in roots if r.is_dir()]
-    while stack:
-        top = stack.pop()
-        if Path(top) == skip or os.path.basename(top) == "__pycache__":
-            continue
-        with os.scandir(top) as entries:
-            for entry in sorted(entries, key=lambda e: e.name):
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append(entry.path)
-                elif entry.is_file(follow_symlinks=False):
-                    st = entry.stat(follow_symlinks=False)
-                    yield entry.path, st.st_size, st.st_mtime_ns
 
 
 def read_manifest(site_dir: Path) -> dict:
