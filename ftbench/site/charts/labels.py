@@ -236,34 +236,56 @@ def _crosses(box: Box, line: tuple[float, float, float, float]) -> bool:
 
 
 class Occupancy:
-    """The pixels that boxes (each grown by 1 px) cover in and around ``area``, as a
-    summed-area table: whether a box touches any of them is four look-ups, for thousands of
-    boxes at once. Whole pixels, rounded outwards, so a box it calls free is free."""
+    """Whether boxes overlap any of many fixed boxes (each grown by 1 px, as
+    :meth:`Box.overlaps` with ``gap=1`` sees them), for thousands of boxes at once.
+
+    Two summed-area tables of whole pixels answer most boxes in four look-ups each: the pixels
+    the fixed boxes touch (rounded outwards: a box touching none overlaps nothing) and the
+    pixels they cover whole (rounded inwards: a box covering one of those overlaps). The few
+    boxes between the two, near an edge, are compared exactly."""
 
     def __init__(self, area: Box, boxes: Sequence[Box]) -> None:
         self.x0, self.y0 = math.floor(area.x0) - 2, math.floor(area.y0) - 2
-        width, height = math.ceil(area.x1) + 2 - self.x0, math.ceil(area.y1) + 2 - self.y0
-        covered = np.zeros((height, width), dtype=np.int32)
-        for b in boxes:
-            c0, c1 = self._cells(b.x0 - 1, b.x1 + 1, self.x0, width)
-            r0, r1 = self._cells(b.y0 - 1, b.y1 + 1, self.y0, height)
-            covered[r0:r1, c0:c1] = 1
-        self.table = np.zeros((height + 1, width + 1), dtype=np.int64)
-        self.table[1:, 1:] = covered.cumsum(0).cumsum(1)
-        self.width, self.height = width, height
+        self.width = math.ceil(area.x1) + 2 - self.x0
+        self.height = math.ceil(area.y1) + 2 - self.y0
+        self.corners = np.array([(b.x0 - 1, b.y0 - 1, b.x1 + 1, b.y1 + 1) for b in boxes], dtype=float).reshape(-1, 4)
+        self.outer = self._table(*self._cells(self.corners, outwards=True))
+        self.inner = self._table(*self._cells(self.corners, outwards=False))
 
-    @staticmethod
-    def _cells(low: float, high: float, origin: int, size: int) -> tuple[int, int]:
-        return min(max(math.floor(low - origin), 0), size), min(max(math.ceil(high - origin), 0), size)
+    def _cells(self, c: np.ndarray, outwards: bool) -> tuple[np.ndarray, ...]:
+        """Pixel columns and rows ``[c0, c1)``, ``[r0, r1)`` of boxes given by corner columns."""
+        low, high = (np.floor, np.ceil) if outwards else (np.ceil, np.floor)
+        c0 = np.clip(low(c[:, 0] - self.x0), 0, self.width).astype(int)
+        r0 = np.clip(low(c[:, 1] - self.y0), 0, self.height).astype(int)
+        c1 = np.clip(high(c[:, 2] - self.x0), 0, self.width).astype(int)
+        r1 = np.clip(high(c[:, 3] - self.y0), 0, self.height).astype(int)
+        return c0, r0, c1, r1
+
+    def _table(self, c0: np.ndarray, r0: np.ndarray, c1: np.ndarray, r1: np.ndarray) -> np.ndarray:
+        covered = np.zeros((self.height, self.width), dtype=np.int32)
+        for a, b, c, d in zip(c0.tolist(), r0.tolist(), c1.tolist(), r1.tolist(), strict=True):
+            covered[b:d, a:c] = 1
+        table = np.zeros((self.height + 1, self.width + 1), dtype=np.int64)
+        table[1:, 1:] = covered.cumsum(0).cumsum(1)
+        return table
 
     def touched(self, x: np.ndarray, y: np.ndarray, w: float, h: float) -> np.ndarray:
-        """Whether each box ``(x, y, w, h)`` covers a covered pixel."""
-        c0 = np.clip(np.floor(x - self.x0), 0, self.width).astype(int)
-        c1 = np.clip(np.ceil(x + w - self.x0), 0, self.width).astype(int)
-        r0 = np.clip(np.floor(y - self.y0), 0, self.height).astype(int)
-        r1 = np.clip(np.ceil(y + h - self.y0), 0, self.height).astype(int)
-        t = self.table
-        return (t[r1, c1] - t[r0, c1] - t[r1, c0] + t[r0, c0]) > 0
+        """Whether each box ``(x, y, w, h)`` overlaps a fixed box."""
+        boxes = np.stack([x, y, x + w, y + h], axis=1)
+        surely = _count(self.inner, *self._cells(boxes, outwards=False)) > 0
+        maybe = _count(self.outer, *self._cells(boxes, outwards=True)) > 0
+        out = surely.copy()
+        for i in np.flatnonzero(maybe & ~surely):  # near an edge: exactly
+            bx0, by0, bx1, by1 = boxes[i]
+            c = self.corners
+            out[i] = bool(np.any((bx0 < c[:, 2]) & (c[:, 0] < bx1) & (by0 < c[:, 3]) & (c[:, 1] < by1)))
+        return out
+
+
+def _count(t: np.ndarray, c0: np.ndarray, r0: np.ndarray, c1: np.ndarray, r1: np.ndarray) -> np.ndarray:
+    """Covered pixels in each of the rectangles (empty where ``c1 <= c0`` or ``r1 <= r0``)."""
+    c1, r1 = np.maximum(c1, c0), np.maximum(r1, r0)
+    return t[r1, c1] - t[r0, c1] - t[r1, c0] + t[r0, c0]
 
 
 class _Grid:
