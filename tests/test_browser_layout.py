@@ -239,4 +239,11 @@ def test_the_home_matrix_searches_and_filters(browser, served):  # noqa: F811
     # best of each column marked; a cell reads "k of N"
     assert page.locator("#matrix td.best").count() >= 1
     assert " of " in page.locator("#matrix td .rk").first.inner_text()
+    # the matrix's filters and the overall ranking's keep apart in the address
+    family = page.locator(".filters[data-table=matrix] select[data-filter=family] option").nth(1).inner_text()
+    page.select_option(".filters[data-table=matrix] select[data-filter=family]", family)
+    assert "matrix-family=" in page.url and "&family=" not in page.url and "?family=" not in page.url
+    page.goto(page.url)  # reloaded from the link: the matrix keeps its choice, the ranking shows all
+    assert page.input_value(".filters[data-table=matrix] select[data-filter=family]") == family
+    assert page.input_value(".filters[data-table=overall-table] select[data-filter=family]") == ""
     context.close()

@@ -378,6 +378,22 @@ def test_a_rebuild_proves_only_the_records_that_changed_and_refuses_a_forged_one
     assert len(audited) == first  # a memo made under other inputs is not used
 
 
+@pytest.mark.parametrize(
+    "garbage",
+    [b"[" * 100000 + b"]" * 100000, b"\x00\xff not json", b'{"stamp": null, "files": {"a": 1}, "keys": [1]}'],
+    ids=["nested", "binary", "wrong-types"],
+)
+def test_a_hostile_manifest_or_proof_memo_is_ignored_and_the_site_rebuilt(site_board, tmp_path, garbage):
+    _, site = build(site_board)
+    memo = load_config(site_board).cache_dir / "build" / "proofs.json"
+    (site / MANIFEST).write_bytes(garbage)
+    memo.write_bytes(garbage)
+    report, _ = build(site_board)
+    assert not report.skipped and report.kept == 0  # nothing taken from either file
+    assert site_files(site) == clean_build(site_board, tmp_path / "clean")
+    assert json.loads(memo.read_text())["proofs"]  # written anew
+
+
 def test_removed_submission_and_deleted_outputs(site_board):
     _, site = build(site_board)
     (site / "about.html").unlink()

@@ -36,7 +36,7 @@ def read_memo(path: Path, shared: str) -> dict[str, Problems]:
     another stamp, or cannot be read."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: nesting too deep to parse
         return {}
     if not isinstance(data, dict) or data.get("shared") != shared or not isinstance(data.get("proofs"), dict):
         return {}

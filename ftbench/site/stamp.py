@@ -58,7 +58,7 @@ def input_stamps(config: BoardConfig) -> tuple[str, str]:
 def read_manifest(site_dir: Path) -> dict:
     try:
         data = json.loads((site_dir / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: nesting too deep to parse
         return {}
     return data if isinstance(data, dict) else {}
 
