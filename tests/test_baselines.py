@@ -279,3 +279,5 @@ def test_a_forged_baseline_number_is_refused_and_the_board_falls_back(toy, tmp_p
     found, issues = current_baselines([toy], tmp_path / "baselines", tmp_path / "data", {"toy": gold})
     assert found == {} and {i.severity for i in issues} == {"error"}
     assert all(i.message == "does not follow from the predictions and the held-out labels" for i in issues)
+    result = run(tmp_path, "--check")  # the command checks the numbers too, not only freshness
+    assert result.exit_code == 2 and "does not follow from the predictions" in result.stderr

@@ -39,7 +39,7 @@ def baselines(ctx: click.Context, only_tasks: tuple[str, ...], data_dir: Path | 
     """
     from ftbench.baseline_files import baseline_issues, write_baselines
     from ftbench.baselines import board_baselines
-    from ftbench.tasks import load_tasks
+    from ftbench.tasks import load_tasks, read_held_out
 
     config = board_config(ctx, data_dir=data_dir)
     registry = load_tasks(config.tasks_dir)
@@ -49,7 +49,11 @@ def baselines(ctx: click.Context, only_tasks: tuple[str, ...], data_dir: Path | 
     chosen = [t for t in registry.values() if not only_tasks or t.name in only_tasks]
     if check_only:
         # here every problem fails the check (a stale file is only a warning to `ftbench check`)
-        issues = [replace(i, severity="error") for i in baseline_issues(chosen, config.baselines_dir, config.data_dir)]
+        # with the held-out labels, so that numbers which do not follow from the predictions fail too
+        held_out, _ = read_held_out(chosen, config.data_dir)
+        labels = {name: examples.labels for name, examples in held_out.items()}
+        found = baseline_issues(chosen, config.baselines_dir, config.data_dir, labels)
+        issues = [replace(i, severity="error") for i in found]
         print_issues(issues, f"baselines check: {len(issues)} problem(s)")
         return
     started = time.perf_counter()
