@@ -193,6 +193,8 @@ class RankedRow:
     """Every pairwise test of the task's entries (shared by the task's rows)."""
     baseline: str = ""
     """``below`` or ``not above`` the best trivial baseline (paired test), else empty."""
+    sharing: int = 1
+    """Rows of its table with the same rank, itself included (``=k`` when more than one)."""
 
     @property
     def ties(self) -> int:
@@ -267,12 +269,15 @@ def rank_entries(
         keys = [better_first_key(e.value(metric), hib) for e in scored]
         ranks = competition_ranks(keys)
         wins = [sum(1 for k in keys if k > key) for key in keys]
-        return [RankedRow(r, e, wins=w) for r, e, w in zip(ranks, scored, wins, strict=True)]
+        sharing = Counter(ranks)
+        return [RankedRow(r, e, wins=w, sharing=sharing[r]) for r, e, w in zip(ranks, scored, wins, strict=True)]
     plausible = rank_intervals(stats.samples, hib)
     wins = stats.better.sum(axis=1)
+    groups = stats.groups()
+    sharing = Counter(groups)
     return [
-        RankedRow(rank, e, (), lo, hi, int(wins[i]), i, stats)
-        for i, (rank, e, (lo, hi)) in enumerate(zip(stats.groups(), scored, plausible, strict=True))
+        RankedRow(rank, e, (), lo, hi, int(wins[i]), i, stats, sharing=sharing[rank])
+        for i, (rank, e, (lo, hi)) in enumerate(zip(groups, scored, plausible, strict=True))
     ]
 
 

@@ -148,19 +148,18 @@ def _task_row(shard: Shard, rows: Sequence[RankedRow], sub_id: str, task: str, m
 def standing(rows: Sequence[RankedRow], mine: RankedRow) -> str:
     """A row's rank as the report states it: ``#2 of 4``, or with ties ``=1 of 4 (3rd by
     score; not significantly different from 2)``."""
-    sharing = sum(1 for r in rows if r.rank == mine.rank)
-    ties = mine.ties if mine.comparisons is not None else sharing - 1
-    if sharing < 2 and not ties:
+    ties = mine.ties if mine.comparisons is not None else mine.sharing - 1
+    if mine.sharing < 2 and not ties:
         return f"#{mine.rank} of {len(rows)}"
     position = next(i for i, r in enumerate(rows) if r is mine) + 1
-    text = f"{_shown_rank(rows, mine)} of {len(rows)}"
+    text = f"{_shown_rank(mine)} of {len(rows)}"
     order = f"{_ordinal(position)} by score; " if position != mine.rank else ""
     return f"{text} ({order}not significantly different from {ties})" if ties else text
 
 
-def _shown_rank(rows: Sequence[RankedRow], row: RankedRow) -> str:
+def _shown_rank(row: RankedRow) -> str:
     """``#2``, or ``=1`` when another row shares the rank."""
-    shown = rank_text(row.rank, sum(1 for r in rows if r.rank == row.rank))
+    shown = rank_text(row.rank, row.sharing)
     return shown if shown.startswith("=") else "#" + shown
 
 
@@ -199,8 +198,7 @@ def _leaders(rows: Sequence[RankedRow], sub_id: str, metric: str) -> str:
     if not top:
         return "first entry"
     return "; ".join(
-        f"{_shown_rank(rows, r)} {escape(r.entry.name)} {format_value(metric, r.entry.metrics.get(metric))}"
-        for r in top
+        f"{_shown_rank(r)} {escape(r.entry.name)} {format_value(metric, r.entry.metrics.get(metric))}" for r in top
     )
 
 

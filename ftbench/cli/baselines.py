@@ -52,8 +52,8 @@ def baselines(ctx: click.Context, only_tasks: tuple[str, ...], data_dir: Path | 
         # with the held-out labels, so that numbers which do not follow from the predictions fail too
         held_out, _ = read_held_out(chosen, config.data_dir)
         labels = {name: examples.labels for name, examples in held_out.items()}
-        found = baseline_issues(chosen, config.baselines_dir, config.data_dir, labels)
-        issues = [replace(i, severity="error") for i in found]
+        problems = baseline_issues(chosen, config.baselines_dir, config.data_dir, labels)
+        issues = [replace(i, severity="error") for i in problems]
         print_issues(issues, f"baselines check: {len(issues)} problem(s)")
         return
     started = time.perf_counter()

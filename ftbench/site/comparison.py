@@ -11,7 +11,6 @@ first ``PAGE_SIZE`` of them as HTML and reads the texts from the task's shared d
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -70,7 +69,7 @@ def comparison_pages(
         if stats is None or (task.type != "perplexity" and task.name not in held_out):
             continue
         intervals = pair_intervals(stats, [(rows[i].index, rows[j].index) for i, j in pairs])
-        side = partial(_side_key, Counter(r.rank for r in rows), task.primary_metric)
+        side = partial(_side_key, task.primary_metric)
         for (i, j), interval in zip(pairs, intervals, strict=True):
             first, second = rows[i].entry.submission, rows[j].entry.submission
             context = partial(comparison_context, task, rows, i, j, held_out.get(task.name), common, interval)
@@ -93,10 +92,10 @@ def comparison_pages(
     return pages
 
 
-def _side_key(ties: Counter, metric: str, row: RankedRow) -> tuple:
+def _side_key(metric: str, row: RankedRow) -> tuple:
     """What a comparison page shows of one side beyond its record (see :func:`_side`)."""
     e = row.entry
-    return (e.name, e.submission, row.rank, ties[row.rank], e.value(metric), e.stamp)
+    return (e.name, e.submission, row.rank, row.sharing, e.value(metric), e.stamp)
 
 
 def pair_intervals(
@@ -218,8 +217,8 @@ def comparison_context(
         "page_title": f"{first.entry.name} and {second.entry.name} on {task.title}",
         "task": task,
         "task_href": task_url(task.name),
-        "a": _side(first, task, examples, rows),
-        "b": _side(second, task, examples, rows),
+        "a": _side(first, task, examples),
+        "b": _side(second, task, examples),
         "entries": len(rows),
         "metric": METRICS[metric].label,
         "percent": is_percent(metric),
@@ -237,14 +236,14 @@ def comparison_context(
     return {**context, **_labels(task, a, b, examples)}
 
 
-def _side(row: RankedRow, task: Task, examples: Examples | None, rows: Sequence[RankedRow]) -> Side:
+def _side(row: RankedRow, task: Task, examples: Examples | None) -> Side:
     e = row.entry
     return Side(
         name=e.name,
         submission=e.submission,
         href=model_url(e.submission),
         examples_href=examples_url(e.submission, task.name) if has_examples(e.outcome, examples) else "",
-        rank=rank_text(row.rank, sum(1 for r in rows if r.rank == row.rank)),
+        rank=rank_text(row.rank, row.sharing),
         value=format_value(task.primary_metric, e.value(task.primary_metric)),
     )
 

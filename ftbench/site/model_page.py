@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 from urllib.parse import quote
@@ -61,6 +61,8 @@ class TaskStanding:
     """Their display names."""
     compared: bool
     """Its pairs of neighbours have comparison pages (``comparison.compared``)."""
+    sharing: Mapping[str, int] = field(default_factory=dict)
+    """Submission id -> entries sharing its rank (:attr:`RankedRow.sharing`)."""
 
 
 Standings = Mapping[str, TaskStanding]
@@ -75,6 +77,7 @@ def standings(tables: Mapping[str, Sequence[RankedRow]]) -> Standings:
             tuple(r.entry.submission for r in rows),
             tuple(r.entry.name for r in rows),
             bool(compared(rows)),
+            {r.entry.submission: r.sharing for r in rows},
         )
         for task, rows in tables.items()
     }
@@ -267,9 +270,7 @@ def result_view(
         status=loaded.status,
         note=loaded.note,
         rank=standing.ranks.get(sub_id) if standing and current else None,
-        rank_text=rank_text(
-            standing.ranks[sub_id], sum(1 for r in standing.ranks.values() if r == standing.ranks[sub_id])
-        )
+        rank_text=rank_text(standing.ranks[sub_id], standing.sharing[sub_id])
         if standing and current and sub_id in standing.ranks
         else "",
         of=len(standing.order) if standing else 0,

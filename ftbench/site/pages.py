@@ -186,10 +186,12 @@ def home_context(
         }
         for t in board.tasks
     ]
+    sharing = {t: {r.entry.submission: r.sharing for r in rows} for t, rows in tables.items()}
+    overall_ranks = Counter(o.rank for o in overall)
     overall_rows = [
         {
             "rank": o.rank,
-            "rank_text": rank_text(o.rank, sum(1 for x in overall if x.rank == o.rank)),
+            "rank_text": rank_text(o.rank, overall_ranks[o.rank]),
             "of": len(overall),
             "plausible": f"{o.rank_low}–{o.rank_high}" if o.rank_low and o.rank_low != o.rank_high else "",
             "name": entries[o.submission].name,
@@ -200,10 +202,7 @@ def home_context(
             "rivals": o.rivals,
             "win_rate": f"{100 * o.mean_win_rate:.0f}",
             "win_rate_raw": o.mean_win_rate,
-            "ranks": [
-                (t, rank_text(o.task_ranks[t], sum(1 for r in tables[t] if r.rank == o.task_ranks[t])), o.task_sizes[t])
-                for t in o.tasks
-            ],
+            "ranks": [(t, rank_text(o.task_ranks[t], sharing[t][o.submission]), o.task_sizes[t]) for t in o.tasks],
             "alone": [t for t in o.task_ranks if o.task_sizes.get(t) == 1],
         }
         for o in overall
@@ -288,7 +287,6 @@ def score_matrix(
     cells: dict[tuple[str, str], dict[str, Any]] = {}
     for t in tasks:
         rows = tables[t.name]
-        sharing = Counter(r.rank for r in rows)
         for r in rows:
             e = r.entry
             entries.setdefault(e.submission, e)
@@ -296,7 +294,7 @@ def score_matrix(
             cells[(e.submission, t.name)] = {
                 "score": value_at_precision(t.primary_metric, value, e.intervals.get(t.primary_metric)),
                 "ci": interval_text(t.primary_metric, e.intervals.get(t.primary_metric)),
-                "rank": f"{rank_text(r.rank, sharing[r.rank])} of {len(rows)}",
+                "rank": f"{rank_text(r.rank, r.sharing)} of {len(rows)}",
                 "best": r.rank == 1 and len(rows) > 1,
                 "raw": value,
                 "title": rank_title(r, len(rows)),
@@ -348,7 +346,6 @@ def task_context(board: Board, task: Task, rows: Sequence[RankedRow], common: di
     floor = best_baseline(task, refs)
     reference = board.reference_hardware
     others = sorted({r.entry.hardware for r in rows if reference and r.entry.hardware != reference})
-    shared = Counter(r.rank for r in rows)
     optional = optional_columns(task.type, columns)
     scale = score_scale(rows, task.primary_metric)
     leader = rows[0].entry.value(task.primary_metric) if rows else None
@@ -368,7 +365,7 @@ def task_context(board: Board, task: Task, rows: Sequence[RankedRow], common: di
                 rows[i + 1] if i + 1 < len(rows) else None,
                 task.name,
                 len(rows),
-                shared[r.rank],
+                r.sharing,
                 optional,
                 _score_extra(r, task.primary_metric, leader, scale),
             )
