@@ -19,16 +19,21 @@
     return numeric ? a - b : collator.compare(a, b);
   }
 
-  function setParam(name, value) {
-    const params = new URLSearchParams(window.location.search);
-    if (value) params.set(name, value);
-    else params.delete(name);
+  // The view lives in the address (replaceState: no new history entry), so it can be linked to.
+  function writeParams(params) {
     const query = params.toString();
     try {
       history.replaceState(null, "", window.location.pathname + (query ? "?" + query : "") + window.location.hash);
     } catch (e) {
       // some browsers refuse to rewrite file:// addresses; the view still applies
     }
+  }
+
+  function setParam(name, value) {
+    const params = new URLSearchParams(window.location.search);
+    if (value) params.set(name, value);
+    else params.delete(name);
+    writeParams(params);
   }
 
   function sortBy(table, header, index, forced) {
@@ -70,31 +75,28 @@
   }
 
   // A filtered view can be linked to: ?family=prompted%20LM selects that family on load, and
-  // every change is written back into the address (replaceState: no new history entry).
-  function initialValues(selects) {
+  // every change is written back into the address. A page with two filter boxes names one's
+  // parameters with a prefix (data-param="matrix-": ?matrix-family=...), so that the two
+  // never read each other's; the search box (one per page) is ?q=.
+  function initialValues(selects, prefix) {
     const params = new URLSearchParams(window.location.search);
     for (const s of selects) {
-      const wanted = params.get(s.dataset.filter);
+      const wanted = params.get(prefix + s.dataset.filter);
       if (wanted !== null && Array.from(s.options).some((o) => o.value === wanted)) s.value = wanted;
     }
   }
 
-  function remember(selects, search) {
+  function remember(selects, search, prefix) {
     const params = new URLSearchParams(window.location.search);
     for (const s of selects) {
-      if (s.value === "") params.delete(s.dataset.filter);
-      else params.set(s.dataset.filter, s.value);
+      if (s.value === "") params.delete(prefix + s.dataset.filter);
+      else params.set(prefix + s.dataset.filter, s.value);
     }
     if (search) {
       if (search.value.trim() === "") params.delete("q");
       else params.set("q", search.value.trim());
     }
-    const query = params.toString();
-    try {
-      history.replaceState(null, "", window.location.pathname + (query ? "?" + query : "") + window.location.hash);
-    } catch (e) {
-      // some browsers refuse to rewrite file:// addresses; the filter still applies
-    }
+    writeParams(params);
   }
 
   function setupFilters(box) {
@@ -102,6 +104,7 @@
     if (!table) return;
     const selects = Array.from(box.querySelectorAll("select[data-filter]"));
     const search = box.querySelector("input[data-search]");
+    const prefix = box.dataset.param || "";
     const count = box.querySelector(".count");
     const apply = () => {
       let shown = 0;
@@ -118,7 +121,7 @@
     for (const s of selects) {
       s.addEventListener("change", () => {
         apply();
-        remember(selects, search);
+        remember(selects, search, prefix);
       });
     }
     if (search) {
@@ -126,10 +129,10 @@
       if (q) search.value = q;
       search.addEventListener("input", () => {
         apply();
-        remember(selects, search);
+        remember(selects, search, prefix);
       });
     }
-    initialValues(selects);
+    initialValues(selects, prefix);
     box.hidden = false;
     apply();
   }
@@ -149,17 +152,7 @@
       for (const cell of table.querySelectorAll("[data-opt]")) cell.hidden = !shown.has(cell.dataset.opt);
       return shown;
     };
-    const save = (shown) => {
-      const params = new URLSearchParams(window.location.search);
-      if (shown.size) params.set("cols", Array.from(shown).join(","));
-      else params.delete("cols");
-      const query = params.toString();
-      try {
-        history.replaceState(null, "", window.location.pathname + (query ? "?" + query : "") + window.location.hash);
-      } catch (e) {
-        // file:// addresses may refuse; the choice still applies
-      }
-    };
+    const save = (shown) => setParam("cols", Array.from(shown).join(","));
     for (const b of boxes) b.addEventListener("change", () => save(apply()));
     box.hidden = false;
     apply();
