@@ -3,7 +3,8 @@
 In one process, alternated, best time of each over ``--repeat`` rounds, on the same texts:
 
 - **ftbench**: ``run_classifier`` on the model ``ftbench evaluate`` loads (length-sorted
-  batches); its time includes tokenising;
+  batches, as many side by side as torch has threads, one thread each); its time includes
+  tokenising;
 - **pipeline default** and **pipeline(batch_size=64)**: ``transformers.pipeline`` on the same
   loaded model, as a user would run it;
 - **roofline**: the model's forward FLOPs for the real (non-padding) tokens — 2 x the encoder's
@@ -104,7 +105,9 @@ def main() -> None:
     pipe = pipeline("text-classification", model=clf.model, tokenizer=clf.tokenizer, device=clf.device)
     pipe(texts[:8])  # warm-up, as the runner does
     methods = {
-        "ftbench": lambda: run_classifier(clf, texts, batch_size=args.batch_size, progress=False, policy=None),
+        "ftbench": lambda: run_classifier(
+            clf, texts, batch_size=args.batch_size, progress=False, policy=None, threads=torch.get_num_threads()
+        ),
         "pipeline default": lambda: pipe(texts),
         f"pipeline(batch_size={args.batch_size})": lambda: pipe(texts, batch_size=args.batch_size),
     }
@@ -149,6 +152,7 @@ def main() -> None:
             "torch_threads": torch.get_num_threads(),
         },
         "model_notes": list(clf.info.notes),
+        "ftbench_streams": run.streams,
         "seconds": {name: [round(t, 3) for t in ts] for name, ts in times.items()},
         "best_s": {name: round(t, 3) for name, t in best.items()},
         "over_ftbench": {name: round(t / best["ftbench"], 2) for name, t in best.items() if name != "ftbench"},

@@ -448,7 +448,9 @@ def _efficiency(
 
 def _memory(figures: dict, loaded: LoadedModel, model: Classifier | LanguageModel) -> dict:
     """The memory the model takes: peak RSS minus the RSS before it was loaded (CPU), with the
-    range over the throughput repeats; the allocator's peak on a GPU."""
+    range over the throughput repeats; the allocator's peak on a GPU. A scoring pass that ran
+    batches side by side (``pass_streams``) is left out: what it takes is the pass's, not what
+    the model takes when it serves one call at a time."""
     peaks = [float(m) for m in figures.get("memory_peaks_mb", [])]
     peak = figures.get("peak_memory_mb")
     if not isinstance(peak, (int, float)):
@@ -456,7 +458,7 @@ def _memory(figures: dict, loaded: LoadedModel, model: Classifier | LanguageMode
     if str(model.info.device).startswith("cuda"):
         return {"model_memory_mb": float(peak)}
     base = loaded.rss_before_mb
-    high = max([float(peak), *peaks])
+    high = max(peaks) if peaks and figures.get("pass_streams", 1) > 1 else max([float(peak), *peaks])
     return {
         "model_memory_mb": max(high - base, 0.0),
         "model_memory_mb_lo": max(min(peaks or [high]) - base, 0.0),

@@ -58,6 +58,27 @@ def test_real_adapter_on_a_limit_slice(tmp_path):
     assert "1 pair(s): 0 to evaluate, 1 current" in again.stderr
 
 
+def test_side_by_side_batches_give_the_same_bits_as_one_at_a_time():
+    import torch
+
+    from ftbench.config import load_config
+    from ftbench.jobs import plan_jobs
+    from ftbench.models.backends import load_model
+    from ftbench.runner import run_classifier
+    from ftbench.submissions import load_submissions
+
+    config = load_config(ROOT)
+    [job] = plan_jobs(load_submissions(config, [BUNDLED]).require_valid(), config, only_tasks=["sst2"])
+    model = load_model(job, config, "cpu").model
+    texts = list(load_examples(job.task, config.data_dir).head(200).texts)
+    threads = torch.get_num_threads()
+    alone = run_classifier(model, texts, batch_size=16, progress=False, policy=None, threads=1)
+    side = run_classifier(model, texts, batch_size=16, progress=False, policy=None, threads=2)
+    assert (alone.streams, side.streams) == (1, 2)
+    assert np.array_equal(alone.probs, side.probs)  # bit for bit, in the texts' order
+    assert torch.get_num_threads() == threads and not model._backends_set  # put back as found
+
+
 def test_new_task_needs_no_code(board, tmp_path):
     """A task added as one YAML file (plus its data) is planned and evaluated by the unchanged
     CLI, which refuses a model whose classification head would be random."""

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import multiprocessing
 import os
+import threading
 import time
+import types
 
 import numpy as np
 import pytest
 
 from conftest import valid_spec
 from ftbench.config import load_config
-from ftbench.evaluate import EvalSettings, evaluate_job
+from ftbench.evaluate import EvalSettings, _memory, evaluate_job
 from ftbench.jobs import plan_jobs
 from ftbench.leaderboard import Entry, task_table
 from ftbench.measure import Policy
@@ -58,6 +61,68 @@ def test_runner_keeps_example_order():
     assert eff["throughput"]["repeats"] == QUICK.throughput_repeats
     assert eff["latency_ms_lo"] <= eff["latency_ms_hi"] and eff["examples_per_s_lo"] <= eff["examples_per_s_hi"]
     assert set(eff["validity"]) == {"flags", "contention", "policy"}
+
+
+class SideBySide(DummyClassifier):
+    """A dummy that notes how many calls run at once and on which threads (each call sleeps a
+    little, so that calls allowed to overlap do)."""
+
+    def __init__(self, n_labels, allowed):
+        super().__init__(n_labels, {"good": 1})
+        self.allowed, self.running, self.most, self.threads = allowed, 0, 0, set()
+        self.lock = threading.Lock()
+
+    def concurrent(self, streams):
+        return contextlib.nullcontext(min(streams, self.allowed))
+
+    def predict_proba(self, texts):
+        with self.lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+            self.threads.add(threading.get_ident())
+        time.sleep(0.01)
+        out = super().predict_proba(texts)
+        with self.lock:
+            self.running -= 1
+        return out
+
+
+@pytest.mark.parametrize(("threads", "allowed", "expected"), [(1, 4, 1), (3, 4, 3), (3, 1, 1), (8, 8, 6)])
+def test_the_scoring_pass_runs_batches_side_by_side_where_the_model_allows(threads, allowed, expected):
+    texts = [f"text {i} " + "word " * (i % 7) + ("good" if i % 3 else "") for i in range(23)]
+    model = SideBySide(2, allowed)
+    run = run_classifier(model, texts, batch_size=4, progress=False, policy=None, threads=threads)
+    assert run.streams == expected  # never more batches at once than there are (6 here)
+    assert np.array_equal(run.probs, DummyClassifier(2, {"good": 1}).predict_proba(texts))  # in the texts' order
+    assert len(run.batch_latency_ms) == 6 and min(run.batch_latency_ms) >= 10
+    assert model.most <= expected and (model.most == 1 or len(model.threads) > 1)
+    assert run.efficiency().get("pass_streams", 1) == expected
+
+
+def test_the_measurement_runs_one_call_at_a_time_before_a_side_by_side_pass():
+    texts = [f"text {i} " + "word " * (i % 5) for i in range(40)]
+    model = SideBySide(2, 4)
+    calls: list[int] = []
+    predict = model.predict_proba
+
+    def watched(batch):
+        calls.append(model.running)
+        return predict(batch)
+
+    model.predict_proba = watched
+    run = run_classifier(model, texts, batch_size=4, progress=False, policy=QUICK, threads=4)
+    assert run.streams == 4 and run.measurement is not None
+    measured = len(calls) - 1 - 10  # the warm-up call, then the measurement's, then 10 batches
+    assert measured > QUICK.min_iterations and set(calls[: 1 + measured]) == {0}  # alone, first
+
+
+def test_model_memory_leaves_out_a_side_by_side_pass():
+    loaded = types.SimpleNamespace(rss_before_mb=100.0)
+    model = types.SimpleNamespace(info=types.SimpleNamespace(device="cpu"))
+    figures = {"peak_memory_mb": 400.0, "memory_peaks_mb": [250.0, 260.0]}
+    assert _memory(figures, loaded, model)["model_memory_mb"] == 300.0  # one batch at a time: the pass counts
+    side = _memory({**figures, "pass_streams": 2}, loaded, model)
+    assert (side["model_memory_mb"], side["model_memory_mb_lo"]) == (160.0, 150.0)
 
 
 def _job(board, folder, only=("sst2",), limit=None):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -52,6 +53,13 @@ class Classifier(Protocol):
 
         Must return only after the device has finished (timings depend on it).
         """
+        ...
+
+    def concurrent(self, streams: int) -> AbstractContextManager[int]:
+        """Within the context, ``predict_proba`` may be called from as many threads at once as
+        the number it gives (at most ``streams``; 1: from one thread only). A CPU model runs each
+        call on one compute thread there, so that ``streams`` batches run side by side rather
+        than each small matrix product being split across the cores."""
         ...
 
     def peak_device_memory_mb(self) -> float | None:

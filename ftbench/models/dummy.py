@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -37,6 +38,10 @@ class DummyClassifier:
                     scores[label] += self.n_labels
             out[row] = scores / scores.sum()
         return out
+
+    @contextmanager
+    def concurrent(self, streams: int) -> Iterator[int]:
+        yield max(streams, 1)  # predict_proba keeps no state: any number of threads may call it
 
     def peak_device_memory_mb(self) -> float | None:
         return None

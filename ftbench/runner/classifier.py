@@ -1,6 +1,6 @@
-"""Run a classifier over held-out texts: length-sorted batches, progress, then the efficiency
-measurement (``ftbench.measure``: batch-1 latency rounds, repeated throughput sample,
-contention) on the warmed-up model.
+"""Run a classifier over held-out texts: the efficiency measurement (``ftbench.measure``:
+batch-1 latency rounds, repeated throughput sample, contention) on the warmed-up model, then
+the scoring pass in length-sorted batches, with progress.
 
 The runner itself imports no torch: it drives any ``Classifier`` and measures it.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +51,9 @@ class RunResult:
     """``cuda`` (allocated device memory) or ``rss`` (resident process memory)."""
     measurement: Measurement | None = None
     """The efficiency measurement after the pass (None when it was not asked for)."""
+    streams: int = 1
+    """Batches the pass ran side by side (``Classifier.concurrent``), each on one thread when
+    more than one."""
 
     @property
     def predictions(self) -> list[int]:
@@ -73,6 +77,8 @@ def batch_figures(run: RunResult | Any, n: int) -> dict[str, Any]:
         "batch_latency_ms_p95": percentile(run.batch_latency_ms, 95),
         "peak_memory_mb": run.peak_memory_mb,
     }
+    if getattr(run, "streams", 1) > 1:
+        figures["pass_streams"] = run.streams
     if run.measurement is not None:
         figures.update(run.measurement.figures())
     return figures
@@ -98,24 +104,32 @@ def run_classifier(
     policy: Policy | None = DEFAULT_POLICY,
     threads: int = 1,
 ) -> RunResult:
-    """Score ``texts`` with ``model`` (one warm-up batch first, untimed), then measure it with
-    ``policy`` (None: no measurement, as when re-checking predictions). ``threads``: the compute
-    threads the model runs with (for the contention figures)."""
+    """Score ``texts`` with ``model`` and measure it with ``policy`` (None: no measurement, as
+    when re-checking predictions); one warm-up batch first, untimed. ``threads``: the compute
+    threads the model runs with (for the contention figures).
+
+    The measurement comes first and runs one call at a time on ``threads`` threads, as a
+    deployed model serves. The scoring pass then runs up to ``threads`` batches side by side,
+    one thread each, where the model allows it (``Classifier.concurrent``): a pass of small
+    matrix products finishes sooner so, with the same bits, but the threads' allocator pools
+    stay resident after it, so the memory measured comes before it."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     texts = list(texts)
     warmup = sorted(texts[: min(len(texts), batch_size)], key=len)
     since = read_cpu()
     model.predict_proba(warmup)  # first call pays one-off costs (kernels, allocator)
+    measurement = None
+    if policy is not None:
+        lengths = model.token_lengths(texts)
+        batches = length_sorted_batches(lengths, batch_size)
+        measurement = _measure(model, texts, lengths, batches, policy, threads, since)
     with PeakMemory() as memory:
         start = time.perf_counter()
         lengths = model.token_lengths(texts)
         batches = length_sorted_batches(lengths, batch_size)
-        probs, batch_ms = _score_batches(model, texts, batches, progress, description)
+        probs, batch_ms, streams = _score_batches(model, texts, batches, progress, description, threads)
         wall = time.perf_counter() - start
-    measurement = None
-    if policy is not None:
-        measurement = _measure(model, texts, lengths, batches, policy, threads, since)
     device_peak = model.peak_device_memory_mb()
     return RunResult(
         probs=probs,
@@ -126,6 +140,7 @@ def run_classifier(
         peak_memory_mb=device_peak if device_peak is not None else memory.peak_mb,
         memory_kind="cuda" if device_peak is not None else "rss",
         measurement=measurement,
+        streams=streams,
     )
 
 
@@ -174,20 +189,41 @@ def _measure(
 
 
 def _score_batches(
-    model: Classifier, texts: list[str], batches: list[list[int]], progress: bool, description: str
-) -> tuple[np.ndarray, list[float]]:
+    model: Classifier, texts: list[str], batches: list[list[int]], progress: bool, description: str, streams: int
+) -> tuple[np.ndarray, list[float], int]:
+    """Probabilities in the texts' order, each batch's wall time, and the batches run at once."""
+
+    def score(batch: list[int]) -> tuple[np.ndarray, float]:
+        t0 = time.perf_counter()
+        out = model.predict_proba([texts[i] for i in batch])
+        return out, 1000 * (time.perf_counter() - t0)
+
     probs: np.ndarray | None = None
     batch_ms = []
-    with tqdm(
-        total=len(texts), desc=description, unit="ex", disable=not progress, leave=False, dynamic_ncols=True
-    ) as bar:
-        for batch in batches:
-            t0 = time.perf_counter()
-            out = model.predict_proba([texts[i] for i in batch])
-            batch_ms.append(1000 * (time.perf_counter() - t0))
+    bar = tqdm(total=len(texts), desc=description, unit="ex", disable=not progress, leave=False, dynamic_ncols=True)
+    with (
+        bar,
+        model.concurrent(min(streams, len(batches))) as at_once,
+        ThreadPoolExecutor(at_once) if at_once > 1 else _Serial() as pool,
+    ):
+        for batch, (out, ms) in zip(batches, pool.map(score, batches), strict=True):  # in order
+            batch_ms.append(ms)
             if probs is None:
                 probs = np.zeros((len(texts), out.shape[1]), dtype=np.float64)
             probs[batch] = out
             bar.update(len(batch))
     assert probs is not None, "no texts to score"
-    return probs, batch_ms
+    return probs, batch_ms, at_once
+
+
+class _Serial:
+    """``map`` on the calling thread, one item at a time (the executor of a one-stream pass)."""
+
+    def __enter__(self) -> _Serial:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def map(self, fn, items):
+        return map(fn, items)

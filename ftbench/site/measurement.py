@@ -125,8 +125,15 @@ def throughput_rows(e: Mapping[str, object]) -> Rows:
     rows.append(("Repeats", f"{_count(run.get('repeats'))} × {sample}: {seconds} s (CV {_pct(run.get('cv'))})"))
     if _number(e.get("pass_examples_per_s")) and _number(e.get("wall_time_s")):
         rate = format_value("examples_per_s", e["pass_examples_per_s"])
-        rows.append(("Full scoring pass", f"{rate} ex/s, {_plain(e['wall_time_s'])} s"))
+        rows.append(("Full scoring pass", f"{rate} ex/s, {_plain(e['wall_time_s'])} s" + _streams_note(e)))
     return rows
+
+
+def _streams_note(e: Mapping[str, object]) -> str:
+    streams = e.get("pass_streams")
+    if not isinstance(streams, int) or isinstance(streams, bool) or streams < 2:
+        return ""
+    return f" ({streams} batches at a time, one thread each)"
 
 
 def memory_rows(e: Mapping[str, object]) -> Rows:
@@ -137,7 +144,8 @@ def memory_rows(e: Mapping[str, object]) -> Rows:
     else:
         rows = [("Model memory", NOT_MEASURED)]
     if _number(e.get("peak_memory_mb")):
-        rows.append(("Process peak", _mib(e["peak_memory_mb"]) + (f" ({kind})" if kind else "")))
+        note = ", the scoring pass's, left out of the model's" if _streams_note(e) else ""
+        rows.append(("Process peak", _mib(e["peak_memory_mb"]) + (f" ({kind}{note})" if kind else "")))
     if _number(e.get("rss_before_load_mb")):
         rows.append(("Before loading the model", _mib(e["rss_before_load_mb"])))
     peaks = [p for p in e.get("memory_peaks_mb") or [] if _number(p)]  # type: ignore[attr-defined]
