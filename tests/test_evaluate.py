@@ -116,6 +116,22 @@ def test_the_measurement_runs_one_call_at_a_time_before_a_side_by_side_pass():
     assert measured > QUICK.min_iterations and set(calls[: 1 + measured]) == {0}  # alone, first
 
 
+def test_a_failing_batch_side_by_side_stops_the_pass_with_its_error():
+    texts = [f"text {i} " + "word " * (i % 5) + ("boom" if i == 17 else "") for i in range(40)]
+    model = SideBySide(2, 4)
+    predict = model.predict_proba
+
+    def failing(batch):
+        if any("boom" in t for t in batch):
+            raise RuntimeError("out of memory in batch")
+        return predict(batch)
+
+    model.predict_proba = failing
+    with pytest.raises(RuntimeError, match="out of memory"):
+        run_classifier(model, texts, batch_size=4, progress=False, policy=None, threads=4)
+    assert model.running == 0  # every stream has returned
+
+
 def test_model_memory_leaves_out_a_side_by_side_pass():
     loaded = types.SimpleNamespace(rss_before_mb=100.0)
     model = types.SimpleNamespace(info=types.SimpleNamespace(device="cpu"))
@@ -198,9 +214,10 @@ def test_git_state_ignores_the_outputs_an_evaluation_writes(tmp_path):
     assert state["dirty"] is True and len(state["commit"]) == 40
 
 
-def _spin(seconds: float) -> None:
+def _spin(stop, seconds: float) -> None:
+    """Keep a CPU busy until ``stop`` is set (or ``seconds`` have passed, should the test die)."""
     end = time.perf_counter() + seconds
-    while time.perf_counter() < end:
+    while time.perf_counter() < end and not stop.is_set():
         pass
 
 
@@ -210,15 +227,16 @@ def test_a_run_beside_a_cpu_heavy_process_is_flagged_and_earns_no_badge(board, m
     config, settings, job = _job(board, make_submission(), limit=200)
     brief = Policy(min_iterations=8, min_seconds=1.0, max_seconds=3.0, latency_sample=4, throughput_tokens=64)
     settings = dataclasses.replace(settings, policy=brief)
-    spinners = [
-        multiprocessing.get_context("spawn").Process(target=_spin, args=(6.0,)) for _ in range(os.cpu_count() or 1)
-    ]
+    spawn = multiprocessing.get_context("spawn")
+    stop = spawn.Event()  # the spinners run for the whole evaluation, however long its setup takes
+    spinners = [spawn.Process(target=_spin, args=(stop, 120.0)) for _ in range(os.cpu_count() or 1)]
     for p in spinners:
         p.start()
     try:
         time.sleep(0.5)
         record = evaluate_job(job, config, settings, backend=dummy_loader({"bad": 0, "good": 1}))
     finally:
+        stop.set()
         for p in spinners:
             p.join()
     eff = record.efficiency

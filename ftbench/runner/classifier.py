@@ -7,9 +7,12 @@ The runner itself imports no torch: it drives any ``Classifier`` and measures it
 
 from __future__ import annotations
 
+import itertools
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -191,39 +194,49 @@ def _measure(
 def _score_batches(
     model: Classifier, texts: list[str], batches: list[list[int]], progress: bool, description: str, streams: int
 ) -> tuple[np.ndarray, list[float], int]:
-    """Probabilities in the texts' order, each batch's wall time, and the batches run at once."""
+    """Probabilities in the texts' order, each batch's wall time, and the batches run at once.
 
-    def score(batch: list[int]) -> tuple[np.ndarray, float]:
-        t0 = time.perf_counter()
-        out = model.predict_proba([texts[i] for i in batch])
-        return out, 1000 * (time.perf_counter() - t0)
-
-    probs: np.ndarray | None = None
-    batch_ms = []
+    Side by side, the calling thread is one of the streams and takes batches in turn with the
+    others (every thread that allocates keeps its own allocator pool: one fewer to hold)."""
+    results: list[tuple[np.ndarray, float] | None] = [None] * len(batches)
+    turns = itertools.count()  # the next batch to take: one ``next`` is atomic
+    stop = threading.Event()
     bar = tqdm(total=len(texts), desc=description, unit="ex", disable=not progress, leave=False, dynamic_ncols=True)
+    lock = threading.Lock()
+
+    def take_turns() -> None:
+        for j in turns:
+            if j >= len(batches) or stop.is_set():
+                return
+            t0 = time.perf_counter()
+            try:
+                out = model.predict_proba([texts[i] for i in batches[j]])
+            except BaseException:
+                stop.set()  # the other streams stop after their current batch
+                raise
+            results[j] = (out, 1000 * (time.perf_counter() - t0))
+            with lock:
+                bar.update(len(batches[j]))
+
     with (
         bar,
         model.concurrent(min(streams, len(batches))) as at_once,
-        ThreadPoolExecutor(at_once) if at_once > 1 else _Serial() as pool,
+        ThreadPoolExecutor(at_once - 1) if at_once > 1 else nullcontext() as pool,
     ):
-        for batch, (out, ms) in zip(batches, pool.map(score, batches), strict=True):  # in order
-            batch_ms.append(ms)
-            if probs is None:
-                probs = np.zeros((len(texts), out.shape[1]), dtype=np.float64)
-            probs[batch] = out
-            bar.update(len(batch))
+        others = [pool.submit(take_turns) for _ in range(at_once - 1)] if pool is not None else []
+        try:
+            take_turns()
+        finally:
+            for other in others:
+                other.result()  # raises what a stream raised
+    probs: np.ndarray | None = None
+    batch_ms = []
+    for batch, result in zip(batches, results, strict=True):
+        assert result is not None, "a batch was not scored"
+        out, ms = result
+        if probs is None:
+            probs = np.zeros((len(texts), out.shape[1]), dtype=np.float64)
+        probs[batch] = out
+        batch_ms.append(ms)
     assert probs is not None, "no texts to score"
     return probs, batch_ms, at_once
-
-
-class _Serial:
-    """``map`` on the calling thread, one item at a time (the executor of a one-stream pass)."""
-
-    def __enter__(self) -> _Serial:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def map(self, fn, items):
-        return map(fn, items)
