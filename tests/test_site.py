@@ -241,6 +241,25 @@ def test_unchanged_inputs_skip_the_build_and_force_rewrites_nothing(site_board):
     assert {p: p.stat().st_mtime_ns for p in before} == before
 
 
+def test_a_local_model_mirror_is_part_of_the_input_stamp(site_board, tmp_path):
+    """A mirror's files are in its records' content keys: a changed, new or removed mirror can
+    change which records are current, so the build must not be skipped."""
+    import dataclasses
+
+    from ftbench.site.stamp import input_stamps
+
+    mirror = tmp_path / "mirror"
+    config = dataclasses.replace(load_config(site_board), local_models={"org/model@abc": str(mirror)})
+    absent = input_stamps(config)
+    mirror.mkdir()
+    (mirror / "model.safetensors").write_bytes(b"weights")
+    present = input_stamps(config)
+    (mirror / "model.safetensors").write_bytes(b"other weights")
+    changed = input_stamps(config)
+    assert len({absent, present, changed}) == 3 and len({absent[1], present[1], changed[1]}) == 3
+    assert input_stamps(config) == changed  # and nothing else moves it
+
+
 def test_a_changed_record_rewrites_only_what_shows_it(site_board):
     _, site = build(site_board)
     before = site_files(site)

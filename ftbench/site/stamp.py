@@ -15,7 +15,8 @@ import os
 from pathlib import Path
 
 import ftbench
-from ftbench.config import BoardConfig
+from ftbench.config import BoardConfig, mirror_folder
+from ftbench.errors import FtbenchError
 from ftbench.files import walk_files, write_atomic
 
 MANIFEST = ".ftbench-build.json"
@@ -30,6 +31,7 @@ def input_stamps(config: BoardConfig) -> tuple[str, str]:
     shared = hashlib.sha256()
     # the signing key decides which records are current: a digest of it (never the key) counts
     key = hashlib.sha256(config.record_key).hexdigest() if config.record_key else ""
+    mirrors, missing = _mirrors(config)
     settings = [
         ftbench.__version__,
         config.base_url,
@@ -37,6 +39,7 @@ def input_stamps(config: BoardConfig) -> tuple[str, str]:
         config.title,
         os.environ.get("SOURCE_DATE_EPOCH", ""),
         key,
+        missing,
     ]
     shared.update(json.dumps(settings).encode())
     roots = [
@@ -46,6 +49,7 @@ def input_stamps(config: BoardConfig) -> tuple[str, str]:
         config.pages_dir,
         config.data_dir,
         Path(ftbench.__file__).parent,
+        *mirrors,
     ]
     for path, size, mtime in walk_files([config.root / "pyproject.toml"], roots, config.site_dir):
         shared.update(f"{path}\0{size}\0{mtime}\n".encode())
@@ -53,6 +57,19 @@ def input_stamps(config: BoardConfig) -> tuple[str, str]:
     for path, size, mtime in walk_files([], [config.submissions_dir, config.results_dir], config.site_dir):
         digest.update(f"{path}\0{size}\0{mtime}\n".encode())
     return digest.hexdigest(), shared.hexdigest()
+
+
+def _mirrors(config: BoardConfig) -> tuple[list[Path], list[str]]:
+    """The folders of the board's local model mirrors, and those it names that are not there:
+    a mirror's files are part of its records' content keys (``ftbench.keys``), so a changed or
+    new mirror can change which records are current."""
+    folders, missing = [], []
+    for name, spec in sorted(config.local_models.items()):
+        try:
+            folders.append(mirror_folder(spec))
+        except FtbenchError:
+            missing.append(f"{name}={spec}")
+    return folders, missing
 
 
 def read_manifest(site_dir: Path) -> dict:
