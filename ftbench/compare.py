@@ -311,15 +311,17 @@ def compare_all(
     weights = resample_weights(max(n_items, 1), resamples, seed)
     samples = metric_samples(metric, outcomes, gold, n_labels, weights, from_confusion)
     n = len(outcomes)
+    upper = np.triu_indices(n, 1)
     if metric == "accuracy" and gold is not None and all(o.pred is not None for o in outcomes):
         right = np.column_stack([(o.pred == gold) for o in outcomes]).astype(np.float32)
         only = right.T @ (1.0 - right)  # only[i, j]: examples i gets right and j wrong
-        p_raw, method = exact_binomial_p(only, only.T), "McNemar exact"
+        p_raw, method = np.ones((n, n)), "McNemar exact"
+        p_raw[upper] = exact_binomial_p(only[upper], only.T[upper])  # symmetric: each pair once
+        p_raw[upper[::-1]] = p_raw[upper]
     else:
         p_raw = pair_p_values(samples)
         method = "paired bootstrap" if n <= EXACT_PAIRS else "paired bootstrap (normal approximation)"
     np.fill_diagonal(p_raw, 1.0)
-    upper = np.triu_indices(n, 1)
     p_holm = np.ones((n, n))
     p_holm[upper] = holm(p_raw[upper])
     p_holm = np.minimum(p_holm, p_holm.T)
