@@ -320,7 +320,7 @@ def classify(
     policy: Policy = DEFAULT_POLICY,
     threads: int = 1,
 ) -> Outcome:
-    """Score a classifier on the job's held-out texts, then measure it."""
+    """Measure a classifier and score it on the job's held-out texts."""
     run = run_classifier(
         model, examples.texts, job.batch_size, progress, description=job.name, policy=policy, threads=threads
     )
@@ -449,8 +449,8 @@ def _efficiency(
 def _memory(figures: dict, loaded: LoadedModel, model: Classifier | LanguageModel) -> dict:
     """The memory the model takes: peak RSS minus the RSS before it was loaded (CPU), with the
     range over the throughput repeats; the allocator's peak on a GPU. A scoring pass that ran
-    batches side by side (``pass_streams``) is left out: what it takes is the pass's, not what
-    the model takes when it serves one call at a time."""
+    batches side by side (``pass_streams``) counts only for its first batch, scored alone: what
+    the rest takes is the pass's, not what the model takes when it serves one call at a time."""
     peaks = [float(m) for m in figures.get("memory_peaks_mb", [])]
     peak = figures.get("peak_memory_mb")
     if not isinstance(peak, (int, float)):
@@ -458,7 +458,11 @@ def _memory(figures: dict, loaded: LoadedModel, model: Classifier | LanguageMode
     if str(model.info.device).startswith("cuda"):
         return {"model_memory_mb": float(peak)}
     base = loaded.rss_before_mb
-    high = max(peaks) if peaks and figures.get("pass_streams", 1) > 1 else max([float(peak), *peaks])
+    if figures.get("pass_streams", 1) > 1:  # one call at a time: the repeats, the pass's first batch
+        alone = figures.get("pass_alone_peak_memory_mb")
+        high = max([*peaks, *([float(alone)] if isinstance(alone, (int, float)) else [])] or [float(peak)])
+    else:
+        high = max([float(peak), *peaks])
     return {
         "model_memory_mb": max(high - base, 0.0),
         "model_memory_mb_lo": max(min(peaks or [high]) - base, 0.0),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import shutil
 
 import numpy as np
@@ -58,6 +59,7 @@ def test_real_adapter_on_a_limit_slice(tmp_path):
     assert "1 pair(s): 0 to evaluate, 1 current" in again.stderr
 
 
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="side by side needs two compute threads")
 def test_side_by_side_batches_give_the_same_bits_as_one_at_a_time():
     import torch
 
@@ -72,11 +74,30 @@ def test_side_by_side_batches_give_the_same_bits_as_one_at_a_time():
     model = load_model(job, config, "cpu").model
     texts = list(load_examples(job.task, config.data_dir).head(200).texts)
     threads = torch.get_num_threads()
-    alone = run_classifier(model, texts, batch_size=16, progress=False, policy=None, threads=1)
-    side = run_classifier(model, texts, batch_size=16, progress=False, policy=None, threads=2)
-    assert (alone.streams, side.streams) == (1, 2)
-    assert np.array_equal(alone.probs, side.probs)  # bit for bit, in the texts' order
-    assert torch.get_num_threads() == threads and not model._backends_set  # put back as found
+    seen: list[int] = []  # torch's threads in each call
+    predict = model.predict_proba
+
+    def watched(batch):
+        seen.append(torch.get_num_threads())
+        return predict(batch)
+
+    model.predict_proba = watched
+    torch.set_num_threads(2)
+    try:
+        alone = run_classifier(model, texts, batch_size=16, progress=False, policy=None, threads=1)
+        assert set(seen) == {2}
+        seen.clear()
+        side = run_classifier(model, texts, batch_size=16, progress=False, policy=None, threads=2)
+        assert seen[:2] == [2, 2] and set(seen[2:]) == {1}  # warm-up and first batch alone; then one each
+        assert (alone.streams, side.streams) == (1, 2)
+        assert np.array_equal(alone.probs, side.probs)  # bit for bit, in the texts' order
+        assert torch.get_num_threads() == 2 and not model._backends_set  # put back as found
+        with pytest.raises(RuntimeError, match="a batch failed"), model.concurrent(2):
+            assert torch.get_num_threads() == 1 and model._backends_set
+            raise RuntimeError("a batch failed")
+        assert torch.get_num_threads() == 2 and not model._backends_set  # put back after an error too
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_new_task_needs_no_code(board, tmp_path):

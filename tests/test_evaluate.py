@@ -23,6 +23,7 @@ from ftbench.measure import Policy
 from ftbench.models.dummy import DummyClassifier
 from ftbench.record import read_record, write_record
 from ftbench.runner import length_sorted_batches, run_classifier
+from ftbench.runner.classifier import MAX_STREAMS
 from ftbench.submissions import SubmissionSet, load_submission
 from ftbench.tasks import load_examples, load_tasks
 
@@ -80,23 +81,53 @@ class SideBySide(DummyClassifier):
             self.running += 1
             self.most = max(self.most, self.running)
             self.threads.add(threading.get_ident())
-        time.sleep(0.01)
+        time.sleep(0.02)
         out = super().predict_proba(texts)
         with self.lock:
             self.running -= 1
         return out
 
 
-@pytest.mark.parametrize(("threads", "allowed", "expected"), [(1, 4, 1), (3, 4, 3), (3, 1, 1), (8, 8, 6)])
+@pytest.mark.parametrize(("threads", "allowed", "expected"), [(1, 4, 1), (3, 4, 3), (3, 1, 1), (8, 8, MAX_STREAMS)])
 def test_the_scoring_pass_runs_batches_side_by_side_where_the_model_allows(threads, allowed, expected):
     texts = [f"text {i} " + "word " * (i % 7) + ("good" if i % 3 else "") for i in range(23)]
     model = SideBySide(2, allowed)
+    at_first: list[int] = []
+    predict = model.predict_proba
+
+    def watched(batch):
+        at_first.append(model.running)
+        return predict(batch)
+
+    model.predict_proba = watched
     run = run_classifier(model, texts, batch_size=4, progress=False, policy=None, threads=threads)
-    assert run.streams == expected  # never more batches at once than there are (6 here)
+    assert run.streams == expected
     assert np.array_equal(run.probs, DummyClassifier(2, {"good": 1}).predict_proba(texts))  # in the texts' order
-    assert len(run.batch_latency_ms) == 6 and min(run.batch_latency_ms) >= 10
-    assert model.most <= expected and (model.most == 1 or len(model.threads) > 1)
+    assert len(run.batch_latency_ms) == 6 and min(run.batch_latency_ms) >= 20
+    assert at_first[:2] == [0, 0]  # the warm-up, then the pass's first (longest) batch, alone
+    assert model.most <= expected and (model.most > 1) == (expected > 1)  # the rest did run side by side
+    assert (len(model.threads) > 1) == (expected > 1)
     assert run.efficiency().get("pass_streams", 1) == expected
+
+
+def test_a_model_without_concurrent_is_scored_one_batch_at_a_time():
+    class Plain:  # a backend written before Classifier.concurrent existed
+        info = DummyClassifier(2).info
+
+        def __init__(self):
+            self.inner = DummyClassifier(2)
+
+        def token_lengths(self, texts):
+            return self.inner.token_lengths(texts)
+
+        def predict_proba(self, texts):
+            return self.inner.predict_proba(texts)
+
+        def peak_device_memory_mb(self):
+            return None
+
+    run = run_classifier(Plain(), ["a b", "c", "d e f"] * 5, batch_size=2, progress=False, policy=None, threads=4)
+    assert run.streams == 1 and len(run.predictions) == 15
 
 
 def test_the_measurement_runs_one_call_at_a_time_before_a_side_by_side_pass():
@@ -139,6 +170,8 @@ def test_model_memory_leaves_out_a_side_by_side_pass():
     assert _memory(figures, loaded, model)["model_memory_mb"] == 300.0  # one batch at a time: the pass counts
     side = _memory({**figures, "pass_streams": 2}, loaded, model)
     assert (side["model_memory_mb"], side["model_memory_mb_lo"]) == (160.0, 150.0)
+    first = _memory({**figures, "pass_streams": 2, "pass_alone_peak_memory_mb": 300.0}, loaded, model)
+    assert first["model_memory_mb"] == 200.0  # the pass's first batch, scored alone, counts
 
 
 def _job(board, folder, only=("sst2",), limit=None):
@@ -271,3 +304,30 @@ def test_remeasuring_keeps_the_scores_and_replaces_the_figures(board, make_submi
     assert again.efficiency["latency"]["n"] >= 1 and "wall_time_s" not in again.efficiency
     job.output.unlink()
     assert remeasure_current(config, settings=settings, backend=backend).jobs == []
+
+
+def test_the_model_page_says_a_pass_ran_side_by_side_and_compares_like_with_like():
+    from ftbench.site.measurement import memory_rows, throughput_rows, unmerged_rows
+
+    e = {
+        "throughput": {"seconds": [1.0, 1.1], "examples": 64, "tokens": 900, "repeats": 2, "cv": 0.05},
+        "examples_per_s": 60.0,
+        "pass_examples_per_s": 70.0,
+        "wall_time_s": 26.0,
+        "pass_streams": 2,
+        "memory_kind": "rss",
+        "peak_memory_mb": 900.0,
+        "memory_peaks_mb": [600.0, 610.0],
+        "model_memory_mb": 200.0,
+    }
+    shown = dict(throughput_rows(e))["Full scoring pass"]
+    assert shown.endswith("(after its first batch, 2 batches at a time, the threads shared out)")
+    assert "only its first batch, alone, counts" in dict(memory_rows(e))["Process peak"]
+    unmerged = {"memory_peaks_mb": [640.0, 650.0]}
+    peak = {row[0]: row for row in unmerged_rows({**e, "unmerged": unmerged})}["Process peak (MiB)"]
+    assert peak[1].startswith("610") and peak[2].startswith("650")  # the repeats' peaks on both sides
+    alone = {k: v for k, v in e.items() if k != "pass_streams"}
+    assert "batches at a time" not in dict(throughput_rows(alone))["Full scoring pass"]
+    assert {row[0]: row for row in unmerged_rows({**alone, "unmerged": unmerged})}["Process peak (MiB)"][1].startswith(
+        "900"
+    )

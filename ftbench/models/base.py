@@ -57,9 +57,10 @@ class Classifier(Protocol):
 
     def concurrent(self, streams: int) -> AbstractContextManager[int]:
         """Within the context, ``predict_proba`` may be called from as many threads at once as
-        the number it gives (at most ``streams``; 1: from one thread only). A CPU model runs each
-        call on one compute thread there, so that ``streams`` batches run side by side rather
-        than each small matrix product being split across the cores."""
+        the number it gives (at most ``streams``; 1: from one thread only). A CPU model shares
+        its compute threads out among the calls there, so that batches run side by side rather
+        than each small matrix product being split across the cores. Optional: a backend
+        without it is called one batch at a time."""
         ...
 
     def peak_device_memory_mb(self) -> float | None:

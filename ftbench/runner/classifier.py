@@ -53,10 +53,12 @@ class RunResult:
     memory_kind: str
     """``cuda`` (allocated device memory) or ``rss`` (resident process memory)."""
     measurement: Measurement | None = None
-    """The efficiency measurement after the pass (None when it was not asked for)."""
+    """The efficiency measurement, taken before the pass (None when it was not asked for)."""
     streams: int = 1
-    """Batches the pass ran side by side (``Classifier.concurrent``), each on one thread when
-    more than one."""
+    """Batches the pass ran side by side after its first (``Classifier.concurrent``)."""
+    alone_peak_mb: float | None = None
+    """Peak memory while the pass scored its first, longest batch alone (what one call at a
+    time takes at the longest inputs)."""
 
     @property
     def predictions(self) -> list[int]:
@@ -82,6 +84,8 @@ def batch_figures(run: RunResult | Any, n: int) -> dict[str, Any]:
     }
     if getattr(run, "streams", 1) > 1:
         figures["pass_streams"] = run.streams
+        if run.alone_peak_mb is not None:
+            figures["pass_alone_peak_memory_mb"] = run.alone_peak_mb
     if run.measurement is not None:
         figures.update(run.measurement.figures())
     return figures
@@ -98,6 +102,12 @@ def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
+MAX_STREAMS = 4
+"""At most this many batches side by side in a scoring pass (each holds its activations: on a
+many-core host, more streams would multiply the pass's memory for little gain); the threads
+are shared out among them."""
+
+
 def run_classifier(
     model: Classifier,
     texts: Sequence[str],
@@ -112,38 +122,48 @@ def run_classifier(
     threads the model runs with (for the contention figures).
 
     The measurement comes first and runs one call at a time on ``threads`` threads, as a
-    deployed model serves. The scoring pass then runs up to ``threads`` batches side by side,
-    one thread each, where the model allows it (``Classifier.concurrent``): a pass of small
-    matrix products finishes sooner so, with the same bits, but the threads' allocator pools
-    stay resident after it, so the memory measured comes before it."""
+    deployed model serves. The scoring pass then scores its first (longest) batch alone, so
+    that a memory problem shows there, and the rest up to :data:`MAX_STREAMS` batches side by
+    side where the model allows it (``Classifier.concurrent``), the threads shared out among
+    them: a pass of small matrix products finishes sooner so, with the same predictions. The
+    threads' allocator pools stay resident after it, so the memory measured comes before it,
+    and the first batch's peak (alone) is kept apart (``RunResult.alone_peak_mb``)."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     texts = list(texts)
     warmup = sorted(texts[: min(len(texts), batch_size)], key=len)
     since = read_cpu()
     model.predict_proba(warmup)  # first call pays one-off costs (kernels, allocator)
-    measurement = None
-    if policy is not None:
-        lengths = model.token_lengths(texts)
-        batches = length_sorted_batches(lengths, batch_size)
-        measurement = _measure(model, texts, lengths, batches, policy, threads, since)
-    with PeakMemory() as memory:
-        start = time.perf_counter()
-        lengths = model.token_lengths(texts)
-        batches = length_sorted_batches(lengths, batch_size)
-        probs, batch_ms, streams = _score_batches(model, texts, batches, progress, description, threads)
-        wall = time.perf_counter() - start
+    start = time.perf_counter()
+    lengths = model.token_lengths(texts)  # timed: part of the pass, done once for both
+    batches = length_sorted_batches(lengths, batch_size)
+    tokenised_s = time.perf_counter() - start
+    if not batches:
+        raise ValueError("no texts to score")
+    measurement = _measure(model, texts, lengths, batches, policy, threads, since) if policy is not None else None
+    bar = tqdm(total=len(texts), desc=description, unit="ex", disable=not progress, leave=False, dynamic_ncols=True)
+    with bar:
+        with PeakMemory() as alone:
+            start = time.perf_counter()
+            [first], first_ms, _ = _score_batches(model, texts, batches[:1], bar, 1)
+        with PeakMemory() as side:
+            rest, rest_ms, streams = _score_batches(model, texts, batches[1:], bar, min(threads, MAX_STREAMS))
+        wall = tokenised_s + time.perf_counter() - start
+    probs = np.zeros((len(texts), first.shape[1]), dtype=np.float64)
+    for batch, out in zip(batches, [first, *rest], strict=True):
+        probs[batch] = out
     device_peak = model.peak_device_memory_mb()
     return RunResult(
         probs=probs,
         wall_time_s=wall,
         n_tokens=int(sum(lengths)),
         batch_size=batch_size,
-        batch_latency_ms=tuple(batch_ms),
-        peak_memory_mb=device_peak if device_peak is not None else memory.peak_mb,
+        batch_latency_ms=tuple(first_ms + rest_ms),
+        peak_memory_mb=device_peak if device_peak is not None else max(alone.peak_mb, side.peak_mb),
         memory_kind="cuda" if device_peak is not None else "rss",
         measurement=measurement,
         streams=streams,
+        alone_peak_mb=alone.peak_mb if device_peak is None else device_peak,
     )
 
 
@@ -179,6 +199,7 @@ def _measure(
         for batch in sample:
             model.predict_proba(batch)
 
+    run_sample()  # untimed: each of the sample's shapes seen once (allocation, kernel choice)
     return measure(
         lambda i: model.predict_proba([single[i]]),
         len(single),
@@ -192,16 +213,15 @@ def _measure(
 
 
 def _score_batches(
-    model: Classifier, texts: list[str], batches: list[list[int]], progress: bool, description: str, streams: int
-) -> tuple[np.ndarray, list[float], int]:
-    """Probabilities in the texts' order, each batch's wall time, and the batches run at once.
-
-    Side by side, the calling thread is one of the streams and takes batches in turn with the
-    others (every thread that allocates keeps its own allocator pool: one fewer to hold)."""
+    model: Classifier, texts: list[str], batches: list[list[int]], bar: Any, streams: int
+) -> tuple[list[np.ndarray], list[float], int]:
+    """Each batch's probabilities and wall time, in the batches' order, and how many batches
+    ran at once (``model.concurrent(streams)``; 1 for none or one batch). Side by side, the
+    calling thread is one of the streams and takes batches in turn with the others (every
+    thread that allocates keeps its own allocator pool: one fewer to hold)."""
     results: list[tuple[np.ndarray, float] | None] = [None] * len(batches)
     turns = itertools.count()  # the next batch to take: one ``next`` is atomic
-    stop = threading.Event()
-    bar = tqdm(total=len(texts), desc=description, unit="ex", disable=not progress, leave=False, dynamic_ncols=True)
+    stop = threading.Event()  # set when a stream fails: the others stop after their batch
     lock = threading.Lock()
 
     def take_turns() -> None:
@@ -212,31 +232,33 @@ def _score_batches(
             try:
                 out = model.predict_proba([texts[i] for i in batches[j]])
             except BaseException:
-                stop.set()  # the other streams stop after their current batch
+                stop.set()
                 raise
             results[j] = (out, 1000 * (time.perf_counter() - t0))
             with lock:
                 bar.update(len(batches[j]))
 
+    concurrent = getattr(model, "concurrent", None)  # a backend without it runs one at a time
+    wanted = min(streams, len(batches))
     with (
-        bar,
-        model.concurrent(min(streams, len(batches))) as at_once,
+        concurrent(wanted) if concurrent is not None and wanted > 1 else nullcontext(1) as at_once,
         ThreadPoolExecutor(at_once - 1) if at_once > 1 else nullcontext() as pool,
     ):
         others = [pool.submit(take_turns) for _ in range(at_once - 1)] if pool is not None else []
+        finished = False
         try:
             take_turns()
+            finished = True
         finally:
+            stop.set()  # on success every batch has been taken already
             for other in others:
-                other.result()  # raises what a stream raised
-    probs: np.ndarray | None = None
-    batch_ms = []
-    for batch, result in zip(batches, results, strict=True):
+                if finished:
+                    other.result()  # raises what a stream raised
+                else:
+                    other.exception()  # waits; the calling thread's own error is the one raised
+    outs, batch_ms = [], []
+    for result in results:
         assert result is not None, "a batch was not scored"
-        out, ms = result
-        if probs is None:
-            probs = np.zeros((len(texts), out.shape[1]), dtype=np.float64)
-        probs[batch] = out
-        batch_ms.append(ms)
-    assert probs is not None, "no texts to score"
-    return probs, batch_ms, at_once
+        outs.append(result[0])
+        batch_ms.append(result[1])
+    return outs, batch_ms, max(at_once, 1) if batches else 1

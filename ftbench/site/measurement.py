@@ -133,7 +133,7 @@ def _streams_note(e: Mapping[str, object]) -> str:
     streams = e.get("pass_streams")
     if not isinstance(streams, int) or isinstance(streams, bool) or streams < 2:
         return ""
-    return f" ({streams} batches at a time, one thread each)"
+    return f" (after its first batch, {streams} batches at a time, the threads shared out)"
 
 
 def memory_rows(e: Mapping[str, object]) -> Rows:
@@ -144,7 +144,11 @@ def memory_rows(e: Mapping[str, object]) -> Rows:
     else:
         rows = [("Model memory", NOT_MEASURED)]
     if _number(e.get("peak_memory_mb")):
-        note = ", the scoring pass's, left out of the model's" if _streams_note(e) else ""
+        note = (
+            ", the scoring pass's side by side: only its first batch, alone, counts for the model"
+            if _streams_note(e)
+            else ""
+        )
         rows.append(("Process peak", _mib(e["peak_memory_mb"]) + (f" ({kind}{note})" if kind else "")))
     if _number(e.get("rss_before_load_mb")):
         rows.append(("Before loading the model", _mib(e["rss_before_load_mb"])))
@@ -239,9 +243,11 @@ def unmerged_rows(e: Mapping[str, object]) -> list[tuple[str, str, str, str]]:
 
 def _figure(e: Mapping[str, object], key: str) -> float | None:
     value = e.get(key)
-    if key == "peak_memory_mb" and not _number(value):  # an unmerged run records its repeats' peaks
+    # an unmerged run records its repeats' peaks only; a side-by-side pass's peak is the pass's,
+    # so the merged form is compared on its repeats' peaks too
+    if key == "peak_memory_mb" and (not _number(value) or _streams_note(e)):
         peaks = [p for p in e.get("memory_peaks_mb") or [] if _number(p)]  # type: ignore[attr-defined]
-        value = max(peaks) if peaks else None
+        value = max(peaks) if peaks else value
     return float(value) if _number(value) else None  # type: ignore[arg-type]
 
 
