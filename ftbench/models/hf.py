@@ -83,8 +83,8 @@ class HFClassifier:
     def concurrent(self, streams: int) -> Iterator[int]:
         """On a CPU, ``streams`` batches at a time, torch's threads shared out among them: the
         encoder's matrices (a few thousand rows by 384) are too small to split well across
-        cores, so side-by-side batches finish a pass sooner, with the same predictions (and, on
-        the machines tested, the same bits: each product is computed as it would be alone). The
+        cores, so side-by-side batches finish a pass sooner, with the same predictions (the
+        probabilities within float32 rounding: a small product may split its work otherwise). The
         attention backends are set once for all threads (setting them per call from several
         threads would race). On a GPU: one stream, as before."""
         threads = torch.get_num_threads()
