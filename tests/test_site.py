@@ -397,6 +397,70 @@ def test_a_rebuild_proves_only_the_records_that_changed_and_refuses_a_forged_one
     assert len(audited) == first  # a memo made under other inputs is not used
 
 
+def test_a_rebuild_reads_only_the_records_that_changed(site_board, tmp_path, monkeypatch):
+    import ftbench.board.read as read
+
+    reads: list[str] = []
+    real = read.read_record_bytes
+
+    def counted(path, *args, **kwargs):
+        reads.append(f"{path.parent.name}/{path.name}")
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(read, "read_record_bytes", counted)
+    config = load_config(site_board)
+    build_site(config, workers=1)
+    every = sorted(reads)
+    assert len(every) >= 10 and len(set(every)) == len(every)  # each record read once, audit included
+    cache = config.cache_dir / "build" / "records"
+    assert {p.name for p in cache.iterdir()} >= {"alpha-lora.npz", "delta-head.npz"}  # one per submission
+    change_delta_record(site_board)
+    reads.clear()
+    build_site(config, workers=1)
+    assert reads == ["delta-head/sentiment.json"]  # the others come from the cache: their files unchanged
+    assert site_files(config.site_dir) == clean_build(site_board, tmp_path / "clean")
+    reads.clear()
+    build_site(config, force=True, workers=1)
+    assert sorted(reads) == every  # --force reads every record again
+    for stored in cache.iterdir():  # a damaged cache is not used: every record is read again
+        stored.write_bytes(b"PK\x03\x04 not a zip" if stored.name.startswith("a") else b"")
+    edit_card(site_board)
+    reads.clear()
+    build_site(config, workers=1)
+    assert sorted(reads) == every and site_files(config.site_dir) == clean_build(site_board, tmp_path / "clean2")
+
+
+def test_the_record_cache_keeps_what_the_board_took_from_a_record(tmp_path):
+    import numpy as np
+
+    from ftbench.board.record_cache import CachedRecord, read_entries, write_entries
+    from ftbench.calibration import calibration
+    from ftbench.compare import Outcome
+    from ftbench.record import read_record, view_of
+
+    path = next((ROOT / "results").glob("minilm-lora-r8/sst2.json"))
+    record = read_record(path)
+    pred = np.array(record.predictions.pred, dtype=np.int16)
+    prob = np.array(record.predictions.prob, dtype=np.float32)
+    docs = {f: np.arange(3, dtype=np.float64) + i for i, f in enumerate(("loglik", "tokens", "words", "bytes"))}
+    entries = {
+        "sst2.json": CachedRecord(
+            "1:2", "ab" * 32, view_of(record), {}, Outcome(pred=pred, prob=prob), calibration(prob, pred == 1)
+        ),
+        "wiki.json": CachedRecord("3:4", "cd" * 32, view_of(record), {"documents": 3}, Outcome(documents=docs), None),
+    }
+    where = tmp_path / "x.npz"
+    write_entries(where, "stamp", entries)
+    back = read_entries(where, "stamp")
+    assert back.keys() == entries.keys() and back["sst2.json"].view == entries["sst2.json"].view
+    assert back["sst2.json"].calibration == entries["sst2.json"].calibration
+    assert np.array_equal(back["sst2.json"].outcome.pred, pred) and back["sst2.json"].outcome.prob.dtype == np.float32
+    assert all(np.array_equal(back["wiki.json"].outcome.documents[f], docs[f]) for f in docs)
+    assert back["wiki.json"].scoring == {"documents": 3} and back["wiki.json"].calibration is None
+    assert read_entries(where, "another stamp") == {}  # made under other inputs: not used
+    assert read_entries(tmp_path / "missing.npz", "stamp") == {}
+
+
 @pytest.mark.parametrize(
     "garbage",
     [b"[" * 100000 + b"]" * 100000, b"\x00\xff not json", b'{"stamp": null, "files": {"a": 1}, "keys": [1]}'],

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from ftbench.audit import audit_record, must_prove
 from ftbench.baseline_files import current_baselines
 from ftbench.baselines import TaskBaselines
 from ftbench.board.proofs import Problems, record_digest
+from ftbench.board.record_cache import CachedRecord, read_entries, write_entries
 from ftbench.board.snapshot import (
     Board,
     CardedSubmission,
@@ -83,6 +84,19 @@ class Layout:
     proofs: Mapping[str, Problems] | None = None
     """What the last build's audits found, by record digest (``ftbench.board.proofs``); None:
     every record is audited, and nothing is remembered (``ftbench check``, ``build --force``)."""
+    record_cache: RecordCache | None = None
+    """Where what was read from each record is kept between builds, and whether to use it
+    (``ftbench.board.record_cache``); None: every record is read, nothing is kept."""
+
+
+@dataclass(frozen=True)
+class RecordCache:
+    """The record cache's folder, the stamp its entries are made under, and whether entries
+    may be used (``build --force`` reads every record and writes the entries anew)."""
+
+    folder: Path
+    shared: str
+    reuse: bool = True
 
 
 @dataclass(frozen=True)
@@ -211,52 +225,69 @@ def _read_submission(
     layout: Layout, sub: LoadedSubmission, paths: Sequence[Path], proofs: dict[str, Problems] | None = None
 ) -> tuple:
     """A valid submission and its record files -> (CardedSubmission, [(LoadedRecord, source
-    path)], notes). Every record is read whole and audited (unless ``layout.proofs`` holds its
-    proof); the site keeps it without its predictions. ``proofs`` collects each record's proof
-    by digest (where ``layout.proofs`` is not None), for the next build."""
+    path)], notes). Every record is read whole and audited, unless the record cache holds what
+    was read from it (its file unchanged) and ``layout.proofs`` its proof; the site keeps it
+    without its predictions. ``proofs`` collects each record's proof by digest (where
+    ``layout.proofs`` is not None), for the next build."""
     notes: list[str] = []
     records = []
     memo: dict = {}  # one fingerprint per weights folder, however many tasks it serves
+    cache = layout.record_cache
+    where = cache.folder / f"{sub.spec.id}.npz" if cache is not None else None
+    cached = read_entries(where, cache.shared) if where is not None and cache is not None and cache.reuse else {}
+    kept: dict[str, CachedRecord] = {}
     for path in paths:
-        try:
-            rec, data = read_record_bytes(path)
-        except FtbenchError as exc:
-            notes.append(f"{path}: unreadable result record skipped ({str(exc).splitlines()[0]})")
-            continue
+        stamp = file_stamp(path)
+        entry = cached.get(path.name)
+        whole = None  # the record with its predictions, when read (an audit needs them)
+        if entry is None or entry.stamp != stamp or layout.proofs is None or entry.digest not in layout.proofs:
+            try:
+                whole, data = read_record_bytes(path)
+            except FtbenchError as exc:
+                notes.append(f"{path}: unreadable result record skipped ({str(exc).splitlines()[0]})")
+                continue
+            entry = _entry_of(layout, whole, data, stamp)
+        kept[path.name] = entry
+        rec = entry.view
         if rec.submission.id != sub.spec.id or rec.task.name != path.stem:
             notes.append(f"{path}: names another submission or task than its path; not shown")
             continue
-        digest = record_digest(data) if layout.proofs is not None else ""
-        status, why = record_status(rec, sub, layout, memo, digest, proofs)
+        digest = entry.digest if layout.proofs is not None else ""
+        full = (lambda w=whole: w) if whole is not None else (lambda p=path: read_record_bytes(p)[0])
+        status, why = record_status(rec, sub, layout, memo, digest, proofs, full)
         if status == "refused":
             notes.append(f"{path}: refused, not shown: {why}")
         href = f"records/{sub.spec.id}/{rec.task.name}.json"
-        outcome, calibrated, contaminated = _evidence(layout, sub, rec) if status == "current" else (None, None, None)
+        current = status == "current"
         loaded = LoadedRecord(
-            view_of(rec),
+            rec,
             status,
             why,
             href,
-            document_totals(rec.documents),
-            outcome,
-            calibrated,
-            contaminated,
-            stamp=file_stamp(path),
+            entry.scoring,
+            entry.outcome if current else None,
+            entry.calibration if current else None,
+            _contamination(layout, sub, rec.task.name, entry.outcome) if current else None,
+            stamp=stamp,
         )
         records.append((loaded, path))
+    if where is not None and cache is not None and kept != cached:
+        write_entries(where, cache.shared, kept)
     return CardedSubmission(sub.spec, _card(sub), folder_stamp(sub.folder)), records, notes
 
 
-def _evidence(layout: Layout, sub: LoadedSubmission, rec: Any) -> tuple:
-    """What a current record's per-example results give the board: the compact outcome, its
-    calibration, and the overlap of its declared training data with the held-out split."""
-    name = rec.task.name
+def _entry_of(layout: Layout, rec: Any, data: bytes, stamp: str) -> CachedRecord:
+    """What the board takes from a record read whole (``data``: its bytes)."""
+    outcome, calibrated = outcome_of(rec, layout.gold.get(rec.task.name))
+    return CachedRecord(stamp, record_digest(data), view_of(rec), document_totals(rec.documents), outcome, calibrated)
+
+
+def _contamination(layout: Layout, sub: LoadedSubmission, name: str, outcome: Any) -> Any:
+    """The overlap of a current record's declared training data with the held-out split."""
     examples = layout.gold.get(name)
-    outcome, calibrated = outcome_of(rec, examples)
     task = layout.tasks[name]
     found = declared_overlaps(sub.spec.training_data_for(name), name, layout.overlaps)
-    contaminated = contamination_of(outcome, examples, found, task.primary_metric, len(task.labels))
-    return outcome, calibrated, contaminated
+    return contamination_of(outcome, examples, found, task.primary_metric, len(task.labels))
 
 
 def _card(sub: LoadedSubmission) -> str:
@@ -273,6 +304,7 @@ def record_status(
     memo: dict | None = None,
     digest: str = "",
     proofs: dict[str, Problems] | None = None,
+    full: Callable[[], Any] | None = None,
 ) -> tuple[str, str]:
     """``(status, note)`` of a record on the site: ``orphan`` when its task is no longer asked
     for; ``refused`` when it does not prove its numbers (``ftbench.audit``: every record that
@@ -280,7 +312,8 @@ def record_status(
     :func:`ftbench.jobs.freshness` against the key ``ftbench plan`` computes now (the board's
     batch size, its mirrors' files and, where known, the CI's signing key included).
     ``digest``: the record's (``proofs.record_digest``): its proof is taken from
-    ``layout.proofs`` when there, and put into ``proofs``."""
+    ``layout.proofs`` when there, and put into ``proofs``. ``full``: the whole record, when
+    ``rec`` is one without its predictions (read only if it has to be audited)."""
     tasks = layout.tasks
     name = rec.task.name
     if name not in tasks or name not in sub.spec.tasks:
@@ -294,7 +327,7 @@ def record_status(
     if must_prove(rec, task, fresh.status == "current"):
         known = layout.proofs.get(digest) if digest and layout.proofs is not None else None
         if known is None:
-            found = audit_record(rec, task, layout.gold.get(name), name, intervals=True)
+            found = audit_record(full() if full else rec, task, layout.gold.get(name), name, intervals=True)
             known = tuple((i.field, i.message) for i in found[:3])
         if digest and proofs is not None:
             proofs[digest] = known

@@ -79,7 +79,8 @@ class Last:
     """Page path -> ``[key, stamp of the file written]`` (``render.render_pages``)."""
     site_dir: Path
     memo: Path | None = None
-    """Where the records' proofs are remembered (``ftbench.board.proofs``); None: nowhere."""
+    """Where the records' proofs are remembered (``ftbench.board.proofs``), beside what was
+    read from each record (``ftbench.board.record_cache``); None: nowhere."""
     force: bool = False
     """Prove every record again (the memo is written anew)."""
 
@@ -106,7 +107,8 @@ def _build(
     config: BoardConfig, stamps: tuple[str, str], previous: list[str], last: Last, workers: int | None
 ) -> BuildReport:
     from ftbench.board.proofs import read_memo, write_memo
-    from ftbench.board.read import list_board, make_board
+    from ftbench.board.read import RecordCache, list_board, make_board
+    from ftbench.board.record_cache import FOLDER as RECORDS
     from ftbench.board.snapshot import merge, task_tables
     from ftbench.site.comparison import comparison_pages
     from ftbench.site.context import salt_of
@@ -118,7 +120,11 @@ def _build(
     stamp, shared = stamps
     layout = list_board(config)
     if last.memo is not None:
-        layout = dataclasses.replace(layout, proofs={} if last.force else read_memo(last.memo, shared))
+        layout = dataclasses.replace(
+            layout,
+            proofs={} if last.force else read_memo(last.memo, shared),
+            record_cache=RecordCache(last.memo.parent / RECORDS, shared, reuse=not last.force),
+        )
     tasks = tuple(layout.tasks.values())
     weights = [1 + len(paths) for _, paths in layout.folders]
     shards = split_evenly(layout.folders, weights, _worker_count(workers, sum(weights)))
