@@ -79,6 +79,7 @@ class SideBySide(DummyClassifier):
     def __init__(self, n_labels, allowed):
         super().__init__(n_labels, {"good": 1})
         self.allowed, self.running, self.most, self.threads = allowed, 0, 0, set()
+        self.at_entry: list[int] = []  # how many other calls were running as each call began
         self.lock = threading.Lock()
 
     def concurrent(self, streams):
@@ -86,6 +87,7 @@ class SideBySide(DummyClassifier):
 
     def predict_proba(self, texts):
         with self.lock:
+            self.at_entry.append(self.running)
             self.running += 1
             self.most = max(self.most, self.running)
             self.threads.add(threading.get_ident())
@@ -100,21 +102,13 @@ class SideBySide(DummyClassifier):
 def test_the_scoring_pass_runs_batches_side_by_side_where_the_model_allows(threads, allowed, expected):
     texts = [f"text {i} " + "word " * (i % 7) + ("good" if i % 3 else "") for i in range(40)]
     model = SideBySide(2, allowed)
-    at_first: list[int] = []
-    predict = model.predict_proba
-
-    def watched(batch):
-        at_first.append(model.running)
-        return predict(batch)
-
-    model.predict_proba = watched
     run = run_classifier(model, texts, batch_size=4, progress=False, policy=None, threads=threads)
     assert run.streams == expected
     assert np.array_equal(run.probs, DummyClassifier(2, {"good": 1}).predict_proba(texts))  # in the texts' order
     batches = length_bucketed_batches(model.token_lengths(texts), 4)
     assert len(batches) >= 1 + 2 * MAX_STREAMS  # enough for every stream to take turns
     assert len(run.batch_latency_ms) == len(batches) and min(run.batch_latency_ms) >= 20
-    assert at_first[:2] == [0, 0]  # the warm-up, then the pass's first (longest) batch, alone
+    assert model.at_entry[:2] == [0, 0]  # the warm-up, then the pass's first (longest) batch, alone
     assert model.most <= expected and (model.most > 1) == (expected > 1)  # the rest did run side by side
     assert (len(model.threads) > 1) == (expected > 1)
     assert run.efficiency().get("pass_streams", 1) == expected
@@ -143,18 +137,12 @@ def test_a_model_without_concurrent_is_scored_one_batch_at_a_time():
 def test_the_measurement_runs_one_call_at_a_time_before_a_side_by_side_pass():
     texts = [f"text {i} " + "word " * (i % 5) for i in range(40)]
     model = SideBySide(2, 4)
-    calls: list[int] = []
-    predict = model.predict_proba
-
-    def watched(batch):
-        calls.append(model.running)
-        return predict(batch)
-
-    model.predict_proba = watched
     run = run_classifier(model, texts, batch_size=4, progress=False, policy=QUICK, threads=4)
     assert run.streams == 4 and run.measurement is not None
-    measured = len(calls) - 1 - 10  # the warm-up call, then the measurement's, then 10 batches
+    calls = model.at_entry
+    measured = len(calls) - 1 - len(length_bucketed_batches(model.token_lengths(texts), 4))
     assert measured > QUICK.min_iterations and set(calls[: 1 + measured]) == {0}  # alone, first
+    assert max(calls[1 + measured :]) > 0  # then the pass, side by side
 
 
 def test_a_failing_batch_side_by_side_stops_the_pass_with_its_error():
