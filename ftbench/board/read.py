@@ -271,9 +271,14 @@ def _read_submission(
             stamp=stamp,
         )
         records.append((loaded, path))
-    if where is not None and cache is not None and kept != cached:
+    if where is not None and cache is not None and _identities(kept) != _identities(cached):
         write_entries(where, cache.shared, kept)
     return CardedSubmission(sub.spec, _card(sub), folder_stamp(sub.folder)), records, notes
+
+
+def _identities(entries: Mapping[str, CachedRecord]) -> dict[str, tuple[str, str]]:
+    """What tells two sets of entries apart: each file's stamp and the digest of its bytes."""
+    return {name: (entry.stamp, entry.digest) for name, entry in entries.items()}
 
 
 def _entry_of(layout: Layout, rec: Any, data: bytes, stamp: str) -> CachedRecord:
