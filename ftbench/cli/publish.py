@@ -47,7 +47,12 @@ def check(ctx: click.Context, allow_missing: bool) -> None:
     "--repository-url",
     help="The board's repository, linked from every page (default: [tool.ftbench] repository_url).",
 )
-@click.option("--force", is_flag=True, help="Rebuild even when no input changed since the last build.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Rebuild from nothing: read and audit every record and render every page, even when "
+    "no input changed since the last build.",
+)
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
