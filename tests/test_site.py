@@ -430,6 +430,32 @@ def test_a_rebuild_reads_only_the_records_that_changed(site_board, tmp_path, mon
     assert sorted(reads) == every and site_files(config.site_dir) == clean_build(site_board, tmp_path / "clean2")
 
 
+def test_a_rebuild_from_the_record_cache_keeps_the_ci_signatures_in_force(site_board, tmp_path, monkeypatch):
+    """The signature covers the predictions, which the cache's views lack: it is checked when a
+    record is read, and a record that a rebuild takes from the cache keeps that verdict."""
+    from ftbench.record import read_record, sign, write_record
+
+    monkeypatch.setenv("FTBENCH_RECORD_KEY", "ci-secret")
+    paths = sorted((site_board / "results").glob("*/*.json"))
+    for path in paths[::2]:  # half signed by the CI, half not
+        write_record(path, sign(read_record(path), b"ci-secret"))
+    config = load_config(site_board)
+    build_site(config, workers=1)
+    ranked = {
+        r["submission"]
+        for r in json.loads((config.site_dir / "downloads/sentiment/leaderboard.json").read_text())["rows"]
+    }
+    assert ranked  # the signed ones
+    edit_card(site_board)  # a rebuild that takes every record from the cache
+    report = build_site(config, workers=1)
+    assert not report.skipped
+    again = {
+        r["submission"]
+        for r in json.loads((config.site_dir / "downloads/sentiment/leaderboard.json").read_text())["rows"]
+    }
+    assert again == ranked and site_files(config.site_dir) == clean_build(site_board, tmp_path / "clean")
+
+
 def test_the_record_cache_keeps_what_the_board_took_from_a_record(tmp_path):
     import numpy as np
 

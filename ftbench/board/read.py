@@ -39,11 +39,11 @@ from ftbench.config import BoardConfig
 from ftbench.contamination import FoundOverlap, declared_overlaps
 from ftbench.errors import FtbenchError, Issue
 from ftbench.files import file_stamp, folder_stamp
-from ftbench.jobs import freshness
+from ftbench.jobs import Freshness, freshness
 from ftbench.keys import pair_key_parts
 from ftbench.leaderboard import reference_profile
 from ftbench.overlaps import OVERLAPS_FILE, read_overlaps
-from ftbench.record import iter_record_paths, read_record_bytes, view_of
+from ftbench.record import iter_record_paths, read_record_bytes, signed, view_of
 from ftbench.registry import Registry
 from ftbench.submissions import LoadedSubmission, SubmissionSet, discover, load_all
 from ftbench.tasks import Examples, Task, load_tasks, read_held_out
@@ -254,7 +254,8 @@ def _read_submission(
             continue
         digest = entry.digest if layout.proofs is not None else ""
         full = (lambda w=whole: w) if whole is not None else (lambda p=path: read_record_bytes(p)[0])
-        status, why = record_status(rec, sub, layout, memo, digest, proofs, full)
+        # the signature was checked on the whole record when it was read (the view lacks the predictions)
+        status, why = record_status(rec, sub, layout, memo, digest, proofs, full, entry.signed)
         if status == "refused":
             notes.append(f"{path}: refused, not shown: {why}")
         href = f"records/{sub.spec.id}/{rec.task.name}.json"
@@ -284,7 +285,16 @@ def _identities(entries: Mapping[str, CachedRecord]) -> dict[str, tuple[str, str
 def _entry_of(layout: Layout, rec: Any, data: bytes, stamp: str) -> CachedRecord:
     """What the board takes from a record read whole (``data``: its bytes)."""
     outcome, calibrated = outcome_of(rec, layout.gold.get(rec.task.name))
-    return CachedRecord(stamp, record_digest(data), view_of(rec), document_totals(rec.documents), outcome, calibrated)
+    key = layout.record_key
+    return CachedRecord(
+        stamp,
+        record_digest(data),
+        view_of(rec),
+        document_totals(rec.documents),
+        outcome,
+        calibrated,
+        signed(rec, key) if key is not None else None,
+    )
 
 
 def _contamination(layout: Layout, sub: LoadedSubmission, name: str, outcome: Any) -> Any:
@@ -310,6 +320,7 @@ def record_status(
     digest: str = "",
     proofs: dict[str, Problems] | None = None,
     full: Callable[[], Any] | None = None,
+    signature: bool | None = None,
 ) -> tuple[str, str]:
     """``(status, note)`` of a record on the site: ``orphan`` when its task is no longer asked
     for; ``refused`` when it does not prove its numbers (``ftbench.audit``: every record that
@@ -318,7 +329,9 @@ def record_status(
     batch size, its mirrors' files and, where known, the CI's signing key included).
     ``digest``: the record's (``proofs.record_digest``): its proof is taken from
     ``layout.proofs`` when there, and put into ``proofs``. ``full``: the whole record, when
-    ``rec`` is one without its predictions (read only if it has to be audited)."""
+    ``rec`` is one without its predictions (read only if it has to be audited); ``signature``:
+    whether the whole record is signed under ``layout.record_key``, when known (a view cannot
+    be checked: the signature covers the predictions)."""
     tasks = layout.tasks
     name = rec.task.name
     if name not in tasks or name not in sub.spec.tasks:
@@ -328,7 +341,12 @@ def record_status(
         parts = pair_key_parts(sub.spec, sub.folder, task, layout.batch_size, memo, layout.local_models)
     except (OSError, FtbenchError) as exc:
         return "stale", f"weights could not be read to check the record ({exc})"
-    fresh = freshness(rec, parts, key=layout.record_key)
+    if layout.record_key is not None and signature is not None:  # in the order freshness checks
+        fresh = freshness(rec, parts)
+        if not signature and fresh.reason != "incomplete":
+            fresh = Freshness("stale", "unsigned")
+    else:
+        fresh = freshness(rec, parts, key=layout.record_key)
     if must_prove(rec, task, fresh.status == "current"):
         known = layout.proofs.get(digest) if digest and layout.proofs is not None else None
         if known is None:

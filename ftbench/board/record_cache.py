@@ -56,6 +56,10 @@ class CachedRecord:
     """Its document totals (``ftbench.board.snapshot.document_totals``)."""
     outcome: Outcome | None
     calibration: Calibration | None
+    signed: bool | None = None
+    """Whether it carries a valid signature under the board's signing key (None: the board
+    has none). The signature covers the predictions too, which the view lacks, so it is
+    checked on the whole record when read; the key is part of the shared stamp."""
 
 
 def read_entries(path: Path, shared: str) -> dict[str, CachedRecord]:
@@ -94,6 +98,7 @@ def write_entries(path: Path, shared: str, entries: Mapping[str, CachedRecord]) 
             "scoring": dict(entry.scoring),
             "outcome": kind,
             "calibration": dataclasses.asdict(entry.calibration) if entry.calibration is not None else None,
+            "signed": entry.signed,
         }
     meta = json.dumps({"shared": shared, "records": records}, separators=(",", ":")).encode("utf-8")
     arrays["meta"] = np.frombuffer(meta, dtype=np.uint8)
@@ -130,4 +135,5 @@ def _entry(name: str, fields: Mapping[str, Any], arrays: Mapping[str, np.ndarray
         scoring={str(k): int(v) for k, v in fields["scoring"].items()},
         outcome=outcome,
         calibration=calibration,
+        signed=None if fields["signed"] is None else bool(fields["signed"]),
     )
