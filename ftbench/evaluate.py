@@ -458,11 +458,9 @@ def _memory(figures: dict, loaded: LoadedModel, model: Classifier | LanguageMode
     if str(model.info.device).startswith("cuda"):
         return {"model_memory_mb": float(peak)}
     base = loaded.rss_before_mb
-    if figures.get("pass_streams", 1) > 1:  # one call at a time: the repeats, the pass's first batch
-        alone = figures.get("pass_alone_peak_memory_mb")
-        high = max([*peaks, *([float(alone)] if isinstance(alone, (int, float)) else [])] or [float(peak)])
-    else:
-        high = max([float(peak), *peaks])
+    # one call at a time: the repeats, and the pass (only its first batch when side by side)
+    alone = figures.get("pass_alone_peak_memory_mb") if figures.get("pass_streams", 1) > 1 else peak
+    high = max([*peaks, *([float(alone)] if isinstance(alone, (int, float)) else [])] or [float(peak)])
     return {
         "model_memory_mb": max(high - base, 0.0),
         "model_memory_mb_lo": max(min(peaks or [high]) - base, 0.0),

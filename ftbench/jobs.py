@@ -58,13 +58,18 @@ class Freshness:
 
 
 def freshness(
-    record: Any | None, parts: dict[str, Any], limit: int | None = None, key: bytes | None = None
+    record: Any | None,
+    parts: dict[str, Any],
+    limit: int | None = None,
+    key: bytes | None = None,
+    signature: bool | None = None,
 ) -> Freshness:
     """The one rule: is ``record`` (a ResultRecord or its fast view; None when there is none)
     current for the key ``parts`` computed now? ``limit``: the ``--limit`` the pair is
     evaluated with (None: the whole split, so an incomplete record is stale). ``key``: the
-    CI's signing key, where it is known (a full record is then needed, and an unsigned one is
-    stale).
+    CI's signing key, where it is known (an unsigned record is then stale; the signature is
+    checked on ``record``, which must then be a full record, unless ``signature`` gives the
+    verdict of an earlier check of the full record).
 
     >>> from types import SimpleNamespace
     >>> parts = {"base": "hub:a@1", "batch_size": 16}
@@ -79,7 +84,7 @@ def freshness(
         return Freshness("missing")
     if not record.complete and (limit is None or record.limit != limit):
         return Freshness("stale", "incomplete")
-    if key is not None and not signed(record, key):
+    if key is not None and not (signed(record, key) if signature is None else signature):
         return Freshness("stale", "unsigned")
     changed = stale_parts(record.content_key, record.content_key_parts, parts)
     if changed is None:

@@ -39,7 +39,7 @@ from ftbench.config import BoardConfig
 from ftbench.contamination import FoundOverlap, declared_overlaps
 from ftbench.errors import FtbenchError, Issue
 from ftbench.files import file_stamp, folder_stamp
-from ftbench.jobs import Freshness, freshness
+from ftbench.jobs import freshness
 from ftbench.keys import pair_key_parts
 from ftbench.leaderboard import reference_profile
 from ftbench.overlaps import OVERLAPS_FILE, read_overlaps
@@ -234,7 +234,7 @@ def _read_submission(
     memo: dict = {}  # one fingerprint per weights folder, however many tasks it serves
     cache = layout.record_cache
     where = cache.folder / f"{sub.spec.id}.npz" if cache is not None else None
-    cached = read_entries(where, cache.shared) if where is not None and cache is not None and cache.reuse else {}
+    cached = read_entries(where, cache.shared) if cache is not None and where and cache.reuse else {}
     kept: dict[str, CachedRecord] = {}
     for path in paths:
         stamp = file_stamp(path)
@@ -341,12 +341,7 @@ def record_status(
         parts = pair_key_parts(sub.spec, sub.folder, task, layout.batch_size, memo, layout.local_models)
     except (OSError, FtbenchError) as exc:
         return "stale", f"weights could not be read to check the record ({exc})"
-    if layout.record_key is not None and signature is not None:  # in the order freshness checks
-        fresh = freshness(rec, parts)
-        if not signature and fresh.reason != "incomplete":
-            fresh = Freshness("stale", "unsigned")
-    else:
-        fresh = freshness(rec, parts, key=layout.record_key)
+    fresh = freshness(rec, parts, key=layout.record_key, signature=signature)
     if must_prove(rec, task, fresh.status == "current"):
         known = layout.proofs.get(digest) if digest and layout.proofs is not None else None
         if known is None:

@@ -292,4 +292,4 @@ def _score_batches(
         assert result is not None, "a batch was not scored"
         outs.append(result[0])
         batch_ms.append(result[1])
-    return outs, batch_ms, max(at_once, 1) if batches else 1
+    return outs, batch_ms, at_once

@@ -129,11 +129,15 @@ def throughput_rows(e: Mapping[str, object]) -> Rows:
     return rows
 
 
-def _streams_note(e: Mapping[str, object]) -> str:
+def _streams(e: Mapping[str, object]) -> int:
+    """Batches the scoring pass ran side by side (1: one at a time, or not recorded)."""
     streams = e.get("pass_streams")
-    if not isinstance(streams, int) or isinstance(streams, bool) or streams < 2:
-        return ""
-    return f" (after its first batch, {streams} batches at a time, the threads shared out)"
+    return streams if isinstance(streams, int) and not isinstance(streams, bool) and streams > 1 else 1
+
+
+def _streams_note(e: Mapping[str, object]) -> str:
+    streams = _streams(e)
+    return f" (after its first batch, {streams} batches at a time, the threads shared out)" if streams > 1 else ""
 
 
 def memory_rows(e: Mapping[str, object]) -> Rows:
@@ -144,11 +148,8 @@ def memory_rows(e: Mapping[str, object]) -> Rows:
     else:
         rows = [("Model memory", NOT_MEASURED)]
     if _number(e.get("peak_memory_mb")):
-        note = (
-            ", the scoring pass's side by side: only its first batch, alone, counts for the model"
-            if _streams_note(e)
-            else ""
-        )
+        side = _streams(e) > 1
+        note = ", the scoring pass's side by side: only its first batch, alone, counts for the model" if side else ""
         rows.append(("Process peak", _mib(e["peak_memory_mb"]) + (f" ({kind}{note})" if kind else "")))
     if _number(e.get("rss_before_load_mb")):
         rows.append(("Before loading the model", _mib(e["rss_before_load_mb"])))
@@ -245,7 +246,7 @@ def _figure(e: Mapping[str, object], key: str) -> float | None:
     value = e.get(key)
     # an unmerged run records its repeats' peaks only; a side-by-side pass's peak is the pass's,
     # so the merged form is compared on its repeats' peaks too
-    if key == "peak_memory_mb" and (not _number(value) or _streams_note(e)):
+    if key == "peak_memory_mb" and (not _number(value) or _streams(e) > 1):
         peaks = [p for p in e.get("memory_peaks_mb") or [] if _number(p)]  # type: ignore[attr-defined]
         value = max(peaks) if peaks else value
     return float(value) if _number(value) else None  # type: ignore[arg-type]
