@@ -133,7 +133,9 @@ def folder_stamp(folder: Path) -> str:
 
 def walk_files(files: list[Path], roots: list[Path], skip: Path) -> Iterator[tuple[str, int, int]]:
     """``(path, size, mtime)`` of each of ``files`` that exists, then of every file under the
-    ``roots`` (folder ``skip`` and ``__pycache__`` folders left out), in name order."""
+    ``roots`` (folder ``skip`` and ``__pycache__`` folders left out), in name order. A link to
+    a file counts as the file it names (a Hugging Face cache's snapshot is links into its
+    blobs, and the content keys read through them); links to folders are not followed."""
     for path in files:
         if path.is_file():
             st = path.stat()
@@ -147,6 +149,9 @@ def walk_files(files: list[Path], roots: list[Path], skip: Path) -> Iterator[tup
             for entry in sorted(entries, key=lambda e: e.name):
                 if entry.is_dir(follow_symlinks=False):
                     stack.append(entry.path)
-                elif entry.is_file(follow_symlinks=False):
-                    st = entry.stat(follow_symlinks=False)
+                elif entry.is_file():  # a link is followed; a broken one is left out
+                    try:
+                        st = entry.stat()
+                    except OSError:
+                        continue
                     yield entry.path, st.st_size, st.st_mtime_ns

@@ -258,6 +258,14 @@ def test_a_local_model_mirror_is_part_of_the_input_stamp(site_board, tmp_path):
     changed = input_stamps(config)
     assert len({absent, present, changed}) == 3 and len({absent[1], present[1], changed[1]}) == 3
     assert input_stamps(config) == changed  # and nothing else moves it
+    blob = tmp_path / "blobs" / "abc123"  # a Hugging Face cache: the snapshot links into blobs
+    blob.parent.mkdir()
+    blob.write_bytes(b"weights")
+    (mirror / "model.safetensors").unlink()
+    (mirror / "model.safetensors").symlink_to(blob)
+    linked = input_stamps(config)
+    blob.write_bytes(b"weights, fine-tuned again")
+    assert input_stamps(config) != linked  # the file a link names counts
 
 
 def test_a_changed_record_rewrites_only_what_shows_it(site_board):
