@@ -13,8 +13,11 @@ One file per submission (``<id>.npz``: arrays, and one JSON document of the rest
 build's shared stamp (``ftbench.site.stamp.input_stamps``: tasks, data, settings, code); an
 entry is used only while its record file has the size and modification time it had when read,
 as the pages' keys assume. The files live in the local cache folder, never committed: on a
-fresh clone no stamp matches. A file that cannot be read, or was made under another stamp, is
-ignored (the records are read again); ``numpy.load`` runs with ``allow_pickle=False``.
+fresh clone no stamp matches, and the CI caches only pip's and Hugging Face's folders. A file
+that cannot be read, or was made under another stamp, is ignored (the records are read
+again); ``numpy.load`` runs with ``allow_pickle=False``. An entry's numbers are trusted as the
+proof memo's are: whoever can write the local cache folder can as well edit ftbench itself
+(``ftbench check`` and ``build --force`` read every record, whatever the cache holds).
 """
 
 from __future__ import annotations
