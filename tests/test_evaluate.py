@@ -320,7 +320,7 @@ def test_the_model_page_says_a_pass_ran_side_by_side_and_compares_like_with_like
     }
     shown = dict(throughput_rows(e))["Full scoring pass"]
     assert shown.endswith("(after its first batch, 2 batches at a time, the threads shared out)")
-    assert "only its first batch, alone, counts" in dict(memory_rows(e))["Process peak"]
+    assert "only its first batch, run alone, counts" in dict(memory_rows(e))["Process peak"]
     unmerged = {"memory_peaks_mb": [640.0, 650.0]}
     peak = {row[0]: row for row in unmerged_rows({**e, "unmerged": unmerged})}["Process peak (MiB)"]
     assert peak[1].startswith("610") and peak[2].startswith("650")  # the repeats' peaks on both sides

@@ -95,7 +95,8 @@ def latency_rows(e: Mapping[str, object]) -> Rows:
         return rows
     tail = " · ".join(_ms(lat.get(p), unit=False) for p in ("p90", "p95", "p99"))
     mean = f"{_ms(lat.get('mean'), unit=False)} ± {_ms(lat.get('std'))}"
-    calls = f"{_count(lat.get('n'))} calls in {_count(lat.get('rounds'))} rounds over {_plain(lat.get('duration_s'))} s"
+    over = _plain(lat.get("duration_s"))
+    calls = f"{_count(lat.get('n'))} calls in {_count(lat.get('rounds'))} rounds over {over} s"
     rows = [
         ("Median (p50)", _ms(lat.get("p50")) + _range_note(e, "latency_ms", "rounds' means")),
         ("p90 · p95 · p99", f"{tail} ms"),
@@ -125,7 +126,7 @@ def throughput_rows(e: Mapping[str, object]) -> Rows:
     rows.append(("Repeats", f"{_count(run.get('repeats'))} × {sample}: {seconds} s (CV {_pct(run.get('cv'))})"))
     if _number(e.get("pass_examples_per_s")) and _number(e.get("wall_time_s")):
         rate = format_value("examples_per_s", e["pass_examples_per_s"])
-        rows.append(("Full scoring pass", f"{rate} ex/s, {_plain(e['wall_time_s'])} s" + _streams_note(e)))
+        rows.append(("Full scoring pass", f"{rate} ex/s, {_seconds(e['wall_time_s'])} s" + _streams_note(e)))
     return rows
 
 
@@ -149,7 +150,7 @@ def memory_rows(e: Mapping[str, object]) -> Rows:
         rows = [("Model memory", NOT_MEASURED)]
     if _number(e.get("peak_memory_mb")):
         side = _streams(e) > 1
-        note = ", the scoring pass's side by side: only its first batch, alone, counts for the model" if side else ""
+        note = ", during the scoring pass; only its first batch, run alone, counts toward model memory" if side else ""
         rows.append(("Process peak", _mib(e["peak_memory_mb"]) + (f" ({kind}{note})" if kind else "")))
     if _number(e.get("rss_before_load_mb")):
         rows.append(("Before loading the model", _mib(e["rss_before_load_mb"])))
@@ -321,6 +322,18 @@ def _pct(value: object, decimals: int = 1) -> str:
 
 def _count(value: object) -> str:
     return f"{value:,.0f}" if _number(value) else "—"
+
+
+def _seconds(value: object) -> str:
+    """A duration as read off a clock: three significant digits, whole seconds from 100.
+
+    >>> [_seconds(v) for v in (7.126956, 2.1041, 0.51234, 123.4, None)]
+    ['7.13', '2.10', '0.512', '123', '—']
+    """
+    if not _number(value):
+        return "—"
+    v = float(value)  # type: ignore[arg-type]
+    return f"{v:.0f}" if abs(v) >= 100 else f"{v:#.3g}"
 
 
 def _plain(value: object) -> str:
