@@ -7,11 +7,13 @@ them) into a temporary folder, then times, through the real command line:
 - a full build from nothing (``--force``) into an empty site folder, and the same build in one
   process (its peer), alternately, twice each (the best of each is printed, and both runs),
 - a rebuild with nothing changed (the input stamp matches: nothing is read or written),
-- a rebuild after one record was replaced: only that record is read (what was read from the
-  others is kept in the record cache, ``ftbench.board.record_cache``), every task is ranked
-  again, only the pages whose inputs changed are rendered (``ftbench.site.context.page_key``)
-  and only the files whose bytes changed are written; the result is checked byte for byte
-  against a clean build (``--force``: every record read and proved anew) of the same inputs.
+- a rebuild after one record was replaced: only that record is read and only its folder
+  validated (what was read from the others is kept in the record cache,
+  ``ftbench.board.record_cache``), only its task is ranked again (the others' rankings are
+  kept, ``ftbench.board.ranking_cache``), only the pages and downloads whose inputs changed are
+  made (``ftbench.site.context.page_key``) and only the files whose bytes changed are written;
+  the result is checked byte for byte against a clean build (``--force``: every record read
+  and proved anew, every task ranked) of the same inputs.
 
     python benchmarks/bench_build.py                     # 1,000 x 10
     python benchmarks/bench_build.py --submissions 100   # a quick run

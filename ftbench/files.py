@@ -124,22 +124,25 @@ def file_stamp(path: Path) -> str:
 
 
 def folder_stamp(folder: Path) -> str:
-    """A digest of (relative path, size, mtime) of every file under ``folder``."""
+    """A digest of (relative path, size, mtime, link target) of every file and link under
+    ``folder`` (:func:`walk_files`)."""
     digest = hashlib.sha256()
-    for path, size, mtime in walk_files([], [folder], folder / "\0"):
-        digest.update(f"{Path(path).relative_to(folder).as_posix()}\0{size}:{mtime}\n".encode())
+    for path, size, mtime, link in walk_files([], [folder], folder / "\0"):
+        digest.update(f"{Path(path).relative_to(folder).as_posix()}\0{size}:{mtime}\0{link}\n".encode())
     return digest.hexdigest()
 
 
-def walk_files(files: list[Path], roots: list[Path], skip: Path) -> Iterator[tuple[str, int, int]]:
-    """``(path, size, mtime)`` of each of ``files`` that exists, then of every file under the
-    ``roots`` (folder ``skip`` and ``__pycache__`` folders left out), in name order. A link to
-    a file counts as the file it names (a Hugging Face cache's snapshot is links into its
-    blobs, and the content keys read through them); links to folders are not followed."""
+def walk_files(files: list[Path], roots: list[Path], skip: Path) -> Iterator[tuple[str, int, int, str]]:
+    """``(path, size, mtime, link)`` of each of ``files`` that exists, then of every file under
+    the ``roots`` (folder ``skip`` and ``__pycache__`` folders left out), in name order. A link
+    to a file counts as the file it names (a Hugging Face cache's snapshot is links into its
+    blobs, and the content keys read through them), with ``link`` its target ("" for a file
+    that is not a link); a link to a folder, or a broken one, is not followed but listed (size
+    -1, its own time), so that a link put in place of a file changes a stamp made of these."""
     for path in files:
         if path.is_file():
             st = path.stat()
-            yield str(path), st.st_size, st.st_mtime_ns
+            yield str(path), st.st_size, st.st_mtime_ns, os.readlink(path) if path.is_symlink() else ""
     stack = [str(r) for r in roots if r.is_dir()]
     while stack:
         top = stack.pop()
@@ -149,9 +152,13 @@ def walk_files(files: list[Path], roots: list[Path], skip: Path) -> Iterator[tup
             for entry in sorted(entries, key=lambda e: e.name):
                 if entry.is_dir(follow_symlinks=False):
                     stack.append(entry.path)
-                elif entry.is_file():  # a link is followed; a broken one is left out
-                    try:
-                        st = entry.stat()
-                    except OSError:
-                        continue
-                    yield entry.path, st.st_size, st.st_mtime_ns
+                    continue
+                link = os.readlink(entry.path) if entry.is_symlink() else ""
+                try:
+                    st = entry.stat() if entry.is_file() else entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                if entry.is_file():
+                    yield entry.path, st.st_size, st.st_mtime_ns, link
+                elif link:
+                    yield entry.path, -1, st.st_mtime_ns, link

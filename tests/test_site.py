@@ -464,6 +464,110 @@ def test_a_rebuild_from_the_record_cache_keeps_the_ci_signatures_in_force(site_b
     assert again == ranked and site_files(config.site_dir) == clean_build(site_board, tmp_path / "clean")
 
 
+def test_a_rebuild_validates_only_the_submission_folders_that_changed(site_board, tmp_path, monkeypatch):
+    import ftbench.board.read as read
+
+    validated: list[str] = []
+    real = read.load_all
+
+    def counted(folders, *args, **kwargs):
+        validated.extend(f.name for f in folders)
+        return real(folders, *args, **kwargs)
+
+    monkeypatch.setattr(read, "load_all", counted)
+    config = load_config(site_board)
+    build_site(config, workers=1)
+    every = sorted(validated)
+    assert "gamma-ia3" in every and "alpha-lora" in every
+    edit_card(site_board)
+    validated.clear()
+    build_site(config, workers=1)
+    assert validated == ["gamma-ia3"]  # the others' folders are as they were: their verdicts are kept
+    assert site_files(config.site_dir) == clean_build(site_board, tmp_path / "clean")
+    # a file replaced by a link to a copy of it, same size and time: the folder is checked again
+    card = site_board / "submissions" / "alpha-lora" / "README.md"
+    copy = tmp_path / "README.md"
+    shutil.copy2(card, copy)
+    card.unlink()
+    card.symlink_to(copy)
+    os.utime(card, follow_symlinks=False, ns=(copy.stat().st_atime_ns, copy.stat().st_mtime_ns))
+    validated.clear()
+    report = build_site(config, workers=1)
+    assert validated == ["alpha-lora"]
+    assert any("alpha-lora" in n and "symbolic links" in n for n in report.notes)
+    assert not (config.site_dir / "models" / "alpha-lora.html").exists()
+
+
+def test_a_rebuild_ranks_only_the_tasks_whose_entries_changed(site_board, tmp_path, monkeypatch):
+    import ftbench.board.ranking_cache as rankings
+
+    ranked: list[str] = []
+    real = rankings.task_ranking
+
+    def counted(board, task):
+        ranked.append(task.name)
+        return real(board, task)
+
+    monkeypatch.setattr(rankings, "task_ranking", counted)
+    config = load_config(site_board)
+    build_site(config, workers=1)
+    every = sorted(ranked)
+    assert len(every) >= 3 and "sentiment" in every
+    cache = config.cache_dir / "build" / "rankings"
+    assert (cache / "sentiment.json").is_file() and list(cache.glob("sentiment.*.p_raw.npy"))
+    change_delta_record(site_board)
+    ranked.clear()
+    build_site(config, workers=1)
+    assert ranked == ["sentiment"]  # the other tasks' entries are the same: their rankings are kept
+    assert site_files(config.site_dir) == clean_build(site_board, tmp_path / "clean")
+    assert len(list(cache.glob("sentiment.*.npy"))) == 4  # the replaced ranking's arrays are gone
+    ranked.clear()
+    build_site(config, force=True, workers=1)
+    assert sorted(ranked) == every  # --force ranks every task again
+    damaged = {stored.name.split(".")[0] for stored in cache.glob("*.npy")}
+    for stored in cache.glob("*.npy"):  # damaged arrays: those tasks are ranked again, same site
+        stored.write_bytes(stored.read_bytes()[:100])
+    (cache / "intents.json").write_text('{"key": "not this one", "rows": []}')  # and one made of other inputs
+    edit_card(site_board)
+    ranked.clear()
+    build_site(config, workers=1)
+    assert "intents" not in damaged and sorted(ranked) == sorted(damaged | {"intents"})
+    assert site_files(config.site_dir) == clean_build(site_board, tmp_path / "clean2")
+
+
+def test_a_stored_ranking_is_the_ranking(site_board, tmp_path):
+    import numpy as np
+
+    from ftbench.board.ranking_cache import RankingCache, cached_task_tables, ranking_key, read_ranking
+    from ftbench.board.read import load_board
+    from ftbench.board.snapshot import task_tables
+
+    board = load_board(load_config(site_board)).board
+    fresh = task_tables(board)
+    cache = RankingCache(tmp_path / "rankings")
+    assert cached_task_tables(board, "stamp", cache).keys() == fresh.keys()  # ranked, then stored
+    stored = cached_task_tables(board, "stamp", cache)
+    for name, rows in fresh.items():
+        again = stored[name]
+        assert [(r.rank, r.rank_low, r.rank_high, r.wins, r.pareto, r.baseline, r.sharing, r.index) for r in again] == [
+            (r.rank, r.rank_low, r.rank_high, r.wins, r.pareto, r.baseline, r.sharing, r.index) for r in rows
+        ]
+        assert all(a.entry is b.entry for a, b in zip(again, rows, strict=True))  # the board's own entries
+        stats, kept = rows[0].comparisons if rows else None, again[0].comparisons if again else None
+        assert (stats is None) == (kept is None)
+        if stats is not None and kept is not None:
+            assert kept.method == stats.method and kept.higher_is_better == stats.higher_is_better
+            for field in ("p_raw", "p_holm", "better", "samples"):
+                assert np.array_equal(getattr(kept, field), getattr(stats, field))
+    assert any(rows and rows[0].comparisons is not None for rows in stored.values())
+    entries = board.summary.entries["sentiment"]
+    assert read_ranking(cache, "sentiment", "another key", entries) is None  # made of other inputs
+    key = ranking_key("stamp", "sentiment", board.reference_hardware, entries, "accuracy", "classification")
+    assert read_ranking(cache, "sentiment", key, entries) is not None
+    assert read_ranking(RankingCache(cache.folder, reuse=False), "sentiment", key, entries) is None  # --force
+    assert read_ranking(cache, "sentiment", key, entries[:-1]) is None  # fewer entries than it names
+
+
 def test_the_record_cache_keeps_what_the_board_took_from_a_record(tmp_path):
     import numpy as np
 

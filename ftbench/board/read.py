@@ -18,12 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from ftbench import DEFAULT_BATCH_SIZE
 from ftbench.audit import audit_record, must_prove
 from ftbench.baseline_files import current_baselines
 from ftbench.baselines import TaskBaselines
 from ftbench.board.proofs import Problems, record_digest
-from ftbench.board.record_cache import CachedRecord, read_entries, write_entries
+from ftbench.board.record_cache import CachedRecord, CacheFile, Verdict, read_cache, write_entries
 from ftbench.board.snapshot import (
     Board,
     CardedSubmission,
@@ -45,6 +47,7 @@ from ftbench.leaderboard import reference_profile
 from ftbench.overlaps import OVERLAPS_FILE, read_overlaps
 from ftbench.record import iter_record_paths, read_record_bytes, signed, view_of
 from ftbench.registry import Registry
+from ftbench.spec import Submission
 from ftbench.submissions import LoadedSubmission, SubmissionSet, discover, load_all
 from ftbench.tasks import Examples, Task, load_tasks, read_held_out
 
@@ -159,7 +162,6 @@ def read_shard(
     where each published record's site copy comes from (site path -> source file).
     ``validated``: the submissions already loaded and checked together (one process), so none
     is validated twice."""
-    tasks = layout.tasks
     subs, records, sources, notes = [], [], {}, []
     issues: list[Issue] = []
     proofs: dict[str, Problems] = {}
@@ -168,17 +170,21 @@ def read_shard(
         issues += validated.issues
         notes += [f"submission skipped: {i}" for i in validated.errors]
     for folder, paths in folders:
+        cache = layout.record_cache
+        stored = (
+            read_cache(cache.folder / f"{folder.name}.npz", cache.shared) if cache and cache.reuse else CacheFile({})
+        )
+        tree = ""
         if validated is None:
-            loaded, found = load_all([folder], tasks, layout.data_dir)
+            sub, found, tree = _validate(layout, folder, stored.verdict)
             issues += found
             notes += [f"submission skipped: {i}" for i in found if i.severity == "error"]
-            sub = loaded[0] if loaded else None
         else:
             sub = known.get(folder.resolve())
         if sub is None:
             notes += [f"{p}: its submission is not valid; not shown" for p in paths]
             continue
-        carded, loaded_records, part_notes = _read_submission(layout, sub, paths, proofs)
+        carded, loaded_records, part_notes = _read_submission(layout, sub, paths, proofs, stored, tree)
         subs.append(carded)
         notes += part_notes
         for record, path in loaded_records:
@@ -221,20 +227,47 @@ def load_board(config: BoardConfig) -> BoardFiles:
     return BoardFiles(make_board(config, layout, summary), shard, sources)
 
 
+def _validate(
+    layout: Layout, folder: Path, verdict: Verdict | None
+) -> tuple[LoadedSubmission | None, list[Issue], str]:
+    """The submission in ``folder`` if valid, the issues found, and the folder's stamp
+    (``files.folder_stamp``, taken before it is read; "" where the board has no record cache).
+    A valid folder's ``verdict`` from the record cache stands in for validating it again while
+    its stamp is the same (and the working folder, which the warnings' paths are relative to)."""
+    tree = folder_stamp(folder) if layout.record_cache is not None else ""
+    if verdict is not None and tree and verdict.tree == tree and verdict.cwd == os.getcwd():
+        try:
+            spec = Submission.model_validate(verdict.spec)
+        except ValidationError:
+            pass
+        else:
+            warnings = [Issue(*w) for w in verdict.warnings]
+            return LoadedSubmission(spec, folder.resolve(), tuple(warnings)), warnings, tree
+    loaded, found = load_all([folder], layout.tasks, layout.data_dir)
+    return (loaded[0] if loaded else None), found, tree
+
+
 def _read_submission(
-    layout: Layout, sub: LoadedSubmission, paths: Sequence[Path], proofs: dict[str, Problems] | None = None
+    layout: Layout,
+    sub: LoadedSubmission,
+    paths: Sequence[Path],
+    proofs: dict[str, Problems] | None = None,
+    stored: CacheFile | None = None,
+    tree: str = "",
 ) -> tuple:
     """A valid submission and its record files -> (CardedSubmission, [(LoadedRecord, source
     path)], notes). Every record is read whole and audited, unless the record cache holds what
-    was read from it (its file unchanged) and ``layout.proofs`` its proof; the site keeps it
-    without its predictions. ``proofs`` collects each record's proof by digest (where
-    ``layout.proofs`` is not None), for the next build."""
+    was read from it (its file unchanged: ``stored``, its submission's cache file) and
+    ``layout.proofs`` its proof; the site keeps it without its predictions. ``proofs``
+    collects each record's proof by digest (where ``layout.proofs`` is not None), for the next
+    build. ``tree``: the folder's stamp when validated (its verdict is stored with the entries)."""
     notes: list[str] = []
     records = []
     memo: dict = {}  # one fingerprint per weights folder, however many tasks it serves
     cache = layout.record_cache
     where = cache.folder / f"{sub.spec.id}.npz" if cache is not None else None
-    cached = read_entries(where, cache.shared) if cache is not None and where and cache.reuse else {}
+    stored = stored if stored is not None else CacheFile({})
+    cached = stored.entries
     kept: dict[str, CachedRecord] = {}
     for path in paths:
         stamp = file_stamp(path)
@@ -272,9 +305,17 @@ def _read_submission(
             stamp=stamp,
         )
         records.append((loaded, path))
-    if where is not None and cache is not None and _identities(kept) != _identities(cached):
-        write_entries(where, cache.shared, kept)
-    return CardedSubmission(sub.spec, _card(sub), folder_stamp(sub.folder)), records, notes
+    verdict = None
+    if tree:
+        warnings = tuple((w.path, w.field, w.message, w.severity) for w in sub.warnings)
+        verdict = Verdict(tree, os.getcwd(), sub.spec.model_dump(mode="json"), warnings)
+    if (
+        where is not None
+        and cache is not None
+        and (_identities(kept) != _identities(cached) or verdict != stored.verdict)
+    ):
+        write_entries(where, cache.shared, kept, verdict)
+    return CardedSubmission(sub.spec, _card(sub), tree or folder_stamp(sub.folder)), records, notes
 
 
 def _identities(entries: Mapping[str, CachedRecord]) -> dict[str, tuple[str, str]]:

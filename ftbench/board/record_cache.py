@@ -7,9 +7,12 @@ its calibration. An entry keeps, for one record file, what the board takes from 
 without its predictions (``RecordView``), the sha256 of its bytes (the key of its proof,
 ``ftbench.board.proofs``), its per-example arrays (``Outcome``), its calibration and its
 document totals. Everything else (its status, its contamination) is worked out again on
-every build, from the submission as it is now.
+every build, from the submission as it is now. Beside them, the file keeps what validating
+the submission's folder found (:class:`Verdict`: its spec as parsed, its warnings), used
+while the folder's stamp is the same; ``ftbench validate`` and ``evaluate`` never use it.
 
-One file per submission (``<id>.npz``: arrays, and one JSON document of the rest), under the
+One file per submission (``<id>.npz``: the records' arrays end to end, one per field, and
+one JSON document of the rest with each record's offsets into them), under the
 build's shared stamp (``ftbench.site.stamp.input_stamps``: tasks, data, settings, code); an
 entry is used only while its record file has the size and modification time it had when read,
 as the pages' keys assume. The files live in the local cache folder, never committed: on a
@@ -43,6 +46,12 @@ FOLDER = "records"
 """The cache's folder in the build's cache folder."""
 
 DOCUMENT_FIELDS = ("loglik", "tokens", "words", "bytes")
+ARRAY_FIELDS: dict[str, np.dtype] = {
+    "pred": np.dtype(np.int16),
+    "prob": np.dtype(np.float32),
+    **dict.fromkeys(DOCUMENT_FIELDS, np.dtype(np.float64)),
+}
+"""The per-example arrays an entry may have, with their types."""
 
 
 @dataclass(frozen=True)
@@ -65,46 +74,99 @@ class CachedRecord:
     checked on the whole record when read; the key is part of the shared stamp."""
 
 
+def _part(arrays: Mapping[str, np.ndarray], fields: Mapping[str, Any], field: str) -> np.ndarray:
+    """One record's slice of a stored array (read-only: the records of a file share it)."""
+    whole = arrays[field]
+    start, stop = (int(i) for i in fields["at"][field])
+    if whole.dtype != ARRAY_FIELDS[field] or whole.ndim != 1 or not 0 <= start <= stop <= len(whole):
+        raise ValueError(f"{field}: stored array of the wrong kind or size")
+    whole.flags.writeable = False
+    return whole[start:stop]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What validating a submission's folder found, for a folder that was valid: its spec as
+    parsed and its warnings, with the folder's :func:`ftbench.files.folder_stamp` (a link put
+    in place of a file changes it) and the working folder (the warnings name files relative to
+    it) at the time."""
+
+    tree: str
+    cwd: str
+    spec: Mapping[str, Any]
+    """``Submission.model_dump(mode="json")``."""
+    warnings: tuple[tuple[str, str, str, str], ...] = ()
+    """``(path, field, message, severity)`` of each warning."""
+
+
+@dataclass(frozen=True)
+class CacheFile:
+    """One submission's cache file: its records' entries, and its folder's verdict."""
+
+    entries: dict[str, CachedRecord]
+    verdict: Verdict | None = None
+
+
 def read_entries(path: Path, shared: str) -> dict[str, CachedRecord]:
     """The entries stored at ``path`` (record file name -> entry) under the stamp ``shared``;
     none when it was made under another stamp or cannot be read."""
+    return read_cache(path, shared).entries
+
+
+def read_cache(path: Path, shared: str) -> CacheFile:
+    """Everything stored at ``path`` under the stamp ``shared``; nothing when it was made
+    under another stamp or cannot be read."""
     try:
         with np.load(path, allow_pickle=False) as stored:
             arrays = {name: stored[name] for name in stored.files}
         meta = json.loads(bytes(arrays.pop("meta")).decode("utf-8"))
         if not isinstance(meta, dict) or meta.get("shared") != shared:
-            return {}
-        return {str(name): _entry(str(name), fields, arrays) for name, fields in meta["records"].items()}
+            return CacheFile({})
+        entries = {str(name): _entry(str(name), fields, arrays) for name, fields in meta["records"].items()}
+        verdict = meta.get("submission")
+        if verdict is not None:
+            warnings = tuple(tuple(str(part) for part in w) for w in verdict["warnings"])
+            if any(len(w) != 4 for w in warnings) or not isinstance(verdict["spec"], dict):
+                raise ValueError("a verdict of the wrong kind")
+            verdict = Verdict(str(verdict["tree"]), str(verdict["cwd"]), verdict["spec"], warnings)  # type: ignore[arg-type]
+        return CacheFile(entries, verdict)
     except (OSError, ValueError, KeyError, TypeError, RecursionError, zipfile.BadZipFile, EOFError):
-        return {}
+        return CacheFile({})
 
 
-def write_entries(path: Path, shared: str, entries: Mapping[str, CachedRecord]) -> None:
-    """Store ``entries`` (those of one submission's records) under the stamp ``shared``; a
-    cache: nothing is lost when it cannot be written."""
-    arrays: dict[str, np.ndarray] = {}
+def write_entries(path: Path, shared: str, entries: Mapping[str, CachedRecord], verdict: Verdict | None = None) -> None:
+    """Store ``entries`` (those of one submission's records) and the ``verdict`` on its folder
+    under the stamp ``shared``; a cache: nothing is lost when it cannot be written. The records' per-example arrays are
+    stored end to end, one array per field, each record's at its offsets: an ``.npz`` member
+    costs more to open than its bytes to read."""
+    parts: dict[str, list[np.ndarray]] = {field: [] for field in ARRAY_FIELDS}
     records = {}
     for name, entry in sorted(entries.items()):
         outcome = entry.outcome
-        kind = None
+        kind, fields = None, dict[str, np.ndarray]()
         if outcome is not None and outcome.pred is not None and outcome.prob is not None:
-            kind = "pred"
-            arrays[f"{name}:pred"], arrays[f"{name}:prob"] = outcome.pred, outcome.prob
+            kind, fields = "pred", {"pred": outcome.pred, "prob": outcome.prob}
         elif outcome is not None and outcome.documents is not None:
-            kind = "documents"
-            for field in DOCUMENT_FIELDS:
-                arrays[f"{name}:{field}"] = outcome.documents[field]
+            kind, fields = "documents", {field: outcome.documents[field] for field in DOCUMENT_FIELDS}
+        start = {field: sum(len(a) for a in parts[field]) for field in fields}
+        for field, array in fields.items():
+            parts[field].append(np.asarray(array, dtype=ARRAY_FIELDS[field]))
         records[name] = {
             "stamp": entry.stamp,
             "digest": entry.digest,
             "view": entry.view.model_dump(mode="json"),
             "scoring": dict(entry.scoring),
             "outcome": kind,
+            "at": {field: [start[field], start[field] + len(array)] for field, array in fields.items()},
             "calibration": dataclasses.asdict(entry.calibration) if entry.calibration is not None else None,
             "signed": entry.signed,
         }
-    meta = json.dumps({"shared": shared, "records": records}, separators=(",", ":")).encode("utf-8")
-    arrays["meta"] = np.frombuffer(meta, dtype=np.uint8)
+    about = (
+        None if verdict is None else {**dataclasses.asdict(verdict), "warnings": [list(w) for w in verdict.warnings]}
+    )
+    meta = json.dumps({"shared": shared, "records": records, "submission": about}, separators=(",", ":"))
+    arrays = {field: np.concatenate(chunks) for field, chunks in parts.items() if chunks}
+    arrays["meta"] = np.frombuffer(meta.encode("utf-8"), dtype=np.uint8)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)  # type: ignore[arg-type]  # numpy's stubs read the first keyword as allow_pickle
     with contextlib.suppress(OSError):
@@ -115,15 +177,11 @@ def _entry(name: str, fields: Mapping[str, Any], arrays: Mapping[str, np.ndarray
     kind = fields["outcome"]
     outcome = None
     if kind == "pred":
-        pred, prob = arrays[f"{name}:pred"], arrays[f"{name}:prob"]
-        if pred.dtype != np.int16 or prob.dtype != np.float32 or pred.shape != prob.shape or pred.ndim != 1:
+        outcome = Outcome(pred=_part(arrays, fields, "pred"), prob=_part(arrays, fields, "prob"))
+        if outcome.pred is None or outcome.prob is None or outcome.pred.shape != outcome.prob.shape:
             raise ValueError(f"{name}: arrays of the wrong kind")
-        outcome = Outcome(pred=pred, prob=prob)
     elif kind == "documents":
-        documents = {field: arrays[f"{name}:{field}"] for field in DOCUMENT_FIELDS}
-        if any(a.dtype != np.float64 or a.ndim != 1 for a in documents.values()):
-            raise ValueError(f"{name}: arrays of the wrong kind")
-        outcome = Outcome(documents=documents)
+        outcome = Outcome(documents={field: _part(arrays, fields, field) for field in DOCUMENT_FIELDS})
     elif kind is not None:
         raise ValueError(f"{name}: unknown outcome {kind!r}")
     calibrated = fields["calibration"]

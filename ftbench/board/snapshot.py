@@ -295,17 +295,17 @@ def trivial_baselines(board: Board, task: Task) -> list[Outcome]:
 
 def task_tables(board: Board) -> dict[str, list[RankedRow]]:
     """Every task's full ranking by its primary metric (paired tests on the gold labels)."""
-    entries = board.summary.entries
-    ref = board.reference_hardware
-    return {
-        t.name: task_table(
-            entries.get(t.name, ()),
-            t.primary_metric,
-            pareto_costs(t.type),
-            ref,
-            board.gold.get(t.name),
-            len(t.labels),
-            trivial_baselines(board, t),
-        )
-        for t in board.tasks
-    }
+    return {t.name: task_ranking(board, t) for t in board.tasks}
+
+
+def task_ranking(board: Board, task: Task) -> list[RankedRow]:
+    """One task's full ranking (:func:`ftbench.leaderboard.task_table` of its current entries)."""
+    return task_table(
+        board.summary.entries.get(task.name, ()),
+        task.primary_metric,
+        pareto_costs(task.type),
+        board.reference_hardware,
+        board.gold.get(task.name),
+        len(task.labels),
+        trivial_baselines(board, task),
+    )

@@ -41,8 +41,9 @@ def build_site(config: BoardConfig, force: bool = False, workers: int | None = N
 
     ``workers``: processes for large boards (default: one per CPU; 1 runs everything here).
     Each worker reads one shard of the submissions and keeps it; the parent merges the
-    shards' summaries, ranks the board, and renders the board-wide pages while the workers
-    render and write their shard's model pages from what they kept.
+    shards' summaries, ranks the board (the tasks whose entries changed), and renders the
+    board-wide pages while the workers render and write their shard's model pages from what
+    they kept.
     """
     if not (config.templates_dir / "base.html.j2").is_file():
         raise FtbenchError(
@@ -80,9 +81,10 @@ class Last:
     site_dir: Path
     memo: Path | None = None
     """Where the records' proofs are remembered (``ftbench.board.proofs``), beside what was
-    read from each record (``ftbench.board.record_cache``); None: nowhere."""
+    read from each record (``ftbench.board.record_cache``) and each task's ranking
+    (``ftbench.board.ranking_cache``); None: nowhere."""
     force: bool = False
-    """Prove every record again (the memo is written anew)."""
+    """Prove every record again, read and rank everything (the caches are written anew)."""
 
 
 @contextlib.contextmanager
@@ -107,9 +109,11 @@ def _build(
     config: BoardConfig, stamps: tuple[str, str], previous: list[str], last: Last, workers: int | None
 ) -> BuildReport:
     from ftbench.board.proofs import read_memo, write_memo
+    from ftbench.board.ranking_cache import FOLDER as RANKINGS
+    from ftbench.board.ranking_cache import RankingCache, cached_task_tables
     from ftbench.board.read import RecordCache, list_board, make_board
     from ftbench.board.record_cache import FOLDER as RECORDS
-    from ftbench.board.snapshot import merge, task_tables
+    from ftbench.board.snapshot import merge
     from ftbench.site.comparison import comparison_pages
     from ftbench.site.context import salt_of
     from ftbench.site.model_page import standings
@@ -130,7 +134,8 @@ def _build(
     shards = split_evenly(layout.folders, weights, _worker_count(workers, sum(weights)))
     with Shards(partial(_read_part, layout, last), shards) as pool:
         board = make_board(config, layout, merge(pool.summaries(), tasks))
-        tables = task_tables(board)
+        rankings = RankingCache(last.memo.parent / RANKINGS, reuse=not last.force) if last.memo else None
+        tables = cached_task_tables(board, shared, rankings)
         common = common_context(
             board.title, board.build_date, board.pages, tasks, board.reference_hardware, board.repository_url
         )

@@ -52,7 +52,7 @@ def chart_costs(task: Task) -> tuple[tuple[str, str, str], ...]:
 
 @dataclass(frozen=True)
 class Page:
-    """One HTML page to render."""
+    """One HTML page to render (or another file of the site made from the board: ``make``)."""
 
     path: str
     """Where it goes, relative to the site root."""
@@ -64,6 +64,9 @@ class Page:
     """A digest of everything its context is made from (:func:`page_key`): a rebuild that finds
     the same key, and the page on disk, neither builds nor renders it again. "" (no key): it
     is rendered every time."""
+    make: Callable[[], bytes] | None = None
+    """Makes the file's bytes instead of a template (a download); ``template`` and
+    ``make_context`` are then unused."""
 
 
 def page_key(salt: str, *parts: Any) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,10 @@ from ftbench.board.snapshot import Board
 from ftbench.files import file_stamp
 from ftbench.leaderboard import RankedRow
 from ftbench.site.comparison import compared
-from ftbench.site.context import Page
+from ftbench.site.context import Page, page_key, salt_of
 from ftbench.site.downloads import all_tasks_csv, leaderboard_csv, leaderboard_json
 from ftbench.site.examples import has_examples, task_data, task_data_url
-from ftbench.site.pages import build_pages
+from ftbench.site.pages import build_pages, common_context
 from ftbench.tasks import Examples
 
 
@@ -96,11 +97,10 @@ def render_site(
             any(has_examples(e.outcome, examples) for e in entries) or compared(tables[task.name])
         ):
             out[task_data_url(task.name)] = task_data(task, examples)
-    for task in board.tasks:
-        rows = tables[task.name]
-        ref = board.reference_hardware
-        out[f"downloads/{task.name}/leaderboard.json"] = leaderboard_json(task, rows, board.build_date, ref)
-        out[f"downloads/{task.name}/leaderboard.csv"] = leaderboard_csv(task, rows, ref)
+    downloads = render_pages(env, download_files(board, tables, shared), previous or {}, site_dir)
+    out.update(downloads.outputs)
+    done.kept += downloads.kept
+    done.keys.update(downloads.keys)
     out["downloads/all-tasks.csv"] = all_tasks_csv(board.tasks, tables, board.reference_hardware)
     static = templates_dir / "static"
     for path in sorted(static.rglob("*")) if static.is_dir() else []:
@@ -108,6 +108,28 @@ def render_site(
             out[f"static/{path.relative_to(static).as_posix()}"] = path.read_bytes()
     out[".nojekyll"] = b""  # GitHub Pages: serve the files as they are
     return done
+
+
+def download_files(board: Board, tables: Mapping[str, Sequence[RankedRow]], shared: str = "") -> list[Page]:
+    """Each task's ranking as JSON and CSV (``downloads/<task>/``), keyed as its task page is
+    (``pages.build_pages``): made again only when the task's entries changed."""
+    common = common_context(
+        board.title, board.build_date, board.pages, board.tasks, board.reference_hardware, board.repository_url
+    )
+    salt = salt_of(shared, common)
+    ref = board.reference_hardware
+    files = []
+    for task in board.tasks:
+        rows = tables[task.name]
+        key = page_key(
+            salt, "downloads", task.name, [(e.record, e.stamp) for e in board.summary.entries.get(task.name, ())]
+        )
+        made = (
+            (f"downloads/{task.name}/leaderboard.json", partial(leaderboard_json, task, rows, board.build_date, ref)),
+            (f"downloads/{task.name}/leaderboard.csv", partial(leaderboard_csv, task, rows, ref)),
+        )
+        files += [Page(path, "", dict, key, make) for path, make in made]
+    return files
 
 
 def environment(templates_dir: Path) -> jinja2.Environment:
@@ -125,4 +147,6 @@ def environment(templates_dir: Path) -> jinja2.Environment:
 
 def render(env: jinja2.Environment, page: Page) -> bytes:
     """One page: its template rendered with its context, as UTF-8."""
+    if page.make is not None:
+        return page.make()
     return env.get_template(page.template).render(page.make_context()).encode()

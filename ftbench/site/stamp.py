@@ -51,11 +51,11 @@ def input_stamps(config: BoardConfig) -> tuple[str, str]:
         Path(ftbench.__file__).parent,
         *mirrors,
     ]
-    for path, size, mtime in walk_files([config.root / "pyproject.toml"], roots, config.site_dir):
-        shared.update(f"{path}\0{size}\0{mtime}\n".encode())
+    for path, size, mtime, link in walk_files([config.root / "pyproject.toml"], roots, config.site_dir):
+        shared.update(f"{path}\0{size}\0{mtime}\0{link}\n".encode())
     digest = hashlib.sha256(shared.digest())
-    for path, size, mtime in walk_files([], [config.submissions_dir, config.results_dir], config.site_dir):
-        digest.update(f"{path}\0{size}\0{mtime}\n".encode())
+    for path, size, mtime, link in walk_files([], [config.submissions_dir, config.results_dir], config.site_dir):
+        digest.update(f"{path}\0{size}\0{mtime}\0{link}\n".encode())
     return digest.hexdigest(), shared.hexdigest()
 
 

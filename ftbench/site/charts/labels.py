@@ -76,8 +76,9 @@ def place_labels(
     """
     placed: list[Box] = []
     fixed = Occupancy(area, obstacles)
+    soft = _as_boxes(soft)
     for i, ((x, y), options) in enumerate(zip(anchors, shapes, strict=True)):
-        hard = [*obstacles, *placed]
+        hard = _Boxes([*obstacles, *placed])
         others = list(dict.fromkeys([*(a for j, a in enumerate(anchors) if j != i), *unlabelled]))  # each place once
         placed.append(_place(x, y, options, area, hard, soft, others, offset, step, (fixed, placed)))
     return placed
@@ -383,9 +384,34 @@ def _nearest(
     return _fewest_crossings(found, soft)
 
 
+class _Boxes(tuple):
+    """Boxes with their corners as one ``(n, 4)`` array, so that one box is compared with all
+    of them at once (a chart of a large board has thousands of points and error bars)."""
+
+    corners: np.ndarray
+
+    def __new__(cls, boxes: Iterable[Box]) -> _Boxes:
+        made = super().__new__(cls, boxes)
+        made.corners = np.array([(b.x0, b.y0, b.x1, b.y1) for b in made], dtype=float).reshape(-1, 4)
+        return made
+
+    def overlapping(self, box: Box, gap: float = 0.0) -> np.ndarray:
+        """Whether each of them and ``box`` overlap (:meth:`Box.overlaps`, the same sums)."""
+        c = self.corners
+        return (box.x0 - gap < c[:, 2]) & (c[:, 0] - gap < box.x1) & (box.y0 - gap < c[:, 3]) & (c[:, 1] - gap < box.y1)
+
+
+def _as_boxes(boxes: Sequence[Box]) -> _Boxes:
+    return boxes if isinstance(boxes, _Boxes) else _Boxes(boxes)
+
+
 def _fewest_crossings(boxes: Sequence[Box], soft: Sequence[Box]) -> Box | None:
-    return min(boxes, key=lambda b: sum(b.overlaps(o) for o in soft)) if boxes else None
+    """The first of ``boxes`` that overlaps fewest of the ``soft`` ones."""
+    if not boxes:
+        return None
+    many = _as_boxes(soft)
+    return min(boxes, key=lambda b: int(np.count_nonzero(many.overlapping(b))))
 
 
 def _free(box: Box, area: Box, hard: Sequence[Box]) -> bool:
-    return box.within(area) and not any(box.overlaps(o, 1.0) for o in hard)
+    return box.within(area) and not _as_boxes(hard).overlapping(box, 1.0).any()
