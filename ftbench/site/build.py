@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -30,10 +30,11 @@ from ftbench.site.write import BuildReport, make_folders, remove_unlisted, write
 
 if TYPE_CHECKING:  # imported for real only when a build runs (see the module docstring)
     from ftbench.board.read import Layout
-    from ftbench.board.snapshot import Shard, Summary
+    from ftbench.board.snapshot import Board, Shard, Summary
+    from ftbench.leaderboard import RankedRow
     from ftbench.site.context import Page
     from ftbench.site.render import Rendered
-    from ftbench.tasks import Examples
+    from ftbench.tasks import Examples, Task
 
 
 def build_site(config: BoardConfig, force: bool = False, workers: int | None = None) -> BuildReport:
@@ -114,7 +115,6 @@ def _build(
     from ftbench.board.read import RecordCache, list_board, make_board
     from ftbench.board.record_cache import FOLDER as RECORDS
     from ftbench.board.snapshot import merge
-    from ftbench.site.comparison import comparison_pages
     from ftbench.site.context import salt_of
     from ftbench.site.model_page import standings
     from ftbench.site.pages import common_context
@@ -141,16 +141,20 @@ def _build(
         )
         salt = salt_of(shared, common)
         pool.send(_render_model_pages, (config.templates_dir, tasks, standings(tables), common, salt))
-        # Comparison pages (two per entry and task) are rendered by processes forked now: they
-        # inherit the rankings and the outcomes they rest on, so nothing is pickled, while this
-        # process renders the board-wide pages.
-        compared = comparison_pages(tasks, tables, layout.gold, common, salt)
-        parts = split_evenly(compared, [1] * len(compared), _worker_count(workers, len(compared), MIN_PAGES_PER_WORKER))
-        with Shards(partial(_render_pages, config.templates_dir, last), parts) as comparisons:
-            done = render_site(board, tables, config.templates_dir, layout.gold, shared, last.keys, last.site_dir)
+        # Task pages and comparison pages (two per entry and task) are made and rendered by
+        # processes forked now, a run of tasks each: they inherit the rankings and the outcomes
+        # they rest on, so nothing is pickled, while this process renders the other board-wide
+        # pages (the home page, above all) and the downloads.
+        work = [1 + len(tables[t.name]) for t in tasks]
+        runs = split_evenly(tasks, work, _worker_count(workers, 2 * sum(work), MIN_PAGES_PER_WORKER))
+        make = partial(_task_pages, board, tables, layout.gold, common, (shared, salt))
+        with Shards(partial(_render_pages, config.templates_dir, last, make), runs) as task_workers:
+            done = render_site(
+                board, tables, config.templates_dir, layout.gold, shared, last.keys, last.site_dir, with_tasks=False
+            )
             outputs = done.outputs
             models = pool.results()
-            parts_done = [*(part for part, _ in models), *comparisons.summaries()]
+            parts_done = [*(part for part, _ in models), *task_workers.summaries()]
             files = done.files + [path for part in parts_done for path in part.files]
             files += [path for _, sources in models for path in sources]
             keys = {**done.keys, **{k: v for part in parts_done for k, v in part.keys.items()}}
@@ -160,33 +164,37 @@ def _build(
             # folders side by side in one parent folder wait on each other's lock in the kernel.
             folders = make_folders(config.site_dir, files)
             pool.send(_write_model_pages, (config.site_dir, folders))
-            comparisons.send(_write_pages, (config.site_dir, folders))
+            task_workers.send(_write_pages, (config.site_dir, folders))
             report = write_site(config.site_dir, outputs, folders=folders)
-            for part in [*pool.results(), *comparisons.results()]:
+            for part in [*pool.results(), *task_workers.results()]:
                 report.add(part)
     report.kept = sum(1 for path in kept if path.endswith(".html"))
     report.pages += report.kept
     report.unchanged += len(kept)
     report.removed = remove_unlisted(config.site_dir, previous, set(files))
     report.notes = list(board.notes)
-    write_manifest(config.site_dir, stamp, sorted(files), _stamped(config.site_dir, keys))
+    write_manifest(config.site_dir, stamp, sorted(files), _stamped(config.site_dir, keys, last.keys, set(kept)))
     if last.memo is not None:
         with contextlib.suppress(OSError):  # a cache: the build is done without it
             write_memo(last.memo, shared, board.summary.proofs)
     return report
 
 
-def _stamped(site_dir: Path, keys: Mapping[str, str]) -> dict[str, list[str]]:
-    """Each keyed page's key with the stamp of its file as written now."""
+def _stamped(
+    site_dir: Path, keys: Mapping[str, str], previous: Mapping[str, Any], kept: set[str]
+) -> dict[str, list[str]]:
+    """Each keyed page's key with the stamp of its file as written now: a kept page's is the
+    one the last build recorded (:func:`render.render_pages` kept it because its file still
+    has that stamp, and nothing wrote it since); the others' are read."""
     from ftbench.files import file_stamp
 
-    return {path: [key, file_stamp(site_dir / path)] for path, key in sorted(keys.items())}
+    return {path: previous[path] if path in kept else [key, file_stamp(site_dir / path)] for path, key in keys.items()}
 
 
 MIN_RECORDS_PER_WORKER = 500
 """Below this many records per worker, starting workers costs more than it saves."""
 MIN_PAGES_PER_WORKER = 500
-"""The same for comparison pages (a page costs about what reading a record does)."""
+"""The same for task and comparison pages (a page costs about what reading a record does)."""
 
 
 def _worker_count(requested: int | None, work: int, least: int | None = None) -> int:
@@ -237,17 +245,36 @@ def _render_model_pages(state: _Kept, job: tuple) -> tuple[Rendered, list[str]]:
     return done.without_bytes(), list(state.sources)
 
 
-def _render_pages(templates_dir: Path, last: Last, pages: Sequence[Page]) -> tuple[dict[str, bytes], Rendered]:
-    """A comparison worker's first step: render its pages (those whose key changed) into
-    memory; report their paths and keys."""
+def _task_pages(
+    board: Board,
+    tables: Mapping[str, Sequence[RankedRow]],
+    held_out: Mapping[str, Examples],
+    common: dict[str, Any],
+    stamps: tuple[str, str],
+    tasks: Sequence[Task],
+) -> list[Page]:
+    """The pages of ``tasks`` a task worker renders: each task's page and its comparison pages
+    (``stamps``: the build's shared stamp and the pages' salt)."""
+    from ftbench.site.comparison import comparison_pages
+    from ftbench.site.pages import task_pages
+
+    shared, salt = stamps
+    return task_pages(board, tables, shared, only=tasks) + comparison_pages(tasks, tables, held_out, common, salt)
+
+
+def _render_pages(
+    templates_dir: Path, last: Last, make: Callable[[Sequence[Task]], Sequence[Page]], tasks: Sequence[Task]
+) -> tuple[dict[str, bytes], Rendered]:
+    """A task worker's first step: make the pages of its run of ``tasks`` and render those
+    whose key changed into memory; report their paths and keys."""
     from ftbench.site.render import environment, render_pages
 
-    done = render_pages(environment(templates_dir), pages, last.keys, last.site_dir)
+    done = render_pages(environment(templates_dir), make(tasks), last.keys, last.site_dir)
     return done.outputs, done.without_bytes()
 
 
 def _write_pages(rendered: dict[str, bytes], job: tuple[Path, set[Path]]) -> BuildReport:
-    """A comparison worker's last step: write what it rendered (``job`` as for model pages)."""
+    """A task worker's last step: write what it rendered (``job`` as for model pages)."""
     site_dir, folders = job
     return write_site(site_dir, rendered, folders=folders)
 

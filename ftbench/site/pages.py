@@ -76,23 +76,24 @@ def task_size(task: Task) -> str:
     return f"{task.num_examples:,} examples · {len(task.labels)} labels"
 
 
-def build_pages(board: Board, tables: Mapping[str, Sequence[RankedRow]] | None = None, shared: str = "") -> list[Page]:
+def build_pages(
+    board: Board,
+    tables: Mapping[str, Sequence[RankedRow]] | None = None,
+    shared: str = "",
+    with_tasks: bool = True,
+) -> list[Page]:
     """The board-wide HTML pages (home, tasks, static pages, 404) in a stable order; contexts
     are built when rendered. Model pages come from :func:`model_pages`, shard by shard.
     ``shared``: the stamp of the inputs every page depends on (``stamp.input_stamps``), which
     gives the pages their keys; a task page's key adds its entries' stamps, and the home page,
-    which shows every entry, has none (it is rendered every time)."""
+    which shows every entry, has none (it is rendered every time). ``with_tasks=False``: the
+    task pages left out (:func:`task_pages`: ``ftbench build`` renders them in its workers)."""
     tables = task_tables(board) if tables is None else tables
-    common = common_context(
-        board.title, board.build_date, board.pages, board.tasks, board.reference_hardware, board.repository_url
-    )
+    common = board_common(board)
     salt = salt_of(shared, common)
     pages = [Page("index.html", "home.html.j2", partial(home_context, board, tables, overall_ranking(tables), common))]
-    for t in board.tasks:
-        entries = [(e.record, e.stamp) for e in board.summary.entries.get(t.name, ())]
-        key = page_key(salt, "task", t.name, entries)
-        context = partial(task_context, board, t, tables[t.name], common)
-        pages.append(Page(task_url(t.name), "task.html.j2", context, key))
+    if with_tasks:
+        pages += task_pages(board, tables, shared)
     pages += [
         Page(
             f"{quote(name)}.html",
@@ -105,6 +106,29 @@ def build_pages(board: Board, tables: Mapping[str, Sequence[RankedRow]] | None =
     context = partial(not_found_context, board.base_url, common)
     pages.append(Page("404.html", "404.html.j2", context, page_key(salt, "404", board.base_url)))
     return pages
+
+
+def task_pages(
+    board: Board, tables: Mapping[str, Sequence[RankedRow]], shared: str = "", only: Sequence[Task] | None = None
+) -> list[Page]:
+    """One page per task (those in ``only``, if given), keyed by its entries' stamps (see
+    :func:`build_pages`)."""
+    common = board_common(board)
+    salt = salt_of(shared, common)
+    pages = []
+    for t in board.tasks if only is None else only:
+        entries = [(e.record, e.stamp) for e in board.summary.entries.get(t.name, ())]
+        key = page_key(salt, "task", t.name, entries)
+        context = partial(task_context, board, t, tables[t.name], common)
+        pages.append(Page(task_url(t.name), "task.html.j2", context, key))
+    return pages
+
+
+def board_common(board: Board) -> dict[str, Any]:
+    """The frame every page of ``board`` shows (:func:`common_context`)."""
+    return common_context(
+        board.title, board.build_date, board.pages, board.tasks, board.reference_hardware, board.repository_url
+    )
 
 
 def common_context(

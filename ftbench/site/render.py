@@ -19,7 +19,7 @@ from ftbench.site.comparison import compared
 from ftbench.site.context import Page, page_key, salt_of
 from ftbench.site.downloads import all_tasks_csv, leaderboard_csv, leaderboard_json
 from ftbench.site.examples import has_examples, task_data, task_data_url
-from ftbench.site.pages import build_pages, common_context
+from ftbench.site.pages import board_common, build_pages
 from ftbench.tasks import Examples
 
 
@@ -79,15 +79,18 @@ def render_site(
     shared: str = "",
     previous: Mapping[str, Any] | None = None,
     site_dir: Path | None = None,
+    with_tasks: bool = True,
 ) -> Rendered:
     """The board-wide files of the site (home, task and static pages, downloads, the tasks'
     example data, assets) as bytes (``held_out``: the tasks' held-out examples); pages whose
     key is unchanged since the last build (``shared``, ``previous``, ``site_dir``: see
     :func:`render_pages`) are kept as they are. The comparison pages are
-    ``comparison.comparison_pages``, rendered apart (``build``)."""
+    ``comparison.comparison_pages``, rendered apart (``build``); so are the task pages where
+    ``with_tasks`` is False (``pages.task_pages``)."""
     held_out = held_out or {}
     env = environment(templates_dir)
-    done = render_pages(env, build_pages(board, tables, shared), previous or {}, site_dir)
+    pages = build_pages(board, tables, shared, with_tasks)
+    done = render_pages(env, pages, previous or {}, site_dir)
     out = done.outputs
     for task in board.tasks:
         examples = held_out.get(task.name)
@@ -113,10 +116,7 @@ def render_site(
 def download_files(board: Board, tables: Mapping[str, Sequence[RankedRow]], shared: str = "") -> list[Page]:
     """Each task's ranking as JSON and CSV (``downloads/<task>/``), keyed as its task page is
     (``pages.build_pages``): made again only when the task's entries changed."""
-    common = common_context(
-        board.title, board.build_date, board.pages, board.tasks, board.reference_hardware, board.repository_url
-    )
-    salt = salt_of(shared, common)
+    salt = salt_of(shared, board_common(board))
     ref = board.reference_hardware
     files = []
     for task in board.tasks:

@@ -77,7 +77,8 @@ def write_site(
 
 def make_folders(site_dir: Path, files: Iterable[str]) -> set[Path]:
     """Make every folder the site's ``files`` go into; returns them."""
-    folders = {(site_dir / rel).parent for rel in files}
+    # the folder names first, as text: a site has tens of thousands of files in a few folders
+    folders = {site_dir / name for name in {rel.rpartition("/")[0] for rel in files}}
     for folder in sorted(folders):
         folder.mkdir(parents=True, exist_ok=True)
     return folders
