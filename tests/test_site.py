@@ -421,7 +421,7 @@ def test_a_rebuild_reads_only_the_records_that_changed(site_board, tmp_path, mon
     every = sorted(reads)
     assert len(every) >= 10 and len(set(every)) == len(every)  # each record read once, audit included
     cache = config.cache_dir / "build" / "records"
-    assert {p.name for p in cache.iterdir()} >= {"alpha-lora.npz", "delta-head.npz"}  # one per submission
+    assert {p.name for p in cache.iterdir()} >= {"alpha-lora.bin", "delta-head.bin"}  # one per submission
     change_delta_record(site_board)
     reads.clear()
     build_site(config, workers=1)
@@ -431,7 +431,7 @@ def test_a_rebuild_reads_only_the_records_that_changed(site_board, tmp_path, mon
     build_site(config, force=True, workers=1)
     assert sorted(reads) == every  # --force reads every record again
     for stored in cache.iterdir():  # a damaged cache is not used: every record is read again
-        stored.write_bytes(b"PK\x03\x04 not a zip" if stored.name.startswith("a") else b"")
+        stored.write_bytes(stored.read_bytes()[:-10] if stored.name.startswith("a") else b"")
     edit_card(site_board)
     reads.clear()
     build_site(config, workers=1)
@@ -587,7 +587,7 @@ def test_the_record_cache_keeps_what_the_board_took_from_a_record(tmp_path):
         ),
         "wiki.json": CachedRecord("3:4", "cd" * 32, view_of(record), {"documents": 3}, Outcome(documents=docs), None),
     }
-    where = tmp_path / "x.npz"
+    where = tmp_path / "x.bin"
     write_entries(where, "stamp", entries)
     back = read_entries(where, "stamp")
     assert back.keys() == entries.keys() and back["sst2.json"].view == entries["sst2.json"].view
@@ -596,7 +596,28 @@ def test_the_record_cache_keeps_what_the_board_took_from_a_record(tmp_path):
     assert all(np.array_equal(back["wiki.json"].outcome.documents[f], docs[f]) for f in docs)
     assert back["wiki.json"].scoring == {"documents": 3} and back["wiki.json"].calibration is None
     assert read_entries(where, "another stamp") == {}  # made under other inputs: not used
-    assert read_entries(tmp_path / "missing.npz", "stamp") == {}
+    assert read_entries(tmp_path / "missing.bin", "stamp") == {}
+
+
+def test_a_record_cache_file_holds_numbers_only_and_a_forged_one_is_refused():
+    import numpy as np
+
+    from ftbench.board.record_cache import pack, unpack
+
+    data = pack({"shared": "stamp"}, {"pred": np.arange(3, dtype=np.int16)})
+    meta, arrays = unpack(data)
+    assert meta == {"shared": "stamp"} and arrays["pred"].tolist() == [0, 1, 2]
+    assert not arrays["pred"].flags.writeable  # a view of the file's bytes, shared by its records
+    forged = [
+        data.replace(b'"<i2"', b'"|O8"'),  # objects: never read
+        data.replace(b'"<i2"', b'"<f8"'),  # another type than the field has
+        data.replace(b'"pred"', b'"evil"'),  # an array the cache does not know
+        data[:-4],  # an array past the end of the file
+        b"PK\x03\x04" + data,  # not a cache file
+    ]
+    for bad in forged:
+        with pytest.raises(ValueError):
+            unpack(bad)
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ from ftbench.audit import audit_record, must_prove
 from ftbench.baseline_files import current_baselines
 from ftbench.baselines import TaskBaselines
 from ftbench.board.proofs import Problems, record_digest
-from ftbench.board.record_cache import CachedRecord, CacheFile, Verdict, read_cache, write_entries
+from ftbench.board.record_cache import CachedRecord, CacheFile, Verdict, cache_path, read_cache, write_entries
 from ftbench.board.snapshot import (
     Board,
     CardedSubmission,
@@ -172,7 +172,7 @@ def read_shard(
     for folder, paths in folders:
         cache = layout.record_cache
         stored = (
-            read_cache(cache.folder / f"{folder.name}.npz", cache.shared) if cache and cache.reuse else CacheFile({})
+            read_cache(cache_path(cache.folder, folder.name), cache.shared) if cache and cache.reuse else CacheFile({})
         )
         tree = ""
         if validated is None:
@@ -265,7 +265,7 @@ def _read_submission(
     records = []
     memo: dict = {}  # one fingerprint per weights folder, however many tasks it serves
     cache = layout.record_cache
-    where = cache.folder / f"{sub.spec.id}.npz" if cache is not None else None
+    where = cache_path(cache.folder, sub.spec.id) if cache is not None else None
     stored = stored if stored is not None else CacheFile({})
     cached = stored.entries
     kept: dict[str, CachedRecord] = {}

@@ -11,25 +11,24 @@ every build, from the submission as it is now. Beside them, the file keeps what 
 the submission's folder found (:class:`Verdict`: its spec as parsed, its warnings), used
 while the folder's stamp is the same; ``ftbench validate`` and ``evaluate`` never use it.
 
-One file per submission (``<id>.npz``: the records' arrays end to end, one per field, and
-one JSON document of the rest with each record's offsets into them), under the
+One file per submission (``<id>.bin``, :func:`pack`: one JSON document, and the records'
+arrays end to end, one per field, with each record's offsets into them), under the
 build's shared stamp (``ftbench.site.stamp.input_stamps``: tasks, data, settings, code); an
 entry is used only while its record file has the size and modification time it had when read,
 as the pages' keys assume. The files live in the local cache folder, never committed: on a
 fresh clone no stamp matches, and the CI caches only pip's and Hugging Face's folders. A file
 that cannot be read, or was made under another stamp, is ignored (the records are read
-again); ``numpy.load`` runs with ``allow_pickle=False``. An entry's numbers are trusted as the
-proof memo's are: whoever can write the local cache folder can as well edit ftbench itself
-(``ftbench check`` and ``build --force`` read every record, whatever the cache holds).
+again); arrays are read with ``numpy.frombuffer`` as plain numbers, nothing is unpickled. An
+entry's numbers are trusted as the proof memo's are: whoever can write the local cache folder
+can as well edit ftbench itself (``ftbench check`` and ``build --force`` read every record,
+whatever the cache holds).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import io
 import json
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,13 +44,22 @@ from ftbench.record import RecordView
 FOLDER = "records"
 """The cache's folder in the build's cache folder."""
 
+
+def cache_path(folder: Path, submission: str) -> Path:
+    """Where a submission's entries are kept in the cache's ``folder``."""
+    return folder / f"{submission}.bin"
+
+
 DOCUMENT_FIELDS = ("loglik", "tokens", "words", "bytes")
 ARRAY_FIELDS: dict[str, np.dtype] = {
-    "pred": np.dtype(np.int16),
-    "prob": np.dtype(np.float32),
-    **dict.fromkeys(DOCUMENT_FIELDS, np.dtype(np.float64)),
+    "pred": np.dtype("<i2"),
+    "prob": np.dtype("<f4"),
+    **dict.fromkeys(DOCUMENT_FIELDS, np.dtype("<f8")),
+    "views": np.dtype("u1"),
+    "bins": np.dtype("<f8"),
 }
-"""The per-example arrays an entry may have, with their types."""
+"""The arrays a cache file holds, with their types: per-example results, each record's view
+(``RecordView`` as JSON) and its reliability bins (five numbers a bin)."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +88,6 @@ def _part(arrays: Mapping[str, np.ndarray], fields: Mapping[str, Any], field: st
     start, stop = (int(i) for i in fields["at"][field])
     if whole.dtype != ARRAY_FIELDS[field] or whole.ndim != 1 or not 0 <= start <= stop <= len(whole):
         raise ValueError(f"{field}: stored array of the wrong kind or size")
-    whole.flags.writeable = False
     return whole[start:stop]
 
 
@@ -117,10 +124,8 @@ def read_cache(path: Path, shared: str) -> CacheFile:
     """Everything stored at ``path`` under the stamp ``shared``; nothing when it was made
     under another stamp or cannot be read."""
     try:
-        with np.load(path, allow_pickle=False) as stored:
-            arrays = {name: stored[name] for name in stored.files}
-        meta = json.loads(bytes(arrays.pop("meta")).decode("utf-8"))
-        if not isinstance(meta, dict) or meta.get("shared") != shared:
+        meta, arrays = unpack(path.read_bytes())
+        if meta.get("shared") != shared:
             return CacheFile({})
         entries = {str(name): _entry(str(name), fields, arrays) for name, fields in meta["records"].items()}
         verdict = meta.get("submission")
@@ -130,15 +135,15 @@ def read_cache(path: Path, shared: str) -> CacheFile:
                 raise ValueError("a verdict of the wrong kind")
             verdict = Verdict(str(verdict["tree"]), str(verdict["cwd"]), verdict["spec"], warnings)  # type: ignore[arg-type]
         return CacheFile(entries, verdict)
-    except (OSError, ValueError, KeyError, TypeError, RecursionError, zipfile.BadZipFile, EOFError):
+    except (OSError, ValueError, KeyError, TypeError, IndexError, RecursionError):
         return CacheFile({})
 
 
 def write_entries(path: Path, shared: str, entries: Mapping[str, CachedRecord], verdict: Verdict | None = None) -> None:
     """Store ``entries`` (those of one submission's records) and the ``verdict`` on its folder
-    under the stamp ``shared``; a cache: nothing is lost when it cannot be written. The records' per-example arrays are
-    stored end to end, one array per field, each record's at its offsets: an ``.npz`` member
-    costs more to open than its bytes to read."""
+    under the stamp ``shared``; a cache: nothing is lost when it cannot be written. The
+    records' per-example arrays, their views (as JSON) and their reliability bins are stored
+    end to end, one array per field, each record's at its offsets (:func:`pack`)."""
     parts: dict[str, list[np.ndarray]] = {field: [] for field in ARRAY_FIELDS}
     records = {}
     for name, entry in sorted(entries.items()):
@@ -148,29 +153,75 @@ def write_entries(path: Path, shared: str, entries: Mapping[str, CachedRecord], 
             kind, fields = "pred", {"pred": outcome.pred, "prob": outcome.prob}
         elif outcome is not None and outcome.documents is not None:
             kind, fields = "documents", {field: outcome.documents[field] for field in DOCUMENT_FIELDS}
+        fields["views"] = np.frombuffer(entry.view.model_dump_json().encode("utf-8"), dtype=np.uint8)
+        calibration = None
+        if entry.calibration is not None:
+            calibration = {k: v for k, v in dataclasses.asdict(entry.calibration).items() if k != "bins"}
+            bins = [(b.low, b.high, b.count, b.confidence, b.accuracy) for b in entry.calibration.bins]
+            fields["bins"] = np.asarray(bins, dtype=np.float64).reshape(-1)
         start = {field: sum(len(a) for a in parts[field]) for field in fields}
         for field, array in fields.items():
             parts[field].append(np.asarray(array, dtype=ARRAY_FIELDS[field]))
         records[name] = {
             "stamp": entry.stamp,
             "digest": entry.digest,
-            "view": entry.view.model_dump(mode="json"),
             "scoring": dict(entry.scoring),
             "outcome": kind,
             "at": {field: [start[field], start[field] + len(array)] for field, array in fields.items()},
-            "calibration": dataclasses.asdict(entry.calibration) if entry.calibration is not None else None,
+            "calibration": calibration,
             "signed": entry.signed,
         }
     about = (
         None if verdict is None else {**dataclasses.asdict(verdict), "warnings": [list(w) for w in verdict.warnings]}
     )
-    meta = json.dumps({"shared": shared, "records": records, "submission": about}, separators=(",", ":"))
+    meta = {"shared": shared, "records": records, "submission": about}
     arrays = {field: np.concatenate(chunks) for field, chunks in parts.items() if chunks}
-    arrays["meta"] = np.frombuffer(meta.encode("utf-8"), dtype=np.uint8)
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)  # type: ignore[arg-type]  # numpy's stubs read the first keyword as allow_pickle
     with contextlib.suppress(OSError):
-        write_atomic(path, buffer.getvalue(), fsync=False)
+        write_atomic(path, pack(meta, arrays), fsync=False)
+
+
+MAGIC = b"ftbench record cache 2\n"
+"""How a cache file starts (then the header's length, the header, the arrays' bytes)."""
+ALIGN = 8
+
+
+def pack(meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> bytes:
+    """One file of a JSON document and flat arrays: :data:`MAGIC`, the header's length (8
+    bytes, little-endian), the header (JSON: ``meta`` and each array's type, offset and
+    length), then each array's bytes (little-endian, aligned to :data:`ALIGN` bytes). Read
+    back by :func:`unpack`; nothing in it is executable (no pickle)."""
+    layout, chunks, at = {}, [], 0
+    for name, array in sorted(arrays.items()):
+        flat = np.ascontiguousarray(array.reshape(-1), dtype=array.dtype.newbyteorder("<"))
+        layout[name] = [flat.dtype.str, at, int(flat.size)]
+        data = flat.tobytes()
+        chunks.append(data + b"\0" * (-len(data) % ALIGN))
+        at += len(chunks[-1])
+    header = json.dumps({"meta": meta, "arrays": layout}, separators=(",", ":")).encode("utf-8")
+    header += b" " * (-(len(MAGIC) + 8 + len(header)) % ALIGN)
+    return b"".join([MAGIC, len(header).to_bytes(8, "little"), header, *chunks])
+
+
+def unpack(data: bytes) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """``(meta, arrays)`` of a file made by :func:`pack`: the arrays are read-only views of
+    ``data``. Raises ValueError where it is not such a file, or an array lies outside it."""
+    if not data.startswith(MAGIC):
+        raise ValueError("not a record cache file")
+    start = len(MAGIC) + 8
+    size = int.from_bytes(data[len(MAGIC) : start], "little")
+    document = json.loads(data[start : start + size])
+    if not isinstance(document, dict) or not isinstance(document.get("meta"), dict):
+        raise ValueError("a header of the wrong kind")
+    base = start + size
+    arrays = {}
+    for name, (kind, offset, count) in document["arrays"].items():
+        dtype = np.dtype(str(kind))
+        if dtype.hasobject or dtype != ARRAY_FIELDS.get(name) or offset < 0 or count < 0:
+            raise ValueError(f"{name}: an array of the wrong kind")
+        if base + offset + count * dtype.itemsize > len(data):
+            raise ValueError(f"{name}: past the end of the file")
+        arrays[str(name)] = np.frombuffer(data, dtype=dtype, count=count, offset=base + offset)
+    return document["meta"], arrays
 
 
 def _entry(name: str, fields: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> CachedRecord:
@@ -187,12 +238,13 @@ def _entry(name: str, fields: Mapping[str, Any], arrays: Mapping[str, np.ndarray
     calibrated = fields["calibration"]
     calibration = None
     if calibrated is not None:
-        bins = tuple(ReliabilityBin(**b) for b in calibrated["bins"])
+        rows = _part(arrays, fields, "bins").reshape(-1, 5).tolist()
+        bins = tuple(ReliabilityBin(low, high, int(count), conf, acc) for low, high, count, conf, acc in rows)
         calibration = Calibration(**{**calibrated, "bins": bins})
     return CachedRecord(
         stamp=str(fields["stamp"]),
         digest=str(fields["digest"]),
-        view=RecordView.model_validate(fields["view"]),
+        view=RecordView.model_validate_json(_part(arrays, fields, "views").tobytes()),
         scoring={str(k): int(v) for k, v in fields["scoring"].items()},
         outcome=outcome,
         calibration=calibration,
