@@ -116,6 +116,7 @@ def _build(
     from ftbench.board.record_cache import FOLDER as RECORDS
     from ftbench.board.snapshot import merge
     from ftbench.site.context import salt_of
+    from ftbench.site.downloads import all_tasks_header
     from ftbench.site.model_page import standings
     from ftbench.site.pages import common_context
     from ftbench.site.parallel import Shards, split_evenly
@@ -154,7 +155,9 @@ def _build(
             )
             outputs = done.outputs
             models = pool.results()
-            parts_done = [*(part for part, _ in models), *task_workers.summaries()]
+            made = task_workers.summaries()
+            outputs["downloads/all-tasks.csv"] = all_tasks_header() + b"".join(rows for _, rows in made)
+            parts_done = [*(part for part, _ in models), *(part for part, _ in made)]
             files = done.files + [path for part in parts_done for path in part.files]
             files += [path for _, sources in models for path in sources]
             keys = {**done.keys, **{k: v for part in parts_done for k, v in part.keys.items()}}
@@ -252,25 +255,34 @@ def _task_pages(
     common: dict[str, Any],
     stamps: tuple[str, str],
     tasks: Sequence[Task],
-) -> list[Page]:
-    """The pages of ``tasks`` a task worker renders: each task's page and its comparison pages
-    (``stamps``: the build's shared stamp and the pages' salt)."""
+) -> tuple[list[Page], bytes]:
+    """What a task worker makes of its run of ``tasks``: each task's page and its comparison
+    pages (``stamps``: the build's shared stamp and the pages' salt), and the tasks' lines of
+    the all-tasks download."""
     from ftbench.site.comparison import comparison_pages
+    from ftbench.site.downloads import all_tasks_rows
     from ftbench.site.pages import task_pages
 
     shared, salt = stamps
-    return task_pages(board, tables, shared, only=tasks) + comparison_pages(tasks, tables, held_out, common, salt)
+    pages = task_pages(board, tables, shared, only=tasks) + comparison_pages(tasks, tables, held_out, common, salt)
+    rows = b"".join(all_tasks_rows(t, tables[t.name], board.reference_hardware) for t in tasks)
+    return pages, rows
 
 
 def _render_pages(
-    templates_dir: Path, last: Last, make: Callable[[Sequence[Task]], Sequence[Page]], tasks: Sequence[Task]
-) -> tuple[dict[str, bytes], Rendered]:
+    templates_dir: Path,
+    last: Last,
+    make: Callable[[Sequence[Task]], tuple[Sequence[Page], bytes]],
+    tasks: Sequence[Task],
+) -> tuple[dict[str, bytes], tuple[Rendered, bytes]]:
     """A task worker's first step: make the pages of its run of ``tasks`` and render those
-    whose key changed into memory; report their paths and keys."""
+    whose key changed into memory; report their paths and keys, and the tasks' lines of the
+    all-tasks download."""
     from ftbench.site.render import environment, render_pages
 
-    done = render_pages(environment(templates_dir), make(tasks), last.keys, last.site_dir)
-    return done.outputs, done.without_bytes()
+    pages, rows = make(tasks)
+    done = render_pages(environment(templates_dir), pages, last.keys, last.site_dir)
+    return done.outputs, (done.without_bytes(), rows)
 
 
 def _write_pages(rendered: dict[str, bytes], job: tuple[Path, set[Path]]) -> BuildReport:

@@ -189,16 +189,25 @@ ALL_TASKS_COLUMNS = (
 def all_tasks_csv(tasks: Sequence[Task], tables: Mapping[str, Sequence[RankedRow]], reference: str = "") -> bytes:
     """Every task's ranking in one file (``downloads/all-tasks.csv``): each row its task, its
     rank "k of N" with the plausible ranks, the primary score and its interval, the main
-    efficiency figures, flags and contamination (cells a spreadsheet would run are quoted)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(ALL_TASKS_COLUMNS)
-    for task in tasks:
-        rows = tables.get(task.name, ())
-        for r in rows:
-            e = r.entry
-            c = e.contamination
-            values = [
+    efficiency figures, flags and contamination (cells a spreadsheet would run are quoted).
+    The header, then :func:`all_tasks_rows` of each task: ``ftbench build`` makes those in its
+    task workers and joins them."""
+    return all_tasks_header() + b"".join(all_tasks_rows(task, tables.get(task.name, ()), reference) for task in tasks)
+
+
+def all_tasks_header() -> bytes:
+    """The first line of ``downloads/all-tasks.csv``."""
+    return _csv_lines([ALL_TASKS_COLUMNS])
+
+
+def all_tasks_rows(task: Task, rows: Sequence[RankedRow], reference: str = "") -> bytes:
+    """One task's lines of ``downloads/all-tasks.csv``."""
+    lines = []
+    for r in rows:
+        e = r.entry
+        c = e.contamination
+        lines.append(
+            [
                 task.name,
                 task.primary_metric,
                 r.rank,
@@ -219,5 +228,13 @@ def all_tasks_csv(tasks: Sequence[Task], tables: Mapping[str, Sequence[RankedRow
                 c.clean_score if c else None,
                 e.record,
             ]
-            writer.writerow(csv_cell(v) for v in values)
+        )
+    return _csv_lines(lines)
+
+
+def _csv_lines(lines: Sequence[Sequence[object]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    for values in lines:
+        writer.writerow(csv_cell(v) for v in values)
     return buffer.getvalue().encode()

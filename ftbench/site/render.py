@@ -85,8 +85,9 @@ def render_site(
     example data, assets) as bytes (``held_out``: the tasks' held-out examples); pages whose
     key is unchanged since the last build (``shared``, ``previous``, ``site_dir``: see
     :func:`render_pages`) are kept as they are. The comparison pages are
-    ``comparison.comparison_pages``, rendered apart (``build``); so are the task pages where
-    ``with_tasks`` is False (``pages.task_pages``)."""
+    ``comparison.comparison_pages``, rendered apart (``build``); so are the task pages and the
+    all-tasks download where ``with_tasks`` is False (``pages.task_pages``,
+    ``downloads.all_tasks_rows``)."""
     held_out = held_out or {}
     env = environment(templates_dir)
     pages = build_pages(board, tables, shared, with_tasks)
@@ -104,7 +105,8 @@ def render_site(
     out.update(downloads.outputs)
     done.kept += downloads.kept
     done.keys.update(downloads.keys)
-    out["downloads/all-tasks.csv"] = all_tasks_csv(board.tasks, tables, board.reference_hardware)
+    if with_tasks:
+        out["downloads/all-tasks.csv"] = all_tasks_csv(board.tasks, tables, board.reference_hardware)
     static = templates_dir / "static"
     for path in sorted(static.rglob("*")) if static.is_dir() else []:
         if path.is_file():
