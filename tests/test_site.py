@@ -464,6 +464,16 @@ def test_a_rebuild_from_the_record_cache_keeps_the_ci_signatures_in_force(site_b
     assert again == ranked and site_files(config.site_dir) == clean_build(site_board, tmp_path / "clean")
 
 
+def test_which_pairs_have_a_comparison_page_is_one_rule():
+    from ftbench.site.comparison import has_comparison
+    from ftbench.site.context import compared_pairs
+
+    for n in range(LEADER_PAIRS + 5):
+        listed = set(compared_pairs([None] * n))
+        asked = {(q, r) for q in range(-1, n + 1) for r in range(-1, n + 2) if has_comparison(q, r, n)}
+        assert asked == listed, n
+
+
 def test_a_rebuild_validates_only_the_submission_folders_that_changed(site_board, tmp_path, monkeypatch):
     import ftbench.board.read as read
 

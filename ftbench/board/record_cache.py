@@ -156,8 +156,10 @@ def write_entries(path: Path, shared: str, entries: Mapping[str, CachedRecord], 
         fields["views"] = np.frombuffer(entry.view.model_dump_json().encode("utf-8"), dtype=np.uint8)
         calibration = None
         if entry.calibration is not None:
-            calibration = {k: v for k, v in dataclasses.asdict(entry.calibration).items() if k != "bins"}
-            bins = [(b.low, b.high, b.count, b.confidence, b.accuracy) for b in entry.calibration.bins]
+            calibrated = entry.calibration  # not dataclasses.asdict: it deep-copies the bins
+            names = [f.name for f in dataclasses.fields(calibrated) if f.name != "bins"]
+            calibration = {name: getattr(calibrated, name) for name in names}
+            bins = [(b.low, b.high, b.count, b.confidence, b.accuracy) for b in calibrated.bins]
             fields["bins"] = np.asarray(bins, dtype=np.float64).reshape(-1)
         start = {field: sum(len(a) for a in parts[field]) for field in fields}
         for field, array in fields.items():

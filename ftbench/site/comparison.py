@@ -22,7 +22,16 @@ from ftbench.compare import ALPHA, LEVEL, Comparisons, McNemar, Outcome, mcnemar
 from ftbench.display import format_value, is_percent, rank_text
 from ftbench.leaderboard import RankedRow
 from ftbench.metrics import METRICS
-from ftbench.site.context import Page, compare_url, compared_pairs, examples_url, model_url, page_key, task_url
+from ftbench.site.context import (
+    LEADER_PAIRS,
+    Page,
+    compare_url,
+    compared_pairs,
+    examples_url,
+    model_url,
+    page_key,
+    task_url,
+)
 from ftbench.site.example_rows import (
     BPB_SCALE,
     DocumentRow,
@@ -123,13 +132,22 @@ def compare_links(task: str, order: Sequence[str], names: Sequence[str], sub: st
     if sub not in order:
         return []
     p = order.index(sub)
-    pages = set(compared_pairs(order))  # only the pairs that have a page
     wanted = [("the leader", 0, p), ("the entry above", p - 1, p), ("the entry below", p, p + 1)]
     return [
         (relation, names[q if q != p else r], compare_url(task, order[q], order[r]))
         for relation, q, r in wanted
-        if (q, r) in pages and not (relation == "the entry above" and q == 0)
+        if has_comparison(q, r, len(order)) and not (relation == "the entry above" and q == 0)
     ]
+
+
+def has_comparison(q: int, r: int, n: int) -> bool:
+    """Whether rows ``q`` above ``r`` of a task's ``n`` rows have a comparison page
+    (:func:`compared_pairs`, without listing them: a model page asks for each of its tasks).
+
+    >>> [has_comparison(q, r, 30) for q, r in [(0, 1), (0, 20), (0, 21), (4, 5), (4, 6), (29, 30)]]
+    [True, True, False, True, False, False]
+    """
+    return 0 <= q < r < n and (r == q + 1 or (q == 0 and r <= LEADER_PAIRS))
 
 
 # ------------------------------------------------------------------ what differs
