@@ -7,7 +7,7 @@ them) into a temporary folder, then times, through the real command line:
 - a full build from nothing (``--force``) into an empty site folder, and the same build in one
   process (its peer), alternately, twice each (the best of each is printed, and both runs),
 - a rebuild with nothing changed (the input stamp matches: nothing is read or written),
-- a rebuild after one record was replaced: only that record is read and only its folder
+- a rebuild after one record was replaced (twice, the best printed): only that record is read and only its folder
   validated (what was read from the others is kept in the record cache,
   ``ftbench.board.record_cache``), only its task is ranked again (the others' rankings are
   kept, ``ftbench.board.ranking_cache``), only the pages and downloads whose inputs changed are
@@ -235,11 +235,17 @@ def main() -> None:
         )
         # the rebuilds start from a built site (its build manifest included, so nothing changed)
         shutil.copytree(root / "site-full-0", root / "site", symlinks=True)
+        os.sync()  # the copy's 459 MiB reach the disk now, not during the rebuilds timed next
+        time.sleep(2)
         wall, cpu, out = timed_build(root)
         print(f"rebuild, no change:    {wall:6.2f} s wall, {cpu:6.2f} s CPU  [{out}]")
-        _touch_one_record(root)
-        wall, cpu, out = timed_build(root)
+        rebuilds = []
+        for _ in range(2):  # twice: a new latency in the same record each time
+            _touch_one_record(root)
+            rebuilds.append(timed_build(root))
+        wall, cpu, out = min(rebuilds)
         print(f"rebuild, 1 record new: {wall:6.2f} s wall, {cpu:6.2f} s CPU  [{out}]")
+        print(f"  both runs:           {', '.join(f'{r[0]:.2f} s ({r[1]:.2f} s CPU)' for r in rebuilds)}")
         # the incremental site must be the site a clean build makes of the same inputs
         clean = root / "site-clean"
         timed_build(root, "--force", "--site-dir", str(clean))  # every record read and proved anew

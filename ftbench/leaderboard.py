@@ -586,10 +586,26 @@ def _boot_win_rates(x: np.ndarray) -> np.ndarray:
     >>> _boot_win_rates(np.array([[3.0, 1.0, 3.0]])).tolist()
     [[0.75, 0.0, 0.75]]
     """
-    n = x.shape[1]
-    ordered = np.sort(x, axis=1)
-    below = np.stack([np.searchsorted(o, row, side="left") for o, row in zip(ordered, x, strict=True)])
-    upto = np.stack([np.searchsorted(o, row, side="right") for o, row in zip(ordered, x, strict=True)])
+    b, n = x.shape
+    if np.isnan(x).any():  # NaN equals nothing: counted as searchsorted counts it
+        ordered = np.sort(x, axis=1)
+        below = np.stack([np.searchsorted(o, row, side="left") for o, row in zip(ordered, x, strict=True)])
+        upto = np.stack([np.searchsorted(o, row, side="right") for o, row in zip(ordered, x, strict=True)])
+        return (below + 0.5 * (upto - below - 1)) / max(n - 1, 1)
+    # every row at once: in each row sorted, an entry's run of equal values starts after the
+    # entries below it and ends after those up to it
+    order = np.argsort(x, axis=1, kind="stable")
+    s = np.take_along_axis(x, order, axis=1)
+    j = np.broadcast_to(np.arange(n), (b, n))
+    starts = np.ones((b, n), dtype=bool)
+    starts[:, 1:] = s[:, 1:] != s[:, :-1]
+    ends = np.ones((b, n), dtype=bool)
+    ends[:, :-1] = starts[:, 1:]
+    first = np.maximum.accumulate(np.where(starts, j, 0), axis=1)
+    after = np.minimum.accumulate(np.where(ends, j, n - 1)[:, ::-1], axis=1)[:, ::-1] + 1
+    below, upto = np.empty((b, n), dtype=np.int64), np.empty((b, n), dtype=np.int64)
+    np.put_along_axis(below, order, first, axis=1)
+    np.put_along_axis(upto, order, after, axis=1)
     return (below + 0.5 * (upto - below - 1)) / max(n - 1, 1)
 
 

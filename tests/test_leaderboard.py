@@ -242,3 +242,22 @@ def test_bits_per_byte_ranks_lower_first_and_fronts_use_language_model_costs():
 def test_docstring_examples(module):
     result = doctest.testmod(module)
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_resampled_win_rates_count_ties_as_half_on_every_resample():
+    import numpy as np
+
+    from ftbench.leaderboard import _boot_win_rates
+
+    def one_row_at_a_time(x):  # the definition: below + half the others equal, over the others
+        n = x.shape[1]
+        return np.array([[(np.sum(r < v) + 0.5 * (np.sum(r == v) - 1)) / max(n - 1, 1) for v in r] for r in x])
+
+    rng = np.random.default_rng(3)
+    for shape in [(40, 25), (5, 2), (3, 1), (0, 4)]:
+        tied = rng.integers(0, 4, shape).astype(np.float64)  # many ties
+        spread = rng.random(shape)
+        for x in (tied, spread, -tied):
+            assert np.array_equal(_boot_win_rates(x), one_row_at_a_time(x).reshape(shape))
+    with_nan = np.array([[1.0, np.nan, 1.0, 0.5]])
+    assert _boot_win_rates(with_nan).tolist() == [[0.5, 1.0, 0.5, 0.0]]  # as numpy sorts NaN: above all
