@@ -545,6 +545,20 @@ def test_a_rebuild_ranks_only_the_tasks_whose_entries_changed(site_board, tmp_pa
     assert site_files(config.site_dir) == clean_build(site_board, tmp_path / "clean2")
 
 
+def test_a_build_drops_the_cache_files_of_what_left_the_board(site_board):
+    config = load_config(site_board)
+    build_site(config, workers=1)
+    records, rankings = config.cache_dir / "build" / "records", config.cache_dir / "build" / "rankings"
+    (records / "older-format.npz").write_bytes(b"x")
+    (rankings / "gone.json").write_text("{}")
+    (rankings / "gone.0123.p_raw.npy").write_bytes(b"x")
+    remove_delta(site_board)
+    build_site(config, workers=1)
+    assert not (records / "delta-head.bin").exists() and (records / "alpha-lora.bin").is_file()
+    assert not (records / "older-format.npz").exists()
+    assert not list(rankings.glob("gone.*")) and (rankings / "sentiment.json").is_file()
+
+
 def test_a_stored_ranking_is_the_ranking(site_board, tmp_path):
     import numpy as np
 

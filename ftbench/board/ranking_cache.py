@@ -125,6 +125,14 @@ def write_ranking(
             path.unlink(missing_ok=True)
 
 
+def prune(cache: RankingCache, tasks: set[str]) -> None:
+    """Delete the stored rankings of tasks no longer on the board."""
+    with contextlib.suppress(OSError):
+        for path in cache.folder.iterdir():
+            if path.name.split(".")[0] not in tasks and path.suffix in (".json", ".npy"):
+                path.unlink(missing_ok=True)
+
+
 def _array_path(folder: Path, task: str, key: str, name: str) -> Path:
     return folder / f"{task}.{key[:32]}.{name}.npy"
 

@@ -114,6 +114,14 @@ class CacheFile:
     verdict: Verdict | None = None
 
 
+def prune(folder: Path, submissions: set[str]) -> None:
+    """Delete the cache files of submissions no longer on the board (and of an older format)."""
+    with contextlib.suppress(OSError):
+        for path in folder.iterdir():
+            if path.suffix == ".npz" or (path.suffix == ".bin" and path.stem not in submissions):
+                path.unlink(missing_ok=True)
+
+
 def read_entries(path: Path, shared: str) -> dict[str, CachedRecord]:
     """The entries stored at ``path`` (record file name -> entry) under the stamp ``shared``;
     none when it was made under another stamp or cannot be read."""

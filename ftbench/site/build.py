@@ -112,8 +112,10 @@ def _build(
     from ftbench.board.proofs import read_memo, write_memo
     from ftbench.board.ranking_cache import FOLDER as RANKINGS
     from ftbench.board.ranking_cache import RankingCache, cached_task_tables
+    from ftbench.board.ranking_cache import prune as prune_rankings
     from ftbench.board.read import RecordCache, list_board, make_board
     from ftbench.board.record_cache import FOLDER as RECORDS
+    from ftbench.board.record_cache import prune as prune_records
     from ftbench.board.snapshot import merge
     from ftbench.site.context import salt_of
     from ftbench.site.downloads import all_tasks_header
@@ -180,6 +182,9 @@ def _build(
     if last.memo is not None:
         with contextlib.suppress(OSError):  # a cache: the build is done without it
             write_memo(last.memo, shared, board.summary.proofs)
+        prune_records(last.memo.parent / RECORDS, {folder.name for folder, _ in layout.folders})
+        if rankings is not None:
+            prune_rankings(rankings, {t.name for t in tasks})
     return report
 
 
