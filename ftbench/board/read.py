@@ -169,8 +169,8 @@ def read_shard(
         known = {s.folder: s for s in validated.submissions}
         issues += validated.issues
         notes += [f"submission skipped: {i}" for i in validated.errors]
+    cache = layout.record_cache
     for folder, paths in folders:
-        cache = layout.record_cache
         stored = (
             read_cache(cache_path(cache.folder, folder.name), cache.shared) if cache and cache.reuse else CacheFile({})
         )

@@ -120,7 +120,7 @@ def _build(
     from ftbench.site.context import salt_of
     from ftbench.site.downloads import all_tasks_header
     from ftbench.site.model_page import standings
-    from ftbench.site.pages import common_context
+    from ftbench.site.pages import board_common
     from ftbench.site.parallel import Shards, split_evenly
     from ftbench.site.render import render_site
 
@@ -139,9 +139,7 @@ def _build(
         board = make_board(config, layout, merge(pool.summaries(), tasks))
         rankings = RankingCache(last.memo.parent / RANKINGS, reuse=not last.force) if last.memo else None
         tables = cached_task_tables(board, shared, rankings)
-        common = common_context(
-            board.title, board.build_date, board.pages, tasks, board.reference_hardware, board.repository_url
-        )
+        common = board_common(board)
         salt = salt_of(shared, common)
         pool.send(_render_model_pages, (config.templates_dir, tasks, standings(tables), common, salt))
         # Task pages and comparison pages (two per entry and task) are made and rendered by

@@ -117,11 +117,16 @@ def task_pages(
     salt = salt_of(shared, common)
     pages = []
     for t in board.tasks if only is None else only:
-        entries = [(e.record, e.stamp) for e in board.summary.entries.get(t.name, ())]
-        key = page_key(salt, "task", t.name, entries)
+        key = page_key(salt, "task", t.name, task_inputs(board, t))
         context = partial(task_context, board, t, tables[t.name], common)
         pages.append(Page(task_url(t.name), "task.html.j2", context, key))
     return pages
+
+
+def task_inputs(board: Board, task: Task) -> list[tuple[str, str]]:
+    """What a task's page and downloads rest on beyond every page's inputs: each current
+    entry's record and the stamp it was read with."""
+    return [(e.record, e.stamp) for e in board.summary.entries.get(task.name, ())]
 
 
 def board_common(board: Board) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from ftbench.site.comparison import compared
 from ftbench.site.context import Page, page_key, salt_of
 from ftbench.site.downloads import all_tasks_csv, leaderboard_csv, leaderboard_json
 from ftbench.site.examples import has_examples, task_data, task_data_url
-from ftbench.site.pages import board_common, build_pages
+from ftbench.site.pages import board_common, build_pages, task_inputs
 from ftbench.tasks import Examples
 
 
@@ -123,9 +123,7 @@ def download_files(board: Board, tables: Mapping[str, Sequence[RankedRow]], shar
     files = []
     for task in board.tasks:
         rows = tables[task.name]
-        key = page_key(
-            salt, "downloads", task.name, [(e.record, e.stamp) for e in board.summary.entries.get(task.name, ())]
-        )
+        key = page_key(salt, "downloads", task.name, task_inputs(board, task))
         made = (
             (f"downloads/{task.name}/leaderboard.json", partial(leaderboard_json, task, rows, board.build_date, ref)),
             (f"downloads/{task.name}/leaderboard.csv", partial(leaderboard_csv, task, rows, ref)),
