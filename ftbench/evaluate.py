@@ -449,7 +449,7 @@ def _efficiency(
 def _memory(figures: dict, loaded: LoadedModel, model: Classifier | LanguageModel) -> dict:
     """The memory the model takes: peak RSS minus the RSS before it was loaded (CPU), with the
     range over the throughput repeats; the allocator's peak on a GPU. A scoring pass that ran
-    batches side by side (``pass_streams``) counts only for its first batch, scored alone: what
+    batches side by side (``pass_streams``) counts only for its batches run one at a time: what
     the rest takes is the pass's, not what the model takes when it serves one call at a time."""
     peaks = [float(m) for m in figures.get("memory_peaks_mb", [])]
     peak = figures.get("peak_memory_mb")

@@ -67,6 +67,7 @@ def test_side_by_side_batches_give_the_same_predictions_as_one_at_a_time():
     from ftbench.jobs import plan_jobs
     from ftbench.models.backends import load_model
     from ftbench.runner import run_classifier
+    from ftbench.runner.classifier import length_bucketed_batches, side_by_side_from
     from ftbench.submissions import load_submissions
 
     config = load_config(ROOT)
@@ -88,7 +89,12 @@ def test_side_by_side_batches_give_the_same_predictions_as_one_at_a_time():
         assert set(seen) == {2}
         seen.clear()
         side = run_classifier(model, texts, batch_size=16, progress=False, policy=None, threads=2)
-        assert seen[:2] == [2, 2] and set(seen[2:]) == {1}  # warm-up and first batch alone; then one each
+        lengths = model.token_lengths(texts)
+        split = side_by_side_from(length_bucketed_batches(lengths, 16), lengths, 2)
+        assert split < len(seen) - 1  # some batches were short enough to go side by side
+        assert set(seen[: 1 + split]) == {2} and set(seen[1 + split :]) == {
+            1
+        }  # warm-up, long ones alone; then one each
         assert (alone.streams, side.streams) == (1, 2)
         # the same predictions in the texts' order; a small batch's products may split the work
         # otherwise on one thread than on two, so the last bits of a probability can differ

@@ -23,7 +23,7 @@ from ftbench.measure import Policy
 from ftbench.models.dummy import DummyClassifier
 from ftbench.record import read_record, write_record
 from ftbench.runner import length_sorted_batches, run_classifier
-from ftbench.runner.classifier import MAX_STREAMS, length_bucketed_batches
+from ftbench.runner.classifier import MAX_STREAMS, SIDE_BY_SIDE_MEMORY, length_bucketed_batches, side_by_side_from
 from ftbench.submissions import SubmissionSet, load_submission
 from ftbench.tasks import load_examples, load_tasks
 
@@ -98,20 +98,45 @@ class SideBySide(DummyClassifier):
         return out
 
 
+def _long_and_short(n_short=40):
+    """Four long texts (one batch of size 4), then many short ones: batches a stream may take."""
+    return [f"long {i} " + "word " * 20 for i in range(4)] + [
+        f"t{i} " + "w " * (i % 2) + ("good" if i % 3 else "") for i in range(n_short)
+    ]
+
+
 @pytest.mark.parametrize(("threads", "allowed", "expected"), [(1, 4, 1), (3, 4, 3), (3, 1, 1), (8, 8, MAX_STREAMS)])
 def test_the_scoring_pass_runs_batches_side_by_side_where_the_model_allows(threads, allowed, expected):
-    texts = [f"text {i} " + "word " * (i % 7) + ("good" if i % 3 else "") for i in range(40)]
+    texts = _long_and_short()
     model = SideBySide(2, allowed)
     run = run_classifier(model, texts, batch_size=4, progress=False, policy=None, threads=threads)
     assert run.streams == expected
     assert np.array_equal(run.probs, DummyClassifier(2, {"good": 1}).predict_proba(texts))  # in the texts' order
-    batches = length_bucketed_batches(model.token_lengths(texts), 4)
-    assert len(batches) >= 1 + 2 * MAX_STREAMS  # enough for every stream to take turns
+    lengths = model.token_lengths(texts)
+    batches = length_bucketed_batches(lengths, 4)
+    split = side_by_side_from(batches, lengths, min(threads, MAX_STREAMS))
+    assert len(batches) - split >= 2 * MAX_STREAMS  # enough for every stream to take turns
     assert len(run.batch_latency_ms) == len(batches) and min(run.batch_latency_ms) >= 20
-    assert model.at_entry[:2] == [0, 0]  # the warm-up, then the pass's first (longest) batch, alone
+    assert model.at_entry[: 1 + split] == [0] * (1 + split)  # the warm-up, then the long batches, alone
     assert model.most <= expected and (model.most > 1) == (expected > 1)  # the rest did run side by side
     assert (len(model.threads) > 1) == (expected > 1)
     assert run.efficiency().get("pass_streams", 1) == expected
+
+
+@pytest.mark.parametrize("streams", [1, 2, 3, 4])
+def test_batches_side_by_side_hold_little_more_than_the_largest_batch(streams):
+    rng = np.random.default_rng(streams)
+    for _ in range(50):
+        lengths = [int(x) for x in rng.integers(1, 80, size=int(rng.integers(1, 300)))]
+        batches = length_bucketed_batches(lengths, int(rng.integers(1, 65)))
+        split = side_by_side_from(batches, lengths, streams)
+        sizes = [len(b) * max(lengths[i] for i in b) for b in batches]
+        assert 1 <= split <= len(batches)
+        if streams == 1:
+            assert split == 1  # one stream: nothing runs beside anything
+        # any ``streams`` batches of the side-by-side part together: at most 1.5 x the largest one
+        assert all(size * streams <= SIDE_BY_SIDE_MEMORY * max(sizes) for size in sizes[split:])
+        assert split == 1 or sizes[split - 1] * streams > SIDE_BY_SIDE_MEMORY * max(sizes)  # none apart needlessly
 
 
 def test_a_model_without_concurrent_is_scored_one_batch_at_a_time():
@@ -135,7 +160,7 @@ def test_a_model_without_concurrent_is_scored_one_batch_at_a_time():
 
 
 def test_the_measurement_runs_one_call_at_a_time_before_a_side_by_side_pass():
-    texts = [f"text {i} " + "word " * (i % 5) for i in range(40)]
+    texts = _long_and_short()
     model = SideBySide(2, 4)
     run = run_classifier(model, texts, batch_size=4, progress=False, policy=QUICK, threads=4)
     assert run.streams == 4 and run.measurement is not None
@@ -146,7 +171,7 @@ def test_the_measurement_runs_one_call_at_a_time_before_a_side_by_side_pass():
 
 
 def test_a_failing_batch_side_by_side_stops_the_pass_with_its_error():
-    texts = [f"text {i} " + "word " * (i % 5) + ("boom" if i == 17 else "") for i in range(40)]
+    texts = [t + (" boom" if i == 17 else "") for i, t in enumerate(_long_and_short())]
     model = SideBySide(2, 4)
     predict = model.predict_proba
 
@@ -169,7 +194,7 @@ def test_model_memory_leaves_out_a_side_by_side_pass():
     side = _memory({**figures, "pass_streams": 2}, loaded, model)
     assert (side["model_memory_mb"], side["model_memory_mb_lo"]) == (160.0, 150.0)
     first = _memory({**figures, "pass_streams": 2, "pass_alone_peak_memory_mb": 300.0}, loaded, model)
-    assert first["model_memory_mb"] == 200.0  # the pass's first batch, scored alone, counts
+    assert first["model_memory_mb"] == 200.0  # the pass's batches run one at a time count
 
 
 def _job(board, folder, only=("sst2",), limit=None):
@@ -320,7 +345,7 @@ def test_the_model_page_says_a_pass_ran_side_by_side_and_compares_like_with_like
     }
     shown = dict(throughput_rows(e))["Full scoring pass"]
     assert shown.endswith("(after its first batch, 2 batches at a time, the threads shared out)")
-    assert "only its first batch, run alone, counts" in dict(memory_rows(e))["Process peak"]
+    assert "only its batches run one at a time count" in dict(memory_rows(e))["Process peak"]
     unmerged = {"memory_peaks_mb": [640.0, 650.0]}
     peak = {row[0]: row for row in unmerged_rows({**e, "unmerged": unmerged})}["Process peak (MiB)"]
     assert peak[1].startswith("610") and peak[2].startswith("650")  # the repeats' peaks on both sides

@@ -150,7 +150,7 @@ def memory_rows(e: Mapping[str, object]) -> Rows:
         rows = [("Model memory", NOT_MEASURED)]
     if _number(e.get("peak_memory_mb")):
         side = _streams(e) > 1
-        note = ", during the scoring pass; only its first batch, run alone, counts toward model memory" if side else ""
+        note = ", during the scoring pass; only its batches run one at a time count toward model memory" if side else ""
         rows.append(("Process peak", _mib(e["peak_memory_mb"]) + (f" ({kind}{note})" if kind else "")))
     if _number(e.get("rss_before_load_mb")):
         rows.append(("Before loading the model", _mib(e["rss_before_load_mb"])))

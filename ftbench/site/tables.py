@@ -37,7 +37,7 @@ OTHER_FIGURES = {
     "resumed_documents": ("Documents resumed from a checkpoint", ""),
     "pass_examples_per_s": ("Throughput of the scoring pass", "ex/s"),
     "pass_streams": ("Batches side by side in the scoring pass (its batch latencies are under it)", ""),
-    "pass_alone_peak_memory_mb": ("Process peak, the scoring pass's first batch alone", "MiB"),
+    "pass_alone_peak_memory_mb": ("Process peak, the scoring pass's batches run one at a time", "MiB"),
     "rss_before_load_mb": ("Memory before loading the model", "MiB"),
     "hardware_profile": ("Hardware profile", ""),
     "remeasured_at": ("Figures re-measured at", ""),
