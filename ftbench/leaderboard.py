@@ -122,7 +122,8 @@ class Entry:
     """Per-example results (``ftbench.compare.Outcome``), for paired comparisons; None when
     not at hand (then ranks fall back to the point scores)."""
     calibration: Calibration | None = field(default=None, compare=False, repr=False)
-    """Calibration of the stored probabilities (classification records)."""
+    """Calibration of the stored probabilities (classification records): its figures; the
+    board's entries leave its reliability bins out (model pages draw them from the record)."""
     contamination: Contamination | None = None
     """Measured overlap of its declared training data with the held-out split, if any."""
     precision: str = ""
@@ -524,13 +525,16 @@ def overall_ranking(tables: Mapping[str, Sequence[RankedRow]], min_tasks: int = 
             covered.setdefault(row.entry.submission, {})[task] = row.rank
             sizes.setdefault(row.entry.submission, {})[task] = len(tables[task])
     rates: dict[str, list[float]] = {}
-    met: dict[str, set[str]] = {}
-    for rows in contested.values():
-        members = {r.entry.submission for r in rows}
+    members = {task: {r.entry.submission for r in rows} for task, rows in contested.items()}
+    tasks_of: dict[str, list[str]] = {}
+    for task, rows in contested.items():
         for sub, rate in win_rates(rows).items():
             rates.setdefault(sub, []).append(rate)
-            met.setdefault(sub, set()).update(members)  # itself taken out below: sets, not a loop per pair
-    met = {sub: rivals - {sub} for sub, rivals in met.items()}
+            tasks_of.setdefault(sub, []).append(task)
+    # the rivals a submission met: everyone on its contested tasks but itself, counted once per
+    # set of tasks (most submissions share theirs), not once per submission
+    union = {tasks: len(set().union(*(members[t] for t in tasks))) for tasks in {tuple(v) for v in tasks_of.values()}}
+    met = {sub: union[tuple(tasks)] - 1 for sub, tasks in tasks_of.items()}
     eligible = sorted(s for s in rates if len(rates[s]) >= min_tasks)
     mean = {s: float(np.mean(rates[s])) for s in eligible}
     eligible.sort(key=lambda s: (better_first_key(mean[s], True), -len(rates[s]), s))
@@ -547,7 +551,7 @@ def overall_ranking(tables: Mapping[str, Sequence[RankedRow]], min_tasks: int = 
             tuple(t for t in contested if t in covered[s]),
             mean[s],
             covered[s],
-            len(met[s]),
+            met[s],
             lo,
             hi,
             sizes[s],
@@ -568,8 +572,7 @@ def _boot_mean_win_rates(contested: Mapping[str, Sequence[RankedRow]], subs: Seq
         stats = rows[0].comparisons
         if stats is None:
             return None
-        sign = 1.0 if stats.higher_is_better else -1.0
-        boot_rates = _boot_win_rates(sign * stats.samples)  # (resamples, n), higher is better
+        boot_rates = stats.resample_win_rates()  # (resamples, n)
         if total is None:
             total = np.zeros((boot_rates.shape[0], len(subs)))
         for r in rows:
@@ -577,36 +580,6 @@ def _boot_mean_win_rates(contested: Mapping[str, Sequence[RankedRow]], subs: Seq
                 total[:, column[r.entry.submission]] += boot_rates[:, r.index]
                 counts[column[r.entry.submission]] += 1
     return None if total is None else total / np.maximum(counts, 1)
-
-
-def _boot_win_rates(x: np.ndarray) -> np.ndarray:
-    """Each entry's win rate on every resample (``x``: ``(resamples, n)``, higher is better):
-    the share of the others it beats there, ties counting half; by sorting, O(n log n) a row.
-
-    >>> _boot_win_rates(np.array([[3.0, 1.0, 3.0]])).tolist()
-    [[0.75, 0.0, 0.75]]
-    """
-    b, n = x.shape
-    if np.isnan(x).any():  # NaN equals nothing: counted as searchsorted counts it
-        ordered = np.sort(x, axis=1)
-        below = np.stack([np.searchsorted(o, row, side="left") for o, row in zip(ordered, x, strict=True)])
-        upto = np.stack([np.searchsorted(o, row, side="right") for o, row in zip(ordered, x, strict=True)])
-        return (below + 0.5 * (upto - below - 1)) / max(n - 1, 1)
-    # every row at once: in each row sorted, an entry's run of equal values starts after the
-    # entries below it and ends after those up to it
-    order = np.argsort(x, axis=1, kind="stable")
-    s = np.take_along_axis(x, order, axis=1)
-    j = np.broadcast_to(np.arange(n), (b, n))
-    starts = np.ones((b, n), dtype=bool)
-    starts[:, 1:] = s[:, 1:] != s[:, :-1]
-    ends = np.ones((b, n), dtype=bool)
-    ends[:, :-1] = starts[:, 1:]
-    first = np.maximum.accumulate(np.where(starts, j, 0), axis=1)
-    after = np.minimum.accumulate(np.where(ends, j, n - 1)[:, ::-1], axis=1)[:, ::-1] + 1
-    below, upto = np.empty((b, n), dtype=np.int64), np.empty((b, n), dtype=np.int64)
-    np.put_along_axis(below, order, first, axis=1)
-    np.put_along_axis(upto, order, after, axis=1)
-    return (below + 0.5 * (upto - below - 1)) / max(n - 1, 1)
 
 
 def _ranks_from_boots(boots: np.ndarray, point: Sequence[float]) -> tuple[list[int], list[tuple[int, int]]]:

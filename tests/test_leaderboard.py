@@ -179,6 +179,25 @@ def test_overall_ranking_by_hand():
     assert overall_ranking({"t1": t1, "t3": t3}, min_tasks=1)[-1].tasks == ("t1",)
 
 
+def test_the_overall_ranking_counts_each_rival_met_once():
+    import random
+
+    rng = random.Random(5)
+    subs = [f"s{i}" for i in range(12)]
+    tables = {}
+    for t in range(5):  # each task with its own subset of the submissions
+        members = rng.sample(subs, rng.randint(2, 9))
+        tables[f"t{t}"] = rank_entries([entry(s, accuracy=rng.random()) for s in members], "accuracy")
+    for o in overall_ranking(tables, min_tasks=1):
+        rivals = {
+            r.entry.submission
+            for rows in tables.values()
+            if o.submission in {x.entry.submission for x in rows}
+            for r in rows
+        } - {o.submission}  # the definition: everyone it shared a task with
+        assert o.rivals == len(rivals)
+
+
 def test_overall_ranking_needs_two_tasks():
     t1 = rank_entries([entry("a", accuracy=0.9), entry("b", accuracy=0.8)], "accuracy")
     assert overall_ranking({"t1": t1}) == []
@@ -247,7 +266,10 @@ def test_docstring_examples(module):
 def test_resampled_win_rates_count_ties_as_half_on_every_resample():
     import numpy as np
 
-    from ftbench.leaderboard import _boot_win_rates
+    from ftbench.compare import resample_win_rates, win_halves
+
+    def _boot_win_rates(x):
+        return resample_win_rates(win_halves(x))
 
     def one_row_at_a_time(x):  # the definition: below + half the others equal, over the others
         n = x.shape[1]

@@ -508,6 +508,39 @@ def test_a_rebuild_validates_only_the_submission_folders_that_changed(site_board
     assert not (config.site_dir / "models" / "alpha-lora.html").exists()
 
 
+def test_a_rebuild_makes_only_the_changed_tasks_lines_of_the_all_tasks_download(site_board, tmp_path, monkeypatch):
+    import ftbench.site.downloads as downloads
+
+    made: list[str] = []
+    real = downloads.all_tasks_rows
+
+    def counted(task, rows, reference=""):
+        made.append(task.name)
+        return real(task, rows, reference)
+
+    monkeypatch.setattr(downloads, "all_tasks_rows", counted)
+    config = load_config(site_board)
+    build_site(config, workers=1)
+    every = sorted(made)
+    kept = config.cache_dir / "build" / "all-tasks"
+    assert len(every) >= 3 and sorted(p.stem for p in kept.glob("*.csv")) == every
+    change_delta_record(site_board)
+    made.clear()
+    build_site(config, workers=1)
+    assert made == ["sentiment"]  # the other tasks' lines are kept
+    assert site_files(config.site_dir) == clean_build(site_board, tmp_path / "clean")
+    (kept / "intents.csv").write_bytes(b"another key\nforged,line\n")  # made of other inputs: made again
+    (kept / "gone.csv").write_bytes(b"x\n")  # a task no longer on the board: deleted
+    edit_card(site_board)
+    made.clear()
+    build_site(config, workers=1)
+    assert made == ["intents"] and not (kept / "gone.csv").exists()
+    assert b"forged" not in (config.site_dir / "downloads" / "all-tasks.csv").read_bytes()
+    made.clear()
+    build_site(config, force=True, workers=1)
+    assert sorted(made) == every  # --force makes every task's lines again
+
+
 def test_a_rebuild_ranks_only_the_tasks_whose_entries_changed(site_board, tmp_path, monkeypatch):
     import ftbench.board.ranking_cache as rankings
 
@@ -530,7 +563,7 @@ def test_a_rebuild_ranks_only_the_tasks_whose_entries_changed(site_board, tmp_pa
     build_site(config, workers=1)
     assert ranked == ["sentiment"]  # the other tasks' entries are the same: their rankings are kept
     assert site_files(config.site_dir) == clean_build(site_board, tmp_path / "clean")
-    assert len(list(cache.glob("sentiment.*.npy"))) == 4  # the replaced ranking's arrays are gone
+    assert len(list(cache.glob("sentiment.*.npy"))) == len(rankings.ARRAYS)  # the replaced ranking's arrays are gone
     ranked.clear()
     build_site(config, force=True, workers=1)
     assert sorted(ranked) == every  # --force ranks every task again
@@ -559,12 +592,35 @@ def test_a_build_drops_the_cache_files_of_what_left_the_board(site_board):
     assert not list(rankings.glob("gone.*")) and (rankings / "sentiment.json").is_file()
 
 
+def test_the_boards_entries_carry_calibration_figures_and_the_records_their_bins(site_board):
+    from ftbench.board.read import load_board
+
+    files = load_board(load_config(site_board))
+    loaded = {(r.record.submission.id, r.record.task.name): r for r in files.shard.records}
+    seen = 0
+    for task, row in files.board.summary.entries.items():
+        for e in row:
+            if e.calibration is None:
+                continue
+            full = loaded[(e.submission, task)].calibration
+            assert e.calibration.bins == () and full is not None and full.bins  # the model page draws them
+            assert (e.calibration.ece, e.calibration.brier, e.calibration.log_loss, e.calibration.examples) == (
+                full.ece,
+                full.brier,
+                full.log_loss,
+                full.examples,
+            )
+            seen += 1
+    assert seen
+
+
 def test_a_stored_ranking_is_the_ranking(site_board, tmp_path):
     import numpy as np
 
     from ftbench.board.ranking_cache import RankingCache, cached_task_tables, ranking_key, read_ranking
     from ftbench.board.read import load_board
     from ftbench.board.snapshot import task_tables
+    from ftbench.leaderboard import overall_ranking
 
     board = load_board(load_config(site_board)).board
     fresh = task_tables(board)
@@ -583,7 +639,10 @@ def test_a_stored_ranking_is_the_ranking(site_board, tmp_path):
             assert kept.method == stats.method and kept.higher_is_better == stats.higher_is_better
             for field in ("p_raw", "p_holm", "better", "samples"):
                 assert np.array_equal(getattr(kept, field), getattr(stats, field))
+            assert kept.win_halves is not None and kept.win_halves.dtype == np.int32  # kept, not made again
+            assert np.array_equal(kept.resample_win_rates(), stats.resample_win_rates())  # bit for bit
     assert any(rows and rows[0].comparisons is not None for rows in stored.values())
+    assert overall_ranking(stored) == overall_ranking(fresh)
     entries = board.summary.entries["sentiment"]
     assert read_ranking(cache, "sentiment", "another key", entries) is None  # made of other inputs
     key = ranking_key("stamp", "sentiment", board.reference_hardware, entries, "accuracy", "classification")

@@ -14,7 +14,8 @@ file's size and modification time and a digest of its submission's spec: what th
 rest on, ``ftbench.site.context.page_key``). An entry stores, for one task: the rows (which
 input entry, its rank, plausible ranks, wins, fronts, baseline mark and group size) in one
 JSON document, and the pairwise tests' arrays (p-values raw and Holm-corrected, "better"
-matrix, the metric on every resample) as ``.npy`` files. The p-value matrices are mapped, not
+matrix, the metric on every resample, and each entry's wins on every resample, which the
+overall ranking takes: ``Comparisons.win_halves``) as ``.npy`` files. The p-value matrices are mapped, not
 read: only the pairs a page shows are touched.
 
 The files live in the local cache folder, never committed. A file that cannot be read, made
@@ -45,7 +46,7 @@ from ftbench.leaderboard import Entry, RankedRow
 FOLDER = "rankings"
 """The cache's folder in the build's cache folder."""
 
-ARRAYS = ("p_raw", "p_holm", "better", "samples")
+ARRAYS = ("p_raw", "p_holm", "better", "samples", "win_halves")
 MAPPED = ("p_raw", "p_holm")
 """Arrays mapped from their files rather than read (a page looks up a few pairs of them)."""
 
@@ -112,9 +113,11 @@ def write_ranking(
         cache.folder.mkdir(parents=True, exist_ok=True)
         old = _array_files(cache.folder, task)
         if stats is not None:
+            stats.resample_win_rates()  # made now, kept with the rest (the overall ranking's)
             for name in ARRAYS:
                 buffer = io.BytesIO()
-                np.save(buffer, np.ascontiguousarray(getattr(stats, name)), allow_pickle=False)
+                array = np.ascontiguousarray(getattr(stats, name), np.int32 if name == "win_halves" else None)
+                np.save(buffer, array, allow_pickle=False)
                 write_atomic(
                     _array_path(cache.folder, task, key, name), buffer.getvalue(), fsync=False, make_parent=False
                 )
@@ -153,7 +156,7 @@ def _comparisons(folder: Path, task: str, key: str, meta: dict, n: int) -> Compa
         arrays[name] = (
             np.load(path, mmap_mode="r", allow_pickle=False) if name in MAPPED else np.load(path, allow_pickle=False)
         )
-    square = (n, n)
+    square, halves = (n, n), arrays["win_halves"]
     if (
         any(arrays[name].shape != square or arrays[name].dtype != np.float64 for name in MAPPED)
         or arrays["better"].shape != square
@@ -161,6 +164,9 @@ def _comparisons(folder: Path, task: str, key: str, meta: dict, n: int) -> Compa
         or arrays["samples"].ndim != 2
         or arrays["samples"].shape[1] != n
         or arrays["samples"].dtype.kind != "f"
+        or arrays["win_halves"].shape != arrays["samples"].shape
+        or arrays["win_halves"].dtype != np.int32
+        or (halves.size and not 0 <= halves.min() <= halves.max() <= 2 * (n - 1))
     ):
         raise ValueError(f"{task}: stored comparisons of the wrong kind or shape")
     return Comparisons(
@@ -170,6 +176,7 @@ def _comparisons(folder: Path, task: str, key: str, meta: dict, n: int) -> Compa
         arrays["better"],
         arrays["samples"],
         bool(about["higher_is_better"]),
+        arrays["win_halves"],
     )
 
 

@@ -6,6 +6,7 @@ site and the pull-request report both consume them.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -240,7 +241,7 @@ def summarise(shard: Shard, tasks: Sequence[Task]) -> Summary:
                 intervals=rec.intervals.bounds if rec.intervals else {},
                 kind=spec.model.kind,
                 outcome=loaded.outcome,
-                calibration=loaded.calibration,
+                calibration=_figures_only(loaded.calibration),
                 contamination=loaded.contamination,
                 precision=spec.model.precision,
                 stamp=f"{folders[spec.id]}/{loaded.stamp}",
@@ -258,6 +259,13 @@ def summarise(shard: Shard, tasks: Sequence[Task]) -> Summary:
         shard.notes,
         shard.proofs,
     )
+
+
+def _figures_only(cal: Calibration | None) -> Calibration | None:
+    """A calibration's figures without its reliability bins: what the board-wide pages show
+    of it (the bins are drawn on the model page, from the record; a summary goes from a build
+    worker to the parent, and 10,000 entries' bins were a third of its cost there)."""
+    return None if cal is None else dataclasses.replace(cal, bins=())
 
 
 def merge(summaries: Sequence[Summary], tasks: Sequence[Task]) -> Summary:

@@ -148,7 +148,8 @@ def _build(
         # pages (the home page, above all) and the downloads.
         work = [1 + len(tables[t.name]) for t in tasks]
         runs = split_evenly(tasks, work, _worker_count(workers, 2 * sum(work), MIN_PAGES_PER_WORKER))
-        make = partial(_task_pages, board, tables, layout.gold, common, (shared, salt))
+        lines = last.memo.parent / ALL_TASKS if last.memo is not None else None
+        make = partial(_task_pages, board, tables, layout.gold, common, (shared, salt, lines, last.force))
         with Shards(partial(_render_pages, config.templates_dir, last, make), runs) as task_workers:
             done = render_site(
                 board, tables, config.templates_dir, layout.gold, shared, last.keys, last.site_dir, with_tasks=False
@@ -183,6 +184,7 @@ def _build(
         prune_records(last.memo.parent / RECORDS, {folder.name for folder, _ in layout.folders})
         if rankings is not None:
             prune_rankings(rankings, {t.name for t in tasks})
+        _prune_lines(last.memo.parent / ALL_TASKS, {t.name for t in tasks})
     return report
 
 
@@ -256,20 +258,57 @@ def _task_pages(
     tables: Mapping[str, Sequence[RankedRow]],
     held_out: Mapping[str, Examples],
     common: dict[str, Any],
-    stamps: tuple[str, str],
+    stamps: tuple[str, str, Path | None, bool],
     tasks: Sequence[Task],
 ) -> tuple[list[Page], bytes]:
     """What a task worker makes of its run of ``tasks``: each task's page and its comparison
-    pages (``stamps``: the build's shared stamp and the pages' salt), and the tasks' lines of
-    the all-tasks download."""
+    pages (``stamps``: the build's shared stamp, the pages' salt, where the tasks' lines are
+    kept and whether to make them anew), and the tasks' lines of the all-tasks download."""
     from ftbench.site.comparison import comparison_pages
-    from ftbench.site.downloads import all_tasks_rows
     from ftbench.site.pages import task_pages
 
-    shared, salt = stamps
+    shared, salt, folder, force = stamps
     pages = task_pages(board, tables, shared, only=tasks) + comparison_pages(tasks, tables, held_out, common, salt)
-    rows = b"".join(all_tasks_rows(t, tables[t.name], board.reference_hardware) for t in tasks)
+    rows = b"".join(_all_tasks_lines(board, t, tables[t.name], salt, folder, force) for t in tasks)
     return pages, rows
+
+
+ALL_TASKS = "all-tasks"
+"""Where in the build's cache folder each task's lines of ``downloads/all-tasks.csv`` are kept."""
+
+
+def _all_tasks_lines(
+    board: Board, task: Task, rows: Sequence[RankedRow], salt: str, folder: Path | None, force: bool
+) -> bytes:
+    """``downloads.all_tasks_rows`` of one task, kept in ``folder`` under the key of its page
+    (what its rows rest on: its entries' stamps, and every page's inputs, the reference
+    hardware among them), so that a rebuild makes only the changed tasks' lines. A kept file
+    starts with its key's line; one under another key, or unreadable, is made again."""
+    from ftbench.files import write_atomic
+    from ftbench.site.context import page_key
+    from ftbench.site.downloads import all_tasks_rows
+    from ftbench.site.pages import task_inputs
+
+    key = page_key(salt, "all-tasks lines", task.name, task_inputs(board, task))
+    path = folder / f"{task.name}.csv" if folder is not None and key else None
+    if path is not None and not force:
+        with contextlib.suppress(OSError):
+            head, _, lines = path.read_bytes().partition(b"\n")
+            if head == key.encode():
+                return lines
+    lines = all_tasks_rows(task, rows, board.reference_hardware)
+    if path is not None:
+        with contextlib.suppress(OSError):  # a cache: the build is done without it
+            write_atomic(path, key.encode() + b"\n" + lines, fsync=False)
+    return lines
+
+
+def _prune_lines(folder: Path, tasks: set[str]) -> None:
+    """Delete the kept lines of tasks no longer on the board."""
+    with contextlib.suppress(OSError):
+        for path in folder.glob("*.csv"):
+            if path.stem not in tasks:
+                path.unlink(missing_ok=True)
 
 
 def _render_pages(
