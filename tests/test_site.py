@@ -541,6 +541,29 @@ def test_a_rebuild_makes_only_the_changed_tasks_lines_of_the_all_tasks_download(
     assert sorted(made) == every  # --force makes every task's lines again
 
 
+def test_task_workers_are_given_the_tasks_by_what_they_render(site_board, monkeypatch):
+    import ftbench.site.parallel as parallel
+    from ftbench.site.build import RENDERED_TASK
+
+    shares: list[dict[str, int]] = []
+    real = parallel.split_evenly
+
+    def noted(items, weights, parts):
+        if items and hasattr(items[0], "primary_metric"):  # the tasks' runs, not the submissions'
+            shares.append({t.name: w for t, w in zip(items, weights, strict=True)})
+        return real(items, weights, parts)
+
+    monkeypatch.setattr(parallel, "split_evenly", noted)
+    config = load_config(site_board)
+    build_site(config, workers=1)
+    change_delta_record(site_board)
+    build_site(config, workers=1)
+    first, rebuild = shares
+    sizes = {t: w // RENDERED_TASK for t, w in first.items()}  # every page rendered the first time
+    assert all(w == sizes[t] * RENDERED_TASK for t, w in first.items())
+    assert rebuild == {t: n * (RENDERED_TASK if t == "sentiment" else 1) for t, n in sizes.items()}
+
+
 def test_a_rebuild_ranks_only_the_tasks_whose_entries_changed(site_board, tmp_path, monkeypatch):
     import ftbench.board.ranking_cache as rankings
 

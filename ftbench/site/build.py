@@ -146,8 +146,11 @@ def _build(
         # processes forked now, a run of tasks each: they inherit the rankings and the outcomes
         # they rest on, so nothing is pickled, while this process renders the other board-wide
         # pages (the home page, above all) and the downloads.
-        work = [1 + len(tables[t.name]) for t in tasks]
-        runs = split_evenly(tasks, work, _worker_count(workers, 2 * sum(work), MIN_PAGES_PER_WORKER))
+        pages = [1 + len(tables[t.name]) for t in tasks]
+        # a task whose page is rendered again costs several times one whose keys alone are made
+        weight = [1 if _kept_task(board, t, salt, last.keys) else RENDERED_TASK for t in tasks]
+        work = [n * w for n, w in zip(pages, weight, strict=True)]
+        runs = split_evenly(tasks, work, _worker_count(workers, 2 * sum(pages), MIN_PAGES_PER_WORKER))
         lines = last.memo.parent / ALL_TASKS if last.memo is not None else None
         make = partial(_task_pages, board, tables, layout.gold, common, (shared, salt, lines, last.force))
         with Shards(partial(_render_pages, config.templates_dir, last, make), runs) as task_workers:
@@ -186,6 +189,21 @@ def _build(
             prune_rankings(rankings, {t.name for t in tasks})
         _prune_lines(last.memo.parent / ALL_TASKS, {t.name for t in tasks})
     return report
+
+
+RENDERED_TASK = 10
+"""How many times more a task worker spends on a task whose page it renders again (its charts,
+its ranking table) than on one whose page and comparison pages keep their keys (it only makes
+the keys): the tasks are shared out by it, so that one task changed gets a worker to itself."""
+
+
+def _kept_task(board: Board, task: Task, salt: str, keys: Mapping[str, Any]) -> bool:
+    """Whether the task's page has the key the last build gave it (it will not be rendered)."""
+    from ftbench.site.context import task_url
+    from ftbench.site.pages import task_page_key
+
+    kept = keys.get(task_url(task.name))
+    return isinstance(kept, list) and bool(kept) and kept[0] == task_page_key(board, task, salt)
 
 
 def _stamped(

@@ -117,10 +117,14 @@ def task_pages(
     salt = salt_of(shared, common)
     pages = []
     for t in board.tasks if only is None else only:
-        key = page_key(salt, "task", t.name, task_inputs(board, t))
         context = partial(task_context, board, t, tables[t.name], common)
-        pages.append(Page(task_url(t.name), "task.html.j2", context, key))
+        pages.append(Page(task_url(t.name), "task.html.j2", context, task_page_key(board, t, salt)))
     return pages
+
+
+def task_page_key(board: Board, task: Task, salt: str) -> str:
+    """The key of a task's page (``context.page_key``): its entries' stamps, under ``salt``."""
+    return page_key(salt, "task", task.name, task_inputs(board, task))
 
 
 def task_inputs(board: Board, task: Task) -> list[tuple[str, str]]:
