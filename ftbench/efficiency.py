@@ -87,9 +87,14 @@ def release_memory() -> float:
     """Collect garbage and hand freed heap back to the OS (glibc's ``malloc_trim``), so that a
     baseline taken next is not inflated by what an earlier model left; returns the RSS after."""
     gc.collect()
+    trim_heap()
+    return rss_mb()
+
+
+def trim_heap() -> None:
+    """Hand the heap's free pages back to the OS (glibc's ``malloc_trim``; nothing elsewhere)."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-    return rss_mb()
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -20,7 +20,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ftbench import DEFAULT_BATCH_SIZE
-from ftbench.efficiency import PeakMemory, percentile, release_memory
+from ftbench.efficiency import PeakMemory, percentile, trim_heap
 from ftbench.measure import (
     DEFAULT_POLICY,
     CpuTimes,
@@ -56,7 +56,7 @@ class RunResult:
     measurement: Measurement | None = None
     """The efficiency measurement, taken before the pass (None when it was not asked for)."""
     streams: int = 1
-    """Batches the pass ran side by side after its first (``Classifier.concurrent``)."""
+    """Batches the pass ran side by side after its long ones (``Classifier.concurrent``)."""
     alone_peak_mb: float | None = None
     """Peak memory while the pass scored its longest batches one at a time, the first (longest)
     among them (what one call at a time takes at the longest inputs)."""
@@ -185,7 +185,7 @@ def run_classifier(
     products finishes sooner so, with the same predictions. Which batches are short enough
     (:func:`side_by_side_from`) is chosen so that the batches at once hold little more
     activations than the largest alone, and the long batches' freed memory is handed back before they
-    start (``release_memory``), so that the streams' allocator pools do not stack on it: the
+    start (``trim_heap``), so that the streams' allocator pools do not stack on it: the
     pass peaks about where one stream would. Those pools stay resident after it, so the memory
     measured comes before it, and the peak of the batches alone is kept apart
     (``RunResult.alone_peak_mb``)."""
@@ -213,7 +213,7 @@ def run_classifier(
             start = time.perf_counter()
             first, first_ms, _ = _score_batches(model, texts, batches[:split], bar, 1)
         if split < len(batches) and wanted > 1:
-            release_memory()  # the long batches' freed blocks go back: the streams' pools start anew
+            trim_heap()  # the long batches' freed blocks go back: the streams' pools start anew
         with PeakMemory() as side:
             rest, rest_ms, streams = _score_batches(model, texts, batches[split:], bar, wanted)
         wall = tokenised_s + time.perf_counter() - start
