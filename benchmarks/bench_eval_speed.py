@@ -1,23 +1,30 @@
 """ftbench's classification pass against the transformers pipeline and the fp32 roofline.
 
-In one process, alternated, best time of each over ``--repeat`` rounds, on the same texts:
+In one process, alternated over ``--repeat`` rounds (best time of each), on the same texts:
 
-- **ftbench**: ``run_classifier`` on the model ``ftbench evaluate`` loads (length-sorted
-  batches, as many side by side as torch has threads, one thread each); its time includes
-  tokenising;
+- **ftbench**: ``run_classifier`` on the model ``ftbench evaluate`` loads (length-bucketed
+  batches; the long ones one at a time on all threads, the rest side by side, one thread
+  each); its time includes tokenising;
 - **pipeline default** and **pipeline(batch_size=64)**: ``transformers.pipeline`` on the same
   loaded model, as a user would run it;
 - **roofline**: the model's forward FLOPs for the real (non-padding) tokens — 2 x the encoder's
   linear weights per token, plus the attention products and the pooler/classifier per text —
-  over the best matrix-multiply rate measured in this run (``F.linear`` at the model's own
-  shapes and a large row count, taken in every round beside the methods: on a VM whose speed
-  drifts, a rate taken once can fall in a slow minute and flatter every method).
+  over the matrix-multiply rate (``F.linear`` at the model's own shapes and 4,096 rows) taken
+  just before and just after each ftbench run. Each round's ratio is ftbench's time over the
+  roofline at the mean of those two rates; the headline is the median round (on a VM whose
+  speed drifts, a rate taken in another minute flatters or wrongs the method). The best time
+  over the best rate is printed too.
 
-Printed: each method's time, ratios to ftbench, ftbench over the roofline, agreement of the
-predictions, and each method's peak memory (exact high-water mark on Linux, with the memory
-the method added over what was resident when it started). Issue #11's targets on the 2-core
-CPU: ftbench <= 1.25x the roofline, >= 3x the pipeline default, >= 2x pipeline(batch_size=64),
-identical predictions, ftbench's peak memory not above the pipeline's. Run it alone.
+Memory: each method's peak is measured in a fresh process of its own (this script run with
+``--memory-of``: the model loaded, then one whole pass; the exact high-water mark on Linux,
+and what the pass added over what was resident before it), so that none inherits the
+allocator pools another left.
+
+Printed: each method's time, ratios to ftbench, ftbench over the roofline (each round),
+agreement of the predictions, and each method's peak memory. Issue #11's targets on the
+2-core CPU: ftbench <= 1.25x the roofline, >= 3x the pipeline default, >= 2x
+pipeline(batch_size=64), identical predictions, ftbench's peak memory not above the batched
+pipeline's (the default scores one text at a time: shown beside it). Run it alone.
 
     python benchmarks/bench_eval_speed.py                       # bundled SST-2 LoRA submission
     python benchmarks/bench_eval_speed.py --limit 300 --repeat 2
