@@ -152,7 +152,7 @@ def _build(
         work = [n * w for n, w in zip(pages, weight, strict=True)]
         runs = split_evenly(tasks, work, _worker_count(workers, 2 * sum(pages), MIN_PAGES_PER_WORKER))
         lines = last.memo.parent / ALL_TASKS if last.memo is not None else None
-        make = partial(_task_pages, board, tables, layout.gold, common, (shared, salt, lines, last.force))
+        make = partial(_task_pages, board, tables, layout.gold, common, (shared, salt), (lines, last.force))
         with Shards(partial(_render_pages, config.templates_dir, last, make), runs) as task_workers:
             done = render_site(
                 board, tables, config.templates_dir, layout.gold, shared, last.keys, last.site_dir, with_tasks=False
@@ -276,16 +276,18 @@ def _task_pages(
     tables: Mapping[str, Sequence[RankedRow]],
     held_out: Mapping[str, Examples],
     common: dict[str, Any],
-    stamps: tuple[str, str, Path | None, bool],
+    stamps: tuple[str, str],
+    kept_lines: tuple[Path | None, bool],
     tasks: Sequence[Task],
 ) -> tuple[list[Page], bytes]:
     """What a task worker makes of its run of ``tasks``: each task's page and its comparison
-    pages (``stamps``: the build's shared stamp, the pages' salt, where the tasks' lines are
-    kept and whether to make them anew), and the tasks' lines of the all-tasks download."""
+    pages (``stamps``: the build's shared stamp and the pages' salt), and the tasks' lines of
+    the all-tasks download (``kept_lines``: where they are kept, and whether to make them anew)."""
     from ftbench.site.comparison import comparison_pages
     from ftbench.site.pages import task_pages
 
-    shared, salt, folder, force = stamps
+    shared, salt = stamps
+    folder, force = kept_lines
     pages = task_pages(board, tables, shared, only=tasks) + comparison_pages(tasks, tables, held_out, common, salt)
     rows = b"".join(_all_tasks_lines(board, t, tables[t.name], salt, folder, force) for t in tasks)
     return pages, rows
