@@ -312,10 +312,9 @@ def _all_tasks_lines(
     key = page_key(salt, "all-tasks lines", task.name, task_inputs(board, task))
     path = folder / f"{task.name}.csv" if folder is not None and key else None
     if path is not None and not force:
-        with contextlib.suppress(OSError):
-            head, _, lines = path.read_bytes().partition(b"\n")
-            if head == key.encode():
-                return lines
+        with contextlib.suppress(OSError), path.open("rb") as kept:
+            if kept.readline(len(key) + 1) == key.encode() + b"\n":  # the rest is read only then
+                return kept.read()
     lines = all_tasks_rows(task, rows, board.reference_hardware)
     if path is not None:
         with contextlib.suppress(OSError):  # a cache: the build is done without it
