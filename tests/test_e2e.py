@@ -51,7 +51,9 @@ def test_real_adapter_on_a_limit_slice(tmp_path):
     )
     assert unmerged["latency"]["n"] >= 50 and unmerged["throughput"]["repeats"] >= 3 and "flags" in unmerged["validity"]
     assert eff["latency"]["duration_s"] >= 2.0 and eff["model_memory_mb"] > 0
-    assert record.provenance.model["notes"] == ["adapter merged into the base weights for inference"]
+    merged, shortcut = record.provenance.model["notes"]
+    assert merged == "adapter merged into the base weights for inference"
+    assert shortcut.startswith("scoring pass: the last encoder layer at the first token only")
     base = record.provenance.weights[0].files[0]
     assert base["sha256"] == "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
     # the same command again finds the record current and evaluates nothing

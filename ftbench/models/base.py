@@ -63,6 +63,14 @@ class Classifier(Protocol):
         without it is called one batch at a time."""
         ...
 
+    def scoring_pass(self) -> AbstractContextManager[None]:
+        """Within the context, ``predict_proba`` serves a scoring pass, where only the
+        probabilities count (not its time as deployed): it may leave out work they do not
+        depend on (an encoder's last layer at positions its head does not read), giving the
+        same probabilities within the rounding of its dtype. Optional: a backend without it
+        scores as it serves."""
+        ...
+
     def peak_device_memory_mb(self) -> float | None:
         """Peak accelerator memory since the model was loaded, or None on CPU."""
         ...

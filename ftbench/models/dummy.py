@@ -43,6 +43,10 @@ class DummyClassifier:
     def concurrent(self, streams: int) -> Iterator[int]:
         yield max(streams, 1)  # predict_proba keeps no state: any number of threads may call it
 
+    @contextmanager
+    def scoring_pass(self) -> Iterator[None]:
+        yield  # nothing to leave out: every text's scores are computed alone
+
     def peak_device_memory_mb(self) -> float | None:
         return None
 

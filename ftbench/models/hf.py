@@ -6,6 +6,7 @@ enabled, and every load is ``local_files_only`` (files were fetched, pinned, by 
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
@@ -19,6 +20,7 @@ from transformers.utils import logging as hf_logging
 
 from ftbench.errors import FtbenchError
 from ftbench.models.base import ModelInfo
+from ftbench.models.first_token import AGREEMENT, agrees, first_token_only, last_layers
 from ftbench.weightfiles import safetensors_header, saves_head
 
 # The load report lists the classification head as "missing" before the adapter supplies it;
@@ -62,6 +64,7 @@ class HFClassifier:
             self.backends.append(SDPBackend.CUDNN_ATTENTION)
         self._features: dict[str, dict] = {}  # tokenised by token_lengths, reused by predict_proba
         self._backends_set = False  # True inside concurrent(): the attention backends are set once
+        self._first_token: bool | None = None  # whether scoring passes take the shortcut (checked once)
 
     def token_lengths(self, texts: Sequence[str]) -> list[int]:
         enc = self.tokenizer(list(texts), truncation=True, max_length=self.info.max_length)
@@ -100,6 +103,36 @@ class HFClassifier:
         finally:
             self._backends_set = False
             torch.set_num_threads(threads)
+
+    @contextmanager
+    def scoring_pass(self) -> Iterator[None]:
+        """Within the context the last encoder layer runs at the first token only, where the
+        model's head reads it (``ftbench.models.first_token``), once the shortcut has given the
+        full forward's probabilities on texts of this pass (checked at the first pass; a model
+        that does not agree, or cannot take it, runs as it is). The outcome is in ``info.notes``."""
+        if self._first_token is None:
+            self._first_token = self._check_first_token()
+        with first_token_only(self.model) if self._first_token else nullcontext():
+            yield
+
+    def _check_first_token(self) -> bool:
+        if last_layers(self.model) is None:
+            return False
+        sample = sorted(self._features, key=lambda t: len(self._features[t]["input_ids"]))
+        texts = (
+            [*sample[:4], *sample[-4:]] if sample else ["A short check.", "A longer sentence, to check with padding."]
+        )
+        tolerance = AGREEMENT.get(next(self.model.parameters()).dtype, AGREEMENT[torch.float32])
+        with sdpa_kernel(self.backends):
+            same = agrees(self.model, self._encode(texts).to(self.device), tolerance)
+        note = (
+            "scoring pass: the last encoder layer at the first token only, the one the head reads "
+            f"(class probabilities within {tolerance:g} of the full forward on this pass's texts)"
+            if same
+            else "scoring pass: full forward (the last-layer shortcut did not reproduce it on this pass's texts)"
+        )
+        self.info = dataclasses.replace(self.info, notes=(*self.info.notes, note))
+        return same
 
     def _encode(self, texts: Sequence[str]):
         """Padded tensors for a batch; texts seen by ``token_lengths`` are not tokenised again."""

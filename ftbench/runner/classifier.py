@@ -188,7 +188,8 @@ def run_classifier(
     start (``trim_heap``), so that the streams' allocator pools do not stack on it: the
     pass peaks about where one stream would. Those pools stay resident after it, so the memory
     measured comes before it, and the peak of the batches alone is kept apart
-    (``RunResult.alone_peak_mb``)."""
+    (``RunResult.alone_peak_mb``). The pass runs inside the model's ``scoring_pass`` where it
+    has one (work the probabilities do not depend on left out); the measurement does not."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     texts = list(texts)
@@ -208,7 +209,8 @@ def run_classifier(
     wanted = min(threads, MAX_STREAMS)
     split = side_by_side_from(batches, lengths, wanted)
     bar = tqdm(total=len(texts), desc=description, unit="ex", disable=not progress, leave=False, dynamic_ncols=True)
-    with bar:
+    scoring = getattr(model, "scoring_pass", None)  # optional (``Classifier.scoring_pass``)
+    with bar, scoring() if scoring is not None else nullcontext():
         with PeakMemory() as alone:
             start = time.perf_counter()
             first, first_ms, _ = _score_batches(model, texts, batches[:split], bar, 1)
