@@ -128,6 +128,9 @@ class Entry:
     """Measured overlap of its declared training data with the held-out split, if any."""
     precision: str = ""
     """Precision of the weights as evaluated (``fp32``, ``bf16``, ``int4`` for a quantised base)."""
+    finished: str = ""
+    """When its record was made (``YYYY-MM-DD``): with ``date``, how new the numbers a page
+    shows of it are."""
     stamp: str = field(default="", compare=False, repr=False)
     """Stamps of its record file and submission folder when read: the keys of the pages that
     show it rest on them (``ftbench.site.context.page_key``)."""

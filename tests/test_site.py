@@ -217,14 +217,21 @@ def test_same_inputs_give_byte_identical_output_anywhere(site_board, tmp_path):
     assert site_files(third) == reference
 
 
-def test_build_date_comes_from_source_date_epoch_or_the_inputs(site_board, monkeypatch):
+def test_each_page_dates_what_it_shows_unless_source_date_epoch_fixes_it(site_board, monkeypatch):
     _, site = build(site_board)
-    assert "Built 2026-03-02" in (site / "index.html").read_text()  # newest submission date
+    # the home page shows every submission: the newest date among them (delta-head's)
+    assert "Updated 2026-03-02." in (site / "index.html").read_text()
+    # a model page, its own submission and records (beta-full: submitted 2026-01-15, records of 2026-01-02)
+    assert "Updated 2026-01-15." in (site / "models/beta-full.html").read_text()
+    assert "Updated 2026-02-20." in (site / "tasks/wiki.html").read_text()  # zeta-sft's, the newest there
+    assert json.loads((site / "downloads/wiki/leaderboard.json").read_text())["updated"] == "2026-02-20"
+    assert "Updated" not in (site / "about.html").read_text()  # shows no record
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     report, site = build(site_board)
     assert not report.skipped  # the setting is part of the stamp
-    assert "Built 2023-11-14" in (site / "index.html").read_text()
-    assert json.loads((site / "downloads/topics/leaderboard.json").read_text())["build_date"] == "2023-11-14"
+    for page in ("index.html", "models/beta-full.html", "tasks/wiki.html", "about.html"):
+        assert "Updated 2023-11-14." in (site / page).read_text()
+    assert json.loads((site / "downloads/topics/leaderboard.json").read_text())["updated"] == "2023-11-14"
 
 
 # ---------------------------------------------------------------- incremental builds
@@ -347,8 +354,8 @@ def test_a_rebuild_renders_only_pages_whose_inputs_changed_and_equals_a_clean_bu
         assert report.kept == 0
     elif change is edit_card:  # the card shows on its model page only
         assert rendered == 2 and report.kept == report.pages - 2  # with the home page, always rendered
-    elif change is remove_delta:  # it was the newest submission: the build date every page shows changes
-        assert report.kept == 0
+    elif change is remove_delta:  # the newest submission: only the pages that showed it, or ranks it moved
+        assert 0 < rendered < report.pages and report.kept >= 3  # static pages, 404 among the kept
     else:
         assert 0 < rendered < report.pages / 2
 

@@ -4,6 +4,7 @@ right/wrong table is McNemar's, and that its data and drawings are safe and stab
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from types import SimpleNamespace
@@ -174,9 +175,11 @@ def test_no_comparison_pages_without_paired_tests(task):
 def test_an_example_browser_shows_its_most_confident_errors_first(task):
     t, examples = task
     o = _entries(list(examples.labels), [0.3])[0].outcome
-    loaded = SimpleNamespace(outcome=o, record=SimpleNamespace(task=SimpleNamespace(labels=LABELS)))
-    sub = SimpleNamespace(spec=SimpleNamespace(name="<i>Model</i>", id="m"))
+    made = SimpleNamespace(finished_at="2026-02-03T04:05:06+00:00")
+    loaded = SimpleNamespace(outcome=o, record=SimpleNamespace(task=SimpleNamespace(labels=LABELS), provenance=made))
+    sub = SimpleNamespace(spec=SimpleNamespace(name="<i>Model</i>", id="m", date=dt.date(2026, 1, 5)))
     context = examples_context(t, sub, loaded, examples, {})
+    assert context["updated"] == "2026-02-03"  # the record is newer than the submission
     gold, pred = np.asarray(examples.labels), o.pred.astype(int)
     wrong = np.flatnonzero(pred != gold)
     assert context["errors"] == len(wrong) > PAGE_SIZE

@@ -203,6 +203,7 @@ def make_board(config: BoardConfig, layout: Layout, summary: Summary) -> Board:
         repository_url=config.repository_url,
         base_url=config.base_url,
         build_date=build_date(summary.newest),
+        fixed_date=fixed_date(),
         tasks=tuple(layout.tasks.values()),
         summary=summary,
         gold=gold,
@@ -413,7 +414,12 @@ def _pages(pages_dir: Path, notes: list[str]) -> dict[str, str]:
 def build_date(newest: str) -> str:
     """SOURCE_DATE_EPOCH's date, else ``newest`` (the newest record or submission date), else
     1970-01-01: never the clock, so that rebuilding the same inputs gives the same bytes."""
+    return fixed_date() or newest or "1970-01-01"
+
+
+def fixed_date() -> str:
+    """SOURCE_DATE_EPOCH's date (``YYYY-MM-DD``), "" when it is not set."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
     if epoch.isdigit():
         return dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc).date().isoformat()
-    return newest or "1970-01-01"
+    return ""

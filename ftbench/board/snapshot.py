@@ -205,6 +205,9 @@ class Board:
     """The hardware profile efficiency is compared on (``leaderboard.reference_profile``)."""
     repository_url: str = ""
     """The board's repository, linked from every page ("" for none)."""
+    fixed_date: str = ""
+    """SOURCE_DATE_EPOCH's date, which every page shows when it is set; "" when it is not
+    (each page then shows the date of the newest input it rests on)."""
 
 
 def hardware_label(record: Any) -> str:
@@ -244,6 +247,7 @@ def summarise(shard: Shard, tasks: Sequence[Task]) -> Summary:
                 calibration=_figures_only(loaded.calibration),
                 contamination=loaded.contamination,
                 precision=spec.model.precision,
+                finished=rec.provenance.finished_at[:10],
                 stamp=f"{folders[spec.id]}/{loaded.stamp}",
             )
         )

@@ -27,10 +27,12 @@ from ftbench.site.context import (
     Page,
     compare_url,
     compared_pairs,
+    entry_dates,
     examples_url,
     model_url,
     page_key,
     task_url,
+    updated,
 )
 from ftbench.site.example_rows import (
     BPB_SCALE,
@@ -233,6 +235,7 @@ def comparison_context(
         **common,
         "root": "../../",
         "page_title": f"{first.entry.name} and {second.entry.name} on {task.title}",
+        "updated": updated(common, entry_dates([first.entry, second.entry])),
         "task": task,
         "task_href": task_url(task.name),
         "a": _side(first, task, examples),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -85,6 +85,24 @@ def salt_of(shared: str, common: Mapping[str, Any]) -> str:
     if not shared:
         return ""
     return hashlib.sha256(repr((shared, sorted(common.items()))).encode()).hexdigest()
+
+
+def updated(common: Mapping[str, Any], dates: Iterable[str]) -> str:
+    """The date a page's footer shows: the newest of ``dates`` (the dates of the records and
+    submissions it shows), unless the build fixes every page's date (``fixed_date``, from
+    SOURCE_DATE_EPOCH); "" when it shows none.
+
+    >>> updated({"fixed_date": ""}, ["2026-01-02", "", "2026-03-01"]), updated({"fixed_date": "2023-11-14"}, [])
+    ('2026-03-01', '2023-11-14')
+    """
+    return str(common.get("fixed_date") or "") or max((d for d in dates if d), default="")
+
+
+def entry_dates(entries: Iterable[Any]) -> Iterator[str]:
+    """The submission and record dates of leaderboard entries (what :func:`updated` takes)."""
+    for e in entries:
+        yield e.date
+        yield e.finished
 
 
 def task_url(name: str) -> str:

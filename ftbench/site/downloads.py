@@ -44,10 +44,11 @@ def _row_dict(row: RankedRow, reference: str) -> dict:
     }
 
 
-def leaderboard_json(task: Task, rows: Sequence[RankedRow], build_date: str, reference: str = "") -> bytes:
+def leaderboard_json(task: Task, rows: Sequence[RankedRow], updated: str, reference: str = "") -> bytes:
     """The ranking with every metric and efficiency figure (their measured ranges and
     distributions included), each row's hardware profile and validity flags against the
-    board's ``reference`` profile; ``record_path`` is relative to the site root."""
+    board's ``reference`` profile; ``record_path`` is relative to the site root. ``updated``:
+    the date of its newest record or submission (``ftbench.site.context.updated``)."""
     doc = {
         "task": task.name,
         "title": task.title,
@@ -58,7 +59,7 @@ def leaderboard_json(task: Task, rows: Sequence[RankedRow], build_date: str, ref
         "higher_is_better": METRICS[task.primary_metric].higher_is_better,
         "metrics": list(task.metrics),
         "data_sha256": task.data_sha256,
-        "build_date": build_date,
+        "updated": updated,
         "reference_hardware": reference,
         "ranking": (
             f"rank = 1 + entries significantly better on {task.primary_metric} ({rows[0].comparisons.method}, "

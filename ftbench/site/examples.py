@@ -26,7 +26,7 @@ from markupsafe import Markup, escape
 from ftbench.board.snapshot import CardedSubmission, LoadedRecord, Shard
 from ftbench.compare import Outcome
 from ftbench.metrics import confusion_counts
-from ftbench.site.context import MAX_MATRIX_LABELS, Page, examples_url, model_url, page_key, task_url
+from ftbench.site.context import MAX_MATRIX_LABELS, Page, examples_url, model_url, page_key, task_url, updated
 from ftbench.site.example_rows import example_rows, example_rows_html
 from ftbench.tasks import Examples, Task
 
@@ -227,6 +227,7 @@ def examples_context(
         **common,
         "root": "../../",
         "page_title": f"{sub.spec.name} on {task.title}: examples",
+        "updated": updated(common, [sub.spec.date.isoformat(), loaded.record.provenance.finished_at[:10]]),
         "name": sub.spec.name,
         "sub_id": sub.spec.id,
         "task": task,

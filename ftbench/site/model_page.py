@@ -20,7 +20,7 @@ from ftbench.display import format_value, is_percent, rank_text
 from ftbench.leaderboard import RankedRow, model_family
 from ftbench.metrics import METRICS
 from ftbench.site.comparison import compare_links, compared
-from ftbench.site.context import Page, examples_url, model_url, page_key, render_card, task_url
+from ftbench.site.context import Page, examples_url, model_url, page_key, render_card, task_url, updated
 from ftbench.site.examples import Confusion, confusion_links, confusion_table, has_examples
 from ftbench.site.language_model import PromptView, prompt_view, scoring_rows
 from ftbench.site.measurement import (
@@ -144,6 +144,7 @@ def model_context(
         **common,
         "root": ROOT,
         "page_title": spec.name,
+        "updated": updated(common, [spec.date.isoformat(), *(r.record.provenance.finished_at[:10] for r in records)]),
         "spec": spec,
         "family": model_family(spec.model.kind, spec.fine_tuning.method),
         "value_heading": "Value (%)" if percent_only else "Value",

@@ -37,10 +37,12 @@ from ftbench.site.context import (
     chart_svgs,
     compare_url,
     dataset_card,
+    entry_dates,
     model_url,
     page_key,
     salt_of,
     task_url,
+    updated,
 )
 from ftbench.site.measurement import flag_marker
 from ftbench.site.sanitize import markdown_title, render_markdown
@@ -136,26 +138,29 @@ def task_inputs(board: Board, task: Task) -> list[tuple[str, str]]:
 def board_common(board: Board) -> dict[str, Any]:
     """The frame every page of ``board`` shows (:func:`common_context`)."""
     return common_context(
-        board.title, board.build_date, board.pages, board.tasks, board.reference_hardware, board.repository_url
+        board.title, board.fixed_date, board.pages, board.tasks, board.reference_hardware, board.repository_url
     )
 
 
 def common_context(
     title: str,
-    build_date: str,
+    fixed_date: str,
     pages: Mapping[str, str],
     tasks: Sequence[Task],
     reference: str = "",
     repository: str = "",
 ) -> dict[str, Any]:
-    """What every page's frame shows: title, build date, navigation, the task list; and what
-    the task and model pages say of efficiency: the board's reference hardware profile, and
-    the methodology page (``pages/methodology.md``) when the board has one."""
+    """What every page's frame shows: title, navigation, the task list; and what the task and
+    model pages say of efficiency: the board's reference hardware profile, and the methodology
+    page (``pages/methodology.md``) when the board has one. ``fixed_date``: the date every page
+    shows when the build fixes one (SOURCE_DATE_EPOCH), else "" (each page shows the date of
+    the newest input it rests on: :func:`ftbench.site.context.updated`), so that a new record
+    changes only the pages that show it."""
     nav = [("index.html", "Leaderboard")]
     nav += [(f"{quote(n)}.html", n.replace("_", " ").capitalize()) for n in sorted(pages)]
     return {
         "site_title": title,
-        "build_date": build_date,
+        "fixed_date": fixed_date,
         "nav": nav,
         "all_tasks": [(t.name, t.title, task_url(t.name)) for t in tasks],
         "repository": repository,
@@ -186,6 +191,7 @@ def not_found_context(base_url: str, common: dict[str, Any]) -> dict[str, Any]:
         **common,
         "root": "",
         "page_title": "Page not found",
+        "updated": updated(common, ()),
         "base_url": base_url,
         "inline_script": Markup(NOT_FOUND_SCRIPT),
         "script_hash": digest,
@@ -246,6 +252,7 @@ def home_context(
         **common,
         "root": "",
         "page_title": board.title,
+        "updated": board.build_date,
         "matrix": matrix,
         "progress": history,
         "all_tasks_csv": "downloads/all-tasks.csv",
@@ -386,6 +393,7 @@ def task_context(board: Board, task: Task, rows: Sequence[RankedRow], common: di
         **common,
         "root": "../",
         "page_title": task.title,
+        "updated": updated(common, entry_dates(r.entry for r in rows)),
         "task": task,
         "primary": METRICS[task.primary_metric],
         "columns": [_column(m, optional) for m in columns],
@@ -635,4 +643,10 @@ def short_base(label: str) -> str:
 
 def markdown_context(name: str, text: str, common: dict[str, Any]) -> dict[str, Any]:
     """A static page written in markdown (``pages/<name>.md``)."""
-    return {**common, "root": "", "page_title": markdown_title(text, name.title()), "body": render_markdown(text)}
+    return {
+        **common,
+        "root": "",
+        "page_title": markdown_title(text, name.title()),
+        "updated": updated(common, ()),
+        "body": render_markdown(text),
+    }

@@ -16,7 +16,7 @@ from ftbench.board.snapshot import Board
 from ftbench.files import file_stamp
 from ftbench.leaderboard import RankedRow
 from ftbench.site.comparison import compared
-from ftbench.site.context import Page, page_key, salt_of
+from ftbench.site.context import Page, entry_dates, page_key, salt_of, updated
 from ftbench.site.downloads import all_tasks_csv, leaderboard_csv, leaderboard_json
 from ftbench.site.examples import has_examples, task_data, task_data_url
 from ftbench.site.pages import board_common, build_pages, task_inputs
@@ -118,14 +118,16 @@ def render_site(
 def download_files(board: Board, tables: Mapping[str, Sequence[RankedRow]], shared: str = "") -> list[Page]:
     """Each task's ranking as JSON and CSV (``downloads/<task>/``), keyed as its task page is
     (``pages.build_pages``): made again only when the task's entries changed."""
-    salt = salt_of(shared, board_common(board))
+    common = board_common(board)
+    salt = salt_of(shared, common)
     ref = board.reference_hardware
     files = []
     for task in board.tasks:
         rows = tables[task.name]
         key = page_key(salt, "downloads", task.name, task_inputs(board, task))
+        date = updated(common, entry_dates(r.entry for r in rows))
         made = (
-            (f"downloads/{task.name}/leaderboard.json", partial(leaderboard_json, task, rows, board.build_date, ref)),
+            (f"downloads/{task.name}/leaderboard.json", partial(leaderboard_json, task, rows, date, ref)),
             (f"downloads/{task.name}/leaderboard.csv", partial(leaderboard_csv, task, rows, ref)),
         )
         files += [Page(path, "", dict, key, make) for path, make in made]
