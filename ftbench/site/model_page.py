@@ -83,6 +83,16 @@ def standings(tables: Mapping[str, Sequence[RankedRow]]) -> Standings:
     }
 
 
+def shown_standing(standing: TaskStanding | None, task: str, sub_id: str) -> tuple:
+    """What a model page shows of a submission's standing on a task (its rank, the entries
+    sharing it, how many are ranked, its comparison links with their names): part of the
+    page's key, so that a change elsewhere in the ranking leaves the page as it is."""
+    if standing is None or sub_id not in standing.ranks:
+        return ()
+    links = compare_links(task, standing.order, standing.names, sub_id) if standing.compared else []
+    return (standing.ranks[sub_id], standing.sharing[sub_id], len(standing.order), tuple(links))
+
+
 def model_pages(
     shard: Shard,
     tasks: Sequence[Task],
@@ -98,7 +108,6 @@ def model_pages(
     by_sub: dict[str, list[LoadedRecord]] = {}
     for r in shard.records:
         by_sub.setdefault(r.record.submission.id, []).append(r)
-    standing_keys = {task: page_key(salt, standing) for task, standing in ranks.items()}
     pages = []
     for s in shard.submissions:
         records = by_sub.get(s.spec.id, [])
@@ -106,7 +115,16 @@ def model_pages(
             salt,
             "model",
             s.stamp,
-            [(r.href, r.stamp, r.status, r.note, standing_keys.get(r.record.task.name)) for r in records],
+            [
+                (
+                    r.href,
+                    r.stamp,
+                    r.status,
+                    r.note,
+                    shown_standing(ranks.get(r.record.task.name), r.record.task.name, s.spec.id),
+                )
+                for r in records
+            ],
         )
         context = partial(model_context, tasks, s, records, ranks, common, held_out or {})
         pages.append(Page(model_url(s.spec.id), "model.html.j2", context, key))
