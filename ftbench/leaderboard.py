@@ -363,15 +363,27 @@ def robust_front(
     [0, 1]
     """
     n = len(quality)
-    sign = 1.0 if higher_quality else -1.0
+    if not n:
+        return set()
+    q = (1.0 if higher_quality else -1.0) * np.asarray(quality, dtype=np.float64)
+    lo = np.asarray([c[0] for c in costs], dtype=np.float64)
+    hi = np.asarray([c[1] for c in costs], dtype=np.float64)
+    dominated = np.zeros(n, dtype=bool)
+    # every pair at once (:func:`clearly_better` elementwise), a block of candidates at a time:
+    # j dominates i when at least as good, not clearly dearer, and better in one of the two
+    for at in range(0, n, FRONT_BLOCK):
+        i = np.arange(at, min(at + FRONT_BLOCK, n))
+        cheaper = hi[:, None] < lo[None, i] if lower_cost else lo[:, None] > hi[None, i]  # j clearly beats i
+        dearer = hi[i][None, :] < lo[:, None] if lower_cost else lo[i][None, :] > hi[:, None]  # i clearly beats j
+        q_j, q_i = q[:, None], q[None, i]
+        beats = (q_j >= q_i) & ~dearer & ((q_j > q_i) | cheaper)
+        beats[i, np.arange(len(i))] = False  # not by itself
+        dominated[i] = beats.any(axis=0)
+    return {int(i) for i in np.flatnonzero(~dominated)}
 
-    def dominates(j: int, i: int) -> bool:
-        q_j, q_i = sign * quality[j], sign * quality[i]
-        if q_j < q_i or clearly_better(costs[i], costs[j], lower_cost):
-            return False
-        return q_j > q_i or clearly_better(costs[j], costs[i], lower_cost)
 
-    return {i for i in range(n) if not any(dominates(j, i) for j in range(n) if j != i)}
+FRONT_BLOCK = 2048
+"""Candidates :func:`robust_front` compares with every point at once (bounds its memory)."""
 
 
 def mark_pareto(
@@ -408,8 +420,20 @@ def task_table(
     per-example results and the ``gold`` labels are at hand), robust Pareto fronts against
     ``costs`` marked among the entries measured validly on the ``reference`` profile, and
     rows not significantly above the best of the ``trivial`` baselines marked."""
-    rows = mark_pareto(rank_entries(entries, metric, gold, n_labels), metric, costs, reference)
-    return mark_baseline(rows, metric, gold, n_labels, trivial)
+    return mark_pareto(quality_table(entries, metric, gold, n_labels, trivial), metric, costs, reference)
+
+
+def quality_table(
+    entries: Sequence[Entry],
+    metric: str,
+    gold: Sequence[int] | None = None,
+    n_labels: int = 0,
+    trivial: Sequence[Outcome] = (),
+) -> list[RankedRow]:
+    """The part of :func:`task_table` that rests on the entries' quality alone (their scores,
+    per-example results, dates and ids): ranks, plausible ranks and baseline marks, without
+    the fronts (which rest on their costs too)."""
+    return mark_baseline(rank_entries(entries, metric, gold, n_labels), metric, gold, n_labels, trivial)
 
 
 def mark_baseline(

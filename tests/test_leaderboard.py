@@ -19,6 +19,7 @@ from ftbench.leaderboard import (
     overall_ranking,
     pareto_front,
     rank_entries,
+    robust_front,
     task_table,
     uniform_random_baseline,
     win_rates,
@@ -138,6 +139,37 @@ def test_a_cost_difference_within_the_measured_spread_earns_no_badge():
 
     assert table(4.7, 5.1) == {"better": ("latency_ms",), "cheaper": ()}  # ranges overlap: not faster
     assert table(4.7, 4.95) == {"better": ("latency_ms",), "cheaper": ("latency_ms",)}  # clearly faster
+
+
+def _front_by_definition(quality, costs, higher_quality, lower_cost) -> set[int]:
+    """:func:`robust_front` as its docstring defines it, pair by pair."""
+    sign = 1.0 if higher_quality else -1.0
+
+    def dominates(j: int, i: int) -> bool:
+        q_j, q_i = sign * quality[j], sign * quality[i]
+        if q_j < q_i or leaderboard.clearly_better(costs[i], costs[j], lower_cost):
+            return False
+        return q_j > q_i or leaderboard.clearly_better(costs[j], costs[i], lower_cost)
+
+    n = len(quality)
+    return {i for i in range(n) if not any(dominates(j, i) for j in range(n) if j != i)}
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_robust_front_equals_its_definition_pair_by_pair(seed, monkeypatch):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 60))
+    # few distinct values: ties of quality, equal and touching ranges are common
+    quality = [float(q) for q in rng.integers(0, 6, n) / 5]
+    lo = rng.integers(0, 8, n).astype(float)
+    costs = [(float(a), float(a + w)) for a, w in zip(lo, rng.integers(0, 3, n), strict=True)]
+    monkeypatch.setattr(leaderboard, "FRONT_BLOCK", int(rng.integers(1, 9)))  # blocks of any size
+    for higher_quality in (True, False):
+        for lower_cost in (True, False):
+            front = robust_front(quality, costs, higher_quality=higher_quality, lower_cost=lower_cost)
+            assert front == _front_by_definition(quality, costs, higher_quality, lower_cost)
 
 
 def test_flagged_or_other_hardware_figures_earn_no_badge_and_beat_nobody():

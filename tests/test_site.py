@@ -571,17 +571,33 @@ def test_task_workers_are_given_the_tasks_by_what_they_render(site_board, monkey
     assert rebuild == {t: n * (RENDERED_TASK if t == "sentiment" else 1) for t, n in sizes.items()}
 
 
+def remeasure(path: Path, **figures: float) -> None:
+    """Rewrite a record's efficiency figures (and their ranges), as ``ftbench measure`` would."""
+    record = json.loads(path.read_text())
+    for name, value in figures.items():
+        record["efficiency"].update({name: value, f"{name}_lo": value * 0.99, f"{name}_hi": value * 1.01})
+    path.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+
+
+def pareto_row(page: Path, submission: str) -> str:
+    """The ranking table's row of a submission on a task page."""
+    text = page.read_text()
+    body = text.index("<tbody")
+    start = text.index(f'href="../models/{submission}.html"', body)
+    return text[text.rindex("<tr", body, start) : text.index("</tr>", start)]
+
+
 def test_a_rebuild_ranks_only_the_tasks_whose_entries_changed(site_board, tmp_path, monkeypatch):
     import ftbench.board.ranking_cache as rankings
 
     ranked: list[str] = []
-    real = rankings.task_ranking
+    real = rankings.quality_ranking
 
     def counted(board, task):
         ranked.append(task.name)
         return real(board, task)
 
-    monkeypatch.setattr(rankings, "task_ranking", counted)
+    monkeypatch.setattr(rankings, "quality_ranking", counted)
     config = load_config(site_board)
     build_site(config, workers=1)
     every = sorted(ranked)
@@ -594,6 +610,14 @@ def test_a_rebuild_ranks_only_the_tasks_whose_entries_changed(site_board, tmp_pa
     assert ranked == ["sentiment"]  # the other tasks' entries are the same: their rankings are kept
     assert site_files(config.site_dir) == clean_build(site_board, tmp_path / "clean")
     assert len(list(cache.glob("sentiment.*.npy"))) == len(rankings.ARRAYS)  # the replaced ranking's arrays are gone
+    # measured again (new costs, the same predictions): no task is ranked again, its fronts are
+    badge = 'title="Pareto-optimal for latency"'
+    assert badge not in pareto_row(config.site_dir / "tasks/sentiment.html", "epsilon-prompted")
+    remeasure(site_board / "results" / "epsilon-prompted" / "sentiment.json", latency_ms=0.01)
+    ranked.clear()
+    build_site(config, workers=1)
+    assert ranked == [] and site_files(config.site_dir) == clean_build(site_board, tmp_path / "remeasured")
+    assert badge in pareto_row(config.site_dir / "tasks/sentiment.html", "epsilon-prompted")  # the fastest now
     ranked.clear()
     build_site(config, force=True, workers=1)
     assert sorted(ranked) == every  # --force ranks every task again
@@ -675,7 +699,7 @@ def test_a_stored_ranking_is_the_ranking(site_board, tmp_path):
     assert overall_ranking(stored) == overall_ranking(fresh)
     entries = board.summary.entries["sentiment"]
     assert read_ranking(cache, "sentiment", "another key", entries) is None  # made of other inputs
-    key = ranking_key("stamp", "sentiment", board.reference_hardware, entries, "accuracy", "classification")
+    key = ranking_key("stamp", "sentiment", "accuracy", entries, "classification")
     assert read_ranking(cache, "sentiment", key, entries) is not None
     assert read_ranking(RankingCache(cache.folder, reuse=False), "sentiment", key, entries) is None  # --force
     assert read_ranking(cache, "sentiment", key, entries[:-1]) is None  # fewer entries than it names

@@ -1,19 +1,22 @@
-"""Each task's ranking as the last build made it, kept for the next build, so that a rebuild
-ranks again only the tasks whose entries changed.
+"""Each task's quality ranking as the last build made it, kept for the next build, so that a
+rebuild ranks again only the tasks whose entries' quality changed.
 
 Ranking a task compares every pair of its entries (``ftbench.compare.compare_all``: paired
 tests, Holm's correction over all pairs, bootstrap rank intervals): on the 10,000-record
 benchmark board, half a second per task of 1,000 entries. A rebuild after one record changed
 used to rank all ten tasks again; nine of them had the same inputs.
 
-A ranking is a pure function of the task's current entries and of what every page depends
-on, so its key (:func:`ranking_key`) is a digest of the build's shared stamp
+What is kept is the part of a ranking that rests on quality alone
+(``ftbench.board.snapshot.quality_ranking``: ranks, plausible ranks, wins, baseline marks);
+the fronts, which rest on the entries' costs and the board's reference hardware too, are
+marked on it at every build (``snapshot.with_fronts``: a few milliseconds). That part is a
+pure function of the entries' ids, dates, scores and per-example results, and of what every
+page depends on, so its key (:func:`ranking_key`) is a digest of the build's shared stamp
 (``ftbench.site.stamp.input_stamps``: tasks, data, baselines, settings, the code), the task,
-the board's reference hardware profile, and each entry's stamp in input order (its record
-file's size and modification time and a digest of its submission's spec: what the pages' keys
-rest on, ``ftbench.site.context.page_key``). An entry stores, for one task: the rows (which
-input entry, its rank, plausible ranks, wins, fronts, baseline mark and group size) in one
-JSON document, and the pairwise tests' arrays (p-values raw and Holm-corrected, "better"
+and those of each entry in input order: a record measured again (new efficiency figures, the
+same predictions) leaves it as it was. An entry stores, for one task: the rows (which input
+entry, its rank, plausible ranks, wins, baseline mark and group size) in one JSON document,
+and the pairwise tests' arrays (p-values raw and Holm-corrected, "better"
 matrix, the metric on every resample, and each entry's wins on every resample, which the
 overall ranking takes: ``Comparisons.win_halves``) as ``.npy`` files. The p-value matrices are mapped, not
 read: only the pairs a page shows are touched.
@@ -38,8 +41,8 @@ from typing import Any
 
 import numpy as np
 
-from ftbench.board.snapshot import Board, task_ranking, task_tables
-from ftbench.compare import Comparisons
+from ftbench.board.snapshot import Board, quality_ranking, task_tables, with_fronts
+from ftbench.compare import Comparisons, Outcome
 from ftbench.files import write_atomic
 from ftbench.leaderboard import Entry, RankedRow
 
@@ -60,11 +63,23 @@ class RankingCache:
     reuse: bool = True
 
 
-def ranking_key(shared: str, task: str, reference: str, entries: Sequence[Entry], *settings: Any) -> str:
-    """What a task's ranking rests on (see the module docstring); ``settings``: anything else
-    the ranking is made with (its metric, costs)."""
-    stamps = tuple((e.submission, e.stamp) for e in entries)
-    return hashlib.sha256(repr((shared, task, reference, settings, stamps)).encode()).hexdigest()
+def ranking_key(shared: str, task: str, metric: str, entries: Sequence[Entry], *settings: Any) -> str:
+    """What a task's quality ranking rests on (see the module docstring): each entry's id,
+    date (which breaks ties of the order), score on ``metric`` and per-example results, in
+    input order; ``settings``: anything else the ranking is made with (the task's type)."""
+    quality = tuple((e.submission, e.date, e.value(metric), outcome_digest(e.outcome)) for e in entries)
+    return hashlib.sha256(repr((shared, task, metric, settings, quality)).encode()).hexdigest()
+
+
+def outcome_digest(outcome: Outcome | None) -> str:
+    """A digest of an entry's per-example results ("" for none)."""
+    if outcome is None:
+        return ""
+    digest = hashlib.blake2b(digest_size=16)
+    arrays = [outcome.pred, outcome.prob, *(outcome.documents or {}).values()]
+    for array in arrays:
+        digest.update(b"-" if array is None else np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
 
 
 def read_ranking(cache: RankingCache, task: str, key: str, entries: Sequence[Entry]) -> list[RankedRow] | None:
@@ -206,10 +221,10 @@ def cached_task_tables(board: Board, shared: str, cache: RankingCache | None) ->
     tables = {}
     for task in board.tasks:
         entries = board.summary.entries.get(task.name, ())
-        key = ranking_key(shared, task.name, board.reference_hardware, entries, task.primary_metric, task.type)
+        key = ranking_key(shared, task.name, task.primary_metric, entries, task.type)
         rows = read_ranking(cache, task.name, key, entries)
         if rows is None:
-            rows = task_ranking(board, task)
+            rows = quality_ranking(board, task)
             write_ranking(cache, task.name, key, rows, entries)
-        tables[task.name] = rows
+        tables[task.name] = with_fronts(board, task, rows)
     return tables

@@ -19,7 +19,15 @@ from ftbench.calibration import Calibration, calibration
 from ftbench.compare import Outcome, outcome_from_predictions
 from ftbench.contamination import FoundOverlap, clean_indices
 from ftbench.errors import Issue
-from ftbench.leaderboard import Contamination, Entry, RankedRow, pareto_costs, task_table, trivial_outcomes
+from ftbench.leaderboard import (
+    Contamination,
+    Entry,
+    RankedRow,
+    mark_pareto,
+    pareto_costs,
+    quality_table,
+    trivial_outcomes,
+)
 from ftbench.metrics import METRICS, confusion_counts, quality_from_confusion
 from ftbench.provenance import hardware_profile
 from ftbench.spec import Submission
@@ -312,12 +320,22 @@ def task_tables(board: Board) -> dict[str, list[RankedRow]]:
 
 def task_ranking(board: Board, task: Task) -> list[RankedRow]:
     """One task's full ranking (:func:`ftbench.leaderboard.task_table` of its current entries)."""
-    return task_table(
+    return with_fronts(board, task, quality_ranking(board, task))
+
+
+def quality_ranking(board: Board, task: Task) -> list[RankedRow]:
+    """The part of a task's ranking that rests on its entries' quality alone
+    (:func:`ftbench.leaderboard.quality_table`): what ``ftbench.board.ranking_cache`` keeps."""
+    return quality_table(
         board.summary.entries.get(task.name, ()),
         task.primary_metric,
-        pareto_costs(task.type),
-        board.reference_hardware,
         board.gold.get(task.name),
         len(task.labels),
         trivial_baselines(board, task),
     )
+
+
+def with_fronts(board: Board, task: Task, rows: Sequence[RankedRow]) -> list[RankedRow]:
+    """A task's quality ranking with the fronts of its costs marked (on the board's reference
+    hardware profile): the full ranking."""
+    return mark_pareto(rows, task.primary_metric, pareto_costs(task.type), board.reference_hardware)
