@@ -87,13 +87,14 @@ def build_pages(
     """The board-wide HTML pages (home, tasks, static pages, 404) in a stable order; contexts
     are built when rendered. Model pages come from :func:`model_pages`, shard by shard.
     ``shared``: the stamp of the inputs every page depends on (``stamp.input_stamps``), which
-    gives the pages their keys; a task page's key adds its entries' stamps, and the home page,
-    which shows every entry, has none (it is rendered every time). ``with_tasks=False``: the
-    task pages left out (:func:`task_pages`: ``ftbench build`` renders them in its workers)."""
+    gives the pages their keys; a task page's key adds its entries' stamps, and the home page's
+    what it shows of every task (:func:`home_key`). ``with_tasks=False``: the task pages left
+    out (:func:`task_pages`: ``ftbench build`` renders them in its workers)."""
     tables = task_tables(board) if tables is None else tables
     common = board_common(board)
     salt = salt_of(shared, common)
-    pages = [Page("index.html", "home.html.j2", partial(home_context, board, tables, overall_ranking(tables), common))]
+    home = partial(home_context, board, tables, None, common)
+    pages = [Page("index.html", "home.html.j2", home, home_key(board, tables, shared, salt))]
     if with_tasks:
         pages += task_pages(board, tables, shared)
     pages += [
@@ -198,10 +199,63 @@ def not_found_context(base_url: str, common: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def home_key(board: Board, tables: Mapping[str, Sequence[RankedRow]], shared: str, salt: str) -> str:
+    """The home page's key (``context.page_key``): the board's counts and date, and what it
+    shows of each task (:func:`home_task_digest`), so that a change no row of the home page
+    shows (a record measured again, outside a task's top rows) leaves it as it is."""
+    from ftbench.board.ranking_cache import ranking_key
+
+    summary = board.summary
+    digests = [
+        home_task_digest(
+            t,
+            tables.get(t.name, ()),
+            ranking_key(shared, t.name, t.primary_metric, summary.entries.get(t.name, ()), t.type),
+            board.reference_hardware,
+        )
+        for t in board.tasks
+    ]
+    counts = (summary.submissions, summary.current, summary.not_current)
+    return page_key(salt, "home", board.build_date, counts, digests)
+
+
+def home_task_digest(task: Task, rows: Sequence[RankedRow], quality: str, reference: str) -> str:
+    """A digest of what the home page shows of one task's ranking: for every row, the entry's
+    name, kind, method, precision, size, date and primary score with its interval, rank and
+    ties (the matrix, the filters, the progress list); the cost and its flags of the top rows
+    (the task's card); and ``quality``, the key of the task's quality ranking
+    (``ftbench.board.ranking_cache.ranking_key``), which the overall ranking rests on."""
+    metric, cost = task.primary_metric, home_cost(task)
+    shown = [
+        (
+            r.entry.submission,
+            r.entry.name,
+            r.entry.kind,
+            r.entry.method,
+            r.entry.precision,
+            r.entry.date,
+            r.entry.value(metric),
+            r.entry.intervals.get(metric),
+            r.entry.value("parameters_effective"),
+            r.entry.value("parameters_total"),
+            r.rank,
+            r.sharing,
+        )
+        for r in rows
+    ]
+    top = [(r.entry.value(cost), r.entry.flags(reference)) for r in rows[:TOP_N]]
+    return hashlib.sha256(repr((task.name, quality, shown, top)).encode()).hexdigest()
+
+
 def home_context(
-    board: Board, tables: Mapping[str, Sequence[RankedRow]], overall: Sequence[OverallRow], common: dict[str, Any]
+    board: Board,
+    tables: Mapping[str, Sequence[RankedRow]],
+    overall: Sequence[OverallRow] | None,
+    common: dict[str, Any],
 ) -> dict[str, Any]:
-    """The front page: what is measured, the overall ranking, each task's top entries."""
+    """The front page: what is measured, the overall ranking (``overall``: made from
+    ``tables`` when None), each task's top entries."""
+    overall = overall_ranking(tables) if overall is None else overall
     entries = {r.entry.submission: r.entry for rows in tables.values() for r in rows}
     summaries = [
         {
