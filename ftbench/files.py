@@ -144,14 +144,16 @@ def walk_files(files: list[Path], roots: list[Path], skip: Path) -> Iterator[tup
             st = path.stat()
             yield str(path), st.st_size, st.st_mtime_ns, os.readlink(path) if path.is_symlink() else ""
     stack = [str(r) for r in roots if r.is_dir()]
+    skipped = os.path.normpath(skip)  # compared as text: a board has thousands of folders
     while stack:
         top = stack.pop()
-        if Path(top) == skip or os.path.basename(top) == "__pycache__":
+        if os.path.normpath(top) == skipped:
             continue
         with os.scandir(top) as entries:
             for entry in sorted(entries, key=lambda e: e.name):
                 if entry.is_dir(follow_symlinks=False):
-                    stack.append(entry.path)
+                    if entry.name != "__pycache__":
+                        stack.append(entry.path)
                     continue
                 link = os.readlink(entry.path) if entry.is_symlink() else ""
                 try:

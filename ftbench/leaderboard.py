@@ -517,9 +517,17 @@ def reference_profile(entries: Sequence[Entry], configured: str = "") -> str:
     >>> reference_profile([e("cpu: B"), e("cpu: A"), e("cpu: B")]), reference_profile([e("x")], "cpu: A")
     ('cpu: B', 'cpu: A')
     """
+    return reference_from_counts(Counter(e.hardware for e in entries if e.hardware), configured)
+
+
+def reference_from_counts(counts: Mapping[str, int], configured: str = "") -> str:
+    """:func:`reference_profile` from the entries' profiles counted.
+
+    >>> reference_from_counts({"cpu: A": 2, "cpu: B": 2, "cpu: C": 1})
+    'cpu: A'
+    """
     if configured:
         return configured
-    counts = Counter(e.hardware for e in entries if e.hardware)
     return min(counts, key=lambda h: (-counts[h], h)) if counts else ""
 
 

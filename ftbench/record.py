@@ -300,6 +300,14 @@ def iter_record_paths(results_dir: Path, include_partial: bool = False) -> list[
     return paths if include_partial else [p for p in paths if ".limit" not in p.name]
 
 
+def folder_record_paths(folder: Path) -> list[Path]:
+    """The complete record files of one submission's records folder (``results/<id>``),
+    sorted, as :func:`iter_record_paths` lists them."""
+    if not folder.is_dir():
+        return []
+    return [p for p in sorted(folder.glob("*.json")) if ".limit" not in p.name]
+
+
 def record_json_schema() -> dict:
     """JSON Schema of a result record."""
     schema = ResultRecord.model_json_schema()

@@ -362,12 +362,20 @@ def test_a_rebuild_renders_only_pages_whose_inputs_changed_and_equals_a_clean_bu
 
 def test_a_kept_page_is_rendered_again_when_its_file_changed_or_the_manifest_lies(site_board, tmp_path):
     _, site = build(site_board)
-    page = site / "models" / "alpha-lora.html"
+    page = site / "models" / "gamma-ia3.html"
     good = page.read_bytes()
-    page.write_bytes(good.replace(b"alpha", b"ALPHA"))  # a hand edit, or a checkout of another version
-    edit_card(site_board)  # something changed, so that the build is not skipped
+    page.write_bytes(good.replace(b"Gamma", b"GAMMA"))  # a hand edit, or a checkout of another version
+    other = site / "models" / "alpha-lora.html"
+    kept = other.read_bytes()
+    other.write_bytes(kept.replace(b"Alpha", b"ALPHA"))
+    edit_card(site_board)  # gamma-ia3's card: its page is made again, from a file that changed
     report, _ = build(site_board)
-    assert page.read_bytes() == good and report.kept > 0
+    assert page.read_bytes() != good and b"One more line of the card." in page.read_bytes() and report.kept > 0
+    # a rebuild after a few submissions changed looks only at the pages that can show them:
+    # a hand edit elsewhere stays until a build looks at that page again (--force looks at all)
+    assert other.read_bytes() != kept
+    build_site(load_config(site_board), force=True)
+    assert other.read_bytes() == kept
     manifest = json.loads((site / MANIFEST).read_text())
     manifest["keys"] = {path: "not a key" for path in manifest["keys"]}  # no [key, stamp]: nothing kept
     (site / MANIFEST).write_text(json.dumps(manifest))
@@ -408,8 +416,23 @@ def test_a_rebuild_proves_only_the_records_that_changed_and_refuses_a_forged_one
     memo.write_text(json.dumps({"shared": "another stamp", "proofs": {}}))
     edit_card(site_board)
     audited.clear()
-    build_site(load_config(site_board), workers=1)
+    build_site(load_config(site_board), workers=1, delta=False)
     assert len(audited) == first  # a memo made under other inputs is not used
+    # a rebuild after one folder changed takes the others' proofs from the state the last build
+    # kept; a state made under other inputs is not used: the whole board is read
+    import ftbench.site.build as builder
+
+    full: list[int] = []
+    whole = builder._build
+    monkeypatch.setattr(builder, "_build", lambda *args, **kwargs: full.append(1) or whole(*args, **kwargs))
+    edit_card(site_board)
+    build_site(load_config(site_board), workers=1)
+    assert full == []  # one folder changed: read alone
+    state = load_config(site_board).cache_dir / "build" / "state" / "board.json"
+    state.write_text(state.read_text().replace('"shared":"', '"shared":"another stamp ', 1))
+    edit_card(site_board)
+    build_site(load_config(site_board), workers=1)
+    assert full == [1]
 
 
 def test_a_rebuild_reads_only_the_records_that_changed(site_board, tmp_path, monkeypatch):
@@ -441,8 +464,15 @@ def test_a_rebuild_reads_only_the_records_that_changed(site_board, tmp_path, mon
         stored.write_bytes(stored.read_bytes()[:-10] if stored.name.startswith("a") else b"")
     edit_card(site_board)
     reads.clear()
-    build_site(config, workers=1)
-    assert sorted(reads) == every and site_files(config.site_dir) == clean_build(site_board, tmp_path / "clean2")
+    build_site(config, workers=1)  # one folder changed: that folder alone is read, its cache file damaged
+    assert sorted(reads) == ["gamma-ia3/sentiment.json", "gamma-ia3/topics.json"]
+    assert site_files(config.site_dir) == clean_build(site_board, tmp_path / "clean2")
+    for stored in cache.iterdir():
+        stored.write_bytes(stored.read_bytes()[:-10] if stored.name.startswith("a") else b"")
+    edit_card(site_board)
+    reads.clear()
+    build_site(config, workers=1, delta=False)  # the whole board read: every record, no file usable
+    assert sorted(reads) == every and site_files(config.site_dir) == clean_build(site_board, tmp_path / "clean3")
 
 
 def test_a_rebuild_from_the_record_cache_keeps_the_ci_signatures_in_force(site_board, tmp_path, monkeypatch):
@@ -564,7 +594,7 @@ def test_task_workers_are_given_the_tasks_by_what_they_render(site_board, monkey
     config = load_config(site_board)
     build_site(config, workers=1)
     change_delta_record(site_board)
-    build_site(config, workers=1)
+    build_site(config, workers=1, delta=False)  # the whole board's rebuild (one folder alone has no task workers)
     first, rebuild = shares
     sizes = {t: w // RENDERED_TASK for t, w in first.items()}  # every page rendered the first time
     assert all(w == sizes[t] * RENDERED_TASK for t, w in first.items())
@@ -634,7 +664,7 @@ def test_a_rebuild_ranks_only_the_tasks_whose_entries_changed(site_board, tmp_pa
     (cache / "intents.json").write_text('{"key": "not this one", "rows": []}')  # and one made of other inputs
     edit_card(site_board)
     ranked.clear()
-    build_site(config, workers=1)
+    build_site(config, workers=1, delta=False)  # the whole board: every task's ranking looked at
     assert "intents" not in damaged and sorted(ranked) == sorted(damaged | {"intents"})
     assert site_files(config.site_dir) == clean_build(site_board, tmp_path / "clean2")
 

@@ -34,6 +34,7 @@ import contextlib
 import hashlib
 import io
 import json
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,7 @@ from ftbench.board.snapshot import Board, quality_ranking, task_tables, with_fro
 from ftbench.compare import Comparisons, Outcome
 from ftbench.files import write_atomic
 from ftbench.leaderboard import Entry, RankedRow
+from ftbench.tasks import Task
 
 FOLDER = "rankings"
 """The cache's folder in the build's cache folder."""
@@ -72,14 +74,29 @@ def ranking_key(shared: str, task: str, metric: str, entries: Sequence[Entry], *
 
 
 def outcome_digest(outcome: Outcome | None) -> str:
-    """A digest of an entry's per-example results ("" for none)."""
+    """A digest of an entry's per-example results ("" for none); worked out once per results
+    (a build keys both the ranking and the home page by it)."""
     if outcome is None:
         return ""
-    digest = hashlib.blake2b(digest_size=16)
-    arrays = [outcome.pred, outcome.prob, *(outcome.documents or {}).values()]
-    for array in arrays:
-        digest.update(b"-" if array is None else np.ascontiguousarray(array).tobytes())
-    return digest.hexdigest()
+    known = _DIGESTS.get(outcome)
+    if known is None:
+        digest = hashlib.blake2b(digest_size=16)
+        arrays = [outcome.pred, outcome.prob, *(outcome.documents or {}).values()]
+        for array in arrays:
+            digest.update(b"-" if array is None else np.ascontiguousarray(array).tobytes())
+        known = _DIGESTS[outcome] = digest.hexdigest()
+    return known
+
+
+def remember_digest(outcome: Outcome | None, digest: str) -> None:
+    """Take ``digest`` as :func:`outcome_digest` of ``outcome`` (results read back with the
+    digest they were kept with: their arrays need not be read to key them)."""
+    if outcome is not None:
+        _DIGESTS[outcome] = digest
+
+
+_DIGESTS: weakref.WeakKeyDictionary[Outcome, str] = weakref.WeakKeyDictionary()
+""":func:`outcome_digest` of the results still in use (an ``Outcome`` is compared by identity)."""
 
 
 def read_ranking(cache: RankingCache, task: str, key: str, entries: Sequence[Entry]) -> list[RankedRow] | None:
@@ -213,13 +230,17 @@ def _row(fields: list, entries: Sequence[Entry], stats: Comparisons | None) -> R
     )
 
 
-def cached_task_tables(board: Board, shared: str, cache: RankingCache | None) -> dict[str, list[RankedRow]]:
-    """``snapshot.task_tables`` of the board, each task's taken from ``cache`` where its key
-    (under the build's ``shared`` stamp) is there, and stored there where it was ranked."""
+def cached_task_tables(
+    board: Board, shared: str, cache: RankingCache | None, only: Sequence[Task] | None = None
+) -> dict[str, list[RankedRow]]:
+    """``snapshot.task_tables`` of the board (of the tasks in ``only``, if given), each task's
+    quality ranking taken from ``cache`` where its key (under the build's ``shared`` stamp) is
+    there, and stored there where it was ranked; the fronts marked on it."""
     if cache is None or not shared:
-        return task_tables(board)
+        tables = task_tables(board)
+        return tables if only is None else {t.name: tables[t.name] for t in only}
     tables = {}
-    for task in board.tasks:
+    for task in board.tasks if only is None else only:
         entries = board.summary.entries.get(task.name, ())
         key = ranking_key(shared, task.name, task.primary_metric, entries, task.type)
         rows = read_ranking(cache, task.name, key, entries)

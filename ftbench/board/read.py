@@ -29,6 +29,7 @@ from ftbench.board.record_cache import CachedRecord, CacheFile, Verdict, cache_p
 from ftbench.board.snapshot import (
     Board,
     CardedSubmission,
+    FolderSummary,
     LoadedRecord,
     Shard,
     Summary,
@@ -90,6 +91,9 @@ class Layout:
     record_cache: RecordCache | None = None
     """Where what was read from each record is kept between builds, and whether to use it
     (``ftbench.board.record_cache``); None: every record is read, nothing is kept."""
+    orphans: tuple[str, ...] = ()
+    """The records folders without a submission folder (the first of the notes are theirs:
+    :func:`orphan_note`)."""
 
 
 @dataclass(frozen=True)
@@ -120,9 +124,9 @@ def list_board(config: BoardConfig) -> Layout:
     by_folder: dict[str, list[Path]] = {}
     for path in iter_record_paths(config.results_dir):
         by_folder.setdefault(path.parent.name, []).append(path)
-    for name in sorted(set(by_folder) - {f.name for f in folders}):
-        notes.append(f"{config.results_dir / name}: no submission {name!r} for these records; not shown")
-    pages = _pages(config.pages_dir, notes)
+    orphans = tuple(sorted(set(by_folder) - {f.name for f in folders}))
+    notes += [orphan_note(config, name) for name in orphans]
+    pages = read_pages(config.pages_dir, notes)
     gold, unreadable = read_held_out(tasks.values(), config.data_dir)
     notes += [
         f"task {name}: held-out data unavailable ({why}); its records cannot be checked and are not ranked; "
@@ -150,7 +154,13 @@ def list_board(config: BoardConfig) -> Layout:
         notes=tuple(notes),
         baselines=refs,
         overlaps=overlaps,
+        orphans=orphans,
     )
+
+
+def orphan_note(config: BoardConfig, name: str) -> str:
+    """The note of a records folder without a submission folder."""
+    return f"{config.results_dir / name}: no submission {name!r} for these records; not shown"
 
 
 def read_shard(
@@ -170,11 +180,13 @@ def read_shard(
         issues += validated.issues
         notes += [f"submission skipped: {i}" for i in validated.errors]
     cache = layout.record_cache
+    summaries = []
     for folder, paths in folders:
         stored = (
             read_cache(cache_path(cache.folder, folder.name), cache.shared) if cache and cache.reuse else CacheFile({})
         )
         tree = ""
+        noted, proved = len(notes), len(proofs)
         if validated is None:
             sub, found, tree = _validate(layout, folder, stored.verdict)
             issues += found
@@ -183,6 +195,7 @@ def read_shard(
             sub = known.get(folder.resolve())
         if sub is None:
             notes += [f"{p}: its submission is not valid; not shown" for p in paths]
+            summaries.append(FolderSummary(folder.name, notes=tuple(notes[noted:])))
             continue
         carded, loaded_records, part_notes = _read_submission(layout, sub, paths, proofs, stored, tree)
         subs.append(carded)
@@ -191,7 +204,34 @@ def read_shard(
             records.append(record)
             if record.status != "refused":  # a refused record's numbers are not published
                 sources[record.href] = path
-    return Shard(tuple(subs), tuple(records), tuple(notes), tuple(issues), proofs), sources
+        summaries.append(
+            _folder_summary(folder.name, carded, [r for r, _ in loaded_records], notes[noted:], proofs, proved)
+        )
+    return Shard(tuple(subs), tuple(records), tuple(notes), tuple(issues), proofs, tuple(summaries)), sources
+
+
+def _folder_summary(
+    name: str,
+    sub: CardedSubmission,
+    records: Sequence[LoadedRecord],
+    notes: Sequence[str],
+    proofs: Mapping[str, Problems],
+    proved: int,
+) -> FolderSummary:
+    """What the board took from one valid folder (``proofs``: the shard's so far, the folder's
+    from position ``proved`` on: a dict keeps the order keys were added in)."""
+    current = [r for r in records if r.status == "current"]
+    dates = [r.record.provenance.finished_at[:10] for r in records] + [sub.spec.date.isoformat()]
+    return FolderSummary(
+        name,
+        sub.spec.id,
+        tuple(notes),
+        max(dates),
+        len(current),
+        len(records) - len(current),
+        dict(list(proofs.items())[proved:]),
+        tuple(sorted({r.record.task.name for r in current})),
+    )
 
 
 def make_board(config: BoardConfig, layout: Layout, summary: Summary) -> Board:
@@ -401,7 +441,9 @@ def record_status(
     return "stale", f"{STALE} ({why} changed since it was evaluated)"
 
 
-def _pages(pages_dir: Path, notes: list[str]) -> dict[str, str]:
+def read_pages(pages_dir: Path, notes: list[str]) -> dict[str, str]:
+    """The board's static pages (``pages/<name>.md``): name -> markdown; a name that cannot be a
+    file name is noted in ``notes`` and skipped."""
     pages = {}
     for path in sorted(pages_dir.glob("*.md")) if pages_dir.is_dir() else []:
         if not PAGE_NAME.match(path.stem) or path.stem in RESERVED_PAGES:

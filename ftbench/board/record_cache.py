@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from ftbench.board import packed
 from ftbench.calibration import Calibration, ReliabilityBin
 from ftbench.compare import Outcome
 from ftbench.files import write_atomic
@@ -191,47 +191,17 @@ def write_entries(path: Path, shared: str, entries: Mapping[str, CachedRecord], 
 
 
 MAGIC = b"ftbench record cache 2\n"
-"""How a cache file starts (then the header's length, the header, the arrays' bytes)."""
-ALIGN = 8
+"""How a cache file starts (``ftbench.board.packed``)."""
 
 
 def pack(meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> bytes:
-    """One file of a JSON document and flat arrays: :data:`MAGIC`, the header's length (8
-    bytes, little-endian), the header (JSON: ``meta`` and each array's type, offset and
-    length), then each array's bytes (little-endian, aligned to :data:`ALIGN` bytes). Read
-    back by :func:`unpack`; nothing in it is executable (no pickle)."""
-    layout, chunks, at = {}, [], 0
-    for name, array in sorted(arrays.items()):
-        flat = np.ascontiguousarray(array.reshape(-1), dtype=array.dtype.newbyteorder("<"))
-        layout[name] = [flat.dtype.str, at, int(flat.size)]
-        data = flat.tobytes()
-        chunks.append(data + b"\0" * (-len(data) % ALIGN))
-        at += len(chunks[-1])
-    header = json.dumps({"meta": meta, "arrays": layout}, separators=(",", ":")).encode("utf-8")
-    header += b" " * (-(len(MAGIC) + 8 + len(header)) % ALIGN)
-    return b"".join([MAGIC, len(header).to_bytes(8, "little"), header, *chunks])
+    """A cache file's bytes (``packed.pack``)."""
+    return packed.pack(MAGIC, meta, arrays)
 
 
 def unpack(data: bytes) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """``(meta, arrays)`` of a file made by :func:`pack`: the arrays are read-only views of
-    ``data``. Raises ValueError where it is not such a file, or an array lies outside it."""
-    if not data.startswith(MAGIC):
-        raise ValueError("not a record cache file")
-    start = len(MAGIC) + 8
-    size = int.from_bytes(data[len(MAGIC) : start], "little")
-    document = json.loads(data[start : start + size])
-    if not isinstance(document, dict) or not isinstance(document.get("meta"), dict):
-        raise ValueError("a header of the wrong kind")
-    base = start + size
-    arrays = {}
-    for name, (kind, offset, count) in document["arrays"].items():
-        dtype = np.dtype(str(kind))
-        if dtype.hasobject or dtype != ARRAY_FIELDS.get(name) or offset < 0 or count < 0:
-            raise ValueError(f"{name}: an array of the wrong kind")
-        if base + offset + count * dtype.itemsize > len(data):
-            raise ValueError(f"{name}: past the end of the file")
-        arrays[str(name)] = np.frombuffer(data, dtype=dtype, count=count, offset=base + offset)
-    return document["meta"], arrays
+    """``(meta, arrays)`` of a cache file (``packed.unpack``: only :data:`ARRAY_FIELDS`)."""
+    return packed.unpack(MAGIC, data, ARRAY_FIELDS)
 
 
 def _entry(name: str, fields: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> CachedRecord:

@@ -151,6 +151,30 @@ class CardedSubmission:
 
 
 @dataclass(frozen=True)
+class FolderSummary:
+    """What the board took from one submission folder and its records: the part of a
+    :class:`Summary` that is that folder's (a rebuild after other folders changed keeps it:
+    ``ftbench.site.state``)."""
+
+    name: str
+    """The folder's name."""
+    submission: str = ""
+    """Its submission's id; "" when the folder does not hold a valid submission."""
+    notes: tuple[str, ...] = ()
+    """The notes reading it gave."""
+    newest: str = ""
+    """Its newest record or submission date."""
+    current: int = 0
+    """Its records ranked."""
+    not_current: int = 0
+    """Its records shown on its model page only."""
+    proofs: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    """Its records' proofs, by record digest."""
+    tasks: tuple[str, ...] = ()
+    """The tasks it has a current entry on."""
+
+
+@dataclass(frozen=True)
 class Shard:
     """Submissions with their records as read: the whole board, or one build worker's part."""
 
@@ -165,6 +189,8 @@ class Shard:
     lists them)."""
     proofs: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
     """Its records' audits, by record digest, where they are remembered (``ftbench.board.proofs``)."""
+    folders: tuple[FolderSummary, ...] = ()
+    """What it took from each of its folders, in order."""
 
 
 @dataclass(frozen=True)
@@ -185,6 +211,8 @@ class Summary:
     """Problems met while reading."""
     proofs: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
     """The shards' proofs (:attr:`Shard.proofs`), for the next build."""
+    folders: tuple[FolderSummary, ...] = ()
+    """The shards' folders (:attr:`Shard.folders`), for the next build."""
 
 
 @dataclass(frozen=True)
@@ -270,6 +298,7 @@ def summarise(shard: Shard, tasks: Sequence[Task]) -> Summary:
         max(dates, default=""),
         shard.notes,
         shard.proofs,
+        shard.folders,
     )
 
 
@@ -290,6 +319,7 @@ def merge(summaries: Sequence[Summary], tasks: Sequence[Task]) -> Summary:
         newest=max((s.newest for s in summaries), default=""),
         notes=tuple(n for s in summaries for n in s.notes),
         proofs={d: p for s in summaries for d, p in s.proofs.items()},
+        folders=tuple(f for s in summaries for f in s.folders),
     )
 
 

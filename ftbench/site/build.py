@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from ftbench.config import BoardConfig
 from ftbench.errors import FtbenchError
 from ftbench.files import remove_leftover_temporaries
-from ftbench.site.stamp import all_present, input_stamps, read_manifest, write_manifest
+from ftbench.site.stamp import Inputs, all_present, read_manifest, scan_inputs, stamped_keys, write_manifest
 from ftbench.site.write import BuildReport, make_folders, remove_unlisted, write_site
 
 if TYPE_CHECKING:  # imported for real only when a build runs (see the module docstring)
@@ -37,8 +37,12 @@ if TYPE_CHECKING:  # imported for real only when a build runs (see the module do
     from ftbench.tasks import Examples, Task
 
 
-def build_site(config: BoardConfig, force: bool = False, workers: int | None = None) -> BuildReport:
+def build_site(config: BoardConfig, force: bool = False, workers: int | None = None, delta: bool = True) -> BuildReport:
     """Build ``config.site_dir`` from the board; a no-op when nothing changed (unless ``force``).
+
+    After a few submissions changed (and ``delta``), only they are read and only the pages
+    that can show them are made, from the state the last build kept (``ftbench.site.delta``);
+    otherwise, and with ``force``, the whole board is read.
 
     ``workers``: processes for large boards (default: one per CPU; 1 runs everything here).
     Each worker reads one shard of the submissions and keeps it; the parent merges the
@@ -53,15 +57,23 @@ def build_site(config: BoardConfig, force: bool = False, workers: int | None = N
         )
     # A killed build leaves temporary files: never published, removed before anything else.
     remove_leftover_temporaries(config.site_dir)
-    stamp, shared = input_stamps(config)
+    inputs = scan_inputs(config)
     previous = read_manifest(config.site_dir)
-    if not force and previous.get("stamp") == stamp and all_present(config.site_dir, previous):
+    present = all_present(config.site_dir, previous)
+    if not force and previous.get("stamp") == inputs.stamp and present:
         return BuildReport(skipped=True)
     # ``force`` renders every page; otherwise pages whose key is unchanged are left as they are
     keys = {} if force or not isinstance(previous.get("keys"), dict) else previous["keys"]
     last = Last(keys, config.site_dir, _memo_path(config), force)
     with gc_paused():
-        return _build(config, (stamp, shared), previous.get("files", []), last, workers)
+        if delta and not force and present:  # a file of the site lost: the whole site is looked at
+            from ftbench.site.delta import StaleState, delta_build
+
+            with contextlib.suppress(StaleState):
+                report = delta_build(config, inputs, previous, last)
+                if report is not None:
+                    return report
+        return _build(config, inputs, previous.get("files", []), last, workers)
 
 
 def _memo_path(config: BoardConfig) -> Path | None:
@@ -106,9 +118,7 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _build(
-    config: BoardConfig, stamps: tuple[str, str], previous: list[str], last: Last, workers: int | None
-) -> BuildReport:
+def _build(config: BoardConfig, inputs: Inputs, previous: list[str], last: Last, workers: int | None) -> BuildReport:
     from ftbench.board.proofs import read_memo, write_memo
     from ftbench.board.ranking_cache import FOLDER as RANKINGS
     from ftbench.board.ranking_cache import RankingCache, cached_task_tables
@@ -117,14 +127,16 @@ def _build(
     from ftbench.board.record_cache import FOLDER as RECORDS
     from ftbench.board.record_cache import prune as prune_records
     from ftbench.board.snapshot import merge
+    from ftbench.site.all_tasks import ALL_TASKS, prune_lines
     from ftbench.site.context import salt_of
+    from ftbench.site.delta import keep_full_state
     from ftbench.site.downloads import all_tasks_header
     from ftbench.site.model_page import standings
     from ftbench.site.pages import board_common
     from ftbench.site.parallel import Shards, split_evenly
     from ftbench.site.render import render_site
 
-    stamp, shared = stamps
+    stamp, shared = inputs.stamp, inputs.shared
     layout = list_board(config)
     if last.memo is not None:
         layout = dataclasses.replace(
@@ -180,14 +192,15 @@ def _build(
     report.unchanged += len(kept)
     report.removed = remove_unlisted(config.site_dir, previous, set(files))
     report.notes = list(board.notes)
-    write_manifest(config.site_dir, stamp, sorted(files), _stamped(config.site_dir, keys, last.keys, set(kept)))
+    write_manifest(config.site_dir, stamp, sorted(files), stamped_keys(config.site_dir, keys, last.keys, set(kept)))
     if last.memo is not None:
         with contextlib.suppress(OSError):  # a cache: the build is done without it
             write_memo(last.memo, shared, board.summary.proofs)
         prune_records(last.memo.parent / RECORDS, {folder.name for folder, _ in layout.folders})
         if rankings is not None:
             prune_rankings(rankings, {t.name for t in tasks})
-        _prune_lines(last.memo.parent / ALL_TASKS, {t.name for t in tasks})
+        prune_lines(last.memo.parent / ALL_TASKS, {t.name for t in tasks})
+        keep_full_state(last.memo.parent, inputs, layout, board, tables, salt)
     return report
 
 
@@ -204,17 +217,6 @@ def _kept_task(board: Board, task: Task, salt: str, keys: Mapping[str, Any]) -> 
 
     kept = keys.get(task_url(task.name))
     return isinstance(kept, list) and bool(kept) and kept[0] == task_page_key(board, task, salt)
-
-
-def _stamped(
-    site_dir: Path, keys: Mapping[str, str], previous: Mapping[str, Any], kept: set[str]
-) -> dict[str, list[str]]:
-    """Each keyed page's key with the stamp of its file as written now: a kept page's is the
-    one the last build recorded (:func:`render.render_pages` kept it because its file still
-    has that stamp, and nothing wrote it since); the others' are read."""
-    from ftbench.files import file_stamp
-
-    return {path: previous[path] if path in kept else [key, file_stamp(site_dir / path)] for path, key in keys.items()}
 
 
 MIN_RECORDS_PER_WORKER = 500
@@ -283,51 +285,15 @@ def _task_pages(
     """What a task worker makes of its run of ``tasks``: each task's page and its comparison
     pages (``stamps``: the build's shared stamp and the pages' salt), and the tasks' lines of
     the all-tasks download (``kept_lines``: where they are kept, and whether to make them anew)."""
+    from ftbench.site.all_tasks import all_tasks_lines
     from ftbench.site.comparison import comparison_pages
     from ftbench.site.pages import task_pages
 
     shared, salt = stamps
     folder, force = kept_lines
     pages = task_pages(board, tables, shared, only=tasks) + comparison_pages(tasks, tables, held_out, common, salt)
-    rows = b"".join(_all_tasks_lines(board, t, tables[t.name], salt, folder, force) for t in tasks)
+    rows = b"".join(all_tasks_lines(board, t, tables[t.name], salt, folder, force) for t in tasks)
     return pages, rows
-
-
-ALL_TASKS = "all-tasks"
-"""Where in the build's cache folder each task's lines of ``downloads/all-tasks.csv`` are kept."""
-
-
-def _all_tasks_lines(
-    board: Board, task: Task, rows: Sequence[RankedRow], salt: str, folder: Path | None, force: bool
-) -> bytes:
-    """``downloads.all_tasks_rows`` of one task, kept in ``folder`` under the key of its page
-    (what its rows rest on: its entries' stamps, and every page's inputs, the reference
-    hardware among them), so that a rebuild makes only the changed tasks' lines. A kept file
-    starts with its key's line; one under another key, or unreadable, is made again."""
-    from ftbench.files import write_atomic
-    from ftbench.site.context import page_key
-    from ftbench.site.downloads import all_tasks_rows
-    from ftbench.site.pages import task_inputs
-
-    key = page_key(salt, "all-tasks lines", task.name, task_inputs(board, task))
-    path = folder / f"{task.name}.csv" if folder is not None and key else None
-    if path is not None and not force:
-        with contextlib.suppress(OSError), path.open("rb") as kept:
-            if kept.readline(len(key) + 1) == key.encode() + b"\n":  # the rest is read only then
-                return kept.read()
-    lines = all_tasks_rows(task, rows, board.reference_hardware)
-    if path is not None:
-        with contextlib.suppress(OSError):  # a cache: the build is done without it
-            write_atomic(path, key.encode() + b"\n" + lines, fsync=False)
-    return lines
-
-
-def _prune_lines(folder: Path, tasks: set[str]) -> None:
-    """Delete the kept lines of tasks no longer on the board."""
-    with contextlib.suppress(OSError):
-        for path in folder.glob("*.csv"):
-            if path.stem not in tasks:
-                path.unlink(missing_ok=True)
 
 
 def _render_pages(

@@ -94,7 +94,7 @@ def build_pages(
     common = board_common(board)
     salt = salt_of(shared, common)
     home = partial(home_context, board, tables, None, common)
-    pages = [Page("index.html", "home.html.j2", home, home_key(board, tables, shared, salt))]
+    pages = [Page("index.html", "home.html.j2", home, home_key(board, salt, home_digests(board, tables, shared)))]
     if with_tasks:
         pages += task_pages(board, tables, shared)
     pages += [
@@ -199,24 +199,31 @@ def not_found_context(base_url: str, common: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def home_key(board: Board, tables: Mapping[str, Sequence[RankedRow]], shared: str, salt: str) -> str:
+def home_key(board: Board, salt: str, digests: Mapping[str, str]) -> str:
     """The home page's key (``context.page_key``): the board's counts and date, and what it
-    shows of each task (:func:`home_task_digest`), so that a change no row of the home page
-    shows (a record measured again, outside a task's top rows) leaves it as it is."""
+    shows of each task (``digests``: :func:`home_digests`), so that a change no row of the
+    home page shows (a record measured again, outside a task's top rows) leaves it as it is."""
+    summary = board.summary
+    counts = (summary.submissions, summary.current, summary.not_current)
+    return page_key(salt, "home", board.build_date, counts, [digests[t.name] for t in board.tasks])
+
+
+def home_digests(
+    board: Board, tables: Mapping[str, Sequence[RankedRow]], shared: str, only: Sequence[Task] | None = None
+) -> dict[str, str]:
+    """:func:`home_task_digest` of every task (of those in ``only``, if given)."""
     from ftbench.board.ranking_cache import ranking_key
 
-    summary = board.summary
-    digests = [
-        home_task_digest(
+    entries = board.summary.entries
+    return {
+        t.name: home_task_digest(
             t,
             tables.get(t.name, ()),
-            ranking_key(shared, t.name, t.primary_metric, summary.entries.get(t.name, ()), t.type),
+            ranking_key(shared, t.name, t.primary_metric, entries.get(t.name, ()), t.type),
             board.reference_hardware,
         )
-        for t in board.tasks
-    ]
-    counts = (summary.submissions, summary.current, summary.not_current)
-    return page_key(salt, "home", board.build_date, counts, digests)
+        for t in (board.tasks if only is None else only)
+    }
 
 
 def home_task_digest(task: Task, rows: Sequence[RankedRow], quality: str, reference: str) -> str:

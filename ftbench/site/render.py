@@ -20,7 +20,7 @@ from ftbench.site.context import Page, entry_dates, page_key, salt_of, updated
 from ftbench.site.downloads import all_tasks_csv, leaderboard_csv, leaderboard_json
 from ftbench.site.examples import has_examples, task_data, task_data_url
 from ftbench.site.pages import board_common, build_pages, task_inputs
-from ftbench.tasks import Examples
+from ftbench.tasks import Examples, Task
 
 
 @dataclass
@@ -93,14 +93,7 @@ def render_site(
     pages = build_pages(board, tables, shared, with_tasks)
     done = render_pages(env, pages, previous or {}, site_dir)
     out = done.outputs
-    for task in board.tasks:
-        examples = held_out.get(task.name)
-        entries = board.summary.entries.get(task.name, ())
-        # read by the task's example browsers and comparison pages: written where there is one
-        if examples is not None and (
-            any(has_examples(e.outcome, examples) for e in entries) or compared(tables[task.name])
-        ):
-            out[task_data_url(task.name)] = task_data(task, examples)
+    out.update(task_data_files(board, tables, held_out))
     downloads = render_pages(env, download_files(board, tables, shared), previous or {}, site_dir)
     out.update(downloads.outputs)
     done.kept += downloads.kept
@@ -115,14 +108,36 @@ def render_site(
     return done
 
 
-def download_files(board: Board, tables: Mapping[str, Sequence[RankedRow]], shared: str = "") -> list[Page]:
-    """Each task's ranking as JSON and CSV (``downloads/<task>/``), keyed as its task page is
-    (``pages.build_pages``): made again only when the task's entries changed."""
+def task_data_files(
+    board: Board,
+    tables: Mapping[str, Sequence[RankedRow]],
+    held_out: Mapping[str, Examples],
+    only: Sequence[Task] | None = None,
+) -> dict[str, bytes]:
+    """Each task's shared data file (``examples/<task>.js``; of the tasks in ``only``, if
+    given), read by its example browsers and comparison pages: made where there is one."""
+    out = {}
+    for task in board.tasks if only is None else only:
+        examples = held_out.get(task.name)
+        entries = board.summary.entries.get(task.name, ())
+        if examples is not None and (
+            any(has_examples(e.outcome, examples) for e in entries) or compared(tables[task.name])
+        ):
+            out[task_data_url(task.name)] = task_data(task, examples)
+    return out
+
+
+def download_files(
+    board: Board, tables: Mapping[str, Sequence[RankedRow]], shared: str = "", only: Sequence[Task] | None = None
+) -> list[Page]:
+    """Each task's ranking (those of ``only``, if given) as JSON and CSV
+    (``downloads/<task>/``), keyed as its task page is (``pages.build_pages``): made again
+    only when the task's entries changed."""
     common = board_common(board)
     salt = salt_of(shared, common)
     ref = board.reference_hardware
     files = []
-    for task in board.tasks:
+    for task in board.tasks if only is None else only:
         rows = tables[task.name]
         key = page_key(salt, "downloads", task.name, task_inputs(board, task))
         date = updated(common, entry_dates(r.entry for r in rows))

@@ -9,15 +9,19 @@ can be removed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import ftbench
 from ftbench.config import BoardConfig, mirror_folder
 from ftbench.errors import FtbenchError
-from ftbench.files import walk_files, write_atomic
+from ftbench.files import file_stamp, walk_files, write_atomic
 
 MANIFEST = ".ftbench-build.json"
 """Stamp of the inputs and the list of files the last build wrote (not part of the output)."""
@@ -28,6 +32,27 @@ def input_stamps(config: BoardConfig) -> tuple[str, str]:
     depends on — everything but the submissions and their records (settings, tasks,
     baselines, templates, pages, data, the code). A page's key (``ftbench.site.context.page_key``)
     is ``shared`` plus what the page itself shows of the submissions."""
+    inputs = scan_inputs(config)
+    return inputs.stamp, inputs.shared
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The stamps of a board's inputs (:func:`scan_inputs`)."""
+
+    stamp: str
+    """Of every input."""
+    shared: str
+    """Of the inputs every page depends on (all but the submissions and their records)."""
+    folders: dict[str, str]
+    """``submissions/<name>`` and ``results/<name>`` -> the stamp of that folder's files;
+    ``submissions`` and ``results`` for the files beside the folders. What a rebuild compares
+    with the last build's to find the submissions that changed (``ftbench.site.delta``)."""
+
+
+def scan_inputs(config: BoardConfig) -> Inputs:
+    """Stamp every input (path, size, modification time, link target of each file); see
+    :func:`input_stamps`."""
     shared = hashlib.sha256()
     # the signing key decides which records are current: a digest of it (never the key) counts
     key = hashlib.sha256(config.record_key).hexdigest() if config.record_key else ""
@@ -54,9 +79,17 @@ def input_stamps(config: BoardConfig) -> tuple[str, str]:
     for path, size, mtime, link in walk_files([config.root / "pyproject.toml"], roots, config.site_dir):
         shared.update(f"{path}\0{size}\0{mtime}\0{link}\n".encode())
     digest = hashlib.sha256(shared.digest())
-    for path, size, mtime, link in walk_files([], [config.submissions_dir, config.results_dir], config.site_dir):
-        digest.update(f"{path}\0{size}\0{mtime}\0{link}\n".encode())
-    return digest.hexdigest(), shared.hexdigest()
+    folders: dict[str, Any] = {}
+    for kind, root in (("submissions", config.submissions_dir), ("results", config.results_dir)):
+        top = str(root) + os.sep
+        for path, size, mtime, link in walk_files([], [root], config.site_dir):
+            line = f"{path}\0{size}\0{mtime}\0{link}\n".encode()
+            digest.update(line)
+            name, sep, _ = path[len(top) :].partition(os.sep) if path.startswith(top) else ("", "", "")
+            key = f"{kind}/{name}" if sep else kind
+            folders.setdefault(key, hashlib.sha256()).update(line)
+    stamps = {key: folder.hexdigest() for key, folder in sorted(folders.items())}
+    return Inputs(digest.hexdigest(), shared.hexdigest(), stamps)
 
 
 def _mirrors(config: BoardConfig) -> tuple[list[Path], list[str]]:
@@ -81,6 +114,41 @@ def read_manifest(site_dir: Path) -> dict:
 
 
 def all_present(site_dir: Path, manifest: dict) -> bool:
+    """Whether every file the manifest lists is in ``site_dir``. A folder whose modification
+    time is the one the manifest recorded has had no file added or removed since (the files at
+    the top are looked at one by one: the manifest itself is written there); only the others
+    are listed (:func:`listed_present`)."""
+    wanted, times = manifest.get("files", []), manifest.get("folders")
+    if not isinstance(wanted, list) or not isinstance(times, dict):
+        return listed_present(site_dir, manifest)
+    moved = []
+    for rel, recorded in times.items():
+        try:
+            if os.stat(site_dir / rel).st_mtime_ns != recorded:
+                moved.append(f"{rel}/")
+        except OSError:
+            moved.append(f"{rel}/")
+    for rel in wanted:
+        if "/" not in rel and not os.path.isfile(site_dir / rel):
+            return False
+    if not moved:
+        return True
+    lost = [rel for rel in wanted if rel.startswith(tuple(moved)) and not os.path.isfile(site_dir / rel)]
+    known = {rel.rpartition("/")[0] for rel in wanted if "/" in rel}
+    return not lost and known <= set(times)
+
+
+def folder_times(site_dir: Path, files: list[str]) -> dict[str, int]:
+    """The modification time of every folder below ``site_dir`` that holds one of ``files``
+    (as :func:`all_present` compares them)."""
+    times = {}
+    for rel in sorted({f.rpartition("/")[0] for f in files if "/" in f}):
+        with contextlib.suppress(OSError):
+            times[rel] = os.stat(site_dir / rel).st_mtime_ns
+    return times
+
+
+def listed_present(site_dir: Path, manifest: dict) -> bool:
     """Whether every file the manifest lists is in ``site_dir`` (read folder by folder: one
     listing per folder instead of one ``stat`` per file, for boards of tens of thousands)."""
     wanted = manifest.get("files", [])
@@ -104,7 +172,17 @@ def all_present(site_dir: Path, manifest: dict) -> bool:
 
 
 def write_manifest(site_dir: Path, stamp: str, files: list[str], keys: dict[str, list[str]] | None = None) -> None:
-    """The stamp, the files written and each page's key (pages whose key is unchanged are not
-    rendered again: ``ftbench.site.context.page_key``)."""
-    text = json.dumps({"stamp": stamp, "files": files, "keys": keys or {}}, indent=0, sort_keys=True) + "\n"
-    write_atomic(site_dir / MANIFEST, text, fsync=False)
+    """The stamp, the files written, each page's key (pages whose key is unchanged are not
+    rendered again: ``ftbench.site.context.page_key``) and the folders' modification times
+    (:func:`all_present`)."""
+    doc = {"stamp": stamp, "files": files, "keys": keys or {}, "folders": folder_times(site_dir, files)}
+    write_atomic(site_dir / MANIFEST, json.dumps(doc, indent=0, sort_keys=True) + "\n", fsync=False)
+
+
+def stamped_keys(
+    site_dir: Path, keys: Mapping[str, str], previous: Mapping[str, Any], kept: set[str]
+) -> dict[str, list[str]]:
+    """Each keyed page's key with the stamp of its file as written now: a kept page's is the
+    one the last build recorded (``render.render_pages`` kept it because its file still
+    has that stamp, and nothing wrote it since); the others' are read."""
+    return {path: previous[path] if path in kept else [key, file_stamp(site_dir / path)] for path, key in keys.items()}
