@@ -35,6 +35,7 @@ from ftbench.board.snapshot import (
     Summary,
     contamination_of,
     document_totals,
+    entry_stamp,
     outcome_of,
     summarise,
 )
@@ -230,7 +231,7 @@ def _folder_summary(
         len(current),
         len(records) - len(current),
         dict(list(proofs.items())[proved:]),
-        tuple(sorted({r.record.task.name for r in current})),
+        {r.record.task.name: entry_stamp(sub.spec_key, r.stamp) for r in current},
     )
 
 

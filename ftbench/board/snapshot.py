@@ -170,8 +170,9 @@ class FolderSummary:
     """Its records shown on its model page only."""
     proofs: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
     """Its records' proofs, by record digest."""
-    tasks: tuple[str, ...] = ()
-    """The tasks it has a current entry on."""
+    entries: Mapping[str, str] = field(default_factory=dict)
+    """Task -> the stamp of its current entry there (:attr:`Entry.stamp`: what the entry is
+    made of), on every task it has one on."""
 
 
 @dataclass(frozen=True)
@@ -284,7 +285,7 @@ def summarise(shard: Shard, tasks: Sequence[Task]) -> Summary:
                 contamination=loaded.contamination,
                 precision=spec.model.precision,
                 finished=rec.provenance.finished_at[:10],
-                stamp=f"{folders[spec.id]}/{loaded.stamp}",
+                stamp=entry_stamp(folders[spec.id], loaded.stamp),
             )
         )
     current = sum(len(e) for e in entries.values())
@@ -300,6 +301,12 @@ def summarise(shard: Shard, tasks: Sequence[Task]) -> Summary:
         shard.proofs,
         shard.folders,
     )
+
+
+def entry_stamp(spec_key: str, record_stamp: str) -> str:
+    """What an entry is made of (:attr:`Entry.stamp`): its submission's spec and its record
+    file, as their stamps; the same stamps under the same shared inputs make the same entry."""
+    return f"{spec_key}/{record_stamp}"
 
 
 def _figures_only(cal: Calibration | None) -> Calibration | None:

@@ -99,6 +99,15 @@ class Last:
     force: bool = False
     """Prove every record again, read and rank everything (the caches are written anew)."""
 
+    @property
+    def compiled(self) -> Path | None:
+        """Where the templates are kept compiled (``render.environment``); None: nowhere."""
+        return self.memo.parent / COMPILED if self.memo is not None else None
+
+
+COMPILED = "templates"
+"""The compiled templates' folder in the build's cache folder."""
+
 
 @contextlib.contextmanager
 def gc_paused() -> Iterator[None]:
@@ -167,7 +176,15 @@ def _build(config: BoardConfig, inputs: Inputs, previous: list[str], last: Last,
         make = partial(_task_pages, board, tables, layout.gold, common, (shared, salt), (lines, last.force))
         with Shards(partial(_render_pages, config.templates_dir, last, make), runs) as task_workers:
             done = render_site(
-                board, tables, config.templates_dir, layout.gold, shared, last.keys, last.site_dir, with_tasks=False
+                board,
+                tables,
+                config.templates_dir,
+                layout.gold,
+                shared,
+                last.keys,
+                last.site_dir,
+                with_tasks=False,
+                compiled=last.compiled,
             )
             outputs = done.outputs
             models = pool.results()
@@ -265,7 +282,7 @@ def _render_model_pages(state: _Kept, job: tuple) -> tuple[Rendered, list[str]]:
     from ftbench.site.render import environment, render_pages
 
     templates_dir, tasks, ranks, common, salt = job
-    env = environment(templates_dir)
+    env = environment(templates_dir, state.last.compiled)
     pages = model_pages(state.shard, tasks, ranks, common, state.held_out, salt)
     pages += example_pages(state.shard, tasks, state.held_out, common, salt)
     done = render_pages(env, pages, state.last.keys, state.last.site_dir)
@@ -308,7 +325,7 @@ def _render_pages(
     from ftbench.site.render import environment, render_pages
 
     pages, rows = make(tasks)
-    done = render_pages(environment(templates_dir), pages, last.keys, last.site_dir)
+    done = render_pages(environment(templates_dir, last.compiled), pages, last.keys, last.site_dir)
     return done.outputs, (done.without_bytes(), rows)
 
 

@@ -122,18 +122,23 @@ def pair_intervals(
     return [(float(lo), float(hi)) for lo, hi in zip(low, high, strict=True)]
 
 
-def compare_links(task: str, order: Sequence[str], names: Sequence[str], sub: str) -> list[tuple[str, str, str]]:
+def compare_links(
+    task: str, order: Sequence[str], names: Sequence[str], sub: str, at: int | None = None
+) -> list[tuple[str, str, str]]:
     """``(relation, name, URL)`` of the comparison pages a model page links to: with the
-    leader, the entry above and the entry below (``order``: the task's submissions by rank).
+    leader, the entry above and the entry below (``order``: the task's submissions by rank;
+    ``at``: ``sub``'s position in it, when known).
 
     >>> [(r, n) for r, n, _ in compare_links("t", ["a", "b", "c"], ["A", "B", "C"], "c")]
     [('the leader', 'A'), ('the entry above', 'B')]
     >>> compare_links("t", ["a", "b"], ["A", "B"], "a")
     [('the entry below', 'B', 'compare/t/a--b.html')]
     """
-    if sub not in order:
-        return []
-    p = order.index(sub)
+    if at is None:
+        if sub not in order:
+            return []
+        at = order.index(sub)
+    p = at
     wanted = [("the leader", 0, p), ("the entry above", p - 1, p), ("the entry below", p, p + 1)]
     return [
         (relation, names[q if q != p else r], compare_url(task, order[q], order[r]))

@@ -157,8 +157,16 @@ class _Work:
         tasks = tuple(layout.tasks.values())
         fresh = summarise(shard, tasks)
         folders = _folders(state, changed, fresh.folders)
-        old = {t for name in changed if name in state.folders for t in state.folders[name].tasks}
-        affected = [t for t in tasks if t.name in old or fresh.entries.get(t.name)]
+        # a task whose entries of the changed folders are made of other inputs than before
+        now = {f.name: f.entries for f in fresh.folders}
+        was = {name: state.folders[name].entries if name in state.folders else {} for name in changed}
+        moved = {
+            t
+            for name in changed
+            for t in set(was[name]) | set(now.get(name, {}))
+            if was[name].get(t) != now.get(name, {}).get(t)
+        }
+        affected = [t for t in tasks if t.name in moved]
         replaced = {state.folders[n].submission for n in changed if n in state.folders} | {
             f.submission for f in fresh.folders
         }
@@ -180,7 +188,8 @@ class _Work:
         moved = self._moved()
         extra = _read_unchanged(self.layout, self.config, moved - {f.name for f in self.shard.folders})
         pages = self._pages(extra)
-        done = render_pages(environment(self.config.templates_dir), pages, self.last.keys, self.last.site_dir)
+        env = environment(self.config.templates_dir, self.last.compiled)
+        done = render_pages(env, pages, self.last.keys, self.last.site_dir)
         outputs = {**done.outputs, **self._other_outputs()}
         return self._write(previous, done, outputs)
 
@@ -274,11 +283,12 @@ class _Work:
         before = [str(f) for f in previous["files"]]
         ours = self._scope()
         made = set(done.kept) | set(outputs) | set(self.sources)
-        files = sorted({f for f in before if not ours(f)} | made)
+        every = {f for f in before if not ours(f)} | made
+        files = sorted(every)
         folders = make_folders(site, [f for f in made if f not in done.kept])
         report = write_site(site, outputs, self.sources, folders)
-        report.removed = remove_unlisted(site, before, set(files))
-        keys = {k: v for k, v in self.last.keys.items() if k in set(files) and not ours(k)}
+        report.removed = remove_unlisted(site, before, every)
+        keys = {k: v for k, v in self.last.keys.items() if k in every and not ours(k)}
         keys.update(stamped_keys(site, done.keys, self.last.keys, set(done.kept)))
         write_manifest(site, self.inputs.stamp, files, keys)
         report.pages = sum(1 for f in files if f.endswith(".html"))

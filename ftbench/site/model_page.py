@@ -6,6 +6,7 @@ prompt, scoring windows and serving figures, from ``language_model``). Pure, no 
 
 from __future__ import annotations
 
+import functools
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -64,6 +65,11 @@ class TaskStanding:
     sharing: Mapping[str, int] = field(default_factory=dict)
     """Submission id -> entries sharing its rank (:attr:`RankedRow.sharing`)."""
 
+    @functools.cached_property
+    def positions(self) -> dict[str, int]:
+        """Submission id -> its position in :attr:`order`."""
+        return {sub: i for i, sub in enumerate(self.order)}
+
 
 Standings = Mapping[str, TaskStanding]
 """Task -> its standing."""
@@ -89,7 +95,10 @@ def shown_standing(standing: TaskStanding | None, task: str, sub_id: str) -> tup
     page's key, so that a change elsewhere in the ranking leaves the page as it is."""
     if standing is None or sub_id not in standing.ranks:
         return ()
-    links = compare_links(task, standing.order, standing.names, sub_id) if standing.compared else []
+    at = standing.positions.get(sub_id)
+    links = (
+        compare_links(task, standing.order, standing.names, sub_id, at) if standing.compared and at is not None else []
+    )
     return (standing.ranks[sub_id], standing.sharing[sub_id], len(standing.order), tuple(links))
 
 

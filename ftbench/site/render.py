@@ -80,6 +80,7 @@ def render_site(
     previous: Mapping[str, Any] | None = None,
     site_dir: Path | None = None,
     with_tasks: bool = True,
+    compiled: Path | None = None,
 ) -> Rendered:
     """The board-wide files of the site (home, task and static pages, downloads, the tasks'
     example data, assets) as bytes (``held_out``: the tasks' held-out examples); pages whose
@@ -89,7 +90,7 @@ def render_site(
     all-tasks download where ``with_tasks`` is False (``pages.task_pages``,
     ``downloads.all_tasks_rows``)."""
     held_out = held_out or {}
-    env = environment(templates_dir)
+    env = environment(templates_dir, compiled)
     pages = build_pages(board, tables, shared, with_tasks)
     done = render_pages(env, pages, previous or {}, site_dir)
     out = done.outputs
@@ -149,9 +150,15 @@ def download_files(
     return files
 
 
-def environment(templates_dir: Path) -> jinja2.Environment:
-    """The templates' environment: autoescaping on, and a missing variable is an error."""
+def environment(templates_dir: Path, compiled: Path | None = None) -> jinja2.Environment:
+    """The templates' environment: autoescaping on, and a missing variable is an error.
+    ``compiled``: a folder where the templates are kept compiled between builds (Jinja's
+    bytecode cache, checked against each template's source: a changed template is compiled
+    again), which saves a rebuild most of its start; like the build's other caches, whoever
+    can write it can as well edit ftbench."""
+    cache = jinja2.FileSystemBytecodeCache(str(compiled)) if compiled is not None and _usable(compiled) else None
     return jinja2.Environment(
+        bytecode_cache=cache,
         loader=jinja2.FileSystemLoader(templates_dir),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
@@ -160,6 +167,14 @@ def environment(templates_dir: Path) -> jinja2.Environment:
         keep_trailing_newline=True,
         auto_reload=False,  # templates do not change during a build: no stat per page rendered
     )
+
+
+def _usable(folder: Path) -> bool:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    return folder.is_dir()
 
 
 def render(env: jinja2.Environment, page: Page) -> bytes:

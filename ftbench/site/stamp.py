@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 import ftbench
 from ftbench.config import BoardConfig, mirror_folder
 from ftbench.errors import FtbenchError
@@ -107,8 +109,8 @@ def _mirrors(config: BoardConfig) -> tuple[list[Path], list[str]]:
 
 def read_manifest(site_dir: Path) -> dict:
     try:
-        data = json.loads((site_dir / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):  # RecursionError: nesting too deep to parse
+        data = orjson.loads((site_dir / MANIFEST).read_bytes())
+    except (OSError, ValueError, RecursionError):  # orjson's errors are ValueErrors (deep nesting too)
         return {}
     return data if isinstance(data, dict) else {}
 
@@ -176,7 +178,7 @@ def write_manifest(site_dir: Path, stamp: str, files: list[str], keys: dict[str,
     rendered again: ``ftbench.site.context.page_key``) and the folders' modification times
     (:func:`all_present`)."""
     doc = {"stamp": stamp, "files": files, "keys": keys or {}, "folders": folder_times(site_dir, files)}
-    write_atomic(site_dir / MANIFEST, json.dumps(doc, indent=0, sort_keys=True) + "\n", fsync=False)
+    write_atomic(site_dir / MANIFEST, orjson.dumps(doc, option=orjson.OPT_SORT_KEYS) + b"\n", fsync=False)
 
 
 def stamped_keys(

@@ -124,9 +124,18 @@ def read_board_state(folder: Path, shared: str) -> BoardState | None:
 
 def write_board_state(folder: Path, state: BoardState) -> None:
     """Keep ``state`` in ``folder``; a cache: nothing is lost when it cannot be written."""
-    doc = {"version": VERSION, **dataclasses.asdict(state)}
+    # field by field, not dataclasses.asdict: it deep-copies every proof of every record
+    doc = {f.name: getattr(state, f.name) for f in dataclasses.fields(state)}
+    doc["version"] = VERSION
+    doc["folders"] = {name: _fields(f) for name, f in state.folders.items()}
+    doc["tasks"] = {name: _fields(t) for name, t in state.tasks.items()}
     with contextlib.suppress(OSError):
         write_atomic(folder / BOARD, orjson.dumps(doc, option=orjson.OPT_SORT_KEYS), fsync=False)
+
+
+def _fields(value: Any) -> dict[str, Any]:
+    """A dataclass's fields, one level deep (orjson writes mappings, tuples and strings)."""
+    return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
 
 
 def _folder(doc: Mapping[str, Any]) -> FolderSummary:
@@ -138,7 +147,7 @@ def _folder(doc: Mapping[str, Any]) -> FolderSummary:
         current=int(doc["current"]),
         not_current=int(doc["not_current"]),
         proofs={str(d): tuple((str(f), str(m)) for f, m in p) for d, p in doc["proofs"].items()},
-        tasks=tuple(str(t) for t in doc["tasks"]),
+        entries={str(t): str(s) for t, s in doc["entries"].items()},
     )
 
 
@@ -170,12 +179,14 @@ def write_entries(folder: Path, task: str, shared: str, entries: Sequence[Entry]
     """Keep a task's ``entries`` (in board order) with the digests of their per-example results
     (``ranking_cache.outcome_digest``); a cache: nothing is lost when it cannot be written."""
     parts: dict[str, list[np.ndarray]] = {name: [] for name in ARRAYS}
+    ends = dict.fromkeys(ARRAYS, 0)
     docs = []
     for entry, digest in zip(entries, digests, strict=True):
         arrays = _outcome_arrays(entry.outcome)
-        start = {name: sum(len(a) for a in parts[name]) for name in arrays}
+        start = {name: ends[name] for name in arrays}
         for name, array in arrays.items():
             parts[name].append(np.asarray(array, dtype=ARRAYS[name]))
+            ends[name] += len(array)
         kind = None if entry.outcome is None else ("documents" if entry.outcome.documents is not None else "pred")
         at = {name: [start[name], start[name] + len(array)] for name, array in arrays.items()}
         docs.append({**entry_document(entry), "outcome": kind, "at": at, "digest": digest})

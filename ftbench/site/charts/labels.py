@@ -77,10 +77,17 @@ def place_labels(
     placed: list[Box] = []
     fixed = Occupancy(area, obstacles)
     soft = _as_boxes(soft)
+    base = _as_boxes(obstacles)
+    # every place once (a crowded board puts many entries on the same spot), counted once for all labels
+    places = np.unique(np.array([*anchors, *unlabelled], dtype=float).reshape(-1, 2), axis=0)
+    counts = PointCounts(area, places) if len(places) > PointCounts.WORTH else None
     for i, ((x, y), options) in enumerate(zip(anchors, shapes, strict=True)):
-        hard = _Boxes([*obstacles, *placed])
+        hard = base.plus(placed)
         others = list(dict.fromkeys([*(a for j, a in enumerate(anchors) if j != i), *unlabelled]))  # each place once
-        placed.append(_place(x, y, options, area, hard, soft, others, offset, step, (fixed, placed)))
+        # the table counts this label's own place, which is among the others only when shared
+        alone = (x, y) not in others
+        within = (counts, (x, y) if alone else None)
+        placed.append(_place(x, y, options, area, hard, soft, others, offset, step, (fixed, placed), within))
     return placed
 
 
@@ -153,15 +160,20 @@ def _place(
     offset: float,
     step: float,
     taken: tuple[Occupancy, Sequence[Box]],
+    counted: tuple[PointCounts | None, tuple[float, float] | None] = (None, None),
 ) -> Box:
     beside = [b for w, h in shapes for b in _beside(x, y, w, h, offset)]
     free = [b for b in beside if _free(b, area, hard)]
     best = _fewest_crossings([b for b in free if plain(b, (x, y), others)], soft)
     if best is not None:
         return best
-    grid = _Grid(x, y, *shapes[0], area, step, taken, others)
-    blockers = [*(o for o in hard if o.distance(x, y) > 0), *soft]
-    corners = np.array([(o.x0, o.y0, o.x1, o.y1) for o in blockers]).reshape(-1, 4).T
+    grid = _Grid(x, y, *shapes[0], area, step, taken, others, counted)
+    held = _as_boxes(hard)  # the hard boxes that do not hold the anchor, as a block
+    hx0, hy0, hx1, hy1 = held.corners.T
+    apart = np.flatnonzero((hx0 > x) | (x > hx1) | (hy0 > y) | (y > hy1))
+    soft = _as_boxes(soft)
+    blockers = _Boxes.joined([held[int(i)] for i in apart], held.corners[apart], soft)
+    corners = blockers.corners.T
 
     def clear(b: Box) -> bool:
         # leader_clear, on only the blockers whose bounds meet the line's
@@ -304,6 +316,7 @@ class _Grid:
         step: float,
         taken: tuple[Occupancy, Sequence[Box]],
         others: Sequence[tuple[float, float]],
+        counted: tuple[PointCounts | None, tuple[float, float] | None] = (None, None),
     ) -> None:
         xs = np.append(area.x0 + step * np.arange(max(int((area.x1 - w - area.x0) // step) + 1, 0)), area.x1 - w)
         ys = np.append(area.y0 + step * np.arange(max(int((area.y1 - h - area.y0) // step) + 1, 0)), area.y1 - h)
@@ -320,6 +333,9 @@ class _Grid:
         # whether a box is plain depends on where the other points are, not on how many share a
         # place: each place once (a crowded board puts many entries on the same spot)
         self.others = np.unique(np.array(others, dtype=float).reshape(-1, 2), axis=0)
+        self.counts, self.own = counted
+        """Every place counted (:class:`PointCounts`, or None), and the anchor's own place
+        where the counts hold it but the others do not."""
         self.known = np.zeros(self.x.size, dtype=bool)
         """Whether :attr:`plain` is worked out for a box yet (it is, lazily, for the ones looked at)."""
         self.plain = np.ones(self.x.size, dtype=bool)
@@ -340,8 +356,17 @@ class _Grid:
                 yield float(self.d[i]), self.box(int(i))
 
     def _work_out_plain(self, block: np.ndarray) -> None:
-        """Fill in :attr:`plain` for the boxes ``block`` (grid indices)."""
+        """Fill in :attr:`plain` for the boxes ``block`` (grid indices). Most boxes are settled
+        by counting the other points in two squares around them (:class:`PointCounts`): none
+        within the box grown by its distance + 2 (the circle of that radius lies inside): plain;
+        one within the box grown by that over the square root of 2 (inside the circle): not
+        plain; only the boxes between are measured against every point near enough."""
         todo = block[~self.known[block]]
+        if todo.size and self.others.size and self.counts is not None:
+            plain, sure = self.counts.settle(self.x[todo], self.y[todo], self.w, self.h, self.d[todo] + 2, self.own)
+            self.plain[todo[sure]] = plain[sure]
+            self.known[todo[sure]] = True
+            todo = todo[~sure]
         if todo.size and self.others.size:
             # Only a point within d + 2 of a box can be nearer it than its anchor, and every such
             # point lies within 2 d + 2 + the box's diagonal of the anchor: the others are left out.
@@ -355,6 +380,70 @@ class _Grid:
     def least_overlapping(self) -> Box:
         """The nearest of the boxes overlapping fewest hard boxes."""
         return self.box(int(np.argmin(self.clashes))) if self.x.size else self.fallback
+
+
+class PointCounts:
+    """How many of many points lie in each of many rectangles, four look-ups each: a
+    summed-area table of the points counted by whole pixel. A rectangle's count is taken two
+    ways: over the pixels it touches (rounded outwards: every point inside it, and maybe a few
+    just outside) and over those it covers whole (rounded inwards: only points inside it)."""
+
+    WORTH = 32
+    """Fewer points than this are measured directly (the table costs more than it saves)."""
+
+    def __init__(self, area: Box, points: np.ndarray) -> None:
+        self.x0, self.y0 = math.floor(area.x0) - 1, math.floor(area.y0) - 1
+        self.width = math.ceil(area.x1) + 2 - self.x0
+        self.height = math.ceil(area.y1) + 2 - self.y0
+        inside = (points[:, 0] >= self.x0) & (points[:, 0] < self.x0 + self.width)
+        inside &= (points[:, 1] >= self.y0) & (points[:, 1] < self.y0 + self.height)
+        self.outside = int(np.count_nonzero(~inside))  # off the table: never settled as absent
+        cols, rows = self._pixel(points[inside, 0], points[inside, 1])
+        cells = np.bincount(rows * self.width + cols, minlength=self.width * self.height)
+        self.table = np.zeros((self.height + 1, self.width + 1), dtype=np.int64)
+        self.table[1:, 1:] = cells.reshape(self.height, self.width).cumsum(0).cumsum(1)
+
+    def _holds(self, point: tuple[float, float]) -> bool:
+        x, y = point
+        return self.x0 <= x < self.x0 + self.width and self.y0 <= y < self.y0 + self.height
+
+    def _pixel(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        cols = np.clip(np.floor(x - self.x0), 0, self.width - 1).astype(np.int64)
+        rows = np.clip(np.floor(y - self.y0), 0, self.height - 1).astype(np.int64)
+        return cols, rows
+
+    def _count(self, rect: tuple[np.ndarray, ...], outwards: bool, minus: tuple[float, float] | None) -> np.ndarray:
+        x0, y0, x1, y1 = rect
+        low, high = (np.floor, np.ceil) if outwards else (np.ceil, np.floor)
+        c0 = np.clip(low(x0 - self.x0), 0, self.width).astype(np.int64)
+        r0 = np.clip(low(y0 - self.y0), 0, self.height).astype(np.int64)
+        # a point exactly on the far edge of a closed rectangle lies in the next pixel: one more
+        c1 = np.clip(high(x1 - self.x0) + (1 if outwards else 0), 0, self.width).astype(np.int64)
+        r1 = np.clip(high(y1 - self.y0) + (1 if outwards else 0), 0, self.height).astype(np.int64)
+        found = _count(self.table, c0, r0, c1, r1)
+        if minus is not None and self._holds(minus):  # a place counted that is not one asked about
+            col, row = (int(v[0]) for v in self._pixel(np.array([minus[0]]), np.array([minus[1]])))
+            found = found - ((c0 <= col) & (col < c1) & (r0 <= row) & (row < r1))
+        return found
+
+    def settle(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        w: float,
+        h: float,
+        reach: np.ndarray,
+        minus: tuple[float, float] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """For boxes ``(x, y, w, h)``: whether no point (but ``minus``, a place counted that is
+        not asked about) is within ``reach`` of each (as far as settled), and whether that is
+        settled (else the box must be measured)."""
+        near = self._count((x - reach, y - reach, x + w + reach, y + h + reach), True, minus)
+        inner = reach / math.sqrt(2) * (1 - 1e-9)
+        surely = self._count((x - inner, y - inner, x + w + inner, y + h + inner), False, minus)
+        none = (near == 0) & (self.outside == 0)
+        some = surely > 0
+        return none, none | some
 
 
 BLOCK = 256
@@ -394,6 +483,17 @@ class _Boxes(tuple):
         made = super().__new__(cls, boxes)
         made.corners = np.array([(b.x0, b.y0, b.x1, b.y1) for b in made], dtype=float).reshape(-1, 4)
         return made
+
+    @classmethod
+    def joined(cls, boxes: Sequence[Box], corners: np.ndarray, more: _Boxes) -> _Boxes:
+        """``boxes`` (whose corners are ``corners``) then ``more``, without listing corners again."""
+        made = super().__new__(cls, [*boxes, *more])
+        made.corners = np.concatenate([corners.reshape(-1, 4), more.corners])
+        return made
+
+    def plus(self, boxes: Sequence[Box]) -> _Boxes:
+        """These boxes and then ``boxes``."""
+        return _Boxes.joined(list(self), self.corners, _Boxes(boxes))
 
     def overlapping(self, box: Box, gap: float = 0.0) -> np.ndarray:
         """Whether each of them and ``box`` overlap (:meth:`Box.overlaps`, the same sums)."""
