@@ -123,11 +123,14 @@ def test_a_decoder_or_chunked_last_layer_is_left_alone():
     assert last_layers(model) is None
 
 
-def test_the_classifier_checks_it_once_and_says_so_in_its_notes():
+def test_the_classifier_checks_it_once_and_says_so_in_its_notes(tmp_path):
     from ftbench.models.base import ModelInfo
     from ftbench.models.hf import HFClassifier
 
-    tokenizer = transformers.BertTokenizerFast(vocab_file=_vocab())
+    vocab = tmp_path / "vocab.txt"
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *"abcdefg"]
+    vocab.write_text("\n".join(words + [f"w{i}" for i in range(120 - len(words))]) + "\n")
+    tokenizer = transformers.BertTokenizerFast(vocab_file=str(vocab))
     info = ModelInfo("transformers", 1, None, "float32", "cpu", 64)
     texts = ["a b c", "d e", "a b c d e f g", "b"]
 
@@ -156,18 +159,6 @@ def test_the_classifier_checks_it_once_and_says_so_in_its_notes():
         assert not isinstance(clf.model.bert.encoder.layer[-1], FirstTokenLayer)
         assert np.array_equal(clf.predict_proba(texts), full)
     assert clf.info.notes[-1].startswith("scoring pass: full forward")
-
-
-def _vocab(tmp=[]) -> str:  # noqa: B006 - one file for the session
-    if not tmp:
-        import tempfile
-
-        path = tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False)
-        words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *"abcdefg"]
-        path.write("\n".join(words + [f"w{i}" for i in range(120 - len(words))]) + "\n")
-        path.close()
-        tmp.append(path.name)
-    return tmp[0]
 
 
 class Watched(DummyClassifier):

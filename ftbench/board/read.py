@@ -382,10 +382,11 @@ def _entry_of(layout: Layout, rec: Any, data: bytes, stamp: str) -> CachedRecord
 
 def _contamination(layout: Layout, sub: LoadedSubmission, name: str, outcome: Any) -> Any:
     """The overlap of a current record's declared training data with the held-out split."""
-    examples = layout.gold.get(name)
-    task = layout.tasks[name]
     found = declared_overlaps(sub.spec.training_data_for(name), name, layout.overlaps)
-    return contamination_of(outcome, examples, found, task.primary_metric, len(task.labels))
+    if not found:  # the usual case: no held-out data needed
+        return None
+    task = layout.tasks[name]
+    return contamination_of(outcome, layout.gold.get(name), found, task.primary_metric, len(task.labels))
 
 
 def _card(sub: LoadedSubmission) -> str:

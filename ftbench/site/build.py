@@ -24,9 +24,24 @@ from typing import TYPE_CHECKING, Any
 
 from ftbench.config import BoardConfig
 from ftbench.errors import FtbenchError
-from ftbench.files import remove_leftover_temporaries
-from ftbench.site.stamp import Inputs, all_present, read_manifest, scan_inputs, stamped_keys, write_manifest
-from ftbench.site.write import BuildReport, make_folders, remove_unlisted, write_site
+from ftbench.site.stamp import (
+    MANIFEST,
+    Inputs,
+    all_present,
+    read_manifest,
+    scan_inputs,
+    stamped_keys,
+    write_manifest,
+)
+from ftbench.site.write import (
+    BuildReport,
+    clean_after_kill,
+    done_writing,
+    make_folders,
+    remove_unlisted,
+    start_writing,
+    write_site,
+)
 
 if TYPE_CHECKING:  # imported for real only when a build runs (see the module docstring)
     from ftbench.board.read import Layout
@@ -56,7 +71,7 @@ def build_site(config: BoardConfig, force: bool = False, workers: int | None = N
             "ftbench repository, or set [tool.ftbench] templates_dir)"
         )
     # A killed build leaves temporary files: never published, removed before anything else.
-    remove_leftover_temporaries(config.site_dir)
+    clean_after_kill(config.site_dir, config.site_dir / MANIFEST)
     inputs = scan_inputs(config)
     previous = read_manifest(config.site_dir)
     present = all_present(config.site_dir, previous)
@@ -198,6 +213,7 @@ def _build(config: BoardConfig, inputs: Inputs, previous: list[str], last: Last,
             # Every page rendered without error: only now is anything written, so a failed build
             # leaves the previous site as it was. Folders are made here, once: two workers making
             # folders side by side in one parent folder wait on each other's lock in the kernel.
+            start_writing(config.site_dir)
             folders = make_folders(config.site_dir, files)
             pool.send(_write_model_pages, (config.site_dir, folders))
             task_workers.send(_write_pages, (config.site_dir, folders))
@@ -210,6 +226,7 @@ def _build(config: BoardConfig, inputs: Inputs, previous: list[str], last: Last,
     report.removed = remove_unlisted(config.site_dir, previous, set(files))
     report.notes = list(board.notes)
     write_manifest(config.site_dir, stamp, sorted(files), stamped_keys(config.site_dir, keys, last.keys, set(kept)))
+    done_writing(config.site_dir)
     if last.memo is not None:
         with contextlib.suppress(OSError):  # a cache: the build is done without it
             write_memo(last.memo, shared, board.summary.proofs)

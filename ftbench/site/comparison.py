@@ -104,9 +104,13 @@ def comparison_pages(
 
 
 def _side_key(metric: str, row: RankedRow) -> tuple:
-    """What a comparison page shows of one side beyond its record (see :func:`_side`)."""
+    """What a comparison page shows of one side (see :func:`_side`): its name, rank, score,
+    per-example results and dates (not the rest of its record: a record measured again
+    leaves its comparisons as they are)."""
+    from ftbench.board.ranking_cache import outcome_digest
+
     e = row.entry
-    return (e.name, e.submission, row.rank, row.sharing, e.value(metric), e.stamp)
+    return (e.name, e.submission, row.rank, row.sharing, e.value(metric), outcome_digest(e.outcome), e.date, e.finished)
 
 
 def pair_intervals(

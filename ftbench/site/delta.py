@@ -140,6 +140,8 @@ class _Work:
     """The affected tasks' entries' result digests (``ranking_cache.outcome_digest``)."""
     salt: str
     common: dict[str, Any]
+    pairs: set[tuple[str, str]]
+    """``(submission, task)`` of the entries that changed (their example browsers are made)."""
 
     @classmethod
     def start(
@@ -177,8 +179,23 @@ class _Work:
         if salt != state.salt:
             return None
         tables = _tables(board, inputs.shared, last, affected)
+        pairs = _changed_pairs(state, changed, fresh.folders)
         return cls(
-            config, inputs, state, last, layout, board, shard, sources, changed, affected, tables, digests, salt, common
+            config,
+            inputs,
+            state,
+            last,
+            layout,
+            board,
+            shard,
+            sources,
+            changed,
+            affected,
+            tables,
+            digests,
+            salt,
+            common,
+            pairs,
         )
 
     def finish(self, previous: Mapping[str, Any]) -> BuildReport:
@@ -235,8 +252,11 @@ class _Work:
         held_out = self.layout.gold
         both = Shard(self.shard.submissions + extra.submissions, self.shard.records + extra.records)
         tasks = board.tasks
-        pages = model_pages(both, tasks, self._standings(), common, held_out, salt)
-        pages += example_pages(self.shard, tasks, held_out, common, salt)
+        # a model page only counts the held-out examples: a readable task has Task.num_examples
+        sizes = {t.name: range(t.num_examples) for t in tasks if t.name in self.state.readable}
+        pages = model_pages(both, tasks, self._standings(), common, sizes, salt)
+        records = tuple(r for r in self.shard.records if (r.record.submission.id, r.record.task.name) in self.pairs)
+        pages += example_pages(Shard(self.shard.submissions, records), tasks, held_out, common, salt)
         pages += task_pages(board, self.tables, self.inputs.shared, only=self.affected)
         pages += comparison_pages(self.affected, self.tables, held_out, common, salt)
         pages += download_files(board, self.tables, self.inputs.shared, only=self.affected)
@@ -277,7 +297,7 @@ class _Work:
 
     def _write(self, previous: Mapping[str, Any], done: Any, outputs: dict[str, bytes]) -> BuildReport:
         from ftbench.site.stamp import stamped_keys, write_manifest
-        from ftbench.site.write import make_folders, remove_unlisted, write_site
+        from ftbench.site.write import done_writing, make_folders, remove_unlisted, start_writing, write_site
 
         site = self.config.site_dir
         before = [str(f) for f in previous["files"]]
@@ -285,12 +305,14 @@ class _Work:
         made = set(done.kept) | set(outputs) | set(self.sources)
         every = {f for f in before if not ours(f)} | made
         files = sorted(every)
+        start_writing(site)
         folders = make_folders(site, [f for f in made if f not in done.kept])
         report = write_site(site, outputs, self.sources, folders)
         report.removed = remove_unlisted(site, before, every)
         keys = {k: v for k, v in self.last.keys.items() if k in every and not ours(k)}
         keys.update(stamped_keys(site, done.keys, self.last.keys, set(done.kept)))
         write_manifest(site, self.inputs.stamp, files, keys)
+        done_writing(site)
         report.pages = sum(1 for f in files if f.endswith(".html"))
         report.kept = report.pages - sum(1 for f in outputs if f.endswith(".html"))
         report.unchanged = len(files) - report.written
@@ -304,10 +326,11 @@ class _Work:
         tasks' files, the changed folders' submissions' files, the home page, the all-tasks
         download."""
         ids = {f.submission for name in self.changed for f in self._both(name) if f.submission}
-        mine = [p for sub in ids for p in (f"models/{quote(sub)}/", f"records/{quote(sub)}/")]
+        mine = [f"records/{quote(sub)}/" for sub in ids]
         tasks = [p for t in self.affected for p in (f"compare/{quote(t.name)}/", f"downloads/{quote(t.name)}/")]
         prefixes = (*mine, *tasks)
         exact = {f"models/{quote(sub)}.html" for sub in ids} | {"index.html", "downloads/all-tasks.csv"}
+        exact |= {f"models/{quote(sub)}/{quote(task)}.html" for sub, task in self.pairs}
         exact |= {p for t in self.affected for p in (f"tasks/{quote(t.name)}.html", f"examples/{quote(t.name)}.js")}
         return lambda path: path in exact or path.startswith(prefixes)
 
@@ -426,6 +449,22 @@ def _notes(config: BoardConfig, state: BoardState, changed: set[str]) -> tuple[t
     kept = state.notes[len(state.orphans) :]
     ordered = tuple(sorted(orphans))
     return tuple(orphan_note(config, name) for name in ordered) + kept, ordered
+
+
+def _changed_pairs(state: BoardState, changed: set[str], fresh: Sequence[FolderSummary]) -> set[tuple[str, str]]:
+    """``(submission, task)`` of the changed folders' entries that are made of other inputs
+    than before, or are new or gone (all of a folder's, where its submission's id changed)."""
+    now = {f.name: f for f in fresh}
+    pairs = set()
+    for name in changed:
+        old, new = state.folders.get(name), now.get(name)
+        was, made = (old.entries if old else {}), (new.entries if new else {})
+        old_id, new_id = (old.submission if old else ""), (new.submission if new else "")
+        if old_id != new_id:
+            pairs |= {(old_id, t) for t in was} | {(new_id, t) for t in made}
+        else:
+            pairs |= {(new_id, t) for t in set(was) | set(made) if was.get(t) != made.get(t)}
+    return {(sub, task) for sub, task in pairs if sub}
 
 
 def _folders(state: BoardState, changed: set[str], fresh: Sequence[FolderSummary]) -> dict[str, FolderSummary]:

@@ -14,7 +14,7 @@ with ``textContent``.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Sized
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -23,6 +23,7 @@ from urllib.parse import quote
 import numpy as np
 from markupsafe import Markup, escape
 
+from ftbench.board.ranking_cache import outcome_digest
 from ftbench.board.snapshot import CardedSubmission, LoadedRecord, Shard
 from ftbench.compare import Outcome
 from ftbench.metrics import confusion_counts
@@ -44,9 +45,10 @@ def task_data_url(task: str) -> str:
     return f"examples/{quote(task)}.js"
 
 
-def has_examples(outcome: Outcome | None, examples: Examples | None) -> bool:
+def has_examples(outcome: Outcome | None, examples: Sized | None) -> bool:
     """Whether a current record gets an example browser: it has per-example predictions
-    aligned with the task's readable held-out examples."""
+    aligned with the task's readable held-out examples (``examples``: them, or anything of
+    their number: a readable task's data has exactly ``Task.num_examples``)."""
     return outcome is not None and outcome.pred is not None and examples is not None and outcome.size == len(examples)
 
 
@@ -203,7 +205,9 @@ def example_pages(
             continue
         if examples is not None and has_examples(loaded.outcome, examples):
             context = partial(examples_context, task, subs[sub_id], loaded, examples, common)
-            key = page_key(salt, "examples", spec_keys.get(sub_id), loaded.href, loaded.stamp)
+            # what it shows of its record: its predictions and its date (not its efficiency figures)
+            shown = (outcome_digest(loaded.outcome), loaded.record.provenance.finished_at[:10])
+            key = page_key(salt, "examples", spec_keys.get(sub_id), loaded.href, shown)
             pages.append(Page(examples_url(sub_id, name), "examples.html.j2", context, key))
     return pages
 

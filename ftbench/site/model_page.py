@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Sized
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -44,7 +44,7 @@ from ftbench.site.tables import (
     metric_rows,
     per_class_rows,
 )
-from ftbench.tasks import Examples, Task
+from ftbench.tasks import Task
 
 ROOT = "../"
 """A model page's way back to the site root (``models/<id>.html``)."""
@@ -107,13 +107,13 @@ def model_pages(
     tasks: Sequence[Task],
     ranks: Standings,
     common: dict[str, Any],
-    held_out: Mapping[str, Examples] | None = None,
+    held_out: Mapping[str, Sized] | None = None,
     salt: str = "",
 ) -> list[Page]:
-    """One page per submission of ``shard``, in id order (``held_out``: the tasks' examples,
-    for the links to each record's example browser; ``salt``: see ``context.page_key``). A
-    page's key: its folder's and its records' stamps and statuses, and the standings of its
-    records' tasks."""
+    """One page per submission of ``shard``, in id order (``held_out``: the tasks' readable
+    held-out examples, or anything of their number, for the links to each record's example
+    browser; ``salt``: see ``context.page_key``). A page's key: its folder's and its records'
+    stamps and statuses, and what it shows of its records' tasks' standings."""
     by_sub: dict[str, list[LoadedRecord]] = {}
     for r in shard.records:
         by_sub.setdefault(r.record.submission.id, []).append(r)
@@ -146,7 +146,7 @@ def model_context(
     records: Sequence[LoadedRecord],
     ranks: Standings,
     common: dict[str, Any],
-    held_out: Mapping[str, Examples] | None = None,
+    held_out: Mapping[str, Sized] | None = None,
 ) -> dict[str, Any]:
     """A submission: model card, fine-tuning, per-task results with provenance, reproduction.
     A refused record (one that does not prove its numbers) is named with the reason, its
@@ -274,7 +274,7 @@ def result_view(
     sub_id: str,
     shared_environment: bool = False,
     reference: str = "",
-    examples: Examples | None = None,
+    examples: Sized | None = None,
 ) -> ResultView:
     """Everything the submission page shows about one of its records (``standings``: each
     task's ranking); its environment is left to the page when ``shared_environment``; its flags

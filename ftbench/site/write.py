@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ftbench.files import temporary_beside, write_atomic
+from ftbench.files import remove_leftover_temporaries, temporary_beside, write_atomic
 
 
 @dataclass
@@ -73,6 +73,31 @@ def write_site(
         report.written += changed
         report.unchanged += not changed
     return report
+
+
+WRITING = ".ftbench-writing"
+"""Kept in the site folder while a build writes into it: a build that finds it was killed
+while writing, and removes the temporary files it left (:func:`clean_after_kill`)."""
+
+
+def start_writing(site_dir: Path) -> None:
+    """Mark the site folder as being written (:data:`WRITING`)."""
+    site_dir.mkdir(parents=True, exist_ok=True)
+    (site_dir / WRITING).write_bytes(b"")
+
+
+def done_writing(site_dir: Path) -> None:
+    """The site folder is whole again: every file written, the manifest too."""
+    (site_dir / WRITING).unlink(missing_ok=True)
+
+
+def clean_after_kill(site_dir: Path, manifest: Path) -> None:
+    """Remove the temporary files a build killed while writing left (never published), where
+    one was (:data:`WRITING` is there) or may have been (no ``manifest``): a site of tens of
+    thousands of files is listed only then."""
+    if (site_dir / WRITING).exists() or not manifest.exists():
+        remove_leftover_temporaries(site_dir)
+        done_writing(site_dir)
 
 
 def make_folders(site_dir: Path, files: Iterable[str]) -> set[Path]:
