@@ -1,0 +1,257 @@
+"""A rebuild from the last build's state (``ftbench.site.delta``) makes the site a full build
+makes of the same inputs, byte for byte, with the same page keys and the same notes, after
+every kind of change a pull request or a maintainer makes: a record measured again or made
+anew, a card or a spec edited, a submission added, withdrawn or broken, a record forged,
+gone or gone stale; and one rebuild after another (each starts from the state the last
+left). Each case also checks that the rebuild did not fall back to the full build."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ftbench.config import load_config
+from ftbench.site import MANIFEST, build_site
+from ftbench.submissions import load_submission
+from ftbench.tasks import load_examples, load_tasks
+from site_fixtures import FLAGGED, make_site_board, write_record
+
+
+@pytest.fixture
+def board(tmp_path: Path, monkeypatch) -> Path:
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    return make_site_board(tmp_path / "board")
+
+
+@pytest.fixture
+def full_builds(monkeypatch) -> list[int]:
+    """Counts the full builds (the rebuild's fallback) from now on."""
+    import ftbench.site.build as builder
+
+    calls: list[int] = []
+    whole = builder._build
+    monkeypatch.setattr(builder, "_build", lambda *args, **kwargs: calls.append(1) or whole(*args, **kwargs))
+    return calls
+
+
+def files(site: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(site).as_posix(): p.read_bytes()
+        for p in sorted(site.rglob("*"))
+        if p.is_file() and p.name != MANIFEST
+    }
+
+
+def manifest(site: Path) -> tuple[list[str], dict[str, str]]:
+    """The files a build lists and each page's key (without the stamp of its file)."""
+    doc = json.loads((site / MANIFEST).read_text())
+    return doc["files"], {path: kept[0] for path, kept in doc["keys"].items()}
+
+
+def assert_same_as_a_full_build(root: Path, tmp_path: Path, report, name: str) -> None:
+    """The rebuilt site equals a full build's of the same inputs: its files, the files and the
+    page keys its manifest lists, and the notes it gave."""
+    config = load_config(root)
+    clean = config.with_overrides(site_dir=tmp_path / f"clean-{name}")
+    full = build_site(clean, force=True, workers=1)
+    assert files(config.site_dir) == files(clean.site_dir)
+    assert manifest(config.site_dir) == manifest(clean.site_dir)
+    assert report.notes == full.notes
+    assert report.pages == full.pages and report.records == full.records
+
+
+# ------------------------------------------------------------------ the changes
+
+
+def _spec(root: Path, sub_id: str):
+    config = load_config(root)
+    return load_submission(root / "submissions" / sub_id, load_tasks(config.tasks_dir)).spec
+
+
+def _gold(root: Path, task: str) -> list[int]:
+    config = load_config(root)
+    return list(load_examples(load_tasks(config.tasks_dir)[task], config.data_dir).labels)
+
+
+def new_predictions(root: Path) -> None:
+    """delta-head's sentiment record made anew: it overtakes three entries."""
+    tasks = load_tasks(load_config(root).tasks_dir)
+    write_record(
+        root,
+        _spec(root, "delta-head"),
+        tasks["sentiment"],
+        _gold(root, "sentiment"),
+        0.75,
+        16,
+        latency_ms=9.0,
+        **FLAGGED,
+    )
+
+
+def measured_again(root: Path) -> None:
+    """beta-full's sentiment record with new efficiency figures, the same predictions."""
+    path = root / "results" / "beta-full" / "sentiment.json"
+    record = json.loads(path.read_text())
+    for name, value in (("latency_ms", 0.4), ("model_memory_mb", 5000.0)):
+        record["efficiency"].update({name: value, f"{name}_lo": value * 0.99, f"{name}_hi": value * 1.01})
+    path.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+
+
+def card_edited(root: Path) -> None:
+    card = root / "submissions" / "alpha-lora" / "README.md"
+    card.write_text(card.read_text() + "\nA line more.\n")
+
+
+def renamed(root: Path) -> None:
+    """gamma-ia3's display name: on every page that names it (its records' stamps stay)."""
+    path = root / "submissions" / "gamma-ia3" / "submission.yaml"
+    spec = yaml.safe_load(path.read_text())
+    spec["name"] = "Gamma, renamed"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+
+
+def withdrawn(root: Path) -> None:
+    """delta-head's folder removed, its records left (a note says so)."""
+    shutil.rmtree(root / "submissions" / "delta-head")
+
+
+def withdrawn_whole(root: Path) -> None:
+    shutil.rmtree(root / "submissions" / "epsilon-prompted")
+    shutil.rmtree(root / "results" / "epsilon-prompted")
+
+
+def added(root: Path) -> None:
+    """A new submission, on two tasks: a copy of alpha-lora under another id and date."""
+    shutil.copytree(root / "submissions" / "alpha-lora", root / "submissions" / "alpha-two")
+    path = root / "submissions" / "alpha-two" / "submission.yaml"
+    spec = yaml.safe_load(path.read_text())
+    spec.update(id="alpha-two", name="Alpha two", date="2026-04-01")
+    spec["tasks"] = {"sentiment": spec["tasks"]["sentiment"], "topics": spec["tasks"]["topics"]}
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    tasks = load_tasks(load_config(root).tasks_dir)
+    for task, accuracy in (("sentiment", 0.95), ("topics", 0.5)):
+        write_record(root, _spec(root, "alpha-two"), tasks[task], _gold(root, task), accuracy, 21)
+
+
+def broken(root: Path) -> None:
+    """zeta-sft's spec made invalid: skipped, its records not shown."""
+    path = root / "submissions" / "zeta-sft" / "submission.yaml"
+    path.write_text(path.read_text().replace("method: sft", "method: not-a-method"))
+
+
+def forged(root: Path) -> None:
+    """alpha-lora's topics score forged: the record is refused."""
+    path = root / "results" / "alpha-lora" / "topics.json"
+    record = json.loads(path.read_text())
+    record["metrics"]["f1_macro"] = 0.999
+    path.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+
+
+def record_gone(root: Path) -> None:
+    (root / "results" / "alpha-lora" / "sentiment.json").unlink()
+
+
+def gone_stale(root: Path) -> None:
+    """beta-full's weights changed: every record of it is stale."""
+    weights = root / "submissions" / "beta-full" / "model" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes() + b" ")
+
+
+def orphan_records(root: Path) -> None:
+    """A records folder with no submission: a note, nothing shown."""
+    shutil.copytree(root / "results" / "alpha-lora", root / "results" / "nobody")
+
+
+def two_at_once(root: Path) -> None:
+    new_predictions(root)
+    card_edited(root)
+
+
+CHANGES: list[Callable[[Path], None]] = [
+    new_predictions,
+    measured_again,
+    card_edited,
+    renamed,
+    withdrawn,
+    withdrawn_whole,
+    added,
+    broken,
+    forged,
+    record_gone,
+    gone_stale,
+    orphan_records,
+    two_at_once,
+]
+
+
+@pytest.mark.parametrize("change", CHANGES, ids=lambda c: c.__name__)
+def test_a_rebuild_after_a_change_makes_what_a_full_build_makes(board, tmp_path, full_builds, change):
+    config = load_config(board)
+    build_site(config, workers=1)
+    full_builds.clear()
+    change(board)
+    report = build_site(config, workers=1)
+    assert full_builds == [], "the rebuild fell back to a full build"
+    assert_same_as_a_full_build(board, tmp_path, report, change.__name__)
+
+
+def test_rebuilds_one_after_another_keep_a_state_true_to_the_board(board, tmp_path, full_builds):
+    config = load_config(board)
+    build_site(config, workers=1)
+    full_builds.clear()
+    for step, change in enumerate([added, new_predictions, renamed, measured_again, withdrawn, card_edited, forged]):
+        change(board)
+        full_builds.clear()
+        report = build_site(config, workers=1)
+        assert full_builds == [], f"{change.__name__}: the rebuild fell back to a full build"
+        assert_same_as_a_full_build(board, tmp_path, report, f"{step}-{change.__name__}")
+    assert build_site(config, workers=1).skipped  # and then nothing is left to do
+
+
+def test_a_rebuild_falls_back_to_the_full_build_when_it_cannot_start_from_the_state(board, tmp_path, full_builds):
+    config = load_config(board)
+    build_site(config, workers=1)
+    state = config.cache_dir / "build" / "state"
+    full_builds.clear()
+    (state / "sentiment.bin").write_bytes(b"not a task's entries")  # damaged: read again, as a whole
+    new_predictions(board)
+    report = build_site(config, workers=1)
+    assert full_builds == [1]
+    assert_same_as_a_full_build(board, tmp_path, report, "damaged")
+    (board / "pages" / "about.md").write_text("# About\n\nEdited.\n")  # a shared input: every page
+    full_builds.clear()
+    build_site(config, workers=1)
+    assert full_builds == [1]
+    shutil.rmtree(state)  # none at all
+    card_edited(board)
+    full_builds.clear()
+    report = build_site(config, workers=1)
+    assert full_builds == [1]
+    assert_same_as_a_full_build(board, tmp_path, report, "none")
+
+
+def test_a_rebuild_touches_only_the_pages_that_show_what_changed(board):
+    config = load_config(board)
+    build_site(config, workers=1)
+    before = files(config.site_dir)
+    measured_again(board)
+    report = build_site(config, workers=1)
+    after = files(config.site_dir)
+    changed = {path for path in after if after[path] != before.get(path)}
+    # new costs: beta-full's page, the sentiment ranking (its cells, charts, fronts), its downloads,
+    # and the record's copy; its comparisons and example browser show no cost and stay
+    assert changed == {
+        "models/beta-full.html",
+        "tasks/sentiment.html",
+        "downloads/sentiment/leaderboard.json",
+        "downloads/sentiment/leaderboard.csv",
+        "downloads/all-tasks.csv",
+        "records/beta-full/sentiment.json",
+        "index.html",  # beta-full is among sentiment's top rows, whose latency the home page shows
+    }
+    assert report.pages - report.kept == 3
