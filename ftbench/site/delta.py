@@ -200,15 +200,32 @@ class _Work:
 
     def finish(self, previous: Mapping[str, Any]) -> BuildReport:
         """Make the pages that may have changed, write what did, keep the new state."""
+        from ftbench.site.pages import task_charts, task_pages
+        from ftbench.site.parallel import Beside
         from ftbench.site.render import environment, render_pages
 
         moved = self._moved()
         extra = _read_unchanged(self.layout, self.config, moved - {f.name for f in self.shard.folders})
-        pages = self._pages(extra)
         env = environment(self.config.templates_dir, self.last.compiled)
-        done = render_pages(env, pages, self.last.keys, self.last.site_dir)
+        # a task page's charts take longest: made in a second process while this one makes the rest
+        slow = [t for t in self.affected if not self._kept(t)]
+        beside = {t.name: Beside(partial(task_charts, self.board, t, self.tables[t.name])) for t in slow}
+        charts = {name: made.result for name, made in beside.items()}
+        pages = task_pages(self.board, self.tables, self.inputs.shared, only=self.affected, charts=charts)
+        try:
+            done = render_pages(env, [*self._pages(extra), *pages], self.last.keys, self.last.site_dir)
+        finally:
+            for made in beside.values():
+                made.close()
         outputs = {**done.outputs, **self._other_outputs()}
         return self._write(previous, done, outputs)
+
+    def _kept(self, task: Task) -> bool:
+        """Whether a task's page has the key the last build gave it (it will not be made)."""
+        from ftbench.site.pages import task_page_key
+
+        kept = self.last.keys.get(f"tasks/{quote(task.name)}.html")
+        return isinstance(kept, list) and bool(kept) and kept[0] == task_page_key(self.board, task, self.salt)
 
     # ------------------------------------------------------------------ what to make
 
@@ -245,7 +262,7 @@ class _Work:
         from ftbench.site.context import Page
         from ftbench.site.examples import example_pages
         from ftbench.site.model_page import model_pages
-        from ftbench.site.pages import home_context, home_key, task_pages
+        from ftbench.site.pages import home_context, home_key
         from ftbench.site.render import download_files
 
         board, salt, common = self.board, self.salt, self.common
@@ -257,7 +274,6 @@ class _Work:
         pages = model_pages(both, tasks, self._standings(), common, sizes, salt)
         records = tuple(r for r in self.shard.records if (r.record.submission.id, r.record.task.name) in self.pairs)
         pages += example_pages(Shard(self.shard.submissions, records), tasks, held_out, common, salt)
-        pages += task_pages(board, self.tables, self.inputs.shared, only=self.affected)
         pages += comparison_pages(self.affected, self.tables, held_out, common, salt)
         pages += download_files(board, self.tables, self.inputs.shared, only=self.affected)
         home = partial(home_context, board, self.tables, None, common)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -112,15 +112,20 @@ def build_pages(
 
 
 def task_pages(
-    board: Board, tables: Mapping[str, Sequence[RankedRow]], shared: str = "", only: Sequence[Task] | None = None
+    board: Board,
+    tables: Mapping[str, Sequence[RankedRow]],
+    shared: str = "",
+    only: Sequence[Task] | None = None,
+    charts: Mapping[str, Callable[[], list[Any]]] | None = None,
 ) -> list[Page]:
     """One page per task (those in ``only``, if given), keyed by its entries' stamps (see
-    :func:`build_pages`)."""
+    :func:`build_pages`); ``charts``: what gives a task's charts, where they are made apart."""
     common = board_common(board)
     salt = salt_of(shared, common)
     pages = []
     for t in board.tasks if only is None else only:
-        context = partial(task_context, board, t, tables[t.name], common)
+        made = (charts or {}).get(t.name)
+        context = partial(task_context, board, t, tables[t.name], common, made)
         pages.append(Page(task_url(t.name), "task.html.j2", context, task_page_key(board, t, salt)))
     return pages
 
@@ -437,8 +442,23 @@ def _compact_row(row: RankedRow, metric: str, cost: str, reference: str, sharing
     }
 
 
-def task_context(board: Board, task: Task, rows: Sequence[RankedRow], common: dict[str, Any]) -> dict[str, Any]:
-    """A task's full ranking, charts, baselines, dataset card and downloads."""
+def task_charts(board: Board, task: Task, rows: Sequence[RankedRow]) -> list[Any]:
+    """A task page's charts of quality against its costs (``context.chart_svgs``), with the
+    majority baseline's score marked."""
+    refs = baselines(task, board.gold.get(task.name), board.baselines.get(task.name))
+    majority = refs[0].scores[task.primary_metric] if refs else None
+    return chart_svgs(task, rows, "../", majority, board.reference_hardware)
+
+
+def task_context(
+    board: Board,
+    task: Task,
+    rows: Sequence[RankedRow],
+    common: dict[str, Any],
+    charts: Callable[[], list[Any]] | None = None,
+) -> dict[str, Any]:
+    """A task's full ranking, charts (``charts``: what gives them, where they are made apart:
+    :func:`task_charts`), baselines, dataset card and downloads."""
     gold = board.gold.get(task.name)
     metrics = [task.primary_metric, *(m for m in task.metrics if m != task.primary_metric)]
     columns = [*metrics, *efficiency_columns(task.type)]
@@ -494,7 +514,7 @@ def task_context(board: Board, task: Task, rows: Sequence[RankedRow], common: di
             )
             for b in refs
         ],
-        "charts": chart_svgs(task, rows, "../", majority, reference),
+        "charts": charts() if charts is not None else chart_svgs(task, rows, "../", majority, reference),
         "card": dataset_card(task, gold),
         "downloads": {kind: f"downloads/{quote(task.name)}/leaderboard.{kind}" for kind in ("json", "csv")},
     }

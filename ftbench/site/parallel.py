@@ -19,6 +19,7 @@ import multiprocessing
 import os
 import sys
 import traceback
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -67,10 +68,13 @@ class Shards(Generic[S, A]):
     ([1, 2], [6, 7])
     """
 
-    def __init__(self, read: Callable[[S], tuple[Any, A]], shards: Sequence[S], parallel: bool = True):
+    def __init__(
+        self, read: Callable[[S], tuple[Any, A]], shards: Sequence[S], parallel: bool = True, beside: bool = False
+    ):
+        """``beside``: fork even for one shard (it runs beside this process, which goes on)."""
         self._read = read
         self._shards = list(shards)
-        self._parallel = parallel and len(self._shards) > 1 and can_fork()
+        self._parallel = parallel and (len(self._shards) > 1 or beside) and can_fork()
         self._local: list[tuple[Any, A]] = []
         self._pipes: list[Any] = []
         self._procs: list[Any] = []
@@ -84,13 +88,15 @@ class Shards(Generic[S, A]):
         try:
             for shard in self._shards:
                 parent_end, child_end = context.Pipe()
-                # The child closes every parent end it inherits (its own and earlier workers'),
-                # so that it sees end-of-file when the parent dies, however it dies.
-                inherited = [*self._pipes, parent_end]
+                # The child closes every parent end it inherits (its own, and every other worker's
+                # of this process, of any pool), so that it, and every other worker, sees
+                # end-of-file when the parent closes its end or dies, however it dies.
+                inherited = [*_PARENT_ENDS, parent_end]
                 proc = context.Process(target=_serve, args=(child_end, inherited, self._read, shard), daemon=True)
                 proc.start()  # fork: the function, the shard and the pipes are inherited, not pickled
                 child_end.close()
                 self._pipes.append(parent_end)
+                _PARENT_ENDS.add(parent_end)
                 self._procs.append(proc)
         except BaseException:
             self.__exit__(*sys.exc_info())
@@ -129,12 +135,58 @@ class Shards(Generic[S, A]):
     def __exit__(self, *exc: object) -> None:
         for pipe in self._pipes:
             pipe.close()  # a waiting worker sees end-of-file and stops
+            _PARENT_ENDS.discard(pipe)
         for proc in self._procs:
             proc.join(timeout=10)  # let a worker finish the file it is writing
             if proc.is_alive():
                 proc.terminate()
                 proc.join()
 
+
+class Beside(Generic[A]):
+    """``work()`` run in a forked process while this one goes on (:meth:`result` waits for
+    it); run here, when asked for, where there is one CPU or no ``fork``. For a rebuild: the
+    page it makes slowest (a task's ranking with its charts) is made beside the others.
+
+    >>> Beside(lambda: 6 * 7, parallel=False).result()
+    42
+    """
+
+    def __init__(self, work: Callable[[], A], parallel: bool = True):
+        self._work = work
+        self._done: tuple[A] | None = None
+        self._pool: Shards[int, A] | None = None
+        if parallel and usable_cpus() > 1 and can_fork():
+            self._pool = Shards(lambda _: (None, work()), [0], beside=True)
+            self._pool.__enter__()
+
+    def result(self) -> A:
+        """What ``work()`` returned (its exception raised here)."""
+        if self._pool is None:
+            if self._done is None:
+                self._done = (self._work(),)
+            return self._done[0]
+        try:
+            return self._pool.summaries()[0]
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Let the process go (its work no longer wanted, or done)."""
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            pool.__exit__(None, None, None)
+
+    def __enter__(self) -> Beside[A]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+_PARENT_ENDS: weakref.WeakSet[Any] = weakref.WeakSet()
+"""This process's ends of the pipes to its live workers: a worker forked later closes its
+copies, or an earlier worker would never see its parent close the pipe."""
 
 _DIED = "a build worker process died (out of memory?); run with --workers 1 to see why"
 

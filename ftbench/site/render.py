@@ -41,6 +41,13 @@ class Rendered:
         """Every file it stands for: rendered or kept."""
         return [*self.outputs, *self.elsewhere, *self.kept]
 
+    def merge(self, other: Rendered) -> None:
+        """Take in another part of the same build's pages."""
+        self.outputs.update(other.outputs)
+        self.kept += other.kept
+        self.keys.update(other.keys)
+        self.elsewhere += other.elsewhere
+
     def without_bytes(self) -> Rendered:
         """The same account with the bytes left out (what a worker reports to the parent)."""
         return replace(self, outputs={}, elsewhere=[*self.elsewhere, *self.outputs])
