@@ -25,7 +25,7 @@ import numpy as np
 from ftbench.errors import Issue
 from ftbench.metrics import METRICS, bootstrap_intervals, confusion_counts, per_label_scores, quality_from_confusion
 from ftbench.perplexity import perplexity_intervals, perplexity_metrics
-from ftbench.runner.choices import choice_probabilities, normalised_choice
+from ftbench.runner.choice_scores import choice_probabilities, normalised_choice
 from ftbench.scores import document_scores
 from ftbench.tasks import Examples, Task
 

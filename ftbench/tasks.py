@@ -299,7 +299,8 @@ def _fits_type(metric: str, task_type: str) -> None:
 def load_task_file(path: Path) -> Task:
     """Parse and validate one task definition; every problem is reported as an Issue."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        # libyaml's safe loader where it is built in: the same documents, parsed several times faster
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
         raise InvalidInput([Issue(str(path), "-", f"invalid YAML: {exc}")]) from None
     if not isinstance(raw, dict):

@@ -41,7 +41,7 @@ from ftbench.record import (
     TaskRef,
     WeightsProvenance,
 )
-from ftbench.runner.choices import choice_probabilities, normalised_choice
+from ftbench.runner.choice_scores import choice_probabilities, normalised_choice
 from ftbench.scores import document_scores, documents_field, score_documents
 from ftbench.spec import Prompting, Submission
 from ftbench.tasks import Examples, Task

@@ -11,13 +11,13 @@ read from the disk).
 
 from __future__ import annotations
 
-import json
 import mmap
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 
 ALIGN = 8
 
@@ -31,25 +31,24 @@ def pack(magic: bytes, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]
         data = flat.tobytes()
         chunks.append(data + b"\0" * (-len(data) % ALIGN))
         at += len(chunks[-1])
-    header = json.dumps({"meta": meta, "arrays": layout}, separators=(",", ":")).encode("utf-8")
+    header = orjson.dumps({"meta": meta, "arrays": layout})
     header += b" " * (-(len(magic) + 8 + len(header)) % ALIGN)
     return b"".join([magic, len(header).to_bytes(8, "little"), header, *chunks])
 
 
 def unpack(
-    magic: bytes, data: bytes | mmap.mmap, allowed: Mapping[str, np.dtype], loads: Any = json.loads
+    magic: bytes, data: bytes | mmap.mmap, allowed: Mapping[str, np.dtype]
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """``(meta, arrays)`` of a file made by :func:`pack` with ``magic``, each array of a name
-    and type in ``allowed``; the arrays are read-only views of ``data``. ``loads``: the JSON
-    parser of the header. Raises ValueError where it is not such a file, or an array is of
-    another type or lies outside it."""
+    and type in ``allowed``; the arrays are read-only views of ``data``. Raises ValueError
+    where it is not such a file, or an array is of another type or lies outside it."""
     if data[: len(magic)] != magic:
         raise ValueError("not a file of this kind")
     start = len(magic) + 8
     size = int.from_bytes(data[len(magic) : start], "little")
     if size < 0 or start + size > len(data):
         raise ValueError("a header past the end of the file")
-    document = loads(data[start : start + size])
+    document = orjson.loads(data[start : start + size])  # too deep a nesting: a ValueError too
     if not isinstance(document, dict) or not isinstance(document.get("meta"), dict):
         raise ValueError("a header of the wrong kind")
     base = start + size

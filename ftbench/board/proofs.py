@@ -13,9 +13,10 @@ with; a memo made under another stamp is not used at all. It lives in the local 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from pathlib import Path
+
+import orjson
 
 from ftbench.files import write_atomic
 
@@ -35,8 +36,8 @@ def read_memo(path: Path, shared: str) -> dict[str, Problems]:
     """The proofs stored at ``path`` under the stamp ``shared``; none if it was made under
     another stamp, or cannot be read."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):  # RecursionError: nesting too deep to parse
+        data = orjson.loads(path.read_bytes())
+    except (OSError, ValueError):  # orjson's errors (too deep a nesting among them) are ValueErrors
         return {}
     if not isinstance(data, dict) or data.get("shared") != shared or not isinstance(data.get("proofs"), dict):
         return {}
@@ -52,4 +53,4 @@ def read_memo(path: Path, shared: str) -> dict[str, Problems]:
 def write_memo(path: Path, shared: str, proofs: Mapping[str, Problems]) -> None:
     """Store ``proofs`` (of the records on the board now) under the stamp ``shared``."""
     body = {"shared": shared, "proofs": {d: [list(p) for p in proofs[d]] for d in sorted(proofs)}}
-    write_atomic(path, json.dumps(body, separators=(",", ":")) + "\n", fsync=False)
+    write_atomic(path, orjson.dumps(body) + b"\n", fsync=False)

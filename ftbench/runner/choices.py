@@ -30,6 +30,7 @@ from ftbench.measure import (
     with_prefill,
 )
 from ftbench.models.base import LanguageModel
+from ftbench.runner.choice_scores import choice_probabilities, normalised_choice
 from ftbench.runner.classifier import batch_figures, length_sorted_batches
 
 
@@ -75,26 +76,6 @@ class ChoiceRun:
         """Throughput and latency figures of the pass (every token read is a prefill token)."""
         figures = batch_figures(self, len(self.loglik))
         return with_prefill(figures)
-
-
-def choice_probabilities(loglik: np.ndarray) -> np.ndarray:
-    """Softmax over labels of each row of log-likelihoods.
-
-    >>> choice_probabilities(np.log(np.array([[1.0, 3.0]]))).round(2).tolist()
-    [[0.25, 0.75]]
-    """
-    shifted = loglik - loglik.max(axis=1, keepdims=True)
-    weights = np.exp(shifted)
-    return weights / weights.sum(axis=1, keepdims=True)
-
-
-def normalised_choice(loglik: np.ndarray, chars: Sequence[int]) -> np.ndarray:
-    """Arg-max of log-likelihood per character of each label's continuation.
-
-    >>> normalised_choice(np.array([[-2.0, -3.0]]), [1, 6]).tolist()
-    [1]
-    """
-    return (np.asarray(loglik, dtype=np.float64) / np.asarray(chars, dtype=np.float64)).argmax(axis=1)
 
 
 def encode_pair(model: LanguageModel, context: str, continuation: str) -> tuple[list[int], list[int]]:

@@ -124,14 +124,15 @@ def all_present(site_dir: Path, manifest: dict) -> bool:
     if not isinstance(wanted, list) or not isinstance(times, dict):
         return listed_present(site_dir, manifest)
     moved = []
+    top = f"{site_dir}{os.sep}"  # joined as text: a board has thousands of folders
     for rel, recorded in times.items():
         try:
-            if os.stat(site_dir / rel).st_mtime_ns != recorded:
+            if os.stat(top + rel).st_mtime_ns != recorded:
                 moved.append(f"{rel}/")
         except OSError:
             moved.append(f"{rel}/")
     for rel in wanted:
-        if "/" not in rel and not os.path.isfile(site_dir / rel):
+        if "/" not in rel and not os.path.isfile(top + rel):
             return False
     if not moved:
         return True
@@ -144,9 +145,10 @@ def folder_times(site_dir: Path, files: list[str]) -> dict[str, int]:
     """The modification time of every folder below ``site_dir`` that holds one of ``files``
     (as :func:`all_present` compares them)."""
     times = {}
+    top = f"{site_dir}{os.sep}"
     for rel in sorted({f.rpartition("/")[0] for f in files if "/" in f}):
         with contextlib.suppress(OSError):
-            times[rel] = os.stat(site_dir / rel).st_mtime_ns
+            times[rel] = os.stat(top + rel).st_mtime_ns
     return times
 
 

@@ -202,7 +202,7 @@ def read_entries(folder: Path, task: str, shared: str) -> tuple[list[Entry], lis
     results mapped from the file rather than read; None when there are none under ``shared``."""
     try:
         data = packed.mapped(task_path(folder, task))
-        meta, arrays = packed.unpack(TASK_MAGIC, data, ARRAYS, orjson.loads)
+        meta, arrays = packed.unpack(TASK_MAGIC, data, ARRAYS)
         if meta.get("shared") != shared or meta.get("task") != task:
             return None
         docs = meta["entries"]
