@@ -110,7 +110,8 @@ def _side_key(metric: str, row: RankedRow) -> tuple:
     from ftbench.board.ranking_cache import outcome_digest
 
     e = row.entry
-    return (e.name, e.submission, row.rank, row.sharing, e.value(metric), outcome_digest(e.outcome), e.date, e.finished)
+    shown = rank_text(row.rank, row.sharing)  # how many share it is not shown
+    return (e.name, e.submission, shown, e.value(metric), outcome_digest(e.outcome), e.date, e.finished)
 
 
 def pair_intervals(

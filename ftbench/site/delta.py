@@ -58,6 +58,9 @@ DELTA_SHARE = 0.05
 """... or at most this share of the board's folders (the full build shares its reading out
 over every CPU; one process reading many folders is no faster)."""
 
+SPLIT_PAGES = 64
+"""A rebuild that considers more pages than this makes every other one in a second process."""
+
 V = TypeVar("V")
 
 
@@ -209,11 +212,21 @@ class _Work:
         env = environment(self.config.templates_dir, self.last.compiled)
         # a task page's charts take longest: made in a second process while this one makes the rest
         slow = [t for t in self.affected if not self._kept(t)]
-        beside = {t.name: Beside(partial(task_charts, self.board, t, self.tables[t.name])) for t in slow}
+        beside: dict[str, Beside[Any]] = {
+            t.name: Beside(partial(task_charts, self.board, t, self.tables[t.name])) for t in slow
+        }
         charts = {name: made.result for name, made in beside.items()}
         pages = task_pages(self.board, self.tables, self.inputs.shared, only=self.affected, charts=charts)
+        others = self._pages(extra)
+        # many pages (a change of quality moves many standings): every other one made beside
+        theirs = others[1::2] if len(others) > SPLIT_PAGES else []
+        if theirs:
+            beside["pages"] = Beside(partial(render_pages, env, theirs, self.last.keys, self.last.site_dir))
+            others = others[0::2]
         try:
-            done = render_pages(env, [*self._pages(extra), *pages], self.last.keys, self.last.site_dir)
+            done = render_pages(env, [*others, *pages, self._home()], self.last.keys, self.last.site_dir)
+            if theirs:
+                done.merge(beside["pages"].result())
         finally:
             for made in beside.values():
                 made.close()
@@ -259,10 +272,8 @@ class _Work:
     def _pages(self, extra: Shard) -> list[Any]:
         from ftbench.board.snapshot import Shard
         from ftbench.site.comparison import comparison_pages
-        from ftbench.site.context import Page
         from ftbench.site.examples import example_pages
         from ftbench.site.model_page import model_pages
-        from ftbench.site.pages import home_context, home_key
         from ftbench.site.render import download_files
 
         board, salt, common = self.board, self.salt, self.common
@@ -276,9 +287,15 @@ class _Work:
         pages += example_pages(Shard(self.shard.submissions, records), tasks, held_out, common, salt)
         pages += comparison_pages(self.affected, self.tables, held_out, common, salt)
         pages += download_files(board, self.tables, self.inputs.shared, only=self.affected)
-        home = partial(home_context, board, self.tables, None, common)
-        pages.append(Page("index.html", "home.html.j2", home, home_key(board, salt, self._home_digests())))
         return pages
+
+    def _home(self) -> Any:
+        """The home page (keyed on what it shows of every task: ``pages.home_key``)."""
+        from ftbench.site.context import Page
+        from ftbench.site.pages import home_context, home_key
+
+        home = partial(home_context, self.board, self.tables, None, self.common)
+        return Page("index.html", "home.html.j2", home, home_key(self.board, self.salt, self._home_digests()))
 
     def _home_digests(self) -> dict[str, str]:
         from ftbench.site.pages import home_digests

@@ -99,7 +99,8 @@ def shown_standing(standing: TaskStanding | None, task: str, sub_id: str) -> tup
     links = (
         compare_links(task, standing.order, standing.names, sub_id, at) if standing.compared and at is not None else []
     )
-    return (standing.ranks[sub_id], standing.sharing[sub_id], len(standing.order), tuple(links))
+    shown = rank_text(standing.ranks[sub_id], standing.sharing[sub_id])  # how many share it is not shown
+    return (shown, len(standing.order), tuple(links))
 
 
 def model_pages(
