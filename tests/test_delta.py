@@ -255,3 +255,19 @@ def test_a_rebuild_touches_only_the_pages_that_show_what_changed(board):
         "index.html",  # beta-full is among sentiment's top rows, whose latency the home page shows
     }
     assert report.pages - report.kept == 3
+
+
+@pytest.mark.parametrize("change", [new_predictions, added, measured_again], ids=lambda c: c.__name__)
+def test_a_rebuild_sharing_its_pages_with_a_second_process_makes_the_same_site(
+    board, tmp_path, full_builds, change, monkeypatch
+):
+    import ftbench.site.delta as delta
+
+    monkeypatch.setattr(delta, "SPLIT_PAGES", 2)  # the board is small: share out even a few pages
+    config = load_config(board)
+    build_site(config, workers=2)
+    full_builds.clear()
+    change(board)
+    report = build_site(config, workers=2)  # a changed task's charts, and half the pages, in a second process
+    assert full_builds == []
+    assert_same_as_a_full_build(board, tmp_path, report, change.__name__)

@@ -85,7 +85,7 @@ def build_site(config: BoardConfig, force: bool = False, workers: int | None = N
             from ftbench.site.delta import StaleState, delta_build
 
             with contextlib.suppress(StaleState):
-                report = delta_build(config, inputs, previous, last)
+                report = delta_build(config, inputs, previous, last, workers)
                 if report is not None:
                     return report
         return _build(config, inputs, previous.get("files", []), last, workers)

@@ -102,9 +102,13 @@ def changed_folders(before: Mapping[str, str], now: Mapping[str, str]) -> set[st
     return {key.split("/", 1)[1] for key in changed}
 
 
-def delta_build(config: BoardConfig, inputs: Inputs, previous: Mapping[str, Any], last: Last) -> BuildReport | None:
+def delta_build(
+    config: BoardConfig, inputs: Inputs, previous: Mapping[str, Any], last: Last, workers: int | None = None
+) -> BuildReport | None:
     """Rebuild ``config.site_dir`` from the last build's state and the folders that changed
-    since (see the module docstring); None when the full build must run instead."""
+    since (see the module docstring); None when the full build must run instead.
+    ``workers=1``: everything in this process (else a second one draws a changed task's
+    charts, and makes half the pages when there are many)."""
     from ftbench.site.state import read_board_state, state_folder
 
     if last.memo is None or not isinstance(previous.get("files"), list) or not _sound(last.keys):
@@ -119,7 +123,7 @@ def delta_build(config: BoardConfig, inputs: Inputs, previous: Mapping[str, Any]
     work = _Work.start(config, inputs, state, changed, last)
     if work is None:
         return None
-    return work.finish(previous)
+    return work.finish(previous, parallel=workers != 1)
 
 
 @dataclass
@@ -201,7 +205,7 @@ class _Work:
             pairs,
         )
 
-    def finish(self, previous: Mapping[str, Any]) -> BuildReport:
+    def finish(self, previous: Mapping[str, Any], parallel: bool = True) -> BuildReport:
         """Make the pages that may have changed, write what did, keep the new state."""
         from ftbench.site.pages import task_charts, task_pages
         from ftbench.site.parallel import Beside
@@ -213,13 +217,13 @@ class _Work:
         # a task page's charts take longest: made in a second process while this one makes the rest
         slow = [t for t in self.affected if not self._kept(t)]
         beside: dict[str, Beside[Any]] = {
-            t.name: Beside(partial(task_charts, self.board, t, self.tables[t.name])) for t in slow
+            t.name: Beside(partial(task_charts, self.board, t, self.tables[t.name]), parallel) for t in slow
         }
         charts = {name: made.result for name, made in beside.items()}
         pages = task_pages(self.board, self.tables, self.inputs.shared, only=self.affected, charts=charts)
         others = self._pages(extra)
         # many pages (a change of quality moves many standings): every other one made beside
-        theirs = others[1::2] if len(others) > SPLIT_PAGES else []
+        theirs = others[1::2] if parallel and len(others) > SPLIT_PAGES else []
         if theirs:
             beside["pages"] = Beside(partial(render_pages, env, theirs, self.last.keys, self.last.site_dir))
             others = others[0::2]
