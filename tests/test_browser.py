@@ -314,6 +314,22 @@ def test_flag_markers_name_their_flags_and_the_distribution_is_visible(browser, 
     ],
 )
 def test_screenshots(browser, served, name, path, scheme, width):
+    _screenshot(browser, served, name, path, scheme, width)
+
+
+READER_PAGES = {"home": "index.html", "task": "tasks/sentiment.html", "model": "models/alpha-lora.html"}
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("width", [1440, 390])
+@pytest.mark.parametrize("name", sorted(READER_PAGES))
+def test_the_home_task_and_model_pages_at_both_widths_in_both_themes(browser, served, name, width, scheme):
+    """``artifacts/screenshots/<page>-<width>-<theme>.png``: what a reader sees, on a desk and
+    on a phone, and none of it scrolls sideways."""
+    _screenshot(browser, served, f"{name}-{width}-{scheme}", READER_PAGES[name], scheme, width)
+
+
+def _screenshot(browser, served, name, path, scheme, width) -> None:
     context = browser.new_context(color_scheme=scheme, viewport={"width": width, "height": 900})
     page = context.new_page()
     page.goto(served + path)
