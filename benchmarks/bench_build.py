@@ -7,13 +7,15 @@ them) into a temporary folder, then times, through the real command line:
 - a full build from nothing (``--force``) into an empty site folder, and the same build in one
   process (its peer), alternately, twice each (the best of each is printed, and both runs),
 - a rebuild with nothing changed (the input stamp matches: nothing is read or written),
-- a rebuild after one record was replaced (twice, the best printed): only that record is read and only its folder
-  validated (what was read from the others is kept in the record cache,
-  ``ftbench.board.record_cache``), only its task is ranked again (the others' rankings are
-  kept, ``ftbench.board.ranking_cache``), only the pages and downloads whose inputs changed are
-  made (``ftbench.site.context.page_key``) and only the files whose bytes changed are written;
-  the result is checked byte for byte against a clean build (``--force``: every record read
-  and proved anew, every task ranked) of the same inputs.
+- a rebuild after one record was measured again (new efficiency figures, the same predictions;
+  twice, the best printed): from the state the last build kept (``ftbench.site.delta``), only
+  that folder is read, its task's fronts marked anew on its kept quality ranking
+  (``ftbench.board.ranking_cache``), and only the pages that show the change made;
+- a rebuild after one record was scored anew, twice (other predictions: its task ranked
+  again, and the pages of every entry whose standing moved made again);
+
+and checks the result byte for byte against a clean build (``--force``: every record read and
+proved anew, every task ranked) of the same inputs.
 
     python benchmarks/bench_build.py                     # 1,000 x 10
     python benchmarks/bench_build.py --submissions 100   # a quick run
@@ -182,6 +184,24 @@ def _touch_one_record(root: Path) -> None:
     tmp.replace(path)
 
 
+def _rescore_record(root: Path, sub_id: str, task_name: str) -> None:
+    """Replace one record by one of other predictions (the next of the task's patterns), as a
+    re-evaluation after another fine-tune would: its ranks, and others', move."""
+    from ftbench.config import load_config
+    from ftbench.record import read_record
+    from ftbench.submissions import load_submission
+    from ftbench.tasks import load_examples, load_tasks
+
+    config = load_config(root)
+    task = load_tasks(config.tasks_dir)[task_name]
+    gold = list(load_examples(task, config.data_dir).labels)
+    spec = load_submission(root / "submissions" / sub_id, load_tasks(config.tasks_dir)).spec
+    patterns = _patterns(task, gold)
+    now = read_record(root / "results" / sub_id / f"{task_name}.json").metrics
+    k = next(k for k in range(PATTERNS) if patterns[k][0]["metrics"] != now)  # other predictions
+    _write_record(root, spec, task, len(gold), patterns[k], seed=99_999)
+
+
 def _site_files(site: Path) -> dict[str, bytes]:
     """Every file of a built site but the build manifest (which records how it was built)."""
     return {
@@ -244,8 +264,17 @@ def main() -> None:
             _touch_one_record(root)
             rebuilds.append(timed_build(root))
         wall, cpu, out = min(rebuilds)
-        print(f"rebuild, 1 record new: {wall:6.2f} s wall, {cpu:6.2f} s CPU  [{out}]")
+        print(f"rebuild, 1 record measured again: {wall:6.2f} s wall, {cpu:6.2f} s CPU  [{out}]")
         print(f"  both runs:           {', '.join(f'{r[0]:.2f} s ({r[1]:.2f} s CPU)' for r in rebuilds)}")
+        # a record scored anew (other predictions, so other ranks): what a new fine-tune brings
+        n_subs, n_tasks = args.submissions, args.tasks
+        for sub_id, task in (
+            (f"sub-{n_subs // 2:04d}", f"task{3 % n_tasks:02d}"),
+            (f"sub-{n_subs // 3:04d}", f"task{6 % n_tasks:02d}"),
+        ):
+            _rescore_record(root, sub_id, task)
+            wall, cpu, out = timed_build(root)
+            print(f"rebuild, {sub_id}/{task} re-scored: {wall:6.2f} s wall, {cpu:6.2f} s CPU  [{out}]")
         # the incremental site must be the site a clean build makes of the same inputs
         clean = root / "site-clean"
         timed_build(root, "--force", "--site-dir", str(clean))  # every record read and proved anew
