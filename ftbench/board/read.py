@@ -235,10 +235,23 @@ def _folder_summary(
     )
 
 
-def make_board(config: BoardConfig, layout: Layout, summary: Summary) -> Board:
-    """The board-wide view: the merged summary plus gold labels, pages and the build date."""
+def make_board(
+    config: BoardConfig,
+    layout: Layout,
+    summary: Summary,
+    reference: str | None = None,
+    gold: Mapping[str, tuple[int, ...]] | None = None,
+) -> Board:
+    """The board-wide view: the merged summary plus gold labels, pages and the build date.
+    ``reference`` (the board's reference hardware profile) and ``gold`` (the tasks' gold
+    labels) where they are known without looking at every entry and every task's data (a
+    rebuild from the kept state)."""
     notes = list(layout.notes) + list(summary.notes)
-    gold = {name: examples.labels for name, examples in layout.gold.items()}
+    if gold is None:
+        gold = {name: examples.labels for name, examples in layout.gold.items()}
+    if reference is None:
+        entries = [e for task_entries in summary.entries.values() for e in task_entries]
+        reference = reference_profile(entries, config.reference_hardware)
     return Board(
         title=config.title,
         repository_url=config.repository_url,
@@ -251,9 +264,7 @@ def make_board(config: BoardConfig, layout: Layout, summary: Summary) -> Board:
         baselines=layout.baselines,
         pages=layout.pages,
         notes=tuple(notes),
-        reference_hardware=reference_profile(
-            [e for entries in summary.entries.values() for e in entries], config.reference_hardware
-        ),
+        reference_hardware=reference,
     )
 
 

@@ -565,8 +565,8 @@ def _board(
     affected: Sequence[Task],
 ) -> Board:
     """The board-wide view, as ``board.read.make_board`` would make it of the whole board."""
-    from ftbench.board.read import build_date, fixed_date
-    from ftbench.board.snapshot import Board, Summary
+    from ftbench.board.read import make_board
+    from ftbench.board.snapshot import Summary
     from ftbench.leaderboard import reference_from_counts
     from ftbench.site.state import hardware_counts
 
@@ -591,20 +591,7 @@ def _board(
         folders=tuple(ordered),
     )
     gold = Lazy(state.readable, lambda name: layout.gold[name].labels)
-    return Board(
-        title=config.title,
-        repository_url=config.repository_url,
-        base_url=config.base_url,
-        build_date=build_date(summary.newest),
-        fixed_date=fixed_date(),
-        tasks=tuple(layout.tasks.values()),
-        summary=summary,
-        gold=gold,
-        baselines=layout.baselines,
-        pages=layout.pages,
-        notes=tuple(layout.notes) + summary.notes,
-        reference_hardware=reference_from_counts(counts, config.reference_hardware),
-    )
+    return make_board(config, layout, summary, reference_from_counts(counts, config.reference_hardware), gold)
 
 
 def _tables(board: Board, shared: str, last: Last, affected: Sequence[Task]) -> Lazy[list[RankedRow]]:
