@@ -271,3 +271,33 @@ def test_a_rebuild_sharing_its_pages_with_a_second_process_makes_the_same_site(
     report = build_site(config, workers=2)  # a changed task's charts, and half the pages, in a second process
     assert full_builds == []
     assert_same_as_a_full_build(board, tmp_path, report, change.__name__)
+
+
+def test_a_site_folder_another_build_wrote_last_is_not_rebuilt_from_the_state(board, tmp_path, full_builds):
+    """The state belongs to the site folder of the build that kept it: a preview built beside
+    it, or a site folder restored from an older copy, is built whole."""
+    config = load_config(board)
+    preview = config.with_overrides(site_dir=tmp_path / "preview")
+    build_site(config, workers=1)
+    build_site(preview, workers=1)
+    card_edited(board)
+    build_site(config, workers=1)  # from the state: its stamp is the main site's now
+    full_builds.clear()
+    report = build_site(preview, workers=1)
+    assert full_builds == [1]  # the preview's manifest is of another build than the state's
+    assert files(preview.site_dir) == files(config.site_dir) and not report.skipped
+
+
+def test_a_task_file_left_by_another_build_is_not_taken_for_the_kept_one(board, tmp_path, full_builds):
+    config = load_config(board)
+    build_site(config, workers=1)
+    state = config.cache_dir / "build" / "state"
+    older = (state / "sentiment.bin").read_bytes()
+    new_predictions(board)
+    build_site(config, workers=1)  # sentiment's entries kept anew
+    (state / "sentiment.bin").write_bytes(older)  # put back the earlier one (same shared inputs)
+    measured_again(board)
+    full_builds.clear()
+    report = build_site(config, workers=1)
+    assert full_builds == [1]  # its key is not the one board.json names: the whole board is read
+    assert_same_as_a_full_build(board, tmp_path, report, "older")

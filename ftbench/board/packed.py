@@ -11,8 +11,10 @@ read from the disk).
 
 from __future__ import annotations
 
+import json
 import mmap
-from collections.abc import Mapping
+import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +24,14 @@ import orjson
 ALIGN = 8
 
 
-def pack(magic: bytes, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> bytes:
-    """The file's bytes (see the module docstring), read back by :func:`unpack`."""
+def pack(
+    magic: bytes,
+    meta: Mapping[str, Any],
+    arrays: Mapping[str, np.ndarray],
+    dumps: Callable[[Any], bytes] = orjson.dumps,
+) -> bytes:
+    """The file's bytes (see the module docstring), read back by :func:`unpack`. ``dumps``:
+    the header's JSON encoder (:func:`exact_json` where a number may not be finite)."""
     layout, chunks, at = {}, [], 0
     for name, array in sorted(arrays.items()):
         flat = np.ascontiguousarray(array.reshape(-1), dtype=array.dtype.newbyteorder("<"))
@@ -31,7 +39,7 @@ def pack(magic: bytes, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]
         data = flat.tobytes()
         chunks.append(data + b"\0" * (-len(data) % ALIGN))
         at += len(chunks[-1])
-    header = orjson.dumps({"meta": meta, "arrays": layout})
+    header = dumps({"meta": meta, "arrays": layout})
     header += b" " * (-(len(magic) + 8 + len(header)) % ALIGN)
     return b"".join([magic, len(header).to_bytes(8, "little"), header, *chunks])
 
@@ -48,7 +56,11 @@ def unpack(
     size = int.from_bytes(data[len(magic) : start], "little")
     if size < 0 or start + size > len(data):
         raise ValueError("a header past the end of the file")
-    document = orjson.loads(data[start : start + size])  # too deep a nesting: a ValueError too
+    header = data[start : start + size]
+    try:
+        document = orjson.loads(header)  # too deep a nesting: a ValueError too
+    except ValueError:
+        document = json.loads(header)  # NaN or infinity (exact_json); a RecursionError where too deep
     if not isinstance(document, dict) or not isinstance(document.get("meta"), dict):
         raise ValueError("a header of the wrong kind")
     base = start + size
@@ -63,8 +75,17 @@ def unpack(
     return document["meta"], arrays
 
 
-def mapped(path: Path) -> mmap.mmap:
+def exact_json(value: Any) -> bytes:
+    """JSON that keeps NaN and infinity as they are (orjson writes them as null), for headers
+    whose numbers must come back exactly."""
+    return json.dumps(value, separators=(",", ":"), allow_nan=True).encode("utf-8")
+
+
+def mapped(path: Path) -> mmap.mmap | bytes:
     """The file at ``path`` mapped read-only (its pages are read when touched); OSError or
-    ValueError (an empty file) when it cannot be."""
+    ValueError (an empty file) when it cannot be. Read whole on Windows, where a mapped file
+    cannot be replaced (the build rewrites a file whose arrays it still holds)."""
+    if os.name == "nt":
+        return path.read_bytes()
     with path.open("rb") as handle:
         return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)

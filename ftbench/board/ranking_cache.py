@@ -129,7 +129,7 @@ def write_ranking(
             [
                 position[id(r.entry)],
                 r.rank,
-                list(r.pareto),
+                list(r.pareto),  # empty: a quality ranking has no fronts (with_fronts marks them)
                 r.rank_low,
                 r.rank_high,
                 r.wins,

@@ -28,14 +28,23 @@ def all_tasks_lines(
     key = lines_key(board, task, salt)
     path = folder / f"{task.name}.csv" if folder is not None and key else None
     if path is not None and not force:
-        with contextlib.suppress(OSError), path.open("rb") as kept:
-            if kept.readline(len(key) + 1) == key.encode() + b"\n":  # the rest is read only then
-                return kept.read()
+        kept = kept_lines(path, key)
+        if kept is not None:
+            return kept
     lines = all_tasks_rows(task, rows, board.reference_hardware)
     if path is not None:
         with contextlib.suppress(OSError):  # a cache: the build is done without it
             write_atomic(path, key.encode() + b"\n" + lines, fsync=False)
     return lines
+
+
+def kept_lines(path: Path, key: str) -> bytes | None:
+    """The lines kept at ``path`` under ``key`` (its first line); None when there are none
+    (the rest of a file under another key is not read)."""
+    with contextlib.suppress(OSError), path.open("rb") as kept:
+        if key and kept.readline(len(key) + 1) == key.encode() + b"\n":
+            return kept.read()
+    return None
 
 
 def lines_key(board: Board, task: Task, salt: str) -> str:

@@ -156,7 +156,7 @@ def _build(config: BoardConfig, inputs: Inputs, previous: list[str], last: Last,
     from ftbench.site.delta import keep_full_state
     from ftbench.site.downloads import all_tasks_header
     from ftbench.site.model_page import standings
-    from ftbench.site.pages import board_common
+    from ftbench.site.pages import board_common, task_page_kept
     from ftbench.site.parallel import Shards, split_evenly
     from ftbench.site.render import render_site
 
@@ -184,7 +184,7 @@ def _build(config: BoardConfig, inputs: Inputs, previous: list[str], last: Last,
         # pages (the home page, above all) and the downloads.
         pages = [1 + len(tables[t.name]) for t in tasks]
         # a task whose page is rendered again costs several times one whose keys alone are made
-        weight = [1 if _kept_task(board, t, salt, last.keys) else RENDERED_TASK for t in tasks]
+        weight = [1 if task_page_kept(board, t, salt, last.keys) else RENDERED_TASK for t in tasks]
         work = [n * w for n, w in zip(pages, weight, strict=True)]
         runs = split_evenly(tasks, work, _worker_count(workers, 2 * sum(pages), MIN_PAGES_PER_WORKER))
         lines = last.memo.parent / ALL_TASKS if last.memo is not None else None
@@ -242,15 +242,6 @@ RENDERED_TASK = 10
 """How many times more a task worker spends on a task whose page it renders again (its charts,
 its ranking table) than on one whose page and comparison pages keep their keys (it only makes
 the keys): the tasks are shared out by it, so that one task changed gets a worker to itself."""
-
-
-def _kept_task(board: Board, task: Task, salt: str, keys: Mapping[str, Any]) -> bool:
-    """Whether the task's page has the key the last build gave it (it will not be rendered)."""
-    from ftbench.site.context import task_url
-    from ftbench.site.pages import task_page_key
-
-    kept = keys.get(task_url(task.name))
-    return isinstance(kept, list) and bool(kept) and kept[0] == task_page_key(board, task, salt)
 
 
 MIN_RECORDS_PER_WORKER = 500

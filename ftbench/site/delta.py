@@ -115,7 +115,7 @@ def delta_build(
         return None
     folder = state_folder(last.memo.parent)
     state = read_board_state(folder, inputs.shared)
-    if state is None:
+    if state is None or state.made != previous.get("stamp"):  # kept by a build of another site folder
         return None
     changed = changed_folders(state.inputs, inputs.folders)
     if changed is None or len(changed) > max(DELTA_FOLDERS, DELTA_SHARE * len(state.folders)):
@@ -207,42 +207,33 @@ class _Work:
 
     def finish(self, previous: Mapping[str, Any], parallel: bool = True) -> BuildReport:
         """Make the pages that may have changed, write what did, keep the new state."""
-        from ftbench.site.pages import task_charts, task_pages
+        from ftbench.site.pages import task_page_kept, task_pages
         from ftbench.site.parallel import Beside
         from ftbench.site.render import environment, render_pages
 
         moved = self._moved()
         extra = _read_unchanged(self.layout, self.config, moved - {f.name for f in self.shard.folders})
         env = environment(self.config.templates_dir, self.last.compiled)
-        # a task page's charts take longest: made in a second process while this one makes the rest
-        slow = [t for t in self.affected if not self._kept(t)]
-        beside: dict[str, Beside[Any]] = {
-            t.name: Beside(partial(task_charts, self.board, t, self.tables[t.name]), parallel) for t in slow
-        }
-        charts = {name: made.result for name, made in beside.items()}
-        pages = task_pages(self.board, self.tables, self.inputs.shared, only=self.affected, charts=charts)
+        # the changed tasks' charts take longest: drawn in a second process while this one makes
+        # the rest; with many pages (a change of quality moves many standings) every other one
+        # is made in a third
+        slow = [t for t in self.affected if not task_page_kept(self.board, t, self.salt, self.last.keys)]
         others = self._pages(extra)
-        # many pages (a change of quality moves many standings): every other one made beside
         theirs = others[1::2] if parallel and len(others) > SPLIT_PAGES else []
-        if theirs:
-            beside["pages"] = Beside(partial(render_pages, env, theirs, self.last.keys, self.last.site_dir))
-            others = others[0::2]
-        try:
+        with contextlib.ExitStack() as stack:
+            drawn = stack.enter_context(Beside(partial(_draw, self.board, self.tables, slow), parallel and bool(slow)))
+            charts = {t.name: partial(_drawn, drawn, t.name) for t in slow}
+            pages = task_pages(self.board, self.tables, self.inputs.shared, only=self.affected, charts=charts)
+            if theirs:
+                made = stack.enter_context(
+                    Beside(partial(render_pages, env, theirs, self.last.keys, self.last.site_dir))
+                )
+                others = others[0::2]
             done = render_pages(env, [*others, *pages, self._home()], self.last.keys, self.last.site_dir)
             if theirs:
-                done.merge(beside["pages"].result())
-        finally:
-            for made in beside.values():
-                made.close()
+                done.merge(made.result())
         outputs = {**done.outputs, **self._other_outputs()}
         return self._write(previous, done, outputs)
-
-    def _kept(self, task: Task) -> bool:
-        """Whether a task's page has the key the last build gave it (it will not be made)."""
-        from ftbench.site.pages import task_page_key
-
-        kept = self.last.keys.get(f"tasks/{quote(task.name)}.html")
-        return isinstance(kept, list) and bool(kept) and kept[0] == task_page_key(self.board, task, self.salt)
 
     # ------------------------------------------------------------------ what to make
 
@@ -320,14 +311,14 @@ class _Work:
     def _task_lines(self, task: Task) -> bytes:
         """A task's lines of the all-tasks download: kept, under the key the state names for an
         unaffected task, else made (and kept) as the full build does."""
-        from ftbench.site.all_tasks import ALL_TASKS, all_tasks_lines
+        from ftbench.site.all_tasks import ALL_TASKS, all_tasks_lines, kept_lines
 
         folder = self.last.memo.parent / ALL_TASKS if self.last.memo is not None else None
         kept = self.state.tasks.get(task.name)
-        if folder is not None and kept is not None and task not in self.affected and kept.lines:
-            with contextlib.suppress(OSError), (folder / f"{task.name}.csv").open("rb") as handle:
-                if handle.readline(len(kept.lines) + 1) == kept.lines.encode() + b"\n":
-                    return handle.read()
+        if folder is not None and kept is not None and task not in self.affected:
+            lines = kept_lines(folder / f"{task.name}.csv", kept.lines)
+            if lines is not None:
+                return lines
         return all_tasks_lines(self.board, task, self.tables[task.name], self.salt, folder, False)
 
     # ------------------------------------------------------------------ writing
@@ -385,19 +376,26 @@ class _Work:
         from ftbench.board.record_cache import FOLDER as RECORDS
         from ftbench.board.record_cache import prune
         from ftbench.site.all_tasks import ALL_TASKS, prune_lines
-        from ftbench.site.state import state_folder, write_board_state, write_entries
+        from ftbench.site.state import forget, state_folder, write_board_state, write_entries
 
         assert self.last.memo is not None
         cache = self.last.memo.parent
         folder = state_folder(cache)
         entries = self.board.summary.entries
+        keys = {}
         for task in self.affected:
-            write_entries(folder, task.name, self.inputs.shared, entries[task.name], self.digests[task.name])
+            keys[task.name] = write_entries(
+                folder, task.name, self.inputs.shared, entries[task.name], self.digests[task.name]
+            )
+        if not all(keys.values()):  # the state would name files it does not have
+            forget(folder)
+            return
         tasks = dict(self.state.tasks)
-        tasks.update(task_states(self.board, self.tables, self.inputs.shared, self.salt, self.affected))
+        tasks.update(task_states(self.board, self.tables, self.inputs.shared, self.salt, self.affected, keys))
         folders = self._folders()
         state = replace(
             self.state,
+            made=self.inputs.stamp,
             inputs=self.inputs.folders,
             folders=folders,
             tasks=tasks,
@@ -488,6 +486,18 @@ def _notes(config: BoardConfig, state: BoardState, changed: set[str]) -> tuple[t
     return tuple(orphan_note(config, name) for name in ordered) + kept, ordered
 
 
+def _draw(board: Board, tables: Mapping[str, Sequence[RankedRow]], tasks: Sequence[Task]) -> dict[str, list[Any]]:
+    """The charts of each of ``tasks``' pages (``pages.task_charts``)."""
+    from ftbench.site.pages import task_charts
+
+    return {t.name: task_charts(board, t, tables[t.name]) for t in tasks}
+
+
+def _drawn(drawing: Any, task: str) -> list[Any]:
+    """One task's charts, of those :func:`_draw` drew beside (``drawing``: a ``Beside``)."""
+    return drawing.result()[task]
+
+
 def _changed_pairs(state: BoardState, changed: set[str], fresh: Sequence[FolderSummary]) -> set[tuple[str, str]]:
     """``(submission, task)`` of the changed folders' entries that are made of other inputs
     than before, or are new or gone (all of a folder's, where its submission's id changed)."""
@@ -534,7 +544,7 @@ def _entries(
     def kept(name: str) -> list[Entry]:
         if name not in state.tasks:
             return []
-        found = read_entries(folder, name, inputs.shared)
+        found = read_entries(folder, name, inputs.shared, state.tasks[name].entries)
         if found is None:
             raise StaleState(f"{name}: its kept entries cannot be read")
         for entry, digest in zip(*found, strict=True):
@@ -641,19 +651,26 @@ def keep_full_state(cache: Path, inputs: Inputs, layout: Layout, board: Board, t
     """Keep the state a full build leaves (``ftbench.site.state``): every task's entries and
     what the build took from every folder and every task's ranking."""
     from ftbench.board.ranking_cache import outcome_digest
-    from ftbench.site.state import BoardState, prune_entries, state_folder, write_board_state, write_entries
+    from ftbench.site.state import BoardState, forget, prune_entries, state_folder, write_board_state, write_entries
 
     folder = state_folder(cache)
+    keys = {}
     for task in board.tasks:
         entries = board.summary.entries.get(task.name, ())
-        write_entries(folder, task.name, inputs.shared, entries, [outcome_digest(e.outcome) for e in entries])
+        keys[task.name] = write_entries(
+            folder, task.name, inputs.shared, entries, [outcome_digest(e.outcome) for e in entries]
+        )
     prune_entries(folder, {t.name for t in board.tasks})
+    if not all(keys.values()):  # the state would name files it does not have
+        forget(folder)
+        return
     state = BoardState(
         shared=inputs.shared,
+        made=inputs.stamp,
         salt=salt,
         inputs=inputs.folders,
         folders={f.name: f for f in board.summary.folders},
-        tasks=task_states(board, tables, inputs.shared, salt, board.tasks),
+        tasks=task_states(board, tables, inputs.shared, salt, board.tasks, keys),
         notes=layout.notes,
         orphans=layout.orphans,
         readable=tuple(layout.gold),
@@ -663,7 +680,12 @@ def keep_full_state(cache: Path, inputs: Inputs, layout: Layout, board: Board, t
 
 
 def task_states(
-    board: Board, tables: Mapping[str, Sequence[RankedRow]], shared: str, salt: str, tasks: Sequence[Task]
+    board: Board,
+    tables: Mapping[str, Sequence[RankedRow]],
+    shared: str,
+    salt: str,
+    tasks: Sequence[Task],
+    entries: Mapping[str, str],
 ) -> dict[str, Any]:
     """What the state keeps of each of ``tasks``' rankings (``state.TaskState``)."""
     from ftbench.site.all_tasks import lines_key
@@ -682,6 +704,8 @@ def task_states(
             "compared": standing.compared,
             "sharing": dict(standing.sharing),
         }
-        entries = board.summary.entries.get(task.name, ())
-        out[task.name] = TaskState(doc, homes[task.name], hardware_counts(entries), lines_key(board, task, salt))
+        kept = board.summary.entries.get(task.name, ())
+        out[task.name] = TaskState(
+            doc, homes[task.name], hardware_counts(kept), lines_key(board, task, salt), entries[task.name]
+        )
     return out

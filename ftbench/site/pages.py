@@ -135,6 +135,13 @@ def task_page_key(board: Board, task: Task, salt: str) -> str:
     return page_key(salt, "task", task.name, task_inputs(board, task))
 
 
+def task_page_kept(board: Board, task: Task, salt: str, keys: Mapping[str, Any]) -> bool:
+    """Whether the task's page has the key the last build gave it (``keys``: the last build's
+    manifest), so that it will not be rendered again."""
+    kept = keys.get(task_url(task.name))
+    return isinstance(kept, list) and bool(kept) and kept[0] == task_page_key(board, task, salt)
+
+
 def task_inputs(board: Board, task: Task) -> list[tuple[str, str]]:
     """What a task's page and downloads rest on beyond every page's inputs: each current
     entry's record and the stamp it was read with."""

@@ -161,15 +161,16 @@ class Beside(Generic[A]):
             self._pool.__enter__()
 
     def result(self) -> A:
-        """What ``work()`` returned (its exception raised here)."""
-        if self._pool is None:
-            if self._done is None:
+        """What ``work()`` returned (its exception raised here); made once, however often asked."""
+        if self._done is None:
+            if self._pool is None:
                 self._done = (self._work(),)
-            return self._done[0]
-        try:
-            return self._pool.summaries()[0]
-        finally:
-            self.close()
+            else:
+                try:
+                    self._done = (self._pool.summaries()[0],)
+                finally:
+                    self.close()
+        return self._done[0]
 
     def close(self) -> None:
         """Let the process go (its work no longer wanted, or done)."""

@@ -15,16 +15,19 @@ Two kinds of file, in the build's cache folder (``.ftbench-cache/build/state/``)
 
 Everything in them was derived from the inputs by the full build's own functions, so a
 rebuild that starts from them makes the same site as one from nothing (the tests compare the
-two byte for byte). They are trusted as the other caches are (whoever can write the local
-cache folder can as well edit ftbench); a file that cannot be read, or was made under another
-shared stamp, is not used (the build reads the whole board again), and ``build --force``
-never reads them.
+two byte for byte). ``board.json`` names the stamp of the build that kept it (a rebuild starts
+from it only into the site folder that build wrote) and the key of each task's file (a file
+left by another build is not taken); when any part cannot be written, ``board.json`` is
+removed. They are trusted as the other caches are (whoever can write the local cache folder
+can as well edit ftbench); a file that cannot be read, or was made under another shared stamp,
+is not used (the build reads the whole board again), and ``build --force`` never reads them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -66,7 +69,10 @@ class TaskState:
     hardware: Mapping[str, int]
     """Its entries' hardware profiles, counted (the board's reference profile is the commonest)."""
     lines: str = ""
-    """The key its lines of the all-tasks download are kept under (``build.ALL_TASKS``)."""
+    """The key its lines of the all-tasks download are kept under (``all_tasks.ALL_TASKS``)."""
+    entries: str = ""
+    """The key of its kept entries' file (:func:`entries_key`): a file of other entries (left
+    by an earlier build, or half replaced) is not taken for it."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,9 @@ class BoardState:
 
     shared: str
     """The shared stamp it was made under (``stamp.scan_inputs``)."""
+    made: str
+    """The stamp of every input of the build that kept it, which that build's manifest holds:
+    a site folder another build wrote last (a preview, a restored copy) does not start from it."""
     salt: str
     """The pages' salt (``context.salt_of``)."""
     inputs: Mapping[str, str]
@@ -109,6 +118,7 @@ def read_board_state(folder: Path, shared: str) -> BoardState | None:
         tasks = {str(name): _task(t) for name, t in doc["tasks"].items()}
         return BoardState(
             shared=str(doc["shared"]),
+            made=str(doc["made"]),
             salt=str(doc["salt"]),
             inputs={str(k): str(v) for k, v in doc["inputs"].items()},
             folders=folders,
@@ -123,14 +133,24 @@ def read_board_state(folder: Path, shared: str) -> BoardState | None:
 
 
 def write_board_state(folder: Path, state: BoardState) -> None:
-    """Keep ``state`` in ``folder``; a cache: nothing is lost when it cannot be written."""
+    """Keep ``state`` in ``folder``; a cache: nothing is lost when it cannot be written (what
+    was kept before is removed then: :func:`forget`)."""
     # field by field, not dataclasses.asdict: it deep-copies every proof of every record
     doc = {f.name: getattr(state, f.name) for f in dataclasses.fields(state)}
     doc["version"] = VERSION
     doc["folders"] = {name: _fields(f) for name, f in state.folders.items()}
     doc["tasks"] = {name: _fields(t) for name, t in state.tasks.items()}
-    with contextlib.suppress(OSError):
+    try:
         write_atomic(folder / BOARD, orjson.dumps(doc, option=orjson.OPT_SORT_KEYS), fsync=False)
+    except (OSError, TypeError, ValueError):
+        forget(folder)
+
+
+def forget(folder: Path) -> None:
+    """Remove the kept state (a part of it could not be written): the next build reads the
+    whole board."""
+    with contextlib.suppress(OSError):
+        (folder / BOARD).unlink(missing_ok=True)
 
 
 def _fields(value: Any) -> dict[str, Any]:
@@ -159,6 +179,7 @@ def _task(doc: Mapping[str, Any]) -> TaskState:
         home=str(doc["home"]),
         hardware={str(k): int(v) for k, v in doc["hardware"].items()},
         lines=str(doc["lines"]),
+        entries=str(doc["entries"]),
     )
 
 
@@ -175,9 +196,17 @@ def task_path(folder: Path, task: str) -> Path:
     return folder / f"{task}.bin"
 
 
-def write_entries(folder: Path, task: str, shared: str, entries: Sequence[Entry], digests: Sequence[str]) -> None:
+def entries_key(entries: Sequence[Entry], digests: Sequence[str]) -> str:
+    """What a task's kept entries are: each one's stamp and results' digest, in order."""
+    return hashlib.sha256(
+        repr([(e.submission, e.stamp, d) for e, d in zip(entries, digests, strict=True)]).encode()
+    ).hexdigest()
+
+
+def write_entries(folder: Path, task: str, shared: str, entries: Sequence[Entry], digests: Sequence[str]) -> str:
     """Keep a task's ``entries`` (in board order) with the digests of their per-example results
-    (``ranking_cache.outcome_digest``); a cache: nothing is lost when it cannot be written."""
+    (``ranking_cache.outcome_digest``); their key (:func:`entries_key`), "" when they could
+    not be written (a cache: nothing is lost then; the board's state must not name them)."""
     parts: dict[str, list[np.ndarray]] = {name: [] for name in ARRAYS}
     ends = dict.fromkeys(ARRAYS, 0)
     docs = []
@@ -191,23 +220,29 @@ def write_entries(folder: Path, task: str, shared: str, entries: Sequence[Entry]
         at = {name: [start[name], start[name] + len(array)] for name, array in arrays.items()}
         docs.append({**entry_document(entry), "outcome": kind, "at": at, "digest": digest})
     arrays = {name: np.concatenate(chunks) for name, chunks in parts.items() if chunks}
-    meta = {"shared": shared, "task": task, "entries": docs}
-    with contextlib.suppress(OSError):
+    key = entries_key(entries, digests)
+    meta = {"shared": shared, "task": task, "key": key, "entries": docs}
+    try:
+        # the standard encoder: an efficiency figure of a record may be NaN, which orjson nulls
+        data = packed.pack(TASK_MAGIC, meta, arrays, packed.exact_json)
         folder.mkdir(parents=True, exist_ok=True)
-        write_atomic(task_path(folder, task), packed.pack(TASK_MAGIC, meta, arrays), fsync=False, make_parent=False)
+        write_atomic(task_path(folder, task), data, fsync=False, make_parent=False)
+    except (OSError, TypeError, ValueError):
+        return ""
+    return key
 
 
-def read_entries(folder: Path, task: str, shared: str) -> tuple[list[Entry], list[str]] | None:
-    """A task's kept entries and the digests of their results (:func:`write_entries`), their
-    results mapped from the file rather than read; None when there are none under ``shared``."""
+def read_entries(folder: Path, task: str, shared: str, key: str) -> tuple[list[Entry], list[str]] | None:
+    """A task's kept entries and the digests of their results (:func:`write_entries`) under
+    ``key``, their results mapped from the file rather than read; None when there are none."""
     try:
         data = packed.mapped(task_path(folder, task))
         meta, arrays = packed.unpack(TASK_MAGIC, data, ARRAYS)
-        if meta.get("shared") != shared or meta.get("task") != task:
+        if meta.get("shared") != shared or meta.get("task") != task or meta.get("key") != key or not key:
             return None
         docs = meta["entries"]
         return [entry_of(doc, arrays) for doc in docs], [str(doc["digest"]) for doc in docs]
-    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError, RecursionError):
         return None
 
 
