@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
@@ -296,11 +296,20 @@ def _fits_type(metric: str, task_type: str) -> None:
         raise ValueError(f"{metric!r} is not a metric of {task_type} tasks")
 
 
+def _safe_yaml(text: str) -> Any:
+    """``yaml.safe_load``, by libyaml's safe loader where PyYAML was built with it (the same
+    documents, parsed several times faster)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
 def load_task_file(path: Path) -> Task:
     """Parse and validate one task definition; every problem is reported as an Issue."""
     try:
-        # libyaml's safe loader where it is built in: the same documents, parsed several times faster
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        raw = _safe_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise InvalidInput([Issue(str(path), "-", f"invalid YAML: {exc}")]) from None
     if not isinstance(raw, dict):

@@ -301,3 +301,49 @@ def test_a_task_file_left_by_another_build_is_not_taken_for_the_kept_one(board, 
     report = build_site(config, workers=1)
     assert full_builds == [1]  # its key is not the one board.json names: the whole board is read
     assert_same_as_a_full_build(board, tmp_path, report, "older")
+
+
+def _forge_header(path: Path, forge: Callable[[dict], None]) -> None:
+    """Rewrite the JSON header of a kept task file (``board.packed``) after ``forge``."""
+    from ftbench.board import packed
+    from ftbench.site.state import ARRAYS, TASK_MAGIC
+
+    meta, arrays = packed.unpack(TASK_MAGIC, path.read_bytes(), ARRAYS)
+    forge(meta)
+    path.write_bytes(packed.pack(TASK_MAGIC, meta, {k: v.copy() for k, v in arrays.items()}, packed.exact_json))
+
+
+HOSTILE_STATES = {
+    "board.json nested 100,000 deep": ("board.json", lambda p: p.write_bytes(b"[" * 100_000 + b"]" * 100_000)),
+    "board.json 50 MB of null bytes": ("board.json", lambda p: p.write_bytes(b"\0" * 50_000_000)),
+    "board.json of the wrong kinds": (
+        "board.json",
+        lambda p: p.write_text(p.read_text().replace('"current":', '"current":"many","was":', 1)),
+    ),
+    "a task file cut short": ("sentiment.bin", lambda p: p.write_bytes(p.read_bytes()[:1000])),
+    "a task file whose header claims arrays past its end": (
+        "sentiment.bin",
+        lambda p: p.write_bytes(p.read_bytes().replace(b'"pred":["<i2",0,', b'"pred":["<i2",999999999,', 1)),
+    ),
+    "a task file of pickled objects": (
+        "sentiment.bin",
+        lambda p: p.write_bytes(p.read_bytes().replace(b'"pred":["<i2"', b'"pred":["|O8"', 1)),
+    ),
+    "a task file whose entries point past its results": (
+        "sentiment.bin",
+        lambda p: _forge_header(p, lambda meta: meta["entries"][0]["at"]["pred"].__setitem__(1, 10**9)),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_STATES))
+def test_a_damaged_or_hostile_state_is_refused_and_the_whole_board_read(board, tmp_path, full_builds, name):
+    config = load_config(board)
+    build_site(config, workers=1)
+    target, damage = HOSTILE_STATES[name]
+    damage(config.cache_dir / "build" / "state" / target)
+    new_predictions(board)  # on sentiment: its kept entries are needed
+    full_builds.clear()
+    report = build_site(config, workers=1)
+    assert full_builds == [1]
+    assert_same_as_a_full_build(board, tmp_path, report, "hostile")
