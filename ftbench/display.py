@@ -138,6 +138,20 @@ def compact_number(value: float) -> str:
     return f"{value:g}"
 
 
+def plain_value(value: object) -> str:
+    """A figure that is not a registered metric, as shown: 3 significant digits (from 1,000
+    whole, with separators), ``—`` for none.
+
+    >>> plain_value(0.45738), plain_value(12345.6), plain_value(7), plain_value(None)
+    ('0.457', '12,346', '7', '—')
+    """
+    if isinstance(value, float):
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return "—" if value is None else str(value)
+
+
 def format_value(metric: str, value: object) -> str:
     """A metric's value as shown in a table: shares of examples as a percentage, perplexities
     with 2 decimals, bits per byte with 4, sizes compacted.

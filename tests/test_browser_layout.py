@@ -80,6 +80,48 @@ def test_no_page_scrolls_sideways_on_a_phone(browser, site):  # noqa: F811
     context.close()
 
 
+def test_on_a_phone_no_caption_is_cut_by_its_tables_scroll_box(browser, site):  # noqa: F811
+    """A table wider than the screen scrolls in its box; its caption stays inside the box's
+    visible width (a confusion matrix's caption was cut at the right edge)."""
+    context = browser.new_context(viewport={"width": 390, "height": 800})
+    page = context.new_page()
+    cut = []
+    for rel in _pages(site):
+        page.goto(site.as_uri() + "/" + rel)
+        page.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")
+        cut += [
+            f"{rel}: {c}"
+            for c in page.evaluate(
+                """() => [...document.querySelectorAll('.table-scroll caption')]
+                .filter(c => c.offsetParent)
+                .filter(c => c.getBoundingClientRect().width > c.closest('.table-scroll').clientWidth + 1)
+                .map(c => c.textContent.slice(0, 40))"""
+            )
+        ]
+    assert cut == []
+    context.close()
+
+
+def test_on_a_phone_the_adapters_merged_and_unmerged_figures_are_cards(browser, site):  # noqa: F811
+    """Each figure a card, its name first, then merged, unmerged and their ratio under their
+    headings: nothing beyond the screen's edge. At 1440 px it is a table of four columns."""
+    context, page, _ = _open(browser, site.as_uri() + "/models/alpha-lora.html#task-sentiment", 390)
+    table = page.locator("#task-sentiment table.unmerged")
+    wide, box = table.evaluate("t => [t.scrollWidth, t.parentElement.clientWidth]")
+    assert wide <= box, f"{wide} px in a {box} px box"
+    row = table.locator("tbody tr").first
+    name, merged = row.locator("th"), row.locator("td").first
+    assert name.bounding_box()["y"] < merged.bounding_box()["y"]  # type: ignore[index]
+    assert "Merged" in merged.evaluate("td => getComputedStyle(td, '::before').content")
+    for cell in row.locator("td").all():
+        right = cell.bounding_box()
+        assert right is not None and right["x"] + right["width"] <= 390
+    context.close()
+    context, page, _ = _open(browser, site.as_uri() + "/models/alpha-lora.html#task-sentiment", 1440)
+    assert page.locator("#task-sentiment table.unmerged thead th").first.is_visible()
+    context.close()
+
+
 def test_on_a_phone_each_ranking_row_is_a_card_with_the_score_first(browser, site):  # noqa: F811
     context, page, _ = _open(browser, site.as_uri() + "/tasks/sentiment.html", 390, "dark")
     first = page.locator("#ranking tbody tr").first

@@ -14,7 +14,7 @@ import functools
 import html
 from collections.abc import Mapping, Sequence
 
-from ftbench.display import format_value
+from ftbench.display import format_value, plain_value
 from ftbench.leaderboard import Entry, clearly_better
 from ftbench.measure import FLAGS
 from ftbench.metrics import METRICS
@@ -304,7 +304,7 @@ def _number(value: object) -> bool:
 
 
 def _plain_figure(key: str, value: float) -> str:
-    return format_value(key, value) if key in METRICS else _plain(value)
+    return format_value(key, value) if key in METRICS else plain_value(value)
 
 
 def _ms(value: object, unit: bool = True) -> str:

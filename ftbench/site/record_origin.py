@@ -6,7 +6,7 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from ftbench.site.tables import plain_value
+from ftbench.display import plain_value
 
 
 def batch_size(rec: Any) -> object:

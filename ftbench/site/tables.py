@@ -15,7 +15,15 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from markupsafe import Markup
 
-from ftbench.display import format_value, interval_text, is_measured, is_percent, metric_heading, value_at_precision
+from ftbench.display import (
+    format_value,
+    interval_text,
+    is_measured,
+    is_percent,
+    metric_heading,
+    plain_value,
+    value_at_precision,
+)
 from ftbench.leaderboard import Entry
 from ftbench.metrics import METRICS
 from ftbench.site.context import MAX_MATRIX_LABELS
@@ -373,12 +381,3 @@ def _has(e: Mapping[str, object], key: str) -> bool:
 def facts_table(rows: Sequence[tuple[str, str]]) -> Markup:
     """``(label, text)`` pairs as the rows of a two-column table, escaped."""
     return Markup("\n".join(f'<tr><th scope="row">{_escaped(k)}</th><td>{html_text(v)}</td></tr>' for k, v in rows))
-
-
-def plain_value(value: object) -> str:
-    """A figure that is not a registered metric, as shown: 4 significant digits, ``—`` for none."""
-    if isinstance(value, float):
-        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
-    return "—" if value is None else str(value)
