@@ -122,6 +122,14 @@ def test_on_a_phone_the_adapters_merged_and_unmerged_figures_are_cards(browser, 
     context.close()
 
 
+def test_on_a_phone_a_weight_files_name_and_hash_wrap_inside_the_screen(browser, site):  # noqa: F811
+    context, page, _ = _open(browser, site.as_uri() + "/models/alpha-lora.html", 390)
+    page.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")
+    sizes = page.eval_on_selector_all("table.files", "ts => ts.map(t => [t.scrollWidth, t.parentElement.clientWidth])")
+    assert sizes and all(wide <= box for wide, box in sizes), sizes
+    context.close()
+
+
 def test_on_a_phone_each_ranking_row_is_a_card_with_the_score_first(browser, site):  # noqa: F811
     context, page, _ = _open(browser, site.as_uri() + "/tasks/sentiment.html", 390, "dark")
     first = page.locator("#ranking tbody tr").first
