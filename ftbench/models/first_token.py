@@ -3,7 +3,7 @@
 A BERT sequence classifier's head reads the last layer's output at the first token only (the
 pooler takes ``hidden_states[:, 0]``). The last layer's other positions are computed and thrown
 away: its queries, attention output, output projection and feed-forward block at every other
-token, which is 10 of the 12 weight matrices' worth of work in that layer (a sixth of MiniLM-L6's
+token, which is 10 of the 12 weight matrices' worth of work in that layer (about 14% of MiniLM-L6's
 forward FLOPs). :func:`first_token_only` computes that layer at the first position only (its keys
 and values still at every position, which the first position attends to): the same logits up to
 float32 rounding, with less work. The scoring pass uses it (``HFClassifier.scoring_pass``); the
