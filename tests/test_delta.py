@@ -213,6 +213,126 @@ def test_rebuilds_one_after_another_keep_a_state_true_to_the_board(board, tmp_pa
     assert build_site(config, workers=1).skipped  # and then nothing is left to do
 
 
+SCORED_TASKS = ("sentiment", "topics", "intents")
+
+
+def _classifier_records(root: Path) -> list[Path]:
+    """The records of the classifiers' folders that are still submitted, on tasks with data."""
+    return sorted(
+        path
+        for path in (root / "results").glob("*/*.json")
+        if (root / "submissions" / path.parent.name).is_dir()
+        and path.stem in SCORED_TASKS
+        and not path.parent.name.startswith(("epsilon", "zeta"))
+    )
+
+
+def _random_change(rng, root: Path, label: str) -> str:
+    """One change a pull request or a maintainer might make, drawn at random (drawn again
+    until one can be made); says which."""
+    for _ in range(20):
+        done = _try_change(rng, root, label)
+        if done:
+            return done
+    raise AssertionError("no change could be made")
+
+
+def _try_change(rng, root: Path, label: str) -> str | None:
+    tasks = load_tasks(load_config(root).tasks_dir)
+    records = _classifier_records(root)
+    kind = rng.choice(["rescored", "rescored", "remeasured", "added", "withdrawn", "card", "forged", "renamed"])
+    if kind == "rescored" and records:
+        path = rng.choice(records)
+        sub, task = path.parent.name, path.stem
+        accuracy = rng.choice([0.5, 0.6, 0.7, 0.75, 0.8, 0.9, 0.95, 1.0])  # ties with others are likely
+        write_record(
+            root,
+            _spec(root, sub),
+            tasks[task],
+            _gold(root, task),
+            accuracy,
+            rng.randrange(1, 50),
+            latency_ms=rng.choice([0.5, 1.0, 2.0, 6.0, 9.0]),
+            model_memory_mb=float(rng.choice([300, 700, 900, 2000])),
+        )
+        return f"{kind} {sub}/{task} at {accuracy}"
+    if kind == "remeasured" and records:
+        path = rng.choice(records)
+        record = json.loads(path.read_text())
+        for name in ("latency_ms", "model_memory_mb"):
+            value = rng.choice([0.3, 1.0, 3.0, 10.0]) * (1 if name == "latency_ms" else 500)
+            record["efficiency"].update({name: value, f"{name}_lo": value * 0.97, f"{name}_hi": value * 1.03})
+        path.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+        return f"{kind} {path.parent.name}/{path.stem}"
+    if kind == "added":
+        sub = f"added-{label}"
+        shutil.copytree(root / "submissions" / "alpha-lora", root / "submissions" / sub)
+        spec_path = root / "submissions" / sub / "submission.yaml"
+        spec = yaml.safe_load(spec_path.read_text())
+        chosen = sorted(rng.sample(SCORED_TASKS, rng.randint(1, 3)))
+        spec.update(id=sub, name=f"Added {label}", date=f"2026-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}")
+        spec["tasks"] = {task: spec["tasks"].get(task) for task in chosen}
+        spec_path.write_text(yaml.safe_dump(spec, sort_keys=False))
+        for task in chosen:
+            write_record(
+                root, _spec(root, sub), tasks[task], _gold(root, task), rng.choice([0.6, 0.8, 0.9]), rng.randrange(50)
+            )
+        return f"{kind} {sub} on {', '.join(chosen)}"
+    if kind == "withdrawn":
+        # any submitted classifier but alpha-lora (what "added" copies); its records kept or not
+        candidates = sorted(
+            p.name for p in (root / "submissions").iterdir() if p.name.startswith(("added-", "beta", "gamma", "delta"))
+        )
+        if candidates:
+            sub = rng.choice(candidates)
+            shutil.rmtree(root / "submissions" / sub)
+            whole = rng.random() < 0.5
+            if whole:
+                shutil.rmtree(root / "results" / sub, ignore_errors=True)
+            return f"{kind} {sub}{' with its records' if whole else ''}"
+    present = sorted(p.name for p in (root / "submissions").iterdir() if not p.name.startswith(("epsilon", "zeta")))
+    if kind == "card" and present:
+        card = root / "submissions" / rng.choice(present) / "README.md"
+        card.write_text(card.read_text() + f"\nEdit {label}.\n")
+        return f"{kind} {card.parent.name}"
+    if kind == "forged" and records:
+        path = rng.choice(records)
+        record = json.loads(path.read_text())
+        record["metrics"]["accuracy"] = 0.999
+        path.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+        return f"{kind} {path.parent.name}/{path.stem}"
+    if kind == "renamed" and present:
+        path = root / "submissions" / rng.choice(present) / "submission.yaml"
+        spec = yaml.safe_load(path.read_text())
+        spec["name"] = f"Renamed {label}"
+        path.write_text(yaml.safe_dump(spec, sort_keys=False))
+        return f"{kind} {path.parent.name}"
+    return None
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_runs_of_changes_rebuild_to_what_a_full_build_makes(board, tmp_path, full_builds, seed):
+    """Seeded runs of random changes (scores made anew with ties likely, figures measured again,
+    submissions added and withdrawn, cards edited, records forged, names changed), one or two
+    at a time: after each, the rebuild from the kept state equals a full build's site."""
+    import random
+
+    rng = random.Random(seed)
+    config = load_config(board)
+    build_site(config, workers=1)
+    done: list[str] = []
+    for step in range(6):
+        done += [_random_change(rng, board, f"{seed}{step}{i}") for i in range(rng.choice([1, 1, 2]))]
+        full_builds.clear()
+        report = build_site(config, workers=1)
+        assert full_builds == [], f"fell back to a full build after: {done}"
+        assert not report.skipped, f"no change seen after: {done}"
+        try:
+            assert_same_as_a_full_build(board, tmp_path, report, f"{seed}-{step}")
+        except AssertionError as err:
+            raise AssertionError(f"after {done}: {err}") from err
+
+
 def test_a_rebuild_falls_back_to_the_full_build_when_it_cannot_start_from_the_state(board, tmp_path, full_builds):
     config = load_config(board)
     build_site(config, workers=1)
