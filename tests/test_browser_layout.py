@@ -146,6 +146,21 @@ def test_on_a_phone_each_ranking_row_is_a_card_with_the_score_first(browser, sit
     context.close()
 
 
+def test_on_a_phone_the_home_pages_tables_show_every_rows_score(browser, site):  # noqa: F811
+    """The overall ranking, the progress over time and each task's top entries: every row a
+    card whose score lies on the screen (the top entries' scores were past its edge)."""
+    context, page, _ = _open(browser, site.as_uri() + "/index.html", 390)
+    for selector in ("#overall-table", "table.progress", "table.top"):
+        rows = page.locator(f"{selector} tbody tr")
+        assert rows.count() > 0, selector
+        for row in rows.all():
+            score = row.locator("td.primary")
+            box = score.bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, (selector, row.inner_text())
+            assert score.evaluate("td => getComputedStyle(td, '::before').content") not in ("none", "normal")
+    context.close()
+
+
 def test_the_tasks_menu_opens_on_screen_and_closes_on_escape_and_outside_clicks(browser, site):  # noqa: F811
     context, page, _ = _open(browser, site.as_uri() + "/index.html", 390)
     page.click("details.menu summary")

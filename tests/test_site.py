@@ -1376,7 +1376,7 @@ def test_every_entry_has_a_family_column_and_filter(site_board):
         assert f'<td class="family" data-opt="family" data-label="Family">{family}</td>' in _row_of(page, sub)
     home = (site / "index.html").read_text()
     assert '<div class="filters" data-table="overall-table" hidden>' in home
-    assert '<tr data-family="prompted LM">' in home and '<td class="family">tuned LM</td>' in home
+    assert '<tr data-family="prompted LM">' in home and '<td class="family" data-label="Family">tuned LM</td>' in home
     rows = {
         r["submission"]: r["family"]
         for r in json.loads((site / "downloads/sentiment/leaderboard.json").read_text())["rows"]
