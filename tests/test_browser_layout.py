@@ -161,6 +161,28 @@ def test_on_a_phone_the_home_pages_tables_show_every_rows_score(browser, site): 
     context.close()
 
 
+@pytest.mark.parametrize(
+    "pages, selector",
+    [("tasks", "table.distribution"), ("compare", "table.pair"), ("models", "table.unmerged")],
+)
+def test_on_a_phone_short_tables_fit_without_a_scroll_box(browser, site, pages, selector):  # noqa: F811
+    """A task's label distribution (its bars narrower), a comparison's two rows (its headings
+    wrap) and an adapter's merged and unmerged figures: no sideways scrolling for a few px."""
+    context = browser.new_context(viewport={"width": 390, "height": 800})
+    page = context.new_page()
+    seen, wide = 0, []
+    for path in sorted((site / pages).rglob("*.html")):
+        page.goto(path.as_uri())
+        for size in page.eval_on_selector_all(
+            selector, "ts => ts.map(t => [t.scrollWidth, t.parentElement.clientWidth])"
+        ):
+            seen += 1
+            if size[0] > size[1]:
+                wide.append(f"{path.relative_to(site)}: {size[0]} px in {size[1]}")
+    assert seen and wide == []
+    context.close()
+
+
 def test_the_tasks_menu_opens_on_screen_and_closes_on_escape_and_outside_clicks(browser, site):  # noqa: F811
     context, page, _ = _open(browser, site.as_uri() + "/index.html", 390)
     page.click("details.menu summary")
