@@ -163,7 +163,12 @@ def test_on_a_phone_the_home_pages_tables_show_every_rows_score(browser, site): 
 
 @pytest.mark.parametrize(
     "pages, selector",
-    [("tasks", "table.distribution"), ("compare", "table.pair"), ("models", "table.unmerged")],
+    [
+        ("tasks", "table.distribution"),
+        ("compare", "table.pair"),
+        ("models", "table.unmerged"),
+        ("models", "table.weights"),
+    ],
 )
 def test_on_a_phone_short_tables_fit_without_a_scroll_box(browser, site, pages, selector):  # noqa: F811
     """A task's label distribution (its bars narrower), a comparison's two rows (its headings
