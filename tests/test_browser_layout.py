@@ -45,6 +45,18 @@ def test_the_ranking_fits_at_1440_px_with_its_efficiency_columns_in_view(browser
     context.close()
 
 
+@pytest.mark.parametrize("width", [1440, 1024])
+def test_each_task_cards_top_entries_fit_on_the_home_page(browser, site, width):  # noqa: F811
+    """The home page's task cards show every column of their top entries, the cost last (its
+    heading wraps), without scrolling inside the card."""
+    context, page, _ = _open(browser, site.as_uri() + "/index.html", width)
+    sizes = page.eval_on_selector_all(
+        ".task-card table", "ts => ts.map(t => [t.scrollWidth, t.parentElement.clientWidth])"
+    )
+    assert sizes and all(wide <= box for wide, box in sizes), sizes
+    context.close()
+
+
 def test_the_ranking_fits_at_1440_px_on_a_board_of_wide_figures(browser, tmp_path):  # noqa: F811
     """Thousands of MiB and examples a second, each with its measured range, badges and long
     method names (the build benchmark's synthetic board): the default columns still fit."""
