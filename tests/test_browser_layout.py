@@ -57,6 +57,28 @@ def test_each_task_cards_top_entries_fit_on_the_home_page(browser, site, width):
     context.close()
 
 
+def test_at_1440_px_no_table_of_any_page_hides_columns_behind_a_scroll(browser, site):  # noqa: F811
+    """Every table of every page, its folded parts opened, fits its box on a wide screen: a
+    chart's data table (its axis titles wrap), a model's per-class figures (long label names
+    break after an underscore), each task card of the home page."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    wide = []
+    for rel in _pages(site):
+        page.goto(site.as_uri() + "/" + rel)
+        page.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")
+        wide += [
+            f"{rel}: {w}"
+            for w in page.evaluate(
+                """() => [...document.querySelectorAll('.table-scroll > table')]
+                .filter(t => t.offsetParent && t.scrollWidth > t.parentElement.clientWidth)
+                .map(t => `${t.className || t.id} ${t.scrollWidth} px in ${t.parentElement.clientWidth}`)"""
+            )
+        ]
+    assert wide == []
+    context.close()
+
+
 def test_the_ranking_fits_at_1440_px_on_a_board_of_wide_figures(browser, tmp_path):  # noqa: F811
     """Thousands of MiB and examples a second, each with its measured range, badges and long
     method names (the build benchmark's synthetic board): the default columns still fit."""

@@ -71,6 +71,19 @@ def _escaped(label: str) -> str:
     return html_text(label)
 
 
+@functools.lru_cache(maxsize=4096)
+def breakable_label(label: str) -> str:
+    """A label name escaped, with a line-break opportunity after each underscore of a long one
+    (Banking77's ``balance_not_updated_after_cheque_or_cash_deposit``), so that a table of
+    them fits a narrow column without breaking inside words.
+
+    >>> breakable_label("balance_not_updated_after_cheque"), breakable_label("a_b")
+    ('balance_<wbr>not_<wbr>updated_<wbr>after_<wbr>cheque', 'a_b')
+    """
+    text = html_text(label)
+    return text.replace("_", "_<wbr>") if len(label) > 16 else text
+
+
 def metric_cells(
     entry: Entry,
     columns: Sequence[str],
@@ -178,7 +191,7 @@ def per_class_rows(per_class: Mapping[str, Mapping[str, object]]) -> Markup:
     """
     return Markup(
         "\n".join(
-            f'<tr><td data-sort="{i}">{_escaped(label)}</td>{_sortable_pct(s.get("precision"))}'
+            f'<tr><td data-sort="{i}">{breakable_label(label)}</td>{_sortable_pct(s.get("precision"))}'
             f"{_sortable_pct(s.get('recall'))}{_sortable_pct(s.get('f1'))}"
             f'<td class="num" data-sort="{_raw_number(s.get("support"))}">{_number(s.get("support"))}</td></tr>'
             for i, (label, s) in enumerate(per_class.items())
