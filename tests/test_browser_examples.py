@@ -262,3 +262,18 @@ def test_the_reliability_diagram_is_drawn_and_named(page):
     assert sum(counts) == len(GOLD)
     figures = page.inner_text("#task-colours .calibration table.kv")
     assert "Top-label ECE" in figures and "Top-label Brier score" in figures  # three labels
+
+
+def test_on_a_phone_a_long_label_wraps_inside_its_example_card(browser, site):  # noqa: F811
+    """Banking77's label names run to 48 characters with no space: in an example's card the
+    gold and predicted labels wrap inside the screen (they ran past its edge)."""
+    context = browser.new_context(viewport={"width": 390, "height": 900})
+    page = context.new_page()
+    page.goto(site.as_uri() + "/models/alpha-lora/intents.html", wait_until="networkidle")
+    cell = page.locator("#examples-table tbody tr td[data-label='Gold']").first
+    cell.evaluate("td => { td.textContent = 'balance_not_updated_after_cheque_or_cash_deposit'; }")
+    box = cell.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= 390
+    assert cell.evaluate("td => td.scrollWidth <= td.clientWidth")  # no text beyond the card's column
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    context.close()

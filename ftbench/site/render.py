@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
 from ftbench.board.snapshot import Board
 from ftbench.files import file_stamp
@@ -20,6 +21,7 @@ from ftbench.site.context import Page, entry_dates, page_key, salt_of, updated
 from ftbench.site.downloads import all_tasks_csv, leaderboard_csv, leaderboard_json
 from ftbench.site.examples import has_examples, task_data, task_data_url
 from ftbench.site.pages import board_common, build_pages, task_inputs
+from ftbench.site.tables import breakable_label
 from ftbench.tasks import Examples, Task
 
 
@@ -164,7 +166,7 @@ def environment(templates_dir: Path, compiled: Path | None = None) -> jinja2.Env
     again), which saves a rebuild most of its start; like the build's other caches, whoever
     can write it can as well edit ftbench."""
     cache = jinja2.FileSystemBytecodeCache(str(compiled)) if compiled is not None and _usable(compiled) else None
-    return jinja2.Environment(
+    env = jinja2.Environment(
         bytecode_cache=cache,
         loader=jinja2.FileSystemLoader(templates_dir),
         autoescape=True,
@@ -174,6 +176,12 @@ def environment(templates_dir: Path, compiled: Path | None = None) -> jinja2.Env
         keep_trailing_newline=True,
         auto_reload=False,  # templates do not change during a build: no stat per page rendered
     )
+    env.filters["label"] = _label  # a label name that may break after its underscores
+    return env
+
+
+def _label(name: object) -> Markup:
+    return Markup(breakable_label(str(name)))
 
 
 def _usable(folder: Path) -> bool:
