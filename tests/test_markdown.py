@@ -306,3 +306,27 @@ def test_hostile_markdown_is_cleaned(name):
 def test_the_hostile_checks_can_fail():
     found = markup_problems(tree('<p><a href="javascript:x" onclick="y">a</a><img src="z"></p>'))
     assert sorted(found) == ["<img>", "a[onclick]", "href=javascript:x", "img[src]"]
+
+
+def test_the_submit_pages_example_submission_is_valid_as_written(tmp_path):
+    """The page's ``submission.yaml`` passes ``ftbench validate`` with an adapter beside it."""
+    import shutil
+
+    import yaml
+
+    from ftbench.submissions import load_submission
+    from ftbench.tasks import load_tasks
+
+    page = (ROOT / "pages" / "submit.md").read_text(encoding="utf-8")
+    block = re.search(r"```yaml\n(.*?)```", page, re.S)
+    assert block is not None
+    spec = yaml.safe_load(block.group(1))
+    folder = tmp_path / spec["id"]
+    folder.mkdir()
+    (folder / "submission.yaml").write_text(block.group(1), encoding="utf-8")
+    (folder / "README.md").write_text("# My run\n\nLoRA r=8 on SST-2.\n", encoding="utf-8")
+    shutil.copytree(ROOT / "submissions" / "minilm-lora-r8" / "adapters" / "sst2", folder / "adapter")
+    loaded = load_submission(folder, load_tasks(ROOT / "tasks"))  # raises on any error
+    assert loaded.spec.id == "my-minilm-lora" and list(loaded.spec.tasks) == ["sst2"]
+    html = render_markdown(page)
+    assert '<pre><code>id: my-minilm-lora\n' in html and leaked_syntax(html) == []
