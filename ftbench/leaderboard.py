@@ -128,6 +128,8 @@ class Entry:
     """Measured overlap of its declared training data with the held-out split, if any."""
     precision: str = ""
     """Precision of the weights as evaluated (``fp32``, ``bf16``, ``int4`` for a quantised base)."""
+    license: str = ""
+    """The submission's license, as its ``submission.yaml`` declares it (contributor text)."""
     finished: str = ""
     """When its record was made (``YYYY-MM-DD``): with ``date``, how new the numbers a page
     shows of it are."""

@@ -298,7 +298,7 @@ def _submissions(root: Path) -> dict[str, Submission]:
             date="2026-01-15",
             model={"base": {"path": "model"}},
         ),
-        submission_spec("gamma-ia3", ["sentiment", "topics"], method="ia3", date="2026-03-01"),
+        submission_spec("gamma-ia3", ["sentiment", "topics"], method="ia3", date="2026-03-01", license="mit"),
         submission_spec("delta-head", ["sentiment", "topics"], method="head-only", date="2026-03-02"),
         submission_spec(
             "epsilon-prompted",

@@ -395,3 +395,16 @@ def test_the_home_matrix_searches_and_filters(browser, served):  # noqa: F811
     assert page.input_value(".filters[data-table=matrix] select[data-filter=family]") == family
     assert page.input_value(".filters[data-table=overall-table] select[data-filter=family]") == ""
     context.close()
+
+
+def test_the_home_matrix_filters_by_license(browser, served):  # noqa: F811
+    context, page, _ = _open(browser, served + "index.html", 1440)
+    options = page.eval_on_selector_all(
+        ".filters[data-table=matrix] select[data-filter=license] option", "os => os.map(o => o.textContent)"
+    )
+    assert options == ["all", "apache-2.0", "mit"]
+    page.select_option(".filters[data-table=matrix] select[data-filter=license]", "mit")
+    shown = page.eval_on_selector_all("#matrix tbody tr", "rs => rs.filter(r => !r.hidden).map(r => r.dataset.name)")
+    assert shown == ["gamma ia3"]
+    assert "matrix-license=mit" in page.url
+    context.close()

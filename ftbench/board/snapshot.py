@@ -284,6 +284,7 @@ def summarise(shard: Shard, tasks: Sequence[Task]) -> Summary:
                 calibration=_figures_only(loaded.calibration),
                 contamination=loaded.contamination,
                 precision=spec.model.precision,
+                license=spec.license,
                 finished=rec.provenance.finished_at[:10],
                 stamp=entry_stamp(folders[spec.id], loaded.stamp),
             )

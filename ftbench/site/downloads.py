@@ -170,6 +170,7 @@ ALL_TASKS_COLUMNS = (
     "family",
     "method",
     "precision",
+    "license",
     "score",
     "ci95_low",
     "ci95_high",
@@ -185,6 +186,7 @@ ALL_TASKS_COLUMNS = (
     "record_path",
 )
 """One line per (task, entry) of the all-tasks export: the same columns whatever the task."""
+_EFFICIENCY_COLUMNS = ALL_TASKS_COLUMNS[ALL_TASKS_COLUMNS.index("latency_ms") : ALL_TASKS_COLUMNS.index("hardware")]
 
 
 def all_tasks_csv(tasks: Sequence[Task], tables: Mapping[str, Sequence[RankedRow]], reference: str = "") -> bytes:
@@ -220,9 +222,10 @@ def all_tasks_rows(task: Task, rows: Sequence[RankedRow], reference: str = "") -
                 e.family,
                 e.method,
                 e.precision,
+                e.license,
                 _raw(e, task.primary_metric),
                 *e.intervals.get(task.primary_metric, (None, None)),
-                *(_raw(e, m) for m in ALL_TASKS_COLUMNS[14:19]),
+                *(_raw(e, m) for m in _EFFICIENCY_COLUMNS),
                 e.hardware,
                 " ".join(e.flags(reference)),
                 c.fraction if c else None,

@@ -330,7 +330,8 @@ def home_context(
         "progress": history,
         "all_tasks_csv": "downloads/all-tasks.csv",
         "matrix_filters": {
-            key: sorted({row[key] for row in matrix["rows"]}) for key in ("family", "method", "precision", "size")
+            key: sorted({row[key] for row in matrix["rows"]})
+            for key in ("family", "method", "precision", "size", "license")
         },
         "summaries": summaries,
         "overall": overall_rows,
@@ -425,6 +426,7 @@ def score_matrix(
                 "family": entries[s].family,
                 "method": entries[s].method,
                 "precision": entries[s].precision or "unknown",
+                "license": entries[s].license or "unknown",
                 "size": size_bucket(entries[s]),
                 "cells": [cells.get((s, t.name)) for t in tasks],
             }

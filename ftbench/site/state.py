@@ -55,7 +55,7 @@ ARRAYS: dict[str, np.dtype] = {
     **dict.fromkeys(DOCUMENT_FIELDS, np.dtype("<f8")),
 }
 """The arrays a task's file holds: its entries' per-example results, end to end."""
-VERSION = 1
+VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -291,6 +291,7 @@ def entry_document(entry: Entry) -> dict[str, Any]:
             "clean_score": con.clean_score,
         },
         "precision": entry.precision,
+        "license": entry.license,
         "finished": entry.finished,
         "stamp": entry.stamp,
     }
@@ -324,6 +325,7 @@ def entry_of(doc: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> Entry:
             con["clean_score"],
         ),
         precision=str(doc["precision"]),
+        license=str(doc["license"]),
         finished=str(doc["finished"]),
         stamp=str(doc["stamp"]),
     )
