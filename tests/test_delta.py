@@ -115,6 +115,14 @@ def renamed(root: Path) -> None:
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
 
 
+def relicensed(root: Path) -> None:
+    """alpha-lora's license: the home page's license filter lists it (its records' stamps stay)."""
+    path = root / "submissions" / "alpha-lora" / "submission.yaml"
+    spec = yaml.safe_load(path.read_text())
+    spec["license"] = "cc-by-4.0"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+
+
 def withdrawn(root: Path) -> None:
     """delta-head's folder removed, its records left (a note says so)."""
     shutil.rmtree(root / "submissions" / "delta-head")
@@ -177,6 +185,7 @@ CHANGES: list[Callable[[Path], None]] = [
     measured_again,
     card_edited,
     renamed,
+    relicensed,
     withdrawn,
     withdrawn_whole,
     added,
@@ -240,7 +249,9 @@ def _random_change(rng, root: Path, label: str) -> str:
 def _try_change(rng, root: Path, label: str) -> str | None:
     tasks = load_tasks(load_config(root).tasks_dir)
     records = _classifier_records(root)
-    kind = rng.choice(["rescored", "rescored", "remeasured", "added", "withdrawn", "card", "forged", "renamed"])
+    kind = rng.choice(
+        ["rescored", "rescored", "remeasured", "added", "withdrawn", "card", "forged", "renamed", "relicensed"]
+    )
     if kind == "rescored" and records:
         path = rng.choice(records)
         sub, task = path.parent.name, path.stem
@@ -301,10 +312,13 @@ def _try_change(rng, root: Path, label: str) -> str | None:
         record["metrics"]["accuracy"] = 0.999
         path.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
         return f"{kind} {path.parent.name}/{path.stem}"
-    if kind == "renamed" and present:
+    if kind in ("renamed", "relicensed") and present:
         path = root / "submissions" / rng.choice(present) / "submission.yaml"
         spec = yaml.safe_load(path.read_text())
-        spec["name"] = f"Renamed {label}"
+        if kind == "renamed":
+            spec["name"] = f"Renamed {label}"
+        else:
+            spec["license"] = rng.choice(["mit", "cc-by-4.0", "other"])
         path.write_text(yaml.safe_dump(spec, sort_keys=False))
         return f"{kind} {path.parent.name}"
     return None
@@ -313,7 +327,7 @@ def _try_change(rng, root: Path, label: str) -> str | None:
 @pytest.mark.parametrize("seed", range(6))
 def test_random_runs_of_changes_rebuild_to_what_a_full_build_makes(board, tmp_path, full_builds, seed):
     """Seeded runs of random changes (scores made anew with ties likely, figures measured again,
-    submissions added and withdrawn, cards edited, records forged, names changed), one or two
+    submissions added and withdrawn, cards edited, records forged, names and licenses changed), one or two
     at a time: after each, the rebuild from the kept state equals a full build's site."""
     import random
 

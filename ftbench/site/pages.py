@@ -240,7 +240,7 @@ def home_digests(
 
 def home_task_digest(task: Task, rows: Sequence[RankedRow], quality: str, reference: str) -> str:
     """A digest of what the home page shows of one task's ranking: for every row, the entry's
-    name, kind, method, precision, size, date and primary score with its interval, rank and
+    name, kind, method, precision, license, size, date and primary score with its interval, rank and
     ties (the matrix, the filters, the progress list); the cost and its flags of the top rows
     (the task's card); and ``quality``, the key of the task's quality ranking
     (``ftbench.board.ranking_cache.ranking_key``), which the overall ranking rests on."""
@@ -252,6 +252,7 @@ def home_task_digest(task: Task, rows: Sequence[RankedRow], quality: str, refere
             r.entry.kind,
             r.entry.method,
             r.entry.precision,
+            r.entry.license,
             r.entry.date,
             r.entry.value(metric),
             r.entry.intervals.get(metric),
