@@ -481,3 +481,70 @@ def test_a_damaged_or_hostile_state_is_refused_and_the_whole_board_read(board, t
     report = build_site(config, workers=1)
     assert full_builds == [1]
     assert_same_as_a_full_build(board, tmp_path, report, "hostile")
+
+
+def _other(value):
+    """A different value of the same kind (None: a number)."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int | float):
+        return value * 1.37 + 1
+    if isinstance(value, str):
+        return value + "-changed"
+    if isinstance(value, tuple):
+        return tuple(_other(v) for v in value)
+    return 7.0
+
+
+def _perturbations(entry):
+    """``(what, entry changed in that one thing)`` for every field of an entry the pages
+    compare on, and every key of its metrics, efficiency figures and intervals."""
+    import dataclasses
+
+    for f in dataclasses.fields(entry):
+        if not f.compare:
+            continue  # per-example results and stamps: keyed by their own digests
+        value = getattr(entry, f.name)
+        if isinstance(value, dict | type(entry.metrics)) and hasattr(value, "items"):
+            for key, inner in value.items():
+                yield f"{f.name}[{key}]", dataclasses.replace(entry, **{f.name: {**value, key: _other(inner)}})
+        elif value is not None:
+            yield f.name, dataclasses.replace(entry, **{f.name: _other(value)})
+
+
+def test_the_home_pages_key_changes_whenever_what_it_shows_of_a_row_does(board):
+    """Every field of a task's leading entry changed in turn (each metric, efficiency figure
+    and interval too): wherever the home page shows the change, the task's part of the home
+    page's key (``pages.home_task_digest``) changes with it, so a rebuild makes the page again.
+    (A license left out of the key once kept a stale license filter.)"""
+    import dataclasses
+
+    from ftbench.board.read import load_board
+    from ftbench.board.snapshot import task_tables
+    from ftbench.site.pages import board_common, home_context, home_task_digest
+    from ftbench.site.render import environment
+
+    config = load_config(board)
+    loaded = load_board(config).board
+    tables = task_tables(loaded)
+    common = board_common(loaded)
+    template = environment(config.templates_dir).get_template("home.html.j2")
+
+    def home(tables) -> str:
+        return template.render(home_context(loaded, tables, None, common))
+
+    before = home(tables)
+    missed, checked = [], 0
+    for task in loaded.tasks:
+        rows = tables.get(task.name)
+        if not rows:
+            continue
+        digest = home_task_digest(task, rows, "quality", loaded.reference_hardware)
+        for what, changed in _perturbations(rows[0].entry):
+            new_rows = [dataclasses.replace(rows[0], entry=changed), *rows[1:]]
+            if home({**tables, task.name: new_rows}) == before:
+                continue  # the home page does not show it
+            checked += 1
+            if home_task_digest(task, new_rows, "quality", loaded.reference_hardware) == digest:
+                missed.append(f"{task.name}: {what}")
+    assert checked > 10 and missed == []
