@@ -61,22 +61,29 @@ def test_at_1440_px_no_table_of_any_page_hides_columns_behind_a_scroll(browser, 
     """Every table of every page, its folded parts opened, fits its box on a wide screen: a
     chart's data table (its axis titles wrap), a model's per-class figures (long label names
     break after an underscore), each task card of the home page."""
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    wide = _found_on_every_page(
+        browser,
+        site,
+        1440,
+        """() => [...document.querySelectorAll('.table-scroll > table')]
+        .filter(t => t.offsetParent && t.scrollWidth > t.parentElement.clientWidth)
+        .map(t => `${t.className || t.id} ${t.scrollWidth} px in ${t.parentElement.clientWidth}`)""",
+    )
+    assert wide == []
+
+
+def _found_on_every_page(browser, site, width: int, script: str) -> list[str]:  # noqa: F811
+    """What ``script`` lists on each page of the site at ``width`` px, every folded part
+    opened, as ``page: item``."""
+    context = browser.new_context(viewport={"width": width, "height": 900})
     page = context.new_page()
-    wide = []
+    found = []
     for rel in _pages(site):
         page.goto(site.as_uri() + "/" + rel)
         page.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")
-        wide += [
-            f"{rel}: {w}"
-            for w in page.evaluate(
-                """() => [...document.querySelectorAll('.table-scroll > table')]
-                .filter(t => t.offsetParent && t.scrollWidth > t.parentElement.clientWidth)
-                .map(t => `${t.className || t.id} ${t.scrollWidth} px in ${t.parentElement.clientWidth}`)"""
-            )
-        ]
-    assert wide == []
+        found += [f"{rel}: {item}" for item in page.evaluate(script)]
     context.close()
+    return found
 
 
 def test_the_ranking_fits_at_1440_px_on_a_board_of_wide_figures(browser, tmp_path):  # noqa: F811
@@ -117,23 +124,16 @@ def test_no_page_scrolls_sideways_on_a_phone(browser, site):  # noqa: F811
 def test_on_a_phone_no_caption_is_cut_by_its_tables_scroll_box(browser, site):  # noqa: F811
     """A table wider than the screen scrolls in its box; its caption stays inside the box's
     visible width (a confusion matrix's caption was cut at the right edge)."""
-    context = browser.new_context(viewport={"width": 390, "height": 800})
-    page = context.new_page()
-    cut = []
-    for rel in _pages(site):
-        page.goto(site.as_uri() + "/" + rel)
-        page.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")
-        cut += [
-            f"{rel}: {c}"
-            for c in page.evaluate(
-                """() => [...document.querySelectorAll('.table-scroll caption')]
-                .filter(c => c.offsetParent)
-                .filter(c => c.getBoundingClientRect().width > c.closest('.table-scroll').clientWidth + 1)
-                .map(c => c.textContent.slice(0, 40))"""
-            )
-        ]
+    cut = _found_on_every_page(
+        browser,
+        site,
+        390,
+        """() => [...document.querySelectorAll('.table-scroll caption')]
+        .filter(c => c.offsetParent)
+        .filter(c => c.getBoundingClientRect().width > c.closest('.table-scroll').clientWidth + 1)
+        .map(c => c.textContent.slice(0, 40))""",
+    )
     assert cut == []
-    context.close()
 
 
 def test_on_a_phone_the_adapters_merged_and_unmerged_figures_are_cards(browser, site):  # noqa: F811
