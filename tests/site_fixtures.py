@@ -342,3 +342,15 @@ def _write_model_folder(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.json").write_text(json.dumps({"model_type": "bert"}))
     save_file({"w": np.ones((2, 2), dtype=np.float32)}, str(folder / "model.safetensors"))
+
+
+def site_files(site: Path) -> dict[str, bytes]:
+    """Every file of a built site, by relative path (the build manifest left out: it records
+    how the site was built)."""
+    from ftbench.site import MANIFEST
+
+    return {
+        p.relative_to(site).as_posix(): p.read_bytes()
+        for p in sorted(site.rglob("*"))
+        if p.is_file() and p.name != MANIFEST
+    }

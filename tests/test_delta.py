@@ -19,7 +19,7 @@ from ftbench.config import load_config
 from ftbench.site import MANIFEST, build_site
 from ftbench.submissions import load_submission
 from ftbench.tasks import load_examples, load_tasks
-from site_fixtures import FLAGGED, make_site_board, write_record
+from site_fixtures import FLAGGED, make_site_board, site_files, write_record
 
 
 @pytest.fixture
@@ -39,14 +39,6 @@ def full_builds(monkeypatch) -> list[int]:
     return calls
 
 
-def files(site: Path) -> dict[str, bytes]:
-    return {
-        p.relative_to(site).as_posix(): p.read_bytes()
-        for p in sorted(site.rglob("*"))
-        if p.is_file() and p.name != MANIFEST
-    }
-
-
 def manifest(site: Path) -> tuple[list[str], dict[str, str]]:
     """The files a build lists and each page's key (without the stamp of its file)."""
     doc = json.loads((site / MANIFEST).read_text())
@@ -59,7 +51,7 @@ def assert_same_as_a_full_build(root: Path, tmp_path: Path, report, name: str) -
     config = load_config(root)
     clean = config.with_overrides(site_dir=tmp_path / f"clean-{name}")
     full = build_site(clean, force=True, workers=1)
-    assert files(config.site_dir) == files(clean.site_dir)
+    assert site_files(config.site_dir) == site_files(clean.site_dir)
     assert manifest(config.site_dir) == manifest(clean.site_dir)
     assert report.notes == full.notes
     assert report.pages == full.pages and report.records == full.records
@@ -372,10 +364,10 @@ def test_a_rebuild_falls_back_to_the_full_build_when_it_cannot_start_from_the_st
 def test_a_rebuild_touches_only_the_pages_that_show_what_changed(board):
     config = load_config(board)
     build_site(config, workers=1)
-    before = files(config.site_dir)
+    before = site_files(config.site_dir)
     measured_again(board)
     report = build_site(config, workers=1)
-    after = files(config.site_dir)
+    after = site_files(config.site_dir)
     changed = {path for path in after if after[path] != before.get(path)}
     # new costs: beta-full's page, the sentiment ranking (its cells, charts, fronts), its downloads,
     # and the record's copy; its comparisons and example browser show no cost and stay
@@ -419,7 +411,7 @@ def test_a_site_folder_another_build_wrote_last_is_not_rebuilt_from_the_state(bo
     full_builds.clear()
     report = build_site(preview, workers=1)
     assert full_builds == [1]  # the preview's manifest is of another build than the state's
-    assert files(preview.site_dir) == files(config.site_dir) and not report.skipped
+    assert site_files(preview.site_dir) == site_files(config.site_dir) and not report.skipped
 
 
 def test_a_task_file_left_by_another_build_is_not_taken_for_the_kept_one(board, tmp_path, full_builds):
@@ -548,3 +540,26 @@ def test_the_home_pages_key_changes_whenever_what_it_shows_of_a_row_does(board):
             if home_task_digest(task, new_rows, "quality", loaded.reference_hardware) == digest:
                 missed.append(f"{task.name}: {what}")
     assert checked > 10 and missed == []
+
+
+def test_every_field_of_an_entry_survives_the_kept_state(board):
+    """Each field of a board's entries (each metric, figure and interval too) changed in turn
+    comes back from ``state.entry_document``/``entry_of`` as it went in: a field added to
+    ``Entry`` and not kept would come back as its default, and a rebuild would show that."""
+    import dataclasses
+
+    from ftbench.board.read import load_board
+    from ftbench.site.state import entry_document, entry_of
+
+    def again(entry):
+        doc = json.loads(json.dumps(entry_document(entry)))
+        return entry_of({**doc, "outcome": None}, {})
+
+    entries = [e for rows in load_board(load_config(board)).board.summary.entries.values() for e in rows]
+    seen = set()
+    for entry in entries:
+        for what, changed in [("as read", entry), *_perturbations(entry)]:
+            assert again(changed) == dataclasses.replace(changed, outcome=None), what
+            seen.add(what.split("[")[0])
+    compared = {f.name for f in dataclasses.fields(entries[0]) if f.compare}
+    assert compared - seen <= {"calibration", "contamination"}  # None on every entry of this board

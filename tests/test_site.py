@@ -29,7 +29,7 @@ from ftbench.site.pages import NOT_FOUND_SCRIPT
 from ftbench.site.write import WRITING
 from ftbench.submissions import load_submission
 from ftbench.tasks import load_examples, load_tasks
-from site_fixtures import FLAGGED, ROOT, make_site_board, write_record
+from site_fixtures import FLAGGED, ROOT, make_site_board, site_files, write_record
 
 GOLDEN = Path(__file__).parent / "golden" / "site"
 # Not golden: copies of inputs (checked byte for byte against their sources instead).
@@ -45,15 +45,6 @@ def site_board(tmp_path: Path, monkeypatch) -> Path:
 def build(root: Path, **overrides):
     config = load_config(root).with_overrides(**overrides)
     return build_site(config), config.site_dir
-
-
-def site_files(site: Path) -> dict[str, bytes]:
-    """Every file of a built site, by relative path (the build manifest left out)."""
-    return {
-        p.relative_to(site).as_posix(): p.read_bytes()
-        for p in sorted(site.rglob("*"))
-        if p.is_file() and p.name != MANIFEST
-    }
 
 
 def test_golden_site(site_board):
