@@ -25,7 +25,7 @@ from ftbench.spec import pydantic_issues
 from ftbench.tasks import Task, split_sha256
 
 FILE_SCHEMA_VERSION: Literal[1] = 1
-_STRICT = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+_STRICT = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True, defer_build=True)
 _SHA256 = r"^[0-9a-f]{64}$"
 
 

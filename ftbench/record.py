@@ -21,7 +21,7 @@ from ftbench.spec import pydantic_issues
 RECORD_SCHEMA_VERSION: Literal[1] = 1
 MAX_RESAMPLES = 2000
 """Most bootstrap resamples a record may ask a reader to redo (each costs a pass over the examples)."""
-_STRICT = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+_STRICT = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True, defer_build=True)
 
 
 class SubmissionRef(BaseModel):

@@ -19,7 +19,7 @@ from pydantic import (
 from ftbench.errors import Issue
 
 SPEC_VERSION: Literal[1] = 1
-_STRICT = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+_STRICT = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True, defer_build=True)
 _ID = r"^[a-z0-9][a-z0-9._\-]{1,79}$"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*/[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")

@@ -25,7 +25,7 @@ from ftbench.perplexity import split_articles
 from ftbench.registry import Registry
 from ftbench.spec import pydantic_issues
 
-_STRICT = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+_STRICT = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True, defer_build=True)
 
 
 class DataSource(BaseModel):

@@ -563,3 +563,35 @@ def test_every_field_of_an_entry_survives_the_kept_state(board):
             seen.add(what.split("[")[0])
     compared = {f.name for f in dataclasses.fields(entries[0]) if f.compare}
     assert compared - seen <= {"calibration", "contamination"}  # None on every entry of this board
+
+
+def test_a_rebuild_draws_again_only_the_charts_whose_points_moved(board, tmp_path, full_builds, monkeypatch):
+    """A record measured again moves its point on the latency and the memory charts of its
+    task; a new latency alone leaves the memory chart as it was: it comes from the kept charts.
+    A kept chart under another key (another board's, or tampered with) is drawn again."""
+    from ftbench.site import charts
+
+    config = load_config(board)
+    build_site(config, workers=1)
+    drawn: list[str] = []
+    scatter = charts.scatter_figure
+    monkeypatch.setattr(charts, "scatter_figure", lambda p, c: drawn.append(c.chart_id) or scatter(p, c))
+    path = board / "results" / "beta-full" / "sentiment.json"
+    record = json.loads(path.read_text())
+    record["efficiency"].update({"latency_ms": 0.4, "latency_ms_lo": 0.39, "latency_ms_hi": 0.41})
+    path.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+    full_builds.clear()
+    build_site(config, workers=1)
+    assert full_builds == [] and drawn == ["chart-latency_ms"]
+    # the kept memory chart, with a forged drawing under another key: not taken
+    kept = config.cache_dir / "build" / "charts" / "sentiment.chart-model_memory_mb.svg.html"
+    key, _, body = kept.read_bytes().partition(b"\n")
+    kept.write_bytes(b"0" * len(key) + b"\n<script>forged</script>" + body)
+    drawn.clear()
+    record["efficiency"].update({"model_memory_mb": 4000.0, "model_memory_mb_lo": 3990.0, "model_memory_mb_hi": 4010.0})
+    record["efficiency"].update({"latency_ms": 0.5, "latency_ms_lo": 0.49, "latency_ms_hi": 0.51})
+    path.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+    report = build_site(config, workers=1)
+    assert full_builds == [] and sorted(drawn) == ["chart-latency_ms", "chart-model_memory_mb"]
+    assert b"forged" not in (config.site_dir / "tasks" / "sentiment.html").read_bytes()
+    assert_same_as_a_full_build(board, tmp_path, report, "memory")

@@ -155,6 +155,7 @@ def _build(config: BoardConfig, inputs: Inputs, previous: list[str], last: Last,
     from ftbench.site.context import salt_of
     from ftbench.site.delta import keep_full_state
     from ftbench.site.downloads import all_tasks_header
+    from ftbench.site.kept_charts import CHARTS, prune_charts
     from ftbench.site.model_page import standings
     from ftbench.site.pages import board_common, task_page_kept
     from ftbench.site.parallel import Shards, split_evenly
@@ -234,6 +235,7 @@ def _build(config: BoardConfig, inputs: Inputs, previous: list[str], last: Last,
         if rankings is not None:
             prune_rankings(rankings, {t.name for t in tasks})
         prune_lines(last.memo.parent / ALL_TASKS, {t.name for t in tasks})
+        prune_charts(last.memo.parent / CHARTS, {t.name for t in tasks})
         keep_full_state(last.memo.parent, inputs, layout, board, tables, salt)
     return report
 
@@ -309,14 +311,18 @@ def _task_pages(
 ) -> tuple[list[Page], bytes]:
     """What a task worker makes of its run of ``tasks``: each task's page and its comparison
     pages (``stamps``: the build's shared stamp and the pages' salt), and the tasks' lines of
-    the all-tasks download (``kept_lines``: where they are kept, and whether to make them anew)."""
+    the all-tasks download (``kept_lines``: where they are kept, and whether to make them anew;
+    the tasks' charts are kept beside them, ``kept_charts``)."""
     from ftbench.site.all_tasks import all_tasks_lines
     from ftbench.site.comparison import comparison_pages
+    from ftbench.site.kept_charts import CHARTS
     from ftbench.site.pages import task_pages
 
     shared, salt = stamps
     folder, force = kept_lines
-    pages = task_pages(board, tables, shared, only=tasks) + comparison_pages(tasks, tables, held_out, common, salt)
+    charts = (folder.parent / CHARTS, force) if folder is not None else None
+    pages = task_pages(board, tables, shared, only=tasks, kept=charts)
+    pages += comparison_pages(tasks, tables, held_out, common, salt)
     rows = b"".join(all_tasks_lines(board, t, tables[t.name], salt, folder, force) for t in tasks)
     return pages, rows
 

@@ -7,7 +7,8 @@ import hashlib
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from markupsafe import Markup
@@ -26,6 +27,9 @@ from ftbench.metrics import METRICS
 from ftbench.site import charts
 from ftbench.site.sanitize import render_markdown
 from ftbench.tasks import Task
+
+if TYPE_CHECKING:
+    from ftbench.site.kept_charts import KeptCharts
 
 TOP_N = 5
 """Entries of each task shown on the home page."""
@@ -203,12 +207,19 @@ def baselines(task: Task, gold: Sequence[int] | None, stored: Any = None) -> lis
 
 
 def chart_svgs(
-    task: Task, rows: Sequence[RankedRow], root: str, reference: float | None, hardware: str = ""
+    task: Task,
+    rows: Sequence[RankedRow],
+    root: str,
+    reference: float | None,
+    hardware: str = "",
+    kept: KeptCharts | None = None,
 ) -> list[Markup]:
     """The quality-versus-cost charts of a task (one per cost of :func:`chart_costs`), with the
     majority-class ``reference`` line where it falls on the quality axis. Entries whose figures
     are flagged or come from a profile other than the reference ``hardware`` are drawn apart
-    (hollow diamonds); the front joins only the badged entries, as the leaderboard decides them."""
+    (hollow diamonds); the front joins only the badged entries, as the leaderboard decides them.
+    ``kept``: where charts are kept between builds (a chart whose points did not change is
+    not drawn again)."""
     metric = METRICS[task.primary_metric]
     unit = value_unit(metric.name)
     y_title = f"{metric.label} ({unit + ', ' if unit else ''}{direction(metric.name)} is better)"
@@ -233,7 +244,8 @@ def chart_svgs(
             for r in rows
             if r.entry.value(cost) is not None and r.entry.value(metric.name) is not None
         ]
-        out.append(charts.scatter_figure(points, chart))
+        draw = partial(charts.scatter_figure, points, chart)
+        out.append(kept.chart(chart, points, draw) if kept is not None else draw())
     return out
 
 

@@ -221,7 +221,8 @@ class _Work:
         others = self._pages(extra)
         theirs = others[1::2] if parallel and len(others) > SPLIT_PAGES else []
         with contextlib.ExitStack() as stack:
-            drawn = stack.enter_context(Beside(partial(_draw, self.board, self.tables, slow), parallel and bool(slow)))
+            draw = partial(_draw, self.board, self.tables, slow, self._kept_charts())
+            drawn = stack.enter_context(Beside(draw, parallel and bool(slow)))
             charts = {t.name: partial(_drawn, drawn, t.name) for t in slow}
             pages = task_pages(self.board, self.tables, self.inputs.shared, only=self.affected, charts=charts)
             if theirs:
@@ -236,6 +237,14 @@ class _Work:
         return self._write(previous, done, outputs)
 
     # ------------------------------------------------------------------ what to make
+
+    def _kept_charts(self) -> Callable[[str], Any]:
+        """Where each task's charts are kept (``kept_charts``)."""
+        from ftbench.site.kept_charts import CHARTS, KeptCharts
+
+        assert self.last.memo is not None
+        folder = self.last.memo.parent / CHARTS
+        return lambda task: KeptCharts(folder, self.inputs.shared, task)
 
     def _moved(self) -> set[str]:
         """Folders whose model page shows a standing that changed on an affected task."""
@@ -376,6 +385,7 @@ class _Work:
         from ftbench.board.record_cache import FOLDER as RECORDS
         from ftbench.board.record_cache import prune
         from ftbench.site.all_tasks import ALL_TASKS, prune_lines
+        from ftbench.site.kept_charts import CHARTS, prune_charts
         from ftbench.site.state import forget, state_folder, write_board_state, write_entries
 
         assert self.last.memo is not None
@@ -410,6 +420,7 @@ class _Work:
         prune(cache / RECORDS, {f.submission for f in folders.values() if f.submission})
         prune_rankings(RankingCache(cache / RANKINGS), names)
         prune_lines(cache / ALL_TASKS, names)
+        prune_charts(cache / CHARTS, names)
 
 
 # ------------------------------------------------------------------ reading
@@ -486,11 +497,14 @@ def _notes(config: BoardConfig, state: BoardState, changed: set[str]) -> tuple[t
     return tuple(orphan_note(config, name) for name in ordered) + kept, ordered
 
 
-def _draw(board: Board, tables: Mapping[str, Sequence[RankedRow]], tasks: Sequence[Task]) -> dict[str, list[Any]]:
-    """The charts of each of ``tasks``' pages (``pages.task_charts``)."""
+def _draw(
+    board: Board, tables: Mapping[str, Sequence[RankedRow]], tasks: Sequence[Task], kept: Callable[[str], Any]
+) -> dict[str, list[Any]]:
+    """The charts of each of ``tasks``' pages (``pages.task_charts``; ``kept``: a task's kept
+    charts, ``kept_charts.KeptCharts``)."""
     from ftbench.site.pages import task_charts
 
-    return {t.name: task_charts(board, t, tables[t.name]) for t in tasks}
+    return {t.name: task_charts(board, t, tables[t.name], kept(t.name)) for t in tasks}
 
 
 def _drawn(drawing: Any, task: str) -> list[Any]:

@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -44,6 +45,7 @@ from ftbench.site.context import (
     task_url,
     updated,
 )
+from ftbench.site.kept_charts import KeptCharts
 from ftbench.site.measurement import flag_marker
 from ftbench.site.sanitize import markdown_title, render_markdown
 from ftbench.site.tables import interval_bar, metric_cells
@@ -117,14 +119,20 @@ def task_pages(
     shared: str = "",
     only: Sequence[Task] | None = None,
     charts: Mapping[str, Callable[[], list[Any]]] | None = None,
+    kept: tuple[Path, bool] | None = None,
 ) -> list[Page]:
     """One page per task (those in ``only``, if given), keyed by its entries' stamps (see
-    :func:`build_pages`); ``charts``: what gives a task's charts, where they are made apart."""
+    :func:`build_pages`); ``charts``: what gives a task's charts, where they are made apart;
+    ``kept``: else the folder charts are kept in between builds, and whether to draw every
+    chart anew (``kept_charts``)."""
     common = board_common(board)
     salt = salt_of(shared, common)
     pages = []
     for t in board.tasks if only is None else only:
         made = (charts or {}).get(t.name)
+        if made is None and kept is not None:
+            store = KeptCharts(kept[0], shared, t.name, kept[1])
+            made = partial(task_charts, board, t, tables[t.name], store)
         context = partial(task_context, board, t, tables[t.name], common, made)
         pages.append(Page(task_url(t.name), "task.html.j2", context, task_page_key(board, t, salt)))
     return pages
@@ -452,12 +460,12 @@ def _compact_row(row: RankedRow, metric: str, cost: str, reference: str, sharing
     }
 
 
-def task_charts(board: Board, task: Task, rows: Sequence[RankedRow]) -> list[Any]:
+def task_charts(board: Board, task: Task, rows: Sequence[RankedRow], kept: KeptCharts | None = None) -> list[Any]:
     """A task page's charts of quality against its costs (``context.chart_svgs``), with the
-    majority baseline's score marked."""
+    majority baseline's score marked (``kept``: where charts are kept between builds)."""
     refs = baselines(task, board.gold.get(task.name), board.baselines.get(task.name))
     majority = refs[0].scores[task.primary_metric] if refs else None
-    return chart_svgs(task, rows, "../", majority, board.reference_hardware)
+    return chart_svgs(task, rows, "../", majority, board.reference_hardware, kept)
 
 
 def task_context(
