@@ -211,18 +211,18 @@ class _Work:
         from ftbench.site.parallel import Beside
         from ftbench.site.render import environment, render_pages
 
-        moved = self._moved()
-        extra = _read_unchanged(self.layout, self.config, moved - {f.name for f in self.shard.folders})
-        env = environment(self.config.templates_dir, self.last.compiled)
-        # the changed tasks' charts take longest: drawn in a second process while this one makes
-        # the rest; with many pages (a change of quality moves many standings) every other one
-        # is made in a third
+        # the changed tasks' charts take longest: drawn in a second process, started first, while
+        # this one works out and makes the rest; with many pages (a change of quality moves many
+        # standings) every other one is made in a third
         slow = [t for t in self.affected if not task_page_kept(self.board, t, self.salt, self.last.keys)]
-        others = self._pages(extra)
-        theirs = others[1::2] if parallel and len(others) > SPLIT_PAGES else []
         with contextlib.ExitStack() as stack:
             draw = partial(_draw, self.board, self.tables, slow, self._kept_charts())
             drawn = stack.enter_context(Beside(draw, parallel and bool(slow)))
+            moved = self._moved()
+            extra = _read_unchanged(self.layout, self.config, moved - {f.name for f in self.shard.folders})
+            env = environment(self.config.templates_dir, self.last.compiled)
+            others = self._pages(extra)
+            theirs = others[1::2] if parallel and len(others) > SPLIT_PAGES else []
             charts = {t.name: partial(_drawn, drawn, t.name) for t in slow}
             pages = task_pages(self.board, self.tables, self.inputs.shared, only=self.affected, charts=charts)
             if theirs:
