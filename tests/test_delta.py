@@ -595,3 +595,36 @@ def test_a_rebuild_draws_again_only_the_charts_whose_points_moved(board, tmp_pat
     assert full_builds == [] and sorted(drawn) == ["chart-latency_ms", "chart-model_memory_mb"]
     assert b"forged" not in (config.site_dir / "tasks" / "sentiment.html").read_bytes()
     assert_same_as_a_full_build(board, tmp_path, report, "memory")
+
+
+def test_a_model_page_made_again_renders_only_the_sections_that_changed(board, tmp_path, full_builds, monkeypatch):
+    """delta-head's sentiment record made anew overtakes three entries: their model pages
+    are made again for their sentiment standing, but their sections of other tasks (the
+    language models' wiki, gamma-ia3's stale topics) come from the kept sections. A kept
+    section under another key is rendered again, never shown."""
+    import ftbench.site.model_page as model_page
+
+    config = load_config(board)
+    build_site(config, workers=1)
+    rendered: list[tuple[str, str]] = []
+    view = model_page.result_view
+    monkeypatch.setattr(
+        model_page,
+        "result_view",
+        lambda r, *a, **k: rendered.append((r.record.submission.id, r.record.task.name)) or view(r, *a, **k),
+    )
+    # zeta-sft's kept wiki section, forged under another key: rendered again
+    kept = config.cache_dir / "build" / "sections" / "zeta-sft.json"
+    doc = json.loads(kept.read_text())
+    doc["wiki"] = ["0" * 64, "<script>forged</script>"]
+    kept.write_text(json.dumps(doc))
+    new_predictions(board)
+    full_builds.clear()
+    report = build_site(config, workers=1)
+    assert full_builds == []
+    moved = {sub for sub, _ in rendered}
+    assert moved == {"delta-head", "epsilon-prompted", "gamma-ia3", "zeta-sft"}
+    # every sentiment section of the moved pages, and the forged one; no other section
+    assert set(rendered) == {(sub, "sentiment") for sub in moved} | {("zeta-sft", "wiki")}
+    assert b"forged" not in (config.site_dir / "models" / "zeta-sft.html").read_bytes()
+    assert_same_as_a_full_build(board, tmp_path, report, "sections")

@@ -93,6 +93,15 @@ def test_ranking_follows_the_primary_metric_and_leaves_out_stale_records(site_bo
     assert "Gamma Ia3" not in page
 
 
+def test_a_model_pages_sections_read_their_rank_as_its_results_table_does(site_board):
+    """A shared rank reads ``=1 of 6`` in the results table and in the task's section alike."""
+    _, site = build(site_board)
+    page = (site / "models/alpha-lora.html").read_text()
+    table = dict(re.findall(r'<a href="#task-(\w+)">.*?data-label="Rank">([^<]*)</td>', page, re.S))
+    heads = dict(re.findall(r'<section class="result" id="task-(\w+)".*?<p class="meta">Rank ([^·]*?) ·', page, re.S))
+    assert table["sentiment"] == "=1 of 6" and heads == table
+
+
 def test_stale_missing_and_withdrawn_results_are_explained(site_board):
     _, site = build(site_board)
     gamma = (site / "models/gamma-ia3.html").read_text()

@@ -156,6 +156,7 @@ def _build(config: BoardConfig, inputs: Inputs, previous: list[str], last: Last,
     from ftbench.site.delta import keep_full_state
     from ftbench.site.downloads import all_tasks_header
     from ftbench.site.kept_charts import CHARTS, prune_charts
+    from ftbench.site.kept_sections import SECTIONS, prune_sections
     from ftbench.site.model_page import standings
     from ftbench.site.pages import board_common, task_page_kept
     from ftbench.site.parallel import Shards, split_evenly
@@ -236,6 +237,7 @@ def _build(config: BoardConfig, inputs: Inputs, previous: list[str], last: Last,
             prune_rankings(rankings, {t.name for t in tasks})
         prune_lines(last.memo.parent / ALL_TASKS, {t.name for t in tasks})
         prune_charts(last.memo.parent / CHARTS, {t.name for t in tasks})
+        prune_sections(last.memo.parent / SECTIONS, {f.submission for f in board.summary.folders if f.submission})
         keep_full_state(last.memo.parent, inputs, layout, board, tables, salt)
     return report
 
@@ -288,14 +290,18 @@ def _render_model_pages(state: _Kept, job: tuple) -> tuple[Rendered, list[str]]:
     memory (those whose key changed); report the site files it has (pages and record copies)
     and the pages' keys."""
     from ftbench.site.examples import example_pages
+    from ftbench.site.kept_sections import SECTIONS, KeptSections
     from ftbench.site.model_page import model_pages
     from ftbench.site.render import environment, render_pages
 
     templates_dir, tasks, ranks, common, salt = job
     env = environment(templates_dir, state.last.compiled)
-    pages = model_pages(state.shard, tasks, ranks, common, state.held_out, salt)
+    memo = state.last.memo
+    sections = KeptSections(env, common, memo.parent / SECTIONS if memo is not None else None, state.last.force)
+    pages = model_pages(state.shard, tasks, ranks, common, sections.maker, state.held_out, salt)
     pages += example_pages(state.shard, tasks, state.held_out, common, salt)
     done = render_pages(env, pages, state.last.keys, state.last.site_dir)
+    sections.flush()
     state.pages = done.outputs
     return done.without_bytes(), list(state.sources)
 

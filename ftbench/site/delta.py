@@ -209,7 +209,7 @@ class _Work:
         """Make the pages that may have changed, write what did, keep the new state."""
         from ftbench.site.pages import task_page_kept, task_pages
         from ftbench.site.parallel import Beside
-        from ftbench.site.render import environment, render_pages
+        from ftbench.site.render import environment
 
         # the changed tasks' charts take longest: drawn in a second process, started first, while
         # this one works out and makes the rest; with many pages (a change of quality moves many
@@ -221,22 +221,30 @@ class _Work:
             moved = self._moved()
             extra = _read_unchanged(self.layout, self.config, moved - {f.name for f in self.shard.folders})
             env = environment(self.config.templates_dir, self.last.compiled)
-            others = self._pages(extra)
+            sections = self._kept_sections(env)
+            others = self._pages(extra, sections)
             theirs = others[1::2] if parallel and len(others) > SPLIT_PAGES else []
             charts = {t.name: partial(_drawn, drawn, t.name) for t in slow}
             pages = task_pages(self.board, self.tables, self.inputs.shared, only=self.affected, charts=charts)
             if theirs:
                 made = stack.enter_context(
-                    Beside(partial(render_pages, env, theirs, self.last.keys, self.last.site_dir))
+                    Beside(partial(_render_keeping, env, theirs, self.last.keys, self.last.site_dir, sections))
                 )
                 others = others[0::2]
-            done = render_pages(env, [*others, *pages, self._home()], self.last.keys, self.last.site_dir)
+            done = _render_keeping(env, [*others, *pages, self._home()], self.last.keys, self.last.site_dir, sections)
             if theirs:
                 done.merge(made.result())
         outputs = {**done.outputs, **self._other_outputs()}
         return self._write(previous, done, outputs)
 
     # ------------------------------------------------------------------ what to make
+
+    def _kept_sections(self, env: Any) -> Any:
+        """Where the model pages' sections are kept (``kept_sections``)."""
+        from ftbench.site.kept_sections import SECTIONS, KeptSections
+
+        assert self.last.memo is not None
+        return KeptSections(env, self.common, self.last.memo.parent / SECTIONS)
 
     def _kept_charts(self) -> Callable[[str], Any]:
         """Where each task's charts are kept (``kept_charts``)."""
@@ -273,7 +281,7 @@ class _Work:
 
         return Lazy([t.name for t in self.board.tasks], load)
 
-    def _pages(self, extra: Shard) -> list[Any]:
+    def _pages(self, extra: Shard, sections: Any) -> list[Any]:
         from ftbench.board.snapshot import Shard
         from ftbench.site.comparison import comparison_pages
         from ftbench.site.examples import example_pages
@@ -286,7 +294,7 @@ class _Work:
         tasks = board.tasks
         # a model page only counts the held-out examples: a readable task has Task.num_examples
         sizes = {t.name: range(t.num_examples) for t in tasks if t.name in self.state.readable}
-        pages = model_pages(both, tasks, self._standings(), common, sizes, salt)
+        pages = model_pages(both, tasks, self._standings(), common, sections.maker, sizes, salt)
         records = tuple(r for r in self.shard.records if (r.record.submission.id, r.record.task.name) in self.pairs)
         pages += example_pages(Shard(self.shard.submissions, records), tasks, held_out, common, salt)
         pages += comparison_pages(self.affected, self.tables, held_out, common, salt)
@@ -386,6 +394,7 @@ class _Work:
         from ftbench.board.record_cache import prune
         from ftbench.site.all_tasks import ALL_TASKS, prune_lines
         from ftbench.site.kept_charts import CHARTS, prune_charts
+        from ftbench.site.kept_sections import SECTIONS, prune_sections
         from ftbench.site.state import forget, state_folder, write_board_state, write_entries
 
         assert self.last.memo is not None
@@ -421,6 +430,7 @@ class _Work:
         prune_rankings(RankingCache(cache / RANKINGS), names)
         prune_lines(cache / ALL_TASKS, names)
         prune_charts(cache / CHARTS, names)
+        prune_sections(cache / SECTIONS, {f.submission for f in folders.values() if f.submission})
 
 
 # ------------------------------------------------------------------ reading
@@ -495,6 +505,16 @@ def _notes(config: BoardConfig, state: BoardState, changed: set[str]) -> tuple[t
     kept = state.notes[len(state.orphans) :]
     ordered = tuple(sorted(orphans))
     return tuple(orphan_note(config, name) for name in ordered) + kept, ordered
+
+
+def _render_keeping(env: Any, pages: Sequence[Any], keys: Mapping[str, Any], site_dir: Path, sections: Any) -> Any:
+    """``render.render_pages``, then the model pages' sections made meanwhile kept (in the
+    process that made them)."""
+    from ftbench.site.render import render_pages
+
+    done = render_pages(env, pages, keys, site_dir)
+    sections.flush()
+    return done
 
 
 def _draw(

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import functools
 import shlex
-from collections.abc import Mapping, Sequence, Sized
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence, Sized
+from dataclasses import dataclass, field, fields
 from functools import partial
 from typing import Any
 from urllib.parse import quote
@@ -74,6 +74,10 @@ class TaskStanding:
 Standings = Mapping[str, TaskStanding]
 """Task -> its standing."""
 
+SectionMaker = Callable[[str, str, Callable[[], "ResultView"]], Markup]
+"""``(task, key, view) -> HTML``: a record's section of its model page, kept under ``key``
+(:func:`section_key`) or rendered from ``view()`` (``ftbench.site.kept_sections``)."""
+
 
 def standings(tables: Mapping[str, Sequence[RankedRow]]) -> Standings:
     """What a model page needs of the whole board, small enough to send to every build worker."""
@@ -108,19 +112,22 @@ def model_pages(
     tasks: Sequence[Task],
     ranks: Standings,
     common: dict[str, Any],
+    sections: Callable[[str], SectionMaker],
     held_out: Mapping[str, Sized] | None = None,
     salt: str = "",
 ) -> list[Page]:
     """One page per submission of ``shard``, in id order (``held_out``: the tasks' readable
     held-out examples, or anything of their number, for the links to each record's example
-    browser; ``salt``: see ``context.page_key``). A page's key: its folder's and its records'
-    stamps and statuses, and what it shows of its records' tasks' standings."""
+    browser; ``salt``: see ``context.page_key``; ``sections``: what makes a submission's
+    sections, ``kept_sections``). A page's key: its folder's and its records' stamps and
+    statuses, and what it shows of its records' tasks' standings."""
     by_sub: dict[str, list[LoadedRecord]] = {}
     for r in shard.records:
         by_sub.setdefault(r.record.submission.id, []).append(r)
     pages = []
     for s in shard.submissions:
         records = by_sub.get(s.spec.id, [])
+        make = sections(s.spec.id)
         key = page_key(
             salt,
             "model",
@@ -136,7 +143,7 @@ def model_pages(
                 for r in records
             ],
         )
-        context = partial(model_context, tasks, s, records, ranks, common, held_out or {})
+        context = partial(model_context, tasks, s, records, ranks, common, held_out or {}, make, salt)
         pages.append(Page(model_url(s.spec.id), "model.html.j2", context, key))
     return pages
 
@@ -147,11 +154,15 @@ def model_context(
     records: Sequence[LoadedRecord],
     ranks: Standings,
     common: dict[str, Any],
-    held_out: Mapping[str, Sized] | None = None,
+    held_out: Mapping[str, Sized],
+    sections: SectionMaker,
+    salt: str = "",
 ) -> dict[str, Any]:
     """A submission: model card, fine-tuning, per-task results with provenance, reproduction.
     A refused record (one that does not prove its numbers) is named with the reason, its
-    numbers not shown."""
+    numbers not shown. Each record's section is made by ``sections`` (``kept_sections``: kept
+    under its key, :func:`section_key`, else rendered from its :func:`result_view`); the
+    results table shows each record's :func:`result_summary`."""
     spec = sub.spec
     by_name = {t.name: t for t in tasks}
     refused = sorted((r.record.task.name, r.note) for r in records if r.status == "refused")
@@ -159,13 +170,14 @@ def model_context(
     environments = [environment_view(r.record) for r in records]
     shared = bool(environments) and all(e == environments[0] for e in environments)
     reference = str(common.get("reference_hardware", ""))
-    held_out = held_out or {}
-    results = [
-        result_view(
-            r, by_name.get(r.record.task.name), ranks, spec.id, shared, reference, held_out.get(r.record.task.name)
-        )
-        for r in records
-    ]
+    results, made = [], []
+    for r in records:
+        name = r.record.task.name
+        task, examples = by_name.get(name), held_out.get(name)
+        view = partial(result_view, r, task, ranks, spec.id, shared, reference, examples)
+        results.append(result_summary(r, task, ranks, spec.id, reference))
+        key = section_key(salt, spec.id, r, shown_standing(ranks.get(name), name, spec.id), shared, examples)
+        made.append(sections(name, key, view))
     seen = {r.record.task.name for r in records if r.status != "orphan"}
     percent_only = all(is_percent(r.record.task.primary_metric) for r in records)
     return {
@@ -179,6 +191,7 @@ def model_context(
         "value_units": not percent_only,
         "card": render_card(sub.card),
         "results": results,
+        "sections": made,
         "environment": environments[0] if shared else [],
         "missing": sorted(set(spec.tasks) - seen - {task for task, _ in refused}),
         "refused": refused,
@@ -188,6 +201,77 @@ def model_context(
         "github": f"https://github.com/{quote(spec.submitter.github)}" if spec.submitter.github else "",
         "evaluate_all": shlex.join(["ftbench", "evaluate", f"submissions/{spec.id}"]),
     }
+
+
+@dataclass(frozen=True)
+class ResultSummary:
+    """A record's row of its model page's results table (what its section's head shows too)."""
+
+    task: str
+    """Task name (the section's anchor)."""
+    title: str
+    """Task title."""
+    status: str
+    """current, stale or orphan."""
+    rank: int | None
+    """Rank on the task when current."""
+    rank_text: str
+    """The rank as shown: ``=1`` when another entry shares it ("" when not ranked)."""
+    of: int
+    """Entries ranked on the task."""
+    primary: str
+    """Primary metric's label."""
+    primary_value: str
+    """Its formatted value."""
+    primary_unit: str
+    """``%`` for a share of examples, else "" (a perplexity, bits per byte)."""
+    hardware: str
+    """Device the efficiency figures come from."""
+    flag: Markup
+    """The flag marker (empty when unflagged)."""
+
+
+def result_summary(
+    loaded: LoadedRecord, task: Task | None, standings: Standings, sub_id: str, reference: str = ""
+) -> ResultSummary:
+    """A record's row of the results table (``reference``: the board's hardware profile, which
+    its flags are judged against)."""
+    rec = loaded.record
+    standing = standings.get(rec.task.name)
+    current = loaded.status == "current"
+    ranked = standing is not None and current and sub_id in standing.ranks
+    primary = rec.task.primary_metric
+    profile = hardware_label(rec)
+    return ResultSummary(
+        task=rec.task.name,
+        title=task.title if task else rec.task.name,
+        status=loaded.status,
+        rank=standing.ranks.get(sub_id) if standing and current else None,
+        rank_text=rank_text(standing.ranks[sub_id], standing.sharing[sub_id]) if standing and ranked else "",
+        of=len(standing.order) if standing else 0,
+        primary=METRICS[primary].label if primary in METRICS else primary,
+        primary_value=format_value(primary, rec.metrics.get(primary)),
+        primary_unit="%" if is_percent(primary) else "",
+        hardware=profile,
+        flag=Markup(flag_marker(record_flags(rec.efficiency, profile, reference))),
+    )
+
+
+def section_key(
+    salt: str,
+    sub_id: str,
+    loaded: LoadedRecord,
+    shown: tuple,
+    shared_environment: bool,
+    examples: Sized | None,
+) -> str:
+    """The key a record's section is kept under (``context.page_key``): its record's file and
+    stamp, status and note, what it shows of its task's standing (``shown``:
+    :func:`shown_standing`), whether the page shows the environment once for all its records,
+    and how many held-out examples its task has where they can be read."""
+    count = len(examples) if examples is not None else None
+    status = (loaded.href, loaded.stamp, loaded.status, loaded.note)
+    return page_key(salt, "model section", sub_id, status, shown, shared_environment, count)
 
 
 @dataclass(frozen=True)
@@ -290,22 +374,13 @@ def result_view(
     primary = rec.task.primary_metric
     matrix = confusion_table(rec.task.labels, rec.confusion_matrix, link)
     language_model = rec.task.type == "perplexity" or rec.prompt is not None
-    profile = hardware_label(rec)
+    summary = result_summary(loaded, task, standings, sub_id, reference)
+    profile = summary.hardware
     flags = record_flags(rec.efficiency, profile, reference)
     return ResultView(
-        task=name,
-        title=task.title if task else name,
+        **{f.name: getattr(summary, f.name) for f in fields(summary)},
         task_href=task_url(name) if task else "",
-        status=loaded.status,
         note=loaded.note,
-        rank=standing.ranks.get(sub_id) if standing and current else None,
-        rank_text=rank_text(standing.ranks[sub_id], standing.sharing[sub_id])
-        if standing and current and sub_id in standing.ranks
-        else "",
-        of=len(standing.order) if standing else 0,
-        primary=METRICS[primary].label if primary in METRICS else primary,
-        primary_value=format_value(primary, rec.metrics.get(primary)),
-        primary_unit="%" if is_percent(primary) else "",
         metrics=metric_rows(rec.metrics, primary, rec.intervals.bounds if rec.intervals else {}),
         per_class=per_class_rows(rec.per_class),
         matrix=matrix,
@@ -327,11 +402,9 @@ def result_view(
         lm_efficiency=facts_table(lm_efficiency_rows(rec.efficiency)) if language_model else Markup(""),
         measurement=measurement_blocks(rec, profile, reference, flags),
         flags=flags,
-        flag=Markup(flag_marker(flags)),
         unmerged=unmerged_rows(rec.efficiency),
         scoring=facts_table(scoring_rows(loaded.scoring, rec.intervals)) if loaded.scoring else Markup(""),
         prompt=prompt_view(rec.prompt, rec.task.labels),
-        hardware=profile,
         provenance=provenance_view(rec),
         environment=[] if shared_environment else environment_view(rec),
         weights=weights_view(rec),
