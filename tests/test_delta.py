@@ -600,8 +600,9 @@ def test_a_rebuild_draws_again_only_the_charts_whose_points_moved(board, tmp_pat
 def test_a_model_page_made_again_renders_only_the_sections_that_changed(board, tmp_path, full_builds, monkeypatch):
     """delta-head's sentiment record made anew overtakes three entries: their model pages
     are made again for their sentiment standing, but their sections of other tasks (the
-    language models' wiki, gamma-ia3's stale topics) come from the kept sections. A kept
-    section under another key is rendered again, never shown."""
+    language models' wiki, gamma-ia3's stale topics) and their cards come from the kept
+    parts. A kept section under another key is rendered again, never shown; an edited card is
+    rendered again."""
     import ftbench.site.model_page as model_page
 
     config = load_config(board)
@@ -613,11 +614,13 @@ def test_a_model_page_made_again_renders_only_the_sections_that_changed(board, t
         "result_view",
         lambda r, *a, **k: rendered.append((r.record.submission.id, r.record.task.name)) or view(r, *a, **k),
     )
+    cards: list[str] = []
+    card = model_page.render_card
+    monkeypatch.setattr(model_page, "render_card", lambda text: cards.append(text) or card(text))
     # zeta-sft's kept wiki section, forged under another key: rendered again
-    kept = config.cache_dir / "build" / "sections" / "zeta-sft.json"
-    doc = json.loads(kept.read_text())
-    doc["wiki"] = ["0" * 64, "<script>forged</script>"]
-    kept.write_text(json.dumps(doc))
+    kept = config.cache_dir / "build" / "sections" / "zeta-sft" / "wiki.section.html"
+    key, _, html = kept.read_bytes().partition(b"\n")
+    kept.write_bytes(b"0" * len(key) + b"\n<script>forged</script>" + html)
     new_predictions(board)
     full_builds.clear()
     report = build_site(config, workers=1)
@@ -627,4 +630,8 @@ def test_a_model_page_made_again_renders_only_the_sections_that_changed(board, t
     # every sentiment section of the moved pages, and the forged one; no other section
     assert set(rendered) == {(sub, "sentiment") for sub in moved} | {("zeta-sft", "wiki")}
     assert b"forged" not in (config.site_dir / "models" / "zeta-sft.html").read_bytes()
+    assert cards == []  # the moved pages' cards are as they were
+    card_edited(board)  # alpha-lora's card: rendered again, and only it
+    report = build_site(config, workers=1)
+    assert full_builds == [] and len(cards) == 1 and "A line more." in cards[0]
     assert_same_as_a_full_build(board, tmp_path, report, "sections")

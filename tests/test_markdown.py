@@ -329,4 +329,4 @@ def test_the_submit_pages_example_submission_is_valid_as_written(tmp_path):
     loaded = load_submission(folder, load_tasks(ROOT / "tasks"))  # raises on any error
     assert loaded.spec.id == "my-minilm-lora" and list(loaded.spec.tasks) == ["sst2"]
     html = render_markdown(page)
-    assert '<pre><code>id: my-minilm-lora\n' in html and leaked_syntax(html) == []
+    assert "<pre><code>id: my-minilm-lora\n" in html and leaked_syntax(html) == []

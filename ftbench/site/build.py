@@ -237,7 +237,8 @@ def _build(config: BoardConfig, inputs: Inputs, previous: list[str], last: Last,
             prune_rankings(rankings, {t.name for t in tasks})
         prune_lines(last.memo.parent / ALL_TASKS, {t.name for t in tasks})
         prune_charts(last.memo.parent / CHARTS, {t.name for t in tasks})
-        prune_sections(last.memo.parent / SECTIONS, {f.submission for f in board.summary.folders if f.submission})
+        subs = {f.submission for f in board.summary.folders if f.submission}
+        prune_sections(last.memo.parent / SECTIONS, subs, {t.name for t in tasks})
         keep_full_state(last.memo.parent, inputs, layout, board, tables, salt)
     return report
 

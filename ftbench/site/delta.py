@@ -430,7 +430,7 @@ class _Work:
         prune_rankings(RankingCache(cache / RANKINGS), names)
         prune_lines(cache / ALL_TASKS, names)
         prune_charts(cache / CHARTS, names)
-        prune_sections(cache / SECTIONS, {f.submission for f in folders.values() if f.submission})
+        prune_sections(cache / SECTIONS, {f.submission for f in folders.values() if f.submission}, names)
 
 
 # ------------------------------------------------------------------ reading

@@ -11,7 +11,7 @@ import shlex
 from collections.abc import Callable, Mapping, Sequence, Sized
 from dataclasses import dataclass, field, fields
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from markupsafe import Markup
@@ -74,9 +74,17 @@ class TaskStanding:
 Standings = Mapping[str, TaskStanding]
 """Task -> its standing."""
 
-SectionMaker = Callable[[str, str, Callable[[], "ResultView"]], Markup]
-"""``(task, key, view) -> HTML``: a record's section of its model page, kept under ``key``
-(:func:`section_key`) or rendered from ``view()`` (``ftbench.site.kept_sections``)."""
+
+class PageParts(Protocol):
+    """The parts of a submission's page that a rebuild may keep (``ftbench.site.kept_sections``)."""
+
+    def section(self, task: str, key: str, view: Callable[[], ResultView]) -> Markup:
+        """A record's section: kept under ``key`` (:func:`section_key`), else rendered from ``view()``."""
+        ...
+
+    def card(self, key: str, render: Callable[[], Markup]) -> Markup:
+        """The rendered model card: kept under ``key``, else ``render()``."""
+        ...
 
 
 def standings(tables: Mapping[str, Sequence[RankedRow]]) -> Standings:
@@ -112,7 +120,7 @@ def model_pages(
     tasks: Sequence[Task],
     ranks: Standings,
     common: dict[str, Any],
-    sections: Callable[[str], SectionMaker],
+    sections: Callable[[str], PageParts],
     held_out: Mapping[str, Sized] | None = None,
     salt: str = "",
 ) -> list[Page]:
@@ -155,14 +163,14 @@ def model_context(
     ranks: Standings,
     common: dict[str, Any],
     held_out: Mapping[str, Sized],
-    sections: SectionMaker,
+    sections: PageParts,
     salt: str = "",
 ) -> dict[str, Any]:
     """A submission: model card, fine-tuning, per-task results with provenance, reproduction.
     A refused record (one that does not prove its numbers) is named with the reason, its
-    numbers not shown. Each record's section is made by ``sections`` (``kept_sections``: kept
-    under its key, :func:`section_key`, else rendered from its :func:`result_view`); the
-    results table shows each record's :func:`result_summary`."""
+    numbers not shown. Each record's section, and the card, are made by ``sections``
+    (``kept_sections``: kept under their key, :func:`section_key`, else rendered, a section
+    from its :func:`result_view`); the results table shows each record's :func:`result_summary`."""
     spec = sub.spec
     by_name = {t.name: t for t in tasks}
     refused = sorted((r.record.task.name, r.note) for r in records if r.status == "refused")
@@ -177,7 +185,7 @@ def model_context(
         view = partial(result_view, r, task, ranks, spec.id, shared, reference, examples)
         results.append(result_summary(r, task, ranks, spec.id, reference))
         key = section_key(salt, spec.id, r, shown_standing(ranks.get(name), name, spec.id), shared, examples)
-        made.append(sections(name, key, view))
+        made.append(sections.section(name, key, view))
     seen = {r.record.task.name for r in records if r.status != "orphan"}
     percent_only = all(is_percent(r.record.task.primary_metric) for r in records)
     return {
@@ -189,7 +197,7 @@ def model_context(
         "family": model_family(spec.model.kind, spec.fine_tuning.method),
         "value_heading": "Value (%)" if percent_only else "Value",
         "value_units": not percent_only,
-        "card": render_card(sub.card),
+        "card": sections.card(page_key(salt, "card", sub.card), partial(render_card, sub.card)),
         "results": results,
         "sections": made,
         "environment": environments[0] if shared else [],
