@@ -11,8 +11,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
-import psutil
-
 
 class PeakMemory:
     """The peak resident memory of this process while the block runs (MiB).
@@ -31,6 +29,8 @@ class PeakMemory:
         self.exact = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        import psutil  # on first use: a site build imports this module and need not load psutil
+
         self._process = psutil.Process()
 
     def _rss_mb(self) -> float:
@@ -80,6 +80,8 @@ def _high_water_mark_mb() -> float | None:
 
 def rss_mb() -> float:
     """This process's resident memory now (MiB)."""
+    import psutil
+
     return psutil.Process().memory_info().rss / 2**20
 
 

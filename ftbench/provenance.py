@@ -9,8 +9,6 @@ import re
 import sys
 from pathlib import Path
 
-import psutil
-
 import ftbench
 
 PACKAGES = (
@@ -92,6 +90,8 @@ def hardware_profile(hardware: dict, device: str) -> str:
 
 def hardware() -> dict:
     """CPU, cores, memory, and the GPU when torch sees one (only if torch is already loaded)."""
+    import psutil  # here: a site build imports this module and need not load psutil
+
     info = {
         "platform": platform.platform(),
         "machine": platform.machine(),

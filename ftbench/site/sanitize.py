@@ -16,13 +16,16 @@ from __future__ import annotations
 import functools
 import itertools
 import re
+from typing import TYPE_CHECKING
 
 import nh3
-from markdown_it import MarkdownIt
-from markdown_it.token import Token
 from markupsafe import Markup
 
 from ftbench.untrusted import MAX_DEPTH
+
+if TYPE_CHECKING:  # markdown-it is imported when a page first renders markdown
+    from markdown_it import MarkdownIt
+    from markdown_it.token import Token
 
 ALLOWED_TAGS = frozenset(
     {
@@ -146,6 +149,8 @@ def _parser() -> MarkdownIt:
     # package). maxNesting: markdown-it drops what lies deeper, unseen; a list level costs two
     # (list, item), and card_problem refuses lists deeper than MAX_DEPTH. No higher: the time
     # a line of unclosed "[" takes grows with it.
+    from markdown_it import MarkdownIt
+
     options = {"html": True, "maxNesting": 2 * MAX_DEPTH + 2}
     return MarkdownIt("commonmark", options).enable(["table", "strikethrough"])
 
