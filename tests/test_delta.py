@@ -597,16 +597,10 @@ def test_a_rebuild_draws_again_only_the_charts_whose_points_moved(board, tmp_pat
     assert_same_as_a_full_build(board, tmp_path, report, "memory")
 
 
-def test_a_model_page_made_again_renders_only_the_sections_that_changed(board, tmp_path, full_builds, monkeypatch):
-    """delta-head's sentiment record made anew overtakes three entries: their model pages
-    are made again for their sentiment standing, but their sections of other tasks (the
-    language models' wiki, gamma-ia3's stale topics) and their cards come from the kept
-    parts. A kept section under another key is rendered again, never shown; an edited card is
-    rendered again."""
+def _parts_counted(monkeypatch) -> tuple[list[tuple[str, str]], list[str]]:
+    """The sections ``(submission, task)`` and the cards rendered from now on."""
     import ftbench.site.model_page as model_page
 
-    config = load_config(board)
-    build_site(config, workers=1)
     rendered: list[tuple[str, str]] = []
     view = model_page.result_view
     monkeypatch.setattr(
@@ -617,19 +611,41 @@ def test_a_model_page_made_again_renders_only_the_sections_that_changed(board, t
     cards: list[str] = []
     card = model_page.render_card
     monkeypatch.setattr(model_page, "render_card", lambda text: cards.append(text) or card(text))
-    # zeta-sft's kept wiki section, forged under another key: rendered again
-    kept = config.cache_dir / "build" / "sections" / "zeta-sft" / "wiki.section.html"
-    key, _, html = kept.read_bytes().partition(b"\n")
-    kept.write_bytes(b"0" * len(key) + b"\n<script>forged</script>" + html)
+    return rendered, cards
+
+
+def _manifest_doc(site: Path) -> dict:
+    return json.loads((site / MANIFEST).read_text())
+
+
+def test_a_model_page_made_again_renders_only_the_sections_that_changed(board, tmp_path, full_builds, monkeypatch):
+    """delta-head's sentiment record made anew overtakes three entries: their model pages
+    are made again for their sentiment standing, but their sections of other tasks (the
+    language models' wiki, gamma-ia3's stale topics) and their cards are taken from the pages
+    the last build wrote. A part the manifest names under another key is rendered again; an
+    edited card is rendered again."""
+    config = load_config(board)
+    build_site(config, workers=1)
+    doc = _manifest_doc(config.site_dir)
+    entry = doc["keys"]["models/zeta-sft.html"]
+    assert len(entry) == 3 and {p[0] for p in entry[2]} == {"#card", "sentiment", "wiki"}
+    page = (config.site_dir / "models" / "zeta-sft.html").read_bytes()
+    for _, _, start, end, _ in entry[2]:  # each part where the manifest says
+        assert page[start:end].startswith(b"<") and page[start:end].rstrip().endswith(b">")
+    # zeta-sft's wiki section named under another key: rendered again
+    for part in entry[2]:
+        if part[0] == "wiki":
+            part[1] = "0" * len(part[1])
+    (config.site_dir / MANIFEST).write_text(json.dumps(doc))
+    rendered, cards = _parts_counted(monkeypatch)
     new_predictions(board)
     full_builds.clear()
     report = build_site(config, workers=1)
     assert full_builds == []
     moved = {sub for sub, _ in rendered}
     assert moved == {"delta-head", "epsilon-prompted", "gamma-ia3", "zeta-sft"}
-    # every sentiment section of the moved pages, and the forged one; no other section
+    # every sentiment section of the moved pages, and the one under another key; no other
     assert set(rendered) == {(sub, "sentiment") for sub in moved} | {("zeta-sft", "wiki")}
-    assert b"forged" not in (config.site_dir / "models" / "zeta-sft.html").read_bytes()
     assert cards == []  # the moved pages' cards are as they were
     card_edited(board)  # alpha-lora's card: rendered again, and only it
     report = build_site(config, workers=1)
@@ -637,29 +653,80 @@ def test_a_model_page_made_again_renders_only_the_sections_that_changed(board, t
     assert_same_as_a_full_build(board, tmp_path, report, "sections")
 
 
-def test_a_rebuild_prunes_the_kept_parts_of_a_withdrawn_submission_and_walks_them_only_then(
+def _shift(entry: list) -> None:
+    for part in entry[2]:
+        part[2], part[3] = part[2] + 7, part[3] + 7
+
+
+def _too_far(entry: list) -> None:
+    for part in entry[2]:
+        part[2], part[3] = 10**9, 10**9 + 5
+
+
+def _not_parts(entry: list) -> None:
+    entry[2] = [["#card", entry[2][0][1], -1, "9", entry[2][0][4]], "wiki"]
+
+
+@pytest.mark.parametrize("damage", [_shift, _too_far, _not_parts], ids=lambda d: d.__name__)
+def test_a_page_whose_parts_are_misplaced_or_malformed_comes_out_as_a_full_build_makes_it(
+    board, tmp_path, full_builds, monkeypatch, damage
+):
+    """The manifest names where each part lies in a page; a part that is not where it says
+    (its bytes have another digest), or an entry not as a build writes it, never breaks a
+    page: the part is rendered again."""
+    config = load_config(board)
+    build_site(config, workers=1)
+    doc = _manifest_doc(config.site_dir)
+    for path in ("models/zeta-sft.html", "models/delta-head.html", "models/gamma-ia3.html"):
+        damage(doc["keys"][path])
+    (config.site_dir / MANIFEST).write_text(json.dumps(doc))
+    new_predictions(board)
+    full_builds.clear()
+    report = build_site(config, workers=1)
+    assert full_builds == []
+    assert_same_as_a_full_build(board, tmp_path, report, damage.__name__)
+
+
+def test_a_page_changed_since_the_last_build_is_made_whole_and_its_change_not_carried(
     board, tmp_path, full_builds, monkeypatch
 ):
-    """A withdrawn submission's kept sections and card go with it, as in the full build; a
-    rebuild that leaves the board's submissions and tasks as they were does not walk the kept
-    parts of every submission (on the 10,000-record board, most of 0.1 s)."""
-    import ftbench.site.kept_sections as kept_sections
+    """A model page changed by hand (or by a checkout) after the build has another stamp:
+    none of its parts is taken from it, so nothing written into it reaches the next page."""
+    config = load_config(board)
+    build_site(config, workers=1)
+    page = config.site_dir / "models" / "zeta-sft.html"
+    doc = _manifest_doc(config.site_dir)
+    _, _, start, end, _ = next(p for p in doc["keys"]["models/zeta-sft.html"][2] if p[0] == "wiki")
+    data = page.read_bytes()
+    forged = b"<script>forged</script>"
+    page.write_bytes(data[:start] + forged + data[start + len(forged) : end] + data[end:])
+    rendered, cards = _parts_counted(monkeypatch)
+    new_predictions(board)
+    full_builds.clear()
+    report = build_site(config, workers=1)
+    assert full_builds == []
+    assert ("zeta-sft", "wiki") in rendered and len(cards) >= 1
+    assert b"forged" not in page.read_bytes()
+    assert_same_as_a_full_build(board, tmp_path, report, "edited")
+
+
+def test_a_rebuild_prunes_the_caches_only_when_a_submission_or_task_left_the_board(
+    board, tmp_path, full_builds, monkeypatch
+):
+    """A withdrawn submission's cached records go, as in the full build; a rebuild that
+    leaves the board's submissions and tasks as they were does not walk the caches."""
+    import ftbench.board.record_cache as record_cache
 
     config = load_config(board)
     build_site(config, workers=1)
-    sections = config.cache_dir / "build" / "sections"
-    assert (sections / "epsilon-prompted" / "card.html").is_file()
     walks: list[set[str]] = []
-    prune = kept_sections.prune_sections
-    monkeypatch.setattr(
-        kept_sections, "prune_sections", lambda f, subs, tasks: walks.append(subs) or prune(f, subs, tasks)
-    )
+    prune = record_cache.prune
+    monkeypatch.setattr(record_cache, "prune", lambda folder, subs: walks.append(set(subs)) or prune(folder, subs))
     full_builds.clear()
     measured_again(board)
     build_site(config, workers=1)
     assert full_builds == [] and walks == []
     withdrawn_whole(board)
     report = build_site(config, workers=1)
-    assert full_builds == [] and len(walks) == 1 and "epsilon-prompted" not in walks[0]
-    assert not (sections / "epsilon-prompted").exists() and (sections / "alpha-lora" / "card.html").is_file()
+    assert full_builds == [] and len(walks) == 1 and "epsilon-prompted" not in walks[0] and "alpha-lora" in walks[0]
     assert_same_as_a_full_build(board, tmp_path, report, "withdrawn")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
+import shutil
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -156,7 +157,6 @@ def _build(config: BoardConfig, inputs: Inputs, previous: list[str], last: Last,
     from ftbench.site.delta import keep_full_state
     from ftbench.site.downloads import all_tasks_header
     from ftbench.site.kept_charts import CHARTS, prune_charts
-    from ftbench.site.kept_sections import SECTIONS, prune_sections
     from ftbench.site.model_page import standings
     from ftbench.site.pages import board_common, task_page_kept
     from ftbench.site.parallel import Shards, split_evenly
@@ -211,6 +211,7 @@ def _build(config: BoardConfig, inputs: Inputs, previous: list[str], last: Last,
             files = done.files + [path for part in parts_done for path in part.files]
             files += [path for _, sources in models for path in sources]
             keys = {**done.keys, **{k: v for part in parts_done for k, v in part.keys.items()}}
+            parts = {k: v for part in parts_done for k, v in part.parts.items()}
             kept = [*done.kept, *(path for part in parts_done for path in part.kept)]
             # Every page rendered without error: only now is anything written, so a failed build
             # leaves the previous site as it was. Folders are made here, once: two workers making
@@ -227,7 +228,9 @@ def _build(config: BoardConfig, inputs: Inputs, previous: list[str], last: Last,
     report.unchanged += len(kept)
     report.removed = remove_unlisted(config.site_dir, previous, set(files))
     report.notes = list(board.notes)
-    write_manifest(config.site_dir, stamp, sorted(files), stamped_keys(config.site_dir, keys, last.keys, set(kept)))
+    write_manifest(
+        config.site_dir, stamp, sorted(files), stamped_keys(config.site_dir, keys, last.keys, set(kept), parts)
+    )
     done_writing(config.site_dir)
     if last.memo is not None:
         with contextlib.suppress(OSError):  # a cache: the build is done without it
@@ -237,8 +240,8 @@ def _build(config: BoardConfig, inputs: Inputs, previous: list[str], last: Last,
             prune_rankings(rankings, {t.name for t in tasks})
         prune_lines(last.memo.parent / ALL_TASKS, {t.name for t in tasks})
         prune_charts(last.memo.parent / CHARTS, {t.name for t in tasks})
-        subs = {f.submission for f in board.summary.folders if f.submission}
-        prune_sections(last.memo.parent / SECTIONS, subs, {t.name for t in tasks})
+        # where builds of 2026-12-07 kept the model pages' parts (now in the pages themselves)
+        shutil.rmtree(last.memo.parent / "sections", ignore_errors=True)
         keep_full_state(last.memo.parent, inputs, layout, board, tables, salt)
     return report
 
@@ -291,18 +294,16 @@ def _render_model_pages(state: _Kept, job: tuple) -> tuple[Rendered, list[str]]:
     memory (those whose key changed); report the site files it has (pages and record copies)
     and the pages' keys."""
     from ftbench.site.examples import example_pages
-    from ftbench.site.kept_sections import SECTIONS, KeptSections
+    from ftbench.site.kept_sections import KeptSections
     from ftbench.site.model_page import model_pages
     from ftbench.site.render import environment, render_pages
 
     templates_dir, tasks, ranks, common, salt = job
     env = environment(templates_dir, state.last.compiled)
-    memo = state.last.memo
-    sections = KeptSections(env, common, memo.parent / SECTIONS if memo is not None else None, state.last.force)
+    sections = KeptSections(env, common, state.last.keys, state.last.site_dir)
     pages = model_pages(state.shard, tasks, ranks, common, sections.maker, state.held_out, salt)
     pages += example_pages(state.shard, tasks, state.held_out, common, salt)
-    done = render_pages(env, pages, state.last.keys, state.last.site_dir)
-    sections.flush()
+    done = render_pages(env, pages, state.last.keys, state.last.site_dir, sections)
     state.pages = done.outputs
     return done.without_bytes(), list(state.sources)
 

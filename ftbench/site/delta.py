@@ -88,9 +88,10 @@ class Lazy(Mapping[str, V]):
 
 
 def _sound(keys: Mapping[str, Any]) -> bool:
-    """Whether every page's entry in the last build's manifest is ``[key, stamp]`` (one that
-    is not was written by something else: the whole board is built again)."""
-    return all(isinstance(v, list) and len(v) == 2 for v in keys.values())
+    """Whether every page's entry in the last build's manifest is ``[key, stamp]``, or
+    ``[key, stamp, parts]`` (``kept_sections``); one that is not was written by something
+    else: the whole board is built again."""
+    return all(isinstance(v, list) and len(v) in (2, 3) for v in keys.values())
 
 
 def changed_folders(before: Mapping[str, str], now: Mapping[str, str]) -> set[str] | None:
@@ -209,7 +210,7 @@ class _Work:
         """Make the pages that may have changed, write what did, keep the new state."""
         from ftbench.site.pages import task_page_kept, task_pages
         from ftbench.site.parallel import Beside
-        from ftbench.site.render import environment
+        from ftbench.site.render import environment, render_pages
 
         # the changed tasks' charts take longest: drawn in a second process, started first, while
         # this one works out and makes the rest; with many pages (a change of quality moves many
@@ -228,10 +229,10 @@ class _Work:
             pages = task_pages(self.board, self.tables, self.inputs.shared, only=self.affected, charts=charts)
             if theirs:
                 made = stack.enter_context(
-                    Beside(partial(_render_keeping, env, theirs, self.last.keys, self.last.site_dir, sections))
+                    Beside(partial(render_pages, env, theirs, self.last.keys, self.last.site_dir, sections))
                 )
                 others = others[0::2]
-            done = _render_keeping(env, [*others, *pages, self._home()], self.last.keys, self.last.site_dir, sections)
+            done = render_pages(env, [*others, *pages, self._home()], self.last.keys, self.last.site_dir, sections)
             if theirs:
                 done.merge(made.result())
         outputs = {**done.outputs, **self._other_outputs()}
@@ -240,11 +241,10 @@ class _Work:
     # ------------------------------------------------------------------ what to make
 
     def _kept_sections(self, env: Any) -> Any:
-        """Where the model pages' sections are kept (``kept_sections``)."""
-        from ftbench.site.kept_sections import SECTIONS, KeptSections
+        """What keeps the model pages' parts that did not change (``kept_sections``)."""
+        from ftbench.site.kept_sections import KeptSections
 
-        assert self.last.memo is not None
-        return KeptSections(env, self.common, self.last.memo.parent / SECTIONS)
+        return KeptSections(env, self.common, self.last.keys, self.last.site_dir)
 
     def _kept_charts(self) -> Callable[[str], Any]:
         """Where each task's charts are kept (``kept_charts``)."""
@@ -355,7 +355,7 @@ class _Work:
         report = write_site(site, outputs, self.sources, folders)
         report.removed = remove_unlisted(site, before, every)
         keys = {k: v for k, v in self.last.keys.items() if k in every and not ours(k)}
-        keys.update(stamped_keys(site, done.keys, self.last.keys, set(done.kept)))
+        keys.update(stamped_keys(site, done.keys, self.last.keys, set(done.kept), done.parts))
         write_manifest(site, self.inputs.stamp, files, keys)
         done_writing(site)
         report.pages = sum(1 for f in files if f.endswith(".html"))
@@ -394,7 +394,6 @@ class _Work:
         from ftbench.board.record_cache import prune
         from ftbench.site.all_tasks import ALL_TASKS, prune_lines
         from ftbench.site.kept_charts import CHARTS, prune_charts
-        from ftbench.site.kept_sections import SECTIONS, prune_sections
         from ftbench.site.state import forget, state_folder, write_board_state, write_entries
 
         assert self.last.memo is not None
@@ -435,7 +434,6 @@ class _Work:
             prune_rankings(RankingCache(cache / RANKINGS), names)
             prune_lines(cache / ALL_TASKS, names)
             prune_charts(cache / CHARTS, names)
-            prune_sections(cache / SECTIONS, subs, names)
 
 
 # ------------------------------------------------------------------ reading
@@ -510,16 +508,6 @@ def _notes(config: BoardConfig, state: BoardState, changed: set[str]) -> tuple[t
     kept = state.notes[len(state.orphans) :]
     ordered = tuple(sorted(orphans))
     return tuple(orphan_note(config, name) for name in ordered) + kept, ordered
-
-
-def _render_keeping(env: Any, pages: Sequence[Any], keys: Mapping[str, Any], site_dir: Path, sections: Any) -> Any:
-    """``render.render_pages``, then the model pages' sections made meanwhile kept (in the
-    process that made them)."""
-    from ftbench.site.render import render_pages
-
-    done = render_pages(env, pages, keys, site_dir)
-    sections.flush()
-    return done
 
 
 def _draw(

@@ -126,8 +126,8 @@ def model_pages(
 ) -> list[Page]:
     """One page per submission of ``shard``, in id order (``held_out``: the tasks' readable
     held-out examples, or anything of their number, for the links to each record's example
-    browser; ``salt``: see ``context.page_key``; ``sections``: what makes a submission's
-    sections, ``kept_sections``). A page's key: its folder's and its records' stamps and
+    browser; ``salt``: see ``context.page_key``; ``sections``: what makes the parts of the
+    page at a site path, ``kept_sections``). A page's key: its folder's and its records' stamps and
     statuses, and what it shows of its records' tasks' standings."""
     by_sub: dict[str, list[LoadedRecord]] = {}
     for r in shard.records:
@@ -135,7 +135,7 @@ def model_pages(
     pages = []
     for s in shard.submissions:
         records = by_sub.get(s.spec.id, [])
-        make = sections(s.spec.id)
+        make = sections(model_url(s.spec.id))
         key = page_key(
             salt,
             "model",

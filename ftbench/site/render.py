@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import jinja2
 from markupsafe import Markup
@@ -37,6 +37,8 @@ class Rendered:
     """Site path -> key of every keyed page, rendered or kept (for the build manifest)."""
     elsewhere: list[str] = field(default_factory=list)
     """Pages rendered whose bytes a worker keeps until it writes them (:meth:`without_bytes`)."""
+    parts: dict[str, list[Any]] = field(default_factory=dict)
+    """Site path -> where the parts a rebuild may keep lie in a rendered page (``kept_sections``)."""
 
     @property
     def files(self) -> list[str]:
@@ -49,20 +51,33 @@ class Rendered:
         self.kept += other.kept
         self.keys.update(other.keys)
         self.elsewhere += other.elsewhere
+        self.parts.update(other.parts)
 
     def without_bytes(self) -> Rendered:
         """The same account with the bytes left out (what a worker reports to the parent)."""
         return replace(self, outputs={}, elsewhere=[*self.elsewhere, *self.outputs])
 
 
+class PartsOf(Protocol):
+    """What finds the kept parts in a rendered page (``kept_sections.KeptSections``)."""
+
+    def locate(self, path: str, data: bytes) -> list[Any] | None:
+        """Where the parts of the page at ``path`` lie in ``data``; None for a page of none."""
+        ...
+
+
 def render_pages(
-    env: jinja2.Environment, pages: Sequence[Page], previous: Mapping[str, Any], site_dir: Path | None
+    env: jinja2.Environment,
+    pages: Sequence[Page],
+    previous: Mapping[str, Any],
+    site_dir: Path | None,
+    parts: PartsOf | None = None,
 ) -> Rendered:
     """Render ``pages``, except those for which ``previous`` (the last build's manifest:
-    path -> [key, file stamp]) holds the page's key and the stamp of the file now in
+    path -> [key, file stamp, ...]) holds the page's key and the stamp of the file now in
     ``site_dir``: that file is the one the last build wrote for the same inputs, so neither
     its context is built nor it is rendered. (A file changed since, by hand or by a checkout,
-    has another stamp and is rendered again.)"""
+    has another stamp and is rendered again.) ``parts`` finds each rendered page's parts."""
     done = Rendered()
     for page in pages:
         if page.key:
@@ -71,12 +86,15 @@ def render_pages(
             if (
                 site_dir is not None
                 and isinstance(last, list)
-                and last == [page.key, file_stamp(site_dir / page.path)]
+                and last[:2] == [page.key, file_stamp(site_dir / page.path)]
                 and last[1]
             ):
                 done.kept.append(page.path)
                 continue
-        done.outputs[page.path] = render(env, page)
+        data = done.outputs[page.path] = render(env, page)
+        found = parts.locate(page.path, data) if parts is not None else None
+        if found is not None:
+            done.parts[page.path] = found
     return done
 
 

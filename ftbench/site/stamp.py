@@ -175,7 +175,7 @@ def listed_present(site_dir: Path, manifest: dict) -> bool:
     return all(rel in present for rel in wanted)
 
 
-def write_manifest(site_dir: Path, stamp: str, files: list[str], keys: dict[str, list[str]] | None = None) -> None:
+def write_manifest(site_dir: Path, stamp: str, files: list[str], keys: dict[str, list[Any]] | None = None) -> None:
     """The stamp, the files written, each page's key (pages whose key is unchanged are not
     rendered again: ``ftbench.site.context.page_key``) and the folders' modification times
     (:func:`all_present`)."""
@@ -184,9 +184,20 @@ def write_manifest(site_dir: Path, stamp: str, files: list[str], keys: dict[str,
 
 
 def stamped_keys(
-    site_dir: Path, keys: Mapping[str, str], previous: Mapping[str, Any], kept: set[str]
-) -> dict[str, list[str]]:
-    """Each keyed page's key with the stamp of its file as written now: a kept page's is the
-    one the last build recorded (``render.render_pages`` kept it because its file still
-    has that stamp, and nothing wrote it since); the others' are read."""
-    return {path: previous[path] if path in kept else [key, file_stamp(site_dir / path)] for path, key in keys.items()}
+    site_dir: Path,
+    keys: Mapping[str, str],
+    previous: Mapping[str, Any],
+    kept: set[str],
+    parts: Mapping[str, list[Any]] | None = None,
+) -> dict[str, list[Any]]:
+    """Each keyed page's key with the stamp of its file as written now, and where its kept
+    parts lie (``kept_sections``) for a page that has them: a kept page's entry is the one
+    the last build recorded (``render.render_pages`` kept it because its file still has that
+    stamp, and nothing wrote it since); the others' stamps are read."""
+    parts = parts or {}
+    return {
+        path: previous[path]
+        if path in kept
+        else [key, file_stamp(site_dir / path), *([parts[path]] if path in parts else [])]
+        for path, key in keys.items()
+    }
