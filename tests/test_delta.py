@@ -750,3 +750,21 @@ def test_a_rendered_model_page_leaves_none_of_its_parts_held(board, monkeypatch)
     assert len(makers) > 5
     for parts in makers:
         assert parts.made == [] and not parts._bytes
+
+
+def test_a_page_whose_parts_all_changed_key_is_not_read(board, monkeypatch):
+    """After a change of the shared inputs (here a page of the site's own) every part's key
+    changes: the build makes every model page again without reading the last build's pages."""
+    import ftbench.site.kept_sections as kept_sections
+
+    config = load_config(board)
+    build_site(config, workers=1)
+    reads: list[int] = []
+    read = kept_sections.KeptParts._read
+    monkeypatch.setattr(kept_sections.KeptParts, "_read", lambda self: reads.append(1) or read(self))
+    (board / "pages" / "about.md").write_text("# About\n\nEdited.\n")
+    report = build_site(config, workers=1)
+    assert reads == [] and report.pages > 0
+    new_predictions(board)  # now the moved pages' other parts are taken, each page read once
+    build_site(config, workers=1)
+    assert 0 < len(reads) <= 4

@@ -105,7 +105,8 @@ class KeptParts:
         """The page's entry in the last build's manifest, when it names parts."""
         self._old = old
         self._kept: dict[str, tuple[str, int, int, str]] | None = None
-        self._bytes = b""
+        self._bytes: bytes | None = None
+        """The last build's page, once read."""
         self.made: list[tuple[str, str, str]] = []
         """``(name, key, html)`` of every part, kept or rendered, in the order made."""
 
@@ -132,12 +133,16 @@ class KeptParts:
         return Markup(html)
 
     def _taken(self, name: str, key: str) -> str | None:
-        """The part ``name`` under ``key`` from the last build's page; None when it is not there."""
+        """The part ``name`` under ``key`` from the last build's page; None when it is not there.
+        The page is read only once a part's key matches (after a change of the shared inputs
+        none does, and a build that makes every page again reads none)."""
         if self._kept is None:
-            self._kept = self._read()
+            self._kept = _parts(self._entry) if self._entry is not None and self._old is not None else {}
         kept = self._kept.get(name)
         if kept is None or kept[0] != key or not key:
             return None
+        if self._bytes is None:
+            self._bytes = self._read()
         _, start, end, sha = kept
         data = self._bytes[start:end]
         if end > len(self._bytes) or digest(data) != sha:
@@ -147,22 +152,17 @@ class KeptParts:
         except UnicodeDecodeError:
             return None
 
-    def _read(self) -> dict[str, tuple[str, int, int, str]]:
-        """The parts the last build's page holds, by name, and the page's bytes; none when
-        its file is not the one the manifest names (its stamp, before and after the read)."""
+    def _read(self) -> bytes:
+        """The last build's page; empty when its file is not the one the manifest names (its
+        stamp, before and after the read)."""
         entry, old = self._entry, self._old
-        if entry is None or old is None:
-            return {}
-        parts = _parts(entry)
-        if not parts:
-            return {}
+        assert entry is not None and old is not None
         with contextlib.suppress(OSError):
             if file_stamp(old) == entry[1] and entry[1]:
                 data = old.read_bytes()
                 if file_stamp(old) == entry[1]:
-                    self._bytes = data
-                    return parts
-        return {}
+                    return data
+        return b""
 
 
 def _parts(entry: list[Any]) -> dict[str, tuple[str, int, int, str]]:
