@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
-import shutil
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -240,8 +239,6 @@ def _build(config: BoardConfig, inputs: Inputs, previous: list[str], last: Last,
             prune_rankings(rankings, {t.name for t in tasks})
         prune_lines(last.memo.parent / ALL_TASKS, {t.name for t in tasks})
         prune_charts(last.memo.parent / CHARTS, {t.name for t in tasks})
-        # where builds of 2026-12-07 kept the model pages' parts (now in the pages themselves)
-        shutil.rmtree(last.memo.parent / "sections", ignore_errors=True)
         keep_full_state(last.memo.parent, inputs, layout, board, tables, salt)
     return report
 
