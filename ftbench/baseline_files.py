@@ -15,24 +15,24 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from ftbench.baselines import RECIPE_VERSION, Baseline, TaskBaselines, score_baseline, scored_metrics
 from ftbench.errors import FtbenchError, InvalidInput, Issue, display_path
 from ftbench.files import write_atomic
 from ftbench.record import Intervals, Predictions
 from ftbench.spec import pydantic_issues
+from ftbench.strict import STRICT
 from ftbench.tasks import Task, split_sha256
 
 FILE_SCHEMA_VERSION: Literal[1] = 1
-_STRICT = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True, defer_build=True)
 _SHA256 = r"^[0-9a-f]{64}$"
 
 
 class StoredBaseline(BaseModel):
     """One baseline as stored (see :class:`ftbench.baselines.Baseline`)."""
 
-    model_config = _STRICT
+    model_config = STRICT
     name: str = Field(pattern=r"^[a-z0-9_]+$")
     """Baseline name."""
     description: str
@@ -50,7 +50,7 @@ class StoredBaseline(BaseModel):
 class BaselineFile(BaseModel):
     """The schema of ``baselines/<task>.json``."""
 
-    model_config = _STRICT
+    model_config = STRICT
     schema_version: Literal[1] = FILE_SCHEMA_VERSION
     """Version of this file format."""
     recipe_version: int = Field(ge=1)

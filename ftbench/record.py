@@ -17,17 +17,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from ftbench.errors import FtbenchError, InvalidInput, Issue
 from ftbench.files import write_atomic
 from ftbench.spec import pydantic_issues
+from ftbench.strict import STRICT
 
 RECORD_SCHEMA_VERSION: Literal[1] = 1
 MAX_RESAMPLES = 2000
 """Most bootstrap resamples a record may ask a reader to redo (each costs a pass over the examples)."""
-_STRICT = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True, defer_build=True)
 
 
 class SubmissionRef(BaseModel):
     """The submission as it was when evaluated (enough to show it without its folder)."""
 
-    model_config = _STRICT
+    model_config = STRICT
     id: str
     """Submission id."""
     name: str
@@ -45,7 +45,7 @@ class SubmissionRef(BaseModel):
 class TaskRef(BaseModel):
     """The task as it was when evaluated."""
 
-    model_config = _STRICT
+    model_config = STRICT
     name: str
     """Task id."""
     split: str
@@ -67,7 +67,7 @@ class TaskRef(BaseModel):
 class Predictions(BaseModel):
     """Every example's prediction, so intervals and paired comparisons can be computed later."""
 
-    model_config = _STRICT
+    model_config = STRICT
     idx: list[Annotated[int, Field(ge=0, lt=2**63)]]
     """Row id of each example in the data file."""
     pred: list[Annotated[int, Field(ge=0, lt=2**31)]]
@@ -80,7 +80,7 @@ class Documents(BaseModel):
     """Every document's log-likelihood and counts (perplexity tasks): every metric and its
     interval is recomputable from these."""
 
-    model_config = _STRICT
+    model_config = STRICT
     idx: list[Annotated[int, Field(ge=0, lt=2**31)]]
     """Document number in the held-out corpus (0-based, file order)."""
     loglik: list[Annotated[float, Field(le=0.0, allow_inf_nan=False)]]
@@ -101,7 +101,7 @@ class ChoiceScores(BaseModel):
     """A causal LM's log-likelihood of every label word after every prompt (classification
     by prompting): the predictions and ``accuracy_norm`` are recomputable from these."""
 
-    model_config = _STRICT
+    model_config = STRICT
     loglik: list[list[Annotated[float, Field(le=0.0, allow_inf_nan=False)]]]
     """Per example (aligned with ``predictions.idx``), log P(label continuation | prompt) per label."""
     chars: list[Annotated[int, Field(ge=1, lt=2**31)]]
@@ -112,7 +112,7 @@ class ChoiceScores(BaseModel):
 class Intervals(BaseModel):
     """Bootstrap confidence intervals of the quality metrics, and how they were drawn."""
 
-    model_config = _STRICT
+    model_config = STRICT
     method: Literal["percentile bootstrap over examples", "percentile bootstrap over documents"] = (
         "percentile bootstrap over examples"
     )
@@ -131,7 +131,7 @@ class Intervals(BaseModel):
 class WeightsProvenance(BaseModel):
     """One set of weights that was loaded."""
 
-    model_config = _STRICT
+    model_config = STRICT
     role: Literal["base", "adapter"]
     """Base checkpoint or adapter."""
     ref: str
@@ -145,7 +145,7 @@ class WeightsProvenance(BaseModel):
 class Provenance(BaseModel):
     """Everything needed to trust and reproduce the numbers."""
 
-    model_config = _STRICT
+    model_config = STRICT
     ftbench_version: str
     """Version of ftbench."""
     eval_logic_version: str
@@ -173,7 +173,7 @@ class Provenance(BaseModel):
 class ResultRecord(BaseModel):
     """The result of evaluating one submission on one task."""
 
-    model_config = _STRICT
+    model_config = STRICT
     schema_version: Literal[1] = RECORD_SCHEMA_VERSION
     """Version of this record format."""
     content_key: str

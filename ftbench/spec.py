@@ -9,7 +9,6 @@ from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
@@ -17,9 +16,9 @@ from pydantic import (
 )
 
 from ftbench.errors import Issue
+from ftbench.strict import STRICT
 
 SPEC_VERSION: Literal[1] = 1
-_STRICT = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True, defer_build=True)
 _ID = r"^[a-z0-9][a-z0-9._\-]{1,79}$"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*/[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
@@ -57,7 +56,7 @@ Precision = Literal["fp32", "fp16", "bf16", "int8", "int4"]
 class WeightsRef(BaseModel):
     """Where weights live: a Hub repository pinned at a commit, or a folder in the submission."""
 
-    model_config = _STRICT
+    model_config = STRICT
     hub: str | None = None
     """Hugging Face Hub repository id (``owner/name``)."""
     revision: str | None = None
@@ -92,7 +91,7 @@ class Prompting(BaseModel):
     """How a causal LM is prompted on a classification task (the task declares the template and
     label words; these settings are the submission's)."""
 
-    model_config = _STRICT
+    model_config = STRICT
     chat_template: bool = False
     """Wrap the prompt in the tokenizer's chat template (instruction-tuned models): the label
     word is then scored as the start of the assistant's reply."""
@@ -105,7 +104,7 @@ class Prompting(BaseModel):
 class ModelSpec(BaseModel):
     """The model that is evaluated: a base checkpoint, optionally with an adapter on top."""
 
-    model_config = _STRICT
+    model_config = STRICT
     base: WeightsRef
     """The base (or fully fine-tuned) checkpoint, in safetensors."""
     adapter: WeightsRef | None = None
@@ -131,7 +130,7 @@ class ModelSpec(BaseModel):
 class DataRef(BaseModel):
     """A dataset split used for training."""
 
-    model_config = _STRICT
+    model_config = STRICT
     dataset: str
     """Dataset name (as in the data directory, or a Hub id)."""
     split: str = "train"
@@ -141,7 +140,7 @@ class DataRef(BaseModel):
 class TaskEntry(BaseModel):
     """Per-task settings: empty to use the submission's model, or another adapter/checkpoint."""
 
-    model_config = _STRICT
+    model_config = STRICT
     adapter: WeightsRef | None = None
     """Adapter for this task (task-specific fine-tunes), replacing ``model.adapter``."""
     base: WeightsRef | None = None
@@ -155,7 +154,7 @@ class TaskEntry(BaseModel):
 class FineTuning(BaseModel):
     """How the model was fine-tuned, as the submitter declares it."""
 
-    model_config = _STRICT
+    model_config = STRICT
     method: Method
     """full, lora, qlora, dora, ia3, prefix, prompt-tuning, head-only, prompting (no training),
     sft, instruction-tuning, dpo, orpo, kto, simpo, rlhf, ppo, distillation or other."""
@@ -175,7 +174,7 @@ class FineTuning(BaseModel):
 class Submitter(BaseModel):
     """Who submitted the model."""
 
-    model_config = _STRICT
+    model_config = STRICT
     name: str = Field(min_length=1)
     """Person or organisation."""
     github: str | None = Field(default=None, pattern=r"^[A-Za-z0-9-]{1,39}$")
@@ -185,7 +184,7 @@ class Submitter(BaseModel):
 class Submission(BaseModel):
     """One leaderboard entry: ``submissions/<id>/submission.yaml``."""
 
-    model_config = _STRICT
+    model_config = STRICT
     spec_version: Literal[1] = SPEC_VERSION
     """Version of this format."""
     id: str = Field(pattern=_ID)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from ftbench.errors import DataIntegrityError, InvalidInput, Issue
 from ftbench.files import file_sha256, read_jsonl
@@ -24,14 +24,13 @@ from ftbench.metrics import METRICS
 from ftbench.perplexity import split_articles
 from ftbench.registry import Registry
 from ftbench.spec import pydantic_issues
-
-_STRICT = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True, defer_build=True)
+from ftbench.strict import STRICT
 
 
 class DataSource(BaseModel):
     """Where the data came from (a public repository pinned at a commit)."""
 
-    model_config = _STRICT
+    model_config = STRICT
     repository: str
     """Public repository the raw files were taken from (``owner/name``)."""
     commit: str
@@ -43,7 +42,7 @@ class DataSource(BaseModel):
 class HubEquivalent(BaseModel):
     """The same data on the Hugging Face Hub, for users who fetch it online."""
 
-    model_config = _STRICT
+    model_config = STRICT
     dataset: str
     """Hub dataset id."""
     config: str | None = None
@@ -62,7 +61,7 @@ class Overlap(BaseModel):
     (``examples``, ``fraction``, ``method``), or both. Only the hand-written part enters the
     task's :attr:`Task.definition_sha256`: measuring again never makes a record stale."""
 
-    model_config = _STRICT
+    model_config = STRICT
     dataset: str
     """Dataset whose split shares examples with this task's held-out split."""
     split: str
@@ -90,7 +89,7 @@ class PromptSpec(BaseModel):
     format): the prompt is ``instruction``, then the demonstrations, then ``template`` with the
     example's text; each label is scored as the continuation ``target_delimiter + choice``."""
 
-    model_config = _STRICT
+    model_config = STRICT
     template: str = Field(min_length=1, max_length=2000, pattern=r"\{text\}")
     """The example's prompt; ``{text}`` is replaced by the example's text."""
     choices: tuple[str, ...]
@@ -115,7 +114,7 @@ class PromptSpec(BaseModel):
 class PerplexitySpec(BaseModel):
     """How a perplexity task cuts its text into documents and scores them."""
 
-    model_config = _STRICT
+    model_config = STRICT
     documents: Literal["wikitext-articles", "blank-line-paragraphs", "whole-file"] = "wikitext-articles"
     """``wikitext-articles``: a line `` = Title = `` starts a document (WikiText);
     ``blank-line-paragraphs``: documents separated by empty lines; ``whole-file``: one document."""
@@ -136,7 +135,7 @@ class PerplexitySpec(BaseModel):
 class Task(BaseModel):
     """One benchmark task: a dataset, its held-out split and how it is scored."""
 
-    model_config = _STRICT
+    model_config = STRICT
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]*$")
     """Unique task id; also the file name (``tasks/<name>.yaml``)."""
     title: str

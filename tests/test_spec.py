@@ -251,6 +251,40 @@ def test_json_schema_matches_the_model():
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({**valid_spec(), "colour": "blue"}, schema)
     assert schema["properties"]["license"]["description"].startswith("License of the submitted weights")
+    # the nested models' fields are described too, from the docstring under each field
+    hub = schema["$defs"]["WeightsRef"]["properties"]["hub"]
+    assert hub["description"] == "Hugging Face Hub repository id (``owner/name``)."
+
+
+def test_field_docs_are_read_only_when_a_schema_is_made():
+    """Field docstrings are read from the source when a schema is made (``ftbench schema``),
+    not when the model classes are: every ``ftbench build`` imports them and needs none."""
+    from pydantic import BaseModel
+
+    from ftbench.strict import STRICT, field_docs
+
+    made = field_docs.cache_info().misses
+
+    class Base(BaseModel):
+        model_config = STRICT
+        size: int = 0
+        """How big."""
+
+    class Child(Base):
+        name: str = ""
+        """What it is called,
+        over two lines."""
+        plain: int = 0
+
+    # making the classes read no source (pydantic's use_attribute_docstrings would have)
+    assert field_docs.cache_info().misses == made
+    assert Child.model_fields["name"].description is None
+    schema = Child.model_json_schema()
+    assert field_docs.cache_info().misses > made
+    props = schema["properties"]
+    assert props["size"]["description"] == "How big."
+    assert props["name"]["description"] == "What it is called,\nover two lines."
+    assert "description" not in props["plain"]
 
 
 def test_bundled_submissions_are_valid(tasks):
