@@ -26,6 +26,7 @@ Prints the figures; asserts nothing (timings depend on the machine and its load)
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import resource
@@ -173,6 +174,25 @@ def timed_build(root: Path, *args: str) -> tuple[float, float, str]:
     return wall, cpu, out.stdout.strip().split(" -> ")[0]
 
 
+def import_time(root: Path) -> float:
+    """Seconds a rebuild spends starting Python and importing modules: one more rebuild, run
+    in one process with ``-X importtime`` (not timed itself: the option slows it), its
+    top-level imports' cumulative times summed, plus the start of a bare interpreter."""
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "ftbench", "--root", str(root), "build", "--workers", "1"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    # "import time: <self us> | <cumulative us> | <name>", nested names indented under their importer
+    rows = [line.split("|") for line in out.stderr.splitlines() if line.startswith("import time:")]
+    top = [int(cumulative) for _, cumulative, name in rows if cumulative.strip().isdigit() and name[1:2] != " "]
+    imports = sum(top) / 1e6
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "pass"], check=True)
+    return imports + (time.perf_counter() - start)
+
+
 def _touch_one_record(root: Path) -> None:
     """Replace one record by a copy with a different latency (as a re-evaluation would)."""
     path = next((root / "results").glob("*/*.json"))
@@ -231,6 +251,10 @@ def main() -> None:
         # first build, which then measures the setup's I/O as much as the build (about 2 s here).
         os.sync()
         time.sleep(2)
+        # Byte-compile ftbench first, as ``pip install`` does: an editable install (or a shell with
+        # PYTHONDONTWRITEBYTECODE set) would otherwise compile ~25 modules from source in every
+        # timed run, about 0.09 s of each rebuild here, which no installed copy pays.
+        compileall.compile_dir(str(ROOT / "ftbench"), quiet=1)
         print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} before the builds")
         # Full builds into empty folders, alternating with the peer (the same build in one
         # process), twice each: the best of each pair is the least disturbed by whatever else
@@ -253,8 +277,14 @@ def main() -> None:
             f"  peer, one process:   {one:6.2f} s wall, {one_cpu:6.2f} s CPU (runs: "
             f"{', '.join(f'{r[0]:.2f} s' for r in peer)}); sharded: {one / wall:.2f}x as fast"
         )
-        # the rebuilds start from a built site (its build manifest included, so nothing changed)
+        # the rebuilds start from a built site (its build manifest included, so nothing changed);
+        # copying it is also a floor under any full build: writing the site's files, nothing else
+        start = time.perf_counter()
         shutil.copytree(root / "site-full-0", root / "site", symlinks=True)
+        copied = time.perf_counter() - start
+        files = sum(1 for p in (root / "site").rglob("*") if p.is_file())
+        megabytes = sum(p.stat().st_size for p in (root / "site").rglob("*") if p.is_file()) / 2**20
+        print(f"  floor: copying the built site ({files} files, {megabytes:,.0f} MiB) takes {copied:.2f} s")
         os.sync()  # the copy's 459 MiB reach the disk now, not during the rebuilds timed next
         time.sleep(2)
         wall, cpu, out = timed_build(root)
@@ -266,6 +296,8 @@ def main() -> None:
         wall, cpu, out = min(rebuilds)
         print(f"rebuild, 1 record measured again: {wall:6.2f} s wall, {cpu:6.2f} s CPU  [{out}]")
         print(f"  both runs:           {', '.join(f'{r[0]:.2f} s ({r[1]:.2f} s CPU)' for r in rebuilds)}")
+        _touch_one_record(root)
+        print(f"  floor: starting Python and importing what this rebuild imports takes {import_time(root):.2f} s")
         # a record scored anew (other predictions, so other ranks): what a new fine-tune brings
         n_subs, n_tasks = args.submissions, args.tasks
         for sub_id, task in (
