@@ -11,6 +11,7 @@ steps out over worker processes.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -216,7 +217,7 @@ def _folder_summary(
     sub: CardedSubmission,
     records: Sequence[LoadedRecord],
     notes: Sequence[str],
-    proofs: Mapping[str, Problems],
+    proofs: dict[str, Problems],
     proved: int,
 ) -> FolderSummary:
     """What the board took from one valid folder (``proofs``: the shard's so far, the folder's
@@ -230,9 +231,21 @@ def _folder_summary(
         max(dates),
         len(current),
         len(records) - len(current),
-        dict(list(proofs.items())[proved:]),
+        added_since(proofs, proved),
         {r.record.task.name: entry_stamp(sub.spec_key, r.stamp) for r in current},
     )
+
+
+def added_since(proofs: dict[str, Problems], count: int) -> dict[str, Problems]:
+    """The entries put into ``proofs`` after its first ``count`` (a dict keeps the order keys
+    were added in), taken from its end: listing the whole shard's proofs for each folder made
+    reading a shard quadratic in its folders (1.3 s of 1,000 folders, one process).
+
+    >>> added_since({"a": (), "b": (), "c": ()}, 1)
+    {'b': (), 'c': ()}
+    """
+    newest = itertools.islice(reversed(proofs.items()), len(proofs) - count)
+    return dict(reversed(list(newest)))
 
 
 def make_board(
