@@ -403,8 +403,8 @@ def result_view(
             if loaded.calibration is not None and rec.task.type != "perplexity"
             else None
         ),
-        compare=compare_links(name, standing.order, standing.names, sub_id)
-        if standing and standing.compared and current
+        compare=compare_links(name, standing.order, standing.names, sub_id, standing.positions.get(sub_id))
+        if standing and standing.compared and current and sub_id in standing.positions
         else [],
         efficiency=efficiency_table(rec.efficiency),
         lm_efficiency=facts_table(lm_efficiency_rows(rec.efficiency)) if language_model else Markup(""),

@@ -129,7 +129,8 @@ def arrange_labels(
             unlabelled=unlabelled,
             offset=offset,
         )
-        arranged = [boxes[order.index(i)] for i in range(n)]
+        placed_at = {anchor: k for k, anchor in enumerate(order)}
+        arranged = [boxes[placed_at[i]] for i in range(n)]
         clashes = sum(a.overlaps(b) for k, a in enumerate(arranged) for b in [*arranged[k + 1 :], *obstacles])
         cost = 1000.0 * clashes + sum(round(b.distance(*a), 3) for b, a in zip(arranged, anchors, strict=True))
         if best is None or cost < best[0]:
