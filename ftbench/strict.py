@@ -5,7 +5,7 @@ and validators are built on first use.
 A field's documentation is the docstring under it. It becomes the field's ``description`` in
 the published JSON Schema (``ftbench schema``), read from the source only when a schema is
 made (:func:`describe_fields`): pydantic's ``use_attribute_docstrings`` reads the source of
-every model class when the class is made, about 60 ms of every ``ftbench build``, which never
+every model class when the class is made, 30-60 ms of every ``ftbench build``, which never
 needs it.
 """
 
@@ -34,7 +34,7 @@ def describe_fields(schema: dict[str, Any], model: type[BaseModel]) -> None:
 @cache
 def field_docs(model: type) -> dict[str, str]:
     """The docstring of each field (an annotated name followed by a string) of ``model``
-    and of the classes it inherits from, its own first."""
+    and of the classes it inherits from (a field it declares again takes its own)."""
     docs: dict[str, str] = {}
     for cls in reversed(model.__mro__):
         if cls is object or cls.__module__.startswith("pydantic"):

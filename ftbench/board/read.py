@@ -239,7 +239,8 @@ def _folder_summary(
 def added_since(proofs: dict[str, Problems], count: int) -> dict[str, Problems]:
     """The entries put into ``proofs`` after its first ``count`` (a dict keeps the order keys
     were added in), taken from its end: listing the whole shard's proofs for each folder made
-    reading a shard quadratic in its folders (1.3 s of 1,000 folders, one process).
+    reading a shard quadratic in its folders (0.44 s for 1,000 folders of 10 records, 11 s
+    for 5,000).
 
     >>> added_since({"a": (), "b": (), "c": ()}, 1)
     {'b': (), 'c': ()}
