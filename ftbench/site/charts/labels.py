@@ -289,10 +289,14 @@ class Occupancy:
         surely = _count(self.inner, *self._cells(boxes, outwards=False)) > 0
         maybe = _count(self.outer, *self._cells(boxes, outwards=True)) > 0
         out = surely.copy()
-        for i in np.flatnonzero(maybe & ~surely):  # near an edge: exactly
-            bx0, by0, bx1, by1 = boxes[i]
-            c = self.corners
-            out[i] = bool(np.any((bx0 < c[:, 2]) & (c[:, 0] < bx1) & (by0 < c[:, 3]) & (c[:, 1] < by1)))
+        near = np.flatnonzero(maybe & ~surely)  # near an edge: compared exactly, a block at a time
+        c = self.corners
+        for at in range(0, near.size, BLOCK):
+            rows = near[at : at + BLOCK]
+            b = boxes[rows]
+            hit = (b[:, 0, None] < c[None, :, 2]) & (c[None, :, 0] < b[:, 2, None])
+            hit &= (b[:, 1, None] < c[None, :, 3]) & (c[None, :, 1] < b[:, 3, None])
+            out[rows] = hit.any(axis=1)
         return out
 
 
