@@ -107,12 +107,18 @@ def shown_standing(standing: TaskStanding | None, task: str, sub_id: str) -> tup
     page's key, so that a change elsewhere in the ranking leaves the page as it is."""
     if standing is None or sub_id not in standing.ranks:
         return ()
-    at = standing.positions.get(sub_id)
-    links = (
-        compare_links(task, standing.order, standing.names, sub_id, at) if standing.compared and at is not None else []
-    )
+    links = standing_links(standing, task, sub_id)
     shown = rank_text(standing.ranks[sub_id], standing.sharing[sub_id])  # how many share it is not shown
     return (shown, len(standing.order), tuple(links))
+
+
+def standing_links(standing: TaskStanding, task: str, sub_id: str) -> list[tuple[str, str, str]]:
+    """The comparison links of a submission ranked in ``standing`` (``comparison.compare_links``,
+    its place found by :attr:`TaskStanding.positions`: every model page asks, for every task)."""
+    at = standing.positions.get(sub_id)
+    if not standing.compared or at is None:
+        return []
+    return compare_links(task, standing.order, standing.names, sub_id, at)
 
 
 def model_pages(
@@ -403,9 +409,7 @@ def result_view(
             if loaded.calibration is not None and rec.task.type != "perplexity"
             else None
         ),
-        compare=compare_links(name, standing.order, standing.names, sub_id, standing.positions.get(sub_id))
-        if standing and standing.compared and current and sub_id in standing.positions
-        else [],
+        compare=standing_links(standing, name, sub_id) if standing and current else [],
         efficiency=efficiency_table(rec.efficiency),
         lm_efficiency=facts_table(lm_efficiency_rows(rec.efficiency)) if language_model else Markup(""),
         measurement=measurement_blocks(rec, profile, reference, flags),
